@@ -1,0 +1,17 @@
+/**
+ * Jest runs every suite against one real stack per run: globalSetup starts one Temporal dev server,
+ * creates one throw-away Postgres database, applies migrations and bundles the workflow code once;
+ * suites read those coordinates from the file globalSetup writes (see test/support/stack.ts).
+ * Suites run in band: the machine has 2 cores and they share the server.
+ */
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  globalSetup: '<rootDir>/test/support/globalSetup.ts',
+  globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+  maxWorkers: 1,
+  testTimeout: 120000,
+};

@@ -1,0 +1,11 @@
+/**
+ * Prisma CLI configuration (Prisma 7 reads the datasource URL from here, not from schema.prisma).
+ * Only `prisma generate` runs on machines without the native schema engine; see README.md.
+ */
+import { defineConfig } from 'prisma/config';
+
+export default defineConfig({
+  schema: 'prisma/schema.prisma',
+  migrations: { path: 'prisma/migrations' },
+  datasource: { url: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/task_service' },
+});

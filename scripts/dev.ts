@@ -1,0 +1,75 @@
+/**
+ * Runs the whole service locally (invoked by scripts/start.sh after set-up):
+ *   1. the Temporal dev server with its Web UI, per temporal-dev.yaml (CLI built on first run);
+ *   2. the database named by DATABASE_URL (created when missing) with migrations applied;
+ *   3. the worker and the API as separate processes.
+ * Ctrl-C (SIGINT) or SIGTERM stops all of them; if one child dies, the rest are stopped too.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { loadConfig } from '../src/config';
+import { applyMigrations, ensureDatabase } from '../src/db/migrate';
+import { REPO_ROOT, ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../src/dev/temporalDevServer';
+import { createLogger } from '../src/logger';
+
+async function main(): Promise<void> {
+  const logger = createLogger('dev');
+  const settings = loadTemporalDevSettings();
+  const address = `${settings.server.ip}:${settings.server.port}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? address,
+    TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE ?? settings.server.namespace,
+    TEMPORAL_UI_URL: process.env.TEMPORAL_UI_URL ?? `http://localhost:${settings.server.uiPort}`,
+  };
+  const config = loadConfig(env);
+
+  const cli = await ensureTemporalCli(settings, (line) => logger.info(line));
+  const temporal = await startTemporalDevServer(cli, settings.server, { stdio: 'inherit' });
+  logger.info({ address: temporal.address, ui: temporal.uiUrl }, `Temporal dev server ready; Web UI at ${temporal.uiUrl}`);
+
+  const created = await ensureDatabase(config.databaseUrl);
+  const applied = await applyMigrations(config.databaseUrl);
+  logger.info({ created, applied }, 'database ready');
+
+  const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping worker, API and Temporal dev server');
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+            setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+          }),
+      ),
+    );
+    await temporal.stop();
+    process.exit(code);
+  };
+  for (const [name, entry] of [['worker', 'src/worker/main.ts'], ['api', 'src/api/main.ts']] as const) {
+    const child = spawn(tsx, [path.join(REPO_ROOT, entry)], { env, stdio: 'inherit' });
+    child.once('exit', (code, signal) => {
+      if (!stopping) {
+        logger.error({ code, signal }, `${name} exited; stopping the rest`);
+        void stopAll(1);
+      }
+    });
+    children.push(child);
+  }
+  logger.info(`API on http://127.0.0.1:${config.port}  ·  Temporal Web UI ${temporal.uiUrl}  ·  Ctrl-C to stop`);
+  process.once('SIGINT', () => void stopAll(0));
+  process.once('SIGTERM', () => void stopAll(0));
+}
+
+main().catch((err) => {
+  // eslint-disable-next-line no-console
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what is missing for this repository, idempotently; sourced by scripts/start.sh and
+# scripts/test.sh. The Temporal CLI is built on first use by src/dev/temporalDevServer.ts.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# npm dependencies: install when missing or when package-lock.json changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "[setup] npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# Prisma Client: generated from prisma/schema.prisma. The CLI wants its native schema engine only to
+# be present for `generate`; it cannot be downloaded here, so point it at an existing file
+# (see ../shared/reference/platform.md). Where the real engine exists, this variable is left alone.
+if [ ! -f src/generated/prisma/client.ts ] || [ prisma/schema.prisma -nt src/generated/prisma/client.ts ]; then
+  echo "[setup] prisma generate"
+  PRISMA_SCHEMA_ENGINE_BINARY="${PRISMA_SCHEMA_ENGINE_BINARY:-$(command -v true)}" node_modules/.bin/prisma generate >/dev/null
+  touch src/generated/prisma/client.ts
+fi
+
+# Postgres: the default DATABASE_URL points at the local server; start it when it is installed but down.
+if command -v pg_isready >/dev/null && [ -z "${DATABASE_URL:-}" ] && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if command -v pg_ctlcluster >/dev/null; then
+    echo "[setup] starting the local PostgreSQL server"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+  fi
+fi

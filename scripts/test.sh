@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One command to run the whole test suite: installs what is missing, then runs Jest, whose global
+# setup starts one Temporal dev server and one throw-away database for the run (test/support).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+node_modules/.bin/tsc --noEmit -p tsconfig.json
+exec node_modules/.bin/jest "$@"

@@ -1,0 +1,23 @@
+/** Express application of the REST API (routes, JSON parsing with a size limit, request logs, errors). */
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import { errorHandler, notFound } from './errors';
+import { taskRoutes, type TaskRouteDeps } from './routes/tasks';
+
+/** Largest JSON body accepted; larger answers 413 payload_too_large. */
+export const BODY_LIMIT = '256kb';
+
+export function createApp(deps: TaskRouteDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' } }));
+  app.use(express.json({ limit: BODY_LIMIT }));
+  /** Liveness: 200 { status: "ok" }. */
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.use('/v1/tasks', taskRoutes(deps));
+  app.use(notFound);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,45 @@
+/**
+ * API process: REST + Socket.IO on one port. Several API processes may run against one database;
+ * each relays Postgres notifications to its own Socket.IO clients.
+ */
+import { loadConfig } from '../config';
+import { createPrismaClient } from '../db/prisma';
+import { createLogger } from '../logger';
+import { PROVIDER_IDS } from '../providers/registry';
+import { pgNotifier } from '../realtime/notifier';
+import { createTemporalClient } from '../temporal/client';
+import { createApiServer } from './server';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger('api', config.logLevel);
+  const prisma = createPrismaClient(config.databaseUrl);
+  const temporal = await createTemporalClient(config.temporal);
+  const server = createApiServer({
+    databaseUrl: config.databaseUrl,
+    prisma,
+    temporal,
+    notifier: pgNotifier,
+    taskQueue: config.temporal.taskQueue,
+    providerIds: PROVIDER_IDS,
+    temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace },
+    logger,
+  });
+  const port = await server.listen(config.port, process.env.HOST ?? '127.0.0.1');
+  logger.info({ port }, `API listening on http://127.0.0.1:${port}`);
+  const stop = async (signal: string) => {
+    logger.info({ signal }, 'stopping API');
+    await server.close();
+    await temporal.connection.close();
+    await prisma.$disconnect();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  // eslint-disable-next-line no-console
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,159 @@
+/**
+ * Task endpoints (REST, JSON):
+ *
+ *   POST /v1/tasks                    create a task; answers 201 once the row is committed and the
+ *                                     provisionTask run is started (never awaited)
+ *   GET  /v1/tasks?workspaceId=...    a workspace's tasks, newest first, cursor pagination
+ *   GET  /v1/tasks/:id                one task
+ *   GET  /v1/tasks/:id/events         its history, oldest first, from `after` (seq)
+ *   GET  /v1/tasks/:id/provisioning   live step state from the workflow's `provisionState` query
+ *
+ * Errors: see ../errors.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import { Router, type Request } from 'express';
+import type { Client } from '@temporalio/client';
+import type { z, ZodType } from 'zod';
+import type { Prisma, PrismaClient } from '../../generated/prisma/client';
+import { appendTaskEvent } from '../../db/taskEvents';
+import { toTaskEventRecord, toTaskRecord } from '../../domain/records';
+import type { Logger } from '../../logger';
+import type { TaskEventNotifier } from '../../realtime/notifier';
+import { startProvisionTask, temporalUiLink } from '../../temporal/client';
+import { provisionStateQuery, provisionWorkflowId } from '../../workflows/contracts';
+import { HttpError, validationError } from '../errors';
+import { createTaskBody, listEventsQuery, listTasksQuery, taskIdParams } from '../schemas';
+
+export interface TaskRouteDeps {
+  prisma: PrismaClient;
+  temporal: Client;
+  notifier: TaskEventNotifier;
+  taskQueue: string;
+  /** Provider ids the worker serves (`local`, ...). */
+  providerIds: readonly string[];
+  temporalUi: { url: string; namespace: string };
+  logger: Logger;
+}
+
+function parse<S extends ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'params'): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError(where, result.error);
+  return result.data;
+}
+
+const encodeCursor = (t: { createdAt: Date; id: string }) => Buffer.from(`${t.createdAt.toISOString()}|${t.id}`).toString('base64url');
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [iso, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const createdAt = new Date(iso ?? '');
+  if (!id || Number.isNaN(createdAt.getTime())) throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API issued', 'query.cursor');
+  return { createdAt, id };
+}
+
+export function taskRoutes(deps: TaskRouteDeps): Router {
+  const { prisma } = deps;
+  const router = Router();
+
+  const findTask = async (req: Request) => {
+    const { id } = parse(taskIdParams, req.params, 'params');
+    const task = await prisma.task.findUnique({ where: { id } });
+    if (!task) throw new HttpError(404, 'task_not_found', `no task ${id}`, 'params.id');
+    return task;
+  };
+
+  /**
+   * Create a task (seeds/01: "createTask returns once the task actor exists and initial task metadata
+   * is persisted"). Body: { workspaceId, repository, prompt, branchName?, agent? = "claude", provider? = "local" }.
+   * 201 + Location: /v1/tasks/:id, body TaskRecord (status `init_enqueue_provision`) plus `temporalUiUrl`.
+   * 400 validation_failed | unknown_provider; 503 workflow_start_failed (the row is removed again).
+   */
+  router.post('/', async (req, res) => {
+    const body = parse(createTaskBody, req.body ?? {}, 'body');
+    if (!deps.providerIds.includes(body.provider)) {
+      throw new HttpError(400, 'unknown_provider', `provider must be one of: ${deps.providerIds.join(', ')}`, 'body.provider');
+    }
+    const id = randomUUID();
+    const workflowId = provisionWorkflowId(id);
+    const task = await prisma.$transaction(async (tx) => {
+      await tx.task.create({
+        data: {
+          id,
+          workspaceId: body.workspaceId,
+          repository: body.repository,
+          prompt: body.prompt,
+          requestedBranch: body.branchName ?? null,
+          providerId: body.provider,
+          agentType: body.agent,
+          status: 'init_enqueue_provision',
+          statusMessage: 'provision queued',
+          workflowId,
+        },
+      });
+      await appendTaskEvent(tx, deps.notifier, {
+        taskId: id,
+        type: 'task.created',
+        payload: { workspaceId: body.workspaceId, repository: body.repository, agent: body.agent, provider: body.provider, branchName: body.branchName ?? null },
+        dedupeKey: 'created',
+      });
+      return tx.task.findUniqueOrThrow({ where: { id } });
+    });
+    try {
+      await startProvisionTask(deps.temporal, { taskId: id, workspaceId: body.workspaceId, taskQueue: deps.taskQueue });
+    } catch (err) {
+      deps.logger.error({ err, taskId: id }, 'starting provisionTask failed; removing the task row');
+      await prisma.task.delete({ where: { id } }).catch((e) => deps.logger.error({ err: e, taskId: id }, 'could not remove task row'));
+      throw new HttpError(503, 'workflow_start_failed', 'the task could not be queued for provisioning; try again');
+    }
+    res
+      .status(201)
+      .location(`/v1/tasks/${id}`)
+      .json({ ...toTaskRecord(task), temporalUiUrl: temporalUiLink(deps.temporalUi.url, deps.temporalUi.namespace, workflowId) });
+  });
+
+  /**
+   * List a workspace's tasks, newest first. Query: workspaceId (required), limit 1..100 (20), cursor.
+   * 200 { items: TaskRecord[], nextCursor: string | null }.
+   */
+  router.get('/', async (req, res) => {
+    const q = parse(listTasksQuery, req.query, 'query');
+    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
+    const where: Prisma.TaskWhereInput = { workspaceId: q.workspaceId };
+    if (after) where.OR = [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }];
+    const rows = await prisma.task.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    res.json({ items: page.map(toTaskRecord), nextCursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]!) : null });
+  });
+
+  /** One task. 200 TaskRecord; 400 validation_failed (id not a uuid); 404 task_not_found. */
+  router.get('/:id', async (req, res) => {
+    res.json(toTaskRecord(await findTask(req)));
+  });
+
+  /**
+   * A task's history, oldest first. Query: after (seq, default 0), limit 1..500 (100).
+   * 200 { items: TaskEventRecord[], nextCursor: number | null } — pass nextCursor as `after` for the next page.
+   */
+  router.get('/:id/events', async (req, res) => {
+    const task = await findTask(req);
+    const q = parse(listEventsQuery, req.query, 'query');
+    const rows = await prisma.taskEvent.findMany({ where: { taskId: task.id, seq: { gt: q.after } }, orderBy: { seq: 'asc' }, take: q.limit });
+    const last = rows[rows.length - 1];
+    res.json({ items: rows.map(toTaskEventRecord), nextCursor: last && last.seq < task.lastEventSeq ? last.seq : null });
+  });
+
+  /**
+   * Live provisioning state read from the run's `provisionState` query (current step, attempt,
+   * per-step times, last progress, timeout per attempt). 200 ProvisionState; 404 task_not_found;
+   * 503 workflow_unavailable when Temporal cannot answer.
+   */
+  router.get('/:id/provisioning', async (req, res) => {
+    const task = await findTask(req);
+    try {
+      res.json(await deps.temporal.workflow.getHandle(task.workflowId).query(provisionStateQuery));
+    } catch (err) {
+      deps.logger.warn({ err, taskId: task.id }, 'provisionState query failed');
+      throw new HttpError(503, 'workflow_unavailable', 'the provisioning run cannot be queried right now');
+    }
+  });
+
+  return router;
+}

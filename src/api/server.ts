@@ -1,0 +1,45 @@
+/**
+ * The API process's parts wired together: HTTP server with the Express app, Socket.IO on the same
+ * port, and the relay from Postgres notifications to Socket.IO rooms.
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Server as IoServer } from 'socket.io';
+import { startTaskEventRelay, type TaskEventRelay } from '../realtime/taskEventRelay';
+import { createSocketServer } from '../realtime/socketServer';
+import { createApp } from './app';
+import type { TaskRouteDeps } from './routes/tasks';
+
+export interface ApiServer {
+  http: HttpServer;
+  io: IoServer;
+  relay: TaskEventRelay;
+  /** Listens on `port` (0 = any free port) and resolves with the port. */
+  listen(port: number, host?: string): Promise<number>;
+  /** Closes Socket.IO, the HTTP server and the relay. */
+  close(): Promise<void>;
+}
+
+export function createApiServer(deps: TaskRouteDeps & { databaseUrl: string }): ApiServer {
+  const http = createServer(createApp(deps));
+  const io = createSocketServer(http, { prisma: deps.prisma, logger: deps.logger });
+  const relay = startTaskEventRelay({ databaseUrl: deps.databaseUrl, prisma: deps.prisma, io, logger: deps.logger });
+  return {
+    http,
+    io,
+    relay,
+    async listen(port, host = '127.0.0.1') {
+      await relay.ready;
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(port, host, () => resolve());
+      });
+      return (http.address() as AddressInfo).port;
+    },
+    async close() {
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
+      await relay.close();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * Process configuration, read once from environment variables and validated with zod.
+ *
+ * Every variable has a default that works on a developer machine with the local Postgres and the
+ * Temporal dev server started by `scripts/start.sh`.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const schema = z.object({
+  /** Postgres connection string; the database is created by the start script when missing. */
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/task_service'),
+  /** host:port of the Temporal frontend (gRPC). */
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Task queue the worker polls and the API starts `provisionTask` on. */
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('provision-task'),
+  /** Base URL of the Temporal Web UI, used to build links to a run. */
+  TEMPORAL_UI_URL: z.string().url().default('http://localhost:8233'),
+  /** HTTP port of the REST API and Socket.IO. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Directory under which the local provider makes one sandbox directory per task. */
+  SANDBOX_ROOT: z.string().min(1).default('.data/sandboxes'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface AppConfig {
+  databaseUrl: string;
+  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
+  port: number;
+  /** Absolute path. */
+  sandboxRoot: string;
+  logLevel: string;
+}
+
+/**
+ * Reads and validates the configuration.
+ * @throws Error listing every invalid variable, so a bad deployment fails at start, not mid-request.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${detail}`);
+  }
+  const c = parsed.data;
+  return {
+    databaseUrl: c.DATABASE_URL,
+    temporal: {
+      address: c.TEMPORAL_ADDRESS,
+      namespace: c.TEMPORAL_NAMESPACE,
+      taskQueue: c.TEMPORAL_TASK_QUEUE,
+      uiUrl: c.TEMPORAL_UI_URL.replace(/\/$/, ''),
+    },
+    port: c.PORT,
+    sandboxRoot: path.resolve(c.SANDBOX_ROOT),
+    logLevel: c.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * Task status names and provisioning steps, exactly as the specs name them
+ * (seeds/01-task-creation-bootstrap-only.md "Persist a clear queued/running state",
+ * reference/domain.md "Task"). Pure data: imported by workflow code too.
+ */
+
+/** Provisioning steps in the order `provisionTask` runs them. */
+export const PROVISION_STEPS = ['init_ensure_name', 'init_create_sandbox', 'init_ensure_agent', 'init_create_session'] as const;
+export type ProvisionStep = (typeof PROVISION_STEPS)[number];
+
+export const TASK_STATUSES = [
+  'init_enqueue_provision',
+  ...PROVISION_STEPS,
+  'running',
+  'idle',
+  'error',
+  'archived',
+  'killed',
+] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** Human message shown under each status while its step runs (domain.md: "Every status change carries a short human message"). */
+export const STEP_MESSAGES: Record<ProvisionStep, string> = {
+  init_ensure_name: 'naming task',
+  init_create_sandbox: 'creating sandbox',
+  init_ensure_agent: 'starting sandbox-agent',
+  init_create_session: 'opening agent session',
+};
+
+/** True while a task is still being provisioned (the UI's "Provisioning" pill). */
+export function isProvisioning(status: TaskStatus): boolean {
+  return status.startsWith('init_');
+}

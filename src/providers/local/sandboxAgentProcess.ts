@@ -1,0 +1,283 @@
+/**
+ * Process management for local sandbox-agent servers (sandbox-agent 0.4.2, the static binary from
+ * `@sandbox-agent/cli-linux-x64`), and registration of the offline ACP agent this repo ships
+ * (`agent/offline-acp-agent.js`).
+ *
+ * One server per sandbox: it runs detached (own session and process group) so it outlives the worker
+ * process that started it; callers keep its pid and port and stop it with {@link stopSandboxAgent}.
+ *
+ * How the offline agent is registered (measured on 0.4.2, offline):
+ * - sandbox-agent knows a fixed set of agents (claude, codex, opencode, amp, pi, cursor, mock); there
+ *   is no API or config file to declare a new one. For an agent's ACP process it looks, in order, for
+ *   a launcher at `$HOME/.local/share/sandbox-agent/bin/agent_processes/<id>-acp` ("resolved local
+ *   launcher"), then for a binary hint on the server's PATH ("resolved PATH binary hint": `pi-acp`,
+ *   `amp-acp`, `cursor-agent-acp`, `codex-acp`, `claude-code-acp`), and only then installs one from
+ *   the ACP registry (`SANDBOX_AGENT_ACP_REGISTRY_URL`, default a CDN URL; fetches over HTTP and then
+ *   runs npm or downloads archives, so it needs a served registry and packages: not a fit offline).
+ * - Agents that need a native CLI as well (claude, codex, opencode) stay "not installed" with only an
+ *   ACP process; pi (and amp, cursor) need only the ACP process.
+ * - Chosen: an executable named `pi-acp` in a directory we put first on the server's PATH. The server
+ *   then lists `pi` as installed (`GET /v1/agents`) and runs it for `POST /v1/acp/{id}?agent=pi`.
+ *   This leaves sandbox-agent's own install tree under HOME untouched (that tree is where its real
+ *   installs go, so writing into it would fake an install) and is undone by not passing the directory.
+ *   The HOME launcher slot works too and takes precedence, so a real `pi` install in that HOME would
+ *   win over ours.
+ * - `SANDBOX_AGENT_REQUIRE_PREINSTALL=1` (set by default here) makes a session for an agent that is not
+ *   installed fail at once with 404 `agent_not_installed` instead of trying a network install.
+ * - `SANDBOX_AGENT_ACP_REQUEST_TIMEOUT_MS` (default 120000) bounds how long the server waits for an
+ *   agent's answer to one request (then 504); raise it through `env` for long real-agent turns.
+ *
+ * Other measured behaviour: the server dies at once on SIGTERM (exit 143, no graceful shutdown);
+ * a taken port makes it exit with code 1; agent processes are its children in its process group and
+ * get EOF on stdin when it dies (the offline agent exits on that).
+ */
+import { spawn } from 'node:child_process';
+import { constants as fsConstants, existsSync, promises as fsp, openSync, closeSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+/** The sandbox-agent agent id under which the offline agent is reported and launched. */
+export const OFFLINE_AGENT_ID = 'pi';
+/** The executable name sandbox-agent looks up on PATH for {@link OFFLINE_AGENT_ID}. */
+export const OFFLINE_AGENT_EXECUTABLE = 'pi-acp';
+
+const DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_HEALTH_TIMEOUT_MS = 10_000;
+const HEALTH_POLL_MS = 50;
+const PORT_ATTEMPTS = 4;
+
+/** Absolute path of the sandbox-agent binary shipped by `@sandbox-agent/cli-linux-x64`. Throws if not installed. */
+export function resolveSandboxAgentBinary(): string {
+  const pkg = require.resolve('@sandbox-agent/cli-linux-x64/package.json');
+  return path.join(path.dirname(pkg), 'bin', 'sandbox-agent');
+}
+
+/** Absolute path of `agent/offline-acp-agent.js`, found by walking up from this file (works from src and dist). */
+export function offlineAgentScriptPath(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'agent', 'offline-acp-agent.js');
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) throw new Error(`agent/offline-acp-agent.js not found above ${__dirname}`);
+  }
+}
+
+/**
+ * Puts the offline agent into `binDir` as an executable named `pi-acp` (a copy of the script, mode 0755,
+ * replaced atomically so concurrent callers are safe). Pass the same `binDir` as `agentBinDir` to
+ * {@link startSandboxAgent}; the server then reports agent {@link OFFLINE_AGENT_ID} as installed.
+ * The script's `#!/usr/bin/env node` resolves to this Node, whose directory startSandboxAgent puts on PATH.
+ * @returns `binDir`
+ */
+export async function installOfflineAgent(binDir: string): Promise<string> {
+  await fsp.mkdir(binDir, { recursive: true });
+  const target = path.join(binDir, OFFLINE_AGENT_EXECUTABLE);
+  const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+  await fsp.copyFile(offlineAgentScriptPath(), tmp);
+  await fsp.chmod(tmp, 0o755);
+  await fsp.rename(tmp, target);
+  return binDir;
+}
+
+export interface StartSandboxAgentOptions {
+  /** HOME of the server: sandbox-agent keeps its agent installs under `$HOME/.local/share/sandbox-agent`. Created if missing. */
+  home: string;
+  /** Log directory (SANDBOX_AGENT_LOG_DIR); the server's stdout/stderr go to `sandbox-agent.out` there. Created if missing. */
+  logDir: string;
+  /** Bearer token every route then requires. */
+  token: string;
+  /** Interface to bind; default 127.0.0.1. */
+  host?: string;
+  /** Binary to run; default {@link resolveSandboxAgentBinary}. */
+  binaryPath?: string;
+  /** Directory put first on the server's PATH, e.g. the one given to {@link installOfflineAgent}. */
+  agentBinDir?: string;
+  /** Set SANDBOX_AGENT_REQUIRE_PREINSTALL so sessions never try network installs; default true. */
+  requirePreinstall?: boolean;
+  /** Extra environment for the server (e.g. SANDBOX_AGENT_ACP_REQUEST_TIMEOUT_MS). */
+  env?: Record<string, string>;
+  /** How long to wait for `/v1/health` per start attempt, in ms; default 10000. */
+  healthTimeoutMs?: number;
+}
+
+export interface SandboxAgentServer {
+  pid: number;
+  port: number;
+  /** `http://<host>:<port>`, no trailing slash. */
+  baseUrl: string;
+}
+
+/**
+ * Starts `sandbox-agent server --token <t> --host <h> --port <p> --no-telemetry` detached, on a free
+ * port, and resolves once `GET /v1/health` answers ok. If the server exits with code 1 before becoming
+ * healthy (the port was taken between probing and binding) it retries on a new port, up to 4 attempts.
+ * @throws Error if the binary cannot be started, exits early, or is not healthy within
+ *   `healthTimeoutMs` (the process is killed in that case; the message names the log directory).
+ */
+export async function startSandboxAgent(opts: StartSandboxAgentOptions): Promise<SandboxAgentServer> {
+  const host = opts.host ?? DEFAULT_HOST;
+  const binary = opts.binaryPath ?? resolveSandboxAgentBinary();
+  await fsp.access(binary, fsConstants.X_OK);
+  await fsp.mkdir(opts.home, { recursive: true });
+  await fsp.mkdir(opts.logDir, { recursive: true });
+
+  const pathDirs = [opts.agentBinDir, path.dirname(process.execPath), process.env.PATH];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: opts.home,
+    SANDBOX_AGENT_LOG_DIR: opts.logDir,
+    PATH: pathDirs.filter((d): d is string => Boolean(d)).join(path.delimiter),
+    ...(opts.requirePreinstall === false ? {} : { SANDBOX_AGENT_REQUIRE_PREINSTALL: '1' }),
+    ...opts.env,
+  };
+
+  for (let attempt = 1; ; attempt++) {
+    const port = await findFreePort(host);
+    const result = await spawnAndWaitHealthy(binary, host, port, opts, env);
+    if (result.ok) return { pid: result.pid, port, baseUrl: result.baseUrl };
+    if (result.exitCode === 1 && attempt < PORT_ATTEMPTS) continue;
+    throw new Error(`sandbox-agent did not start on ${host}:${port}: ${result.reason} (logs in ${opts.logDir})`);
+  }
+}
+
+type StartAttempt =
+  | { ok: true; pid: number; baseUrl: string }
+  | { ok: false; exitCode: number | null; reason: string };
+
+async function spawnAndWaitHealthy(
+  binary: string,
+  host: string,
+  port: number,
+  opts: StartSandboxAgentOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<StartAttempt> {
+  const out = openSync(path.join(opts.logDir, 'sandbox-agent.out'), 'a');
+  const args = ['server', '--token', opts.token, '--host', host, '--port', String(port), '--no-telemetry'];
+  let child;
+  try {
+    child = spawn(binary, args, { detached: true, stdio: ['ignore', out, out], env, cwd: opts.home });
+  } finally {
+    closeSync(out);
+  }
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let spawnError: Error | undefined;
+  child.once('exit', (code, signal) => (exited = { code, signal }));
+  child.once('error', (err) => (spawnError = err));
+
+  const baseUrl = `http://${formatHost(host)}:${port}`;
+  const deadline = Date.now() + (opts.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS);
+  while (Date.now() < deadline) {
+    if (spawnError) return { ok: false, exitCode: null, reason: spawnError.message };
+    if (exited) {
+      return { ok: false, exitCode: exited.code, reason: `exited early (code ${exited.code}, signal ${exited.signal})` };
+    }
+    if (await checkHealth(baseUrl, opts.token, 1_000)) {
+      child.unref();
+      return { ok: true, pid: child.pid!, baseUrl };
+    }
+    await sleep(HEALTH_POLL_MS);
+  }
+  if (child.pid !== undefined) await terminate(child.pid, 1_000);
+  return { ok: false, exitCode: null, reason: 'not healthy in time' };
+}
+
+/**
+ * `GET {baseUrl}/v1/health` with the bearer token.
+ * @returns true iff it answered 200 with `{status: 'ok'}` within `timeoutMs` (ms); never throws.
+ */
+export async function checkHealth(baseUrl: string, token: string, timeoutMs: number): Promise<boolean> {
+  try {
+    const res = await fetch(`${baseUrl}/v1/health`, {
+      headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) return false;
+    const body = (await res.json()) as { status?: unknown };
+    return body.status === 'ok';
+  } catch {
+    return false;
+  }
+}
+
+/** True if a process with this pid exists and is not a zombie (Linux: checked in /proc). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    // "<pid> (<comm>) <state> ...": comm may contain spaces or parentheses, so split after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+}
+
+/**
+ * Stops a server started by {@link startSandboxAgent}: SIGTERM to its process group (the server and
+ * its agent processes), then SIGKILL if still alive after `graceMs` (ms, default 3000). Resolves once
+ * the server is gone (or after a further 2 s). No-op if the process is already gone, and refuses to
+ * signal a pid whose command line is not sandbox-agent (pid reuse).
+ */
+export async function stopSandboxAgent(pid: number, graceMs = 3_000): Promise<void> {
+  if (!isProcessAlive(pid) || !looksLikeSandboxAgent(pid)) return;
+  await terminate(pid, graceMs);
+}
+
+async function terminate(pid: number, graceMs: number): Promise<void> {
+  signal(-pid, 'SIGTERM') || signal(pid, 'SIGTERM');
+  if (!(await waitForExit(pid, graceMs))) {
+    signal(-pid, 'SIGKILL') || signal(pid, 'SIGKILL');
+    await waitForExit(pid, 2_000);
+  }
+  // Agent processes left in the group (a live group id is never reused as a pid, so this is safe).
+  signal(-pid, 'SIGKILL');
+}
+
+function looksLikeSandboxAgent(pid: number): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('sandbox-agent') || cmdline.includes('\0--no-telemetry');
+  } catch {
+    return true; // no /proc: cannot tell
+  }
+}
+
+/** process.kill that reports instead of throwing (target gone, or not a group). */
+function signal(target: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(target, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isProcessAlive(pid)) {
+    if (Date.now() >= deadline) return false;
+    await sleep(25);
+  }
+  return true;
+}
+
+/** A port that was free a moment ago on `host` (bind port 0, read it, close). */
+function findFreePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

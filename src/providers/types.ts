@@ -1,0 +1,86 @@
+/**
+ * The seam between provisioning and where sandboxes live. The workflow never sees a provider; the
+ * activities call one through this interface, chosen by the task's `provider` field. The local
+ * provider (./local) implements it on this machine; a remote one (Daytona, E2B, ...) can implement it
+ * later without touching the workflow.
+ *
+ * Every method must be idempotent for the same `sandboxKey`: a retried or replayed activity calls it
+ * again and must find and reuse what an earlier attempt made.
+ */
+
+/** Called by long operations to report a sub-step (e.g. `cloning`); becomes a heartbeat and live progress. */
+export type ProgressFn = (subStep: string, message: string) => Promise<void>;
+
+/** What a provider knows about one sandbox; `details` is provider-private and never shown to clients. */
+export interface SandboxHandle {
+  /** Our durable id for the sandbox (the `sandboxes.id` row), used as the provider's idempotency key. */
+  sandboxKey: string;
+  /** The provider's own id of the sandbox. */
+  providerSandboxId: string;
+  /** Path of the repository checkout inside the sandbox. */
+  directory: string;
+  /** Base URL of sandbox-agent once started. */
+  agentEndpoint?: string;
+  details: Record<string, unknown>;
+}
+
+export interface CreateSandboxRequest {
+  sandboxKey: string;
+  repository: string;
+  branchName: string;
+}
+
+export interface AgentEndpoint {
+  endpoint: string;
+  details: Record<string, unknown>;
+}
+
+export interface CreateSessionRequest {
+  /** Agent id as the client asked for it (`claude`, `codex`, ...). */
+  agent: string;
+}
+
+export interface AgentSession {
+  sessionId: string;
+  /** The agent that really serves the session (may be the offline agent when `agent` cannot run here). */
+  agent: string;
+  details: Record<string, unknown>;
+}
+
+export interface SandboxProvider {
+  readonly id: string;
+  /**
+   * Branch names of `repository` (read with git for the local provider).
+   * @throws ProviderError type `RepositoryNotFound` (not retryable) when it cannot be read.
+   */
+  listBranches(repository: string): Promise<string[]>;
+  /** Creates the sandbox with `repository` checked out on `branchName`, or resumes the one `sandboxKey` already has. */
+  createSandbox(req: CreateSandboxRequest, progress: ProgressFn): Promise<SandboxHandle>;
+  /** Returns the live sandbox for `sandboxKey`, or null when it is gone. */
+  resumeSandbox(sandboxKey: string): Promise<SandboxHandle | null>;
+  /** Stops everything the sandbox runs and removes it. No error when it is already gone. */
+  destroySandbox(handle: SandboxHandle): Promise<void>;
+  /** Installs (if missing) and starts sandbox-agent, and waits for `/v1/health`; reuses a healthy one. */
+  ensureAgent(handle: SandboxHandle, progress: ProgressFn): Promise<AgentEndpoint>;
+  /** Opens an agent session in `handle.directory`; reuses the session an earlier attempt opened. */
+  createSession(handle: SandboxHandle, req: CreateSessionRequest, progress: ProgressFn): Promise<AgentSession>;
+}
+
+/** Failure types the workflow treats as final (no retry can fix them). */
+export type NonRetryableType = 'RepositoryNotFound' | 'BranchTaken' | 'InvalidAgent' | 'SessionCreateTimeout';
+
+/** An error a provider raises with a stable `type`; `retryable: false` ends the task's provisioning. */
+export class ProviderError extends Error {
+  constructor(
+    readonly type: NonRetryableType | 'ProviderUnavailable' | 'SandboxBroken',
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ProviderError';
+  }
+}
+
+/** Providers by id (`local`, ...). */
+export type ProviderRegistry = ReadonlyMap<string, SandboxProvider>;

@@ -1,0 +1,44 @@
+/**
+ * Temporal client side of the service: connecting, and starting `provisionTask` for a task.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { SearchAttributeType, TypedSearchAttributes, defineSearchAttributeKey } from '@temporalio/common';
+import { PROVISION_WORKFLOW_TYPE, provisionWorkflowId, type ProvisionTaskInput } from '../workflows/contracts';
+
+/** Custom search attributes set on every run (registered by temporal-dev.yaml), for finding a task's run in the Web UI. */
+export const TASK_ID_ATTRIBUTE = defineSearchAttributeKey('TaskId', SearchAttributeType.KEYWORD);
+export const WORKSPACE_ID_ATTRIBUTE = defineSearchAttributeKey('WorkspaceId', SearchAttributeType.KEYWORD);
+
+/** Connects to the Temporal frontend at `address` (host:port). The caller closes `client.connection`. */
+export async function createTemporalClient(opts: { address: string; namespace: string }): Promise<Client> {
+  const connection = await Connection.connect({ address: opts.address });
+  return new Client({ connection, namespace: opts.namespace });
+}
+
+/**
+ * Starts the task's `provisionTask` run and returns as soon as Temporal has accepted the start
+ * request; nothing waits for the run itself.
+ * @returns the workflow id and the first run id.
+ * @throws WorkflowExecutionAlreadyStartedError if the task already has a run (same workflow id).
+ */
+export async function startProvisionTask(
+  client: Client,
+  opts: { taskId: string; workspaceId: string; taskQueue: string },
+): Promise<{ workflowId: string; runId: string }> {
+  const input: ProvisionTaskInput = { taskId: opts.taskId };
+  const handle = await client.workflow.start(PROVISION_WORKFLOW_TYPE, {
+    taskQueue: opts.taskQueue,
+    workflowId: provisionWorkflowId(opts.taskId),
+    args: [input],
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: TASK_ID_ATTRIBUTE, value: opts.taskId },
+      { key: WORKSPACE_ID_ATTRIBUTE, value: opts.workspaceId },
+    ]),
+  });
+  return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+}
+
+/** Link to a run in the Temporal Web UI. */
+export function temporalUiLink(uiUrl: string, namespace: string, workflowId: string): string {
+  return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}

@@ -1,0 +1,24 @@
+/**
+ * Builds the Temporal worker that runs `provisionTask` and its activities on one task queue.
+ */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { ProvisionActivities } from '../workflows/contracts';
+
+export interface ProvisionWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  activities: ProvisionActivities;
+  /** A prebuilt workflow bundle (tests bundle once per run); without it the worker bundles src/workflows. */
+  workflowBundle?: { codePath: string };
+}
+
+export async function createProvisionWorker(opts: ProvisionWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    activities: { ...opts.activities },
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+  });
+}

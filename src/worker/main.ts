@@ -1,0 +1,46 @@
+/**
+ * Worker process: polls the task queue and runs `provisionTask` and its activities.
+ * Several worker processes may run against one Temporal namespace and one database.
+ * Stops on SIGINT/SIGTERM (the Temporal runtime drains in-flight tasks first).
+ */
+import { NativeConnection } from '@temporalio/worker';
+import { createActivities } from '../activities/createActivities';
+import { createStepProgressReporter } from '../activities/progress';
+import { loadConfig } from '../config';
+import { createPrismaClient } from '../db/prisma';
+import { createLogger } from '../logger';
+import { createProviders } from '../providers/registry';
+import { pgNotifier } from '../realtime/notifier';
+import { createTemporalClient } from '../temporal/client';
+import { createProvisionWorker } from './createWorker';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger('worker', config.logLevel);
+  const prisma = createPrismaClient(config.databaseUrl);
+  const client = await createTemporalClient(config.temporal);
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const activities = createActivities({
+    prisma,
+    providers: createProviders(config, logger),
+    notifier: pgNotifier,
+    progress: createStepProgressReporter(client, logger),
+    logger,
+  });
+  const worker = await createProvisionWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, activities });
+  logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker polling');
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await client.connection.close();
+    await prisma.$disconnect();
+    logger.info('worker stopped');
+  }
+}
+
+main().catch((err) => {
+  // eslint-disable-next-line no-console
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,94 @@
+/**
+ * Contract of the `provisionTask` workflow: its input, result, query, signal and the activity
+ * interface it calls. Shared by the workflow (runs in Temporal's sandbox: no I/O here), the
+ * activities, the API and tests.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { TaskEventType, StepTiming } from '../domain/records';
+import type { ProvisionStep, TaskStatus } from '../domain/status';
+
+export const PROVISION_WORKFLOW_TYPE = 'provisionTask';
+
+/** Workflow id of a task's provisioning run, derived from the task id. */
+export function provisionWorkflowId(taskId: string): string {
+  return `provision-task-${taskId}`;
+}
+
+export interface ProvisionTaskInput {
+  taskId: string;
+}
+
+export interface ProvisionTaskResult {
+  status: 'running';
+  sandboxId: string;
+  sessionId: string;
+}
+
+/** Live state of one step, as held in workflow memory. Times are ISO-8601, durations in ms. */
+export interface StepState {
+  startedAt: string;
+  endedAt?: string;
+  /** Attempt number of the step's activity, as last reported by the activity itself (1-based). */
+  attempt: number;
+  /** When the current attempt started (reported by the activity). */
+  attemptStartedAt?: string;
+  /** The step activity's start-to-close timeout, in ms: the current attempt times out at attemptStartedAt + this. */
+  startToCloseTimeoutMs: number;
+  /** Latest sub-step the activity reported, e.g. `cloning`. */
+  subStep?: string;
+  lastProgressMessage?: string;
+  lastProgressAt?: string;
+}
+
+/** What the `provisionState` query returns. */
+export interface ProvisionState {
+  taskId: string;
+  status: TaskStatus;
+  statusMessage: string;
+  currentStep: ProvisionStep | null;
+  steps: Partial<Record<ProvisionStep, StepState>>;
+  /** Time of the latest progress of any kind (transition or activity report). */
+  lastProgressAt: string;
+  error?: { step: ProvisionStep; type: string; message: string };
+}
+
+/** Query: live step state, read from workflow memory only. */
+export const provisionStateQuery = defineQuery<ProvisionState>('provisionState');
+
+/** Sent by a step's activity at the start of each attempt and at each sub-step. */
+export interface StepProgress {
+  step: ProvisionStep;
+  attempt: number;
+  subStep: string;
+  message: string;
+  /** ISO-8601, the activity's clock. */
+  at: string;
+}
+
+/** Signal: a step activity reports progress (attempt, sub-step). */
+export const stepProgressSignal = defineSignal<[StepProgress]>('stepProgress');
+
+/** Input of the mirror activity: one state transition of a task. */
+export interface TransitionInput {
+  taskId: string;
+  status: TaskStatus;
+  statusMessage: string;
+  event: { type: TaskEventType; payload: Record<string, unknown>; dedupeKey: string };
+  stepTimings: Record<string, StepTiming>;
+  /** Task columns that change with this transition. */
+  fields?: { title?: string; branchName?: string; activeSandboxId?: string; activeSessionId?: string };
+}
+
+/** Activities `provisionTask` calls; built by `createActivities` (src/activities). */
+export interface ProvisionActivities {
+  /** Mirrors a transition into Postgres (task row + history event, one transaction) and notifies. */
+  recordTransition(input: TransitionInput): Promise<{ seq: number }>;
+  /** Step init_ensure_name: picks and reserves the task's title and branch. */
+  ensureName(input: { taskId: string }): Promise<{ title: string; branchName: string }>;
+  /** Step init_create_sandbox: the sandbox with the repository on the task's branch. */
+  createSandbox(input: { taskId: string }): Promise<{ sandboxId: string; directory: string; provider: string }>;
+  /** Step init_ensure_agent: sandbox-agent running and healthy in the sandbox. */
+  ensureAgent(input: { taskId: string; sandboxId: string }): Promise<{ endpoint: string }>;
+  /** Step init_create_session: an agent session open in the repository's directory. */
+  createSession(input: { taskId: string; sandboxId: string }): Promise<{ sessionId: string; agent: string }>;
+}

@@ -1,0 +1,2 @@
+/** Workflow entry point bundled for the worker: every workflow type this service registers. */
+export { provisionTask } from './provisionTask';

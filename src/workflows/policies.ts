@@ -1,0 +1,47 @@
+/**
+ * Timeouts and retry policies of the provisioning activities, one per step.
+ * Sources: reference/domain.md "Provisioning steps" (180 s for sandbox, agent and session steps;
+ * session creation retried only on transient errors, never on its own timeout, because a timed-out
+ * create may still complete). Pure data: imported by workflow code.
+ */
+import type { ActivityOptions } from '@temporalio/workflow';
+import type { ProvisionStep } from '../domain/status';
+
+const FINAL_ERRORS = ['RepositoryNotFound', 'BranchTaken', 'InvalidAgent'];
+
+export const STEP_ACTIVITY_OPTIONS: Record<ProvisionStep, ActivityOptions & { startToCloseTimeout: number }> = {
+  init_ensure_name: {
+    startToCloseTimeout: 60_000,
+    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, maximumAttempts: 5, nonRetryableErrorTypes: FINAL_ERRORS },
+  },
+  init_create_sandbox: {
+    startToCloseTimeout: 180_000,
+    heartbeatTimeout: 30_000,
+    retry: { initialInterval: 2_000, backoffCoefficient: 2, maximumInterval: 30_000, maximumAttempts: 3, nonRetryableErrorTypes: FINAL_ERRORS },
+  },
+  init_ensure_agent: {
+    startToCloseTimeout: 180_000,
+    heartbeatTimeout: 30_000,
+    retry: { initialInterval: 2_000, backoffCoefficient: 2, maximumInterval: 30_000, maximumAttempts: 3, nonRetryableErrorTypes: FINAL_ERRORS },
+  },
+  init_create_session: {
+    startToCloseTimeout: 180_000,
+    heartbeatTimeout: 30_000,
+    // The activity turns its own request timeout into the final `SessionCreateTimeout`; only
+    // transient failures (connection refused/reset, 502/503) reach a retry, and a retry first closes
+    // the earlier attempt's agent server so no second session is left alive.
+    retry: {
+      initialInterval: 1_000,
+      backoffCoefficient: 2,
+      maximumInterval: 10_000,
+      maximumAttempts: 3,
+      nonRetryableErrorTypes: [...FINAL_ERRORS, 'SessionCreateTimeout'],
+    },
+  },
+};
+
+/** The mirror activity retries until Postgres answers: a task's history must not miss a transition. */
+export const MIRROR_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: 15_000,
+  retry: { initialInterval: 500, backoffCoefficient: 2, maximumInterval: 30_000 },
+};

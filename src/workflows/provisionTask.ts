@@ -1,0 +1,148 @@
+/**
+ * `provisionTask`: provisions one task in the background after the API has committed its row.
+ *
+ * Steps, in order (specs' status names): init_ensure_name -> init_create_sandbox -> init_ensure_agent
+ * -> init_create_session -> running; `error` on a failure no retry fixes, with a message naming the
+ * step. Each step is one activity with its own timeout and retry policy (./policies.ts). Every
+ * transition runs the mirror activity, which writes the task row and a history event in one
+ * transaction and notifies realtime clients.
+ *
+ * Workflow code only: no I/O. The `provisionState` query reads workflow memory; step activities report
+ * their attempt and sub-step through the `stepProgress` signal.
+ */
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { StepTiming } from '../domain/records';
+import { STEP_MESSAGES, type ProvisionStep, type TaskStatus } from '../domain/status';
+import {
+  provisionStateQuery,
+  stepProgressSignal,
+  type ProvisionActivities,
+  type ProvisionState,
+  type ProvisionTaskInput,
+  type ProvisionTaskResult,
+  type TransitionInput,
+} from './contracts';
+import { MIRROR_ACTIVITY_OPTIONS, STEP_ACTIVITY_OPTIONS } from './policies';
+
+const { recordTransition } = proxyActivities<Pick<ProvisionActivities, 'recordTransition'>>(MIRROR_ACTIVITY_OPTIONS);
+const { ensureName } = proxyActivities<Pick<ProvisionActivities, 'ensureName'>>(STEP_ACTIVITY_OPTIONS.init_ensure_name);
+const { createSandbox } = proxyActivities<Pick<ProvisionActivities, 'createSandbox'>>(STEP_ACTIVITY_OPTIONS.init_create_sandbox);
+const { ensureAgent } = proxyActivities<Pick<ProvisionActivities, 'ensureAgent'>>(STEP_ACTIVITY_OPTIONS.init_ensure_agent);
+const { createSession } = proxyActivities<Pick<ProvisionActivities, 'createSession'>>(STEP_ACTIVITY_OPTIONS.init_create_session);
+
+const now = () => new Date().toISOString(); // workflow time: deterministic on replay
+
+export async function provisionTask(input: ProvisionTaskInput): Promise<ProvisionTaskResult> {
+  const { taskId } = input;
+  const runKey = workflowInfo().runId; // dedupe keys are per run: a later retry run writes its own events
+  const state: ProvisionState = {
+    taskId,
+    status: 'init_enqueue_provision',
+    statusMessage: 'provision queued',
+    currentStep: null,
+    steps: {},
+    lastProgressAt: now(),
+  };
+
+  setHandler(provisionStateQuery, () => state);
+  setHandler(stepProgressSignal, (p) => {
+    const step = state.steps[p.step];
+    if (!step || step.endedAt) return; // late report of a finished step
+    if (p.attempt > step.attempt || !step.attemptStartedAt) {
+      step.attempt = p.attempt;
+      step.attemptStartedAt = p.at;
+    }
+    step.subStep = p.subStep;
+    step.lastProgressMessage = p.message;
+    step.lastProgressAt = p.at;
+    state.lastProgressAt = p.at;
+  });
+
+  const stepTimings = (): Record<string, StepTiming> =>
+    Object.fromEntries(
+      Object.entries(state.steps).map(([k, s]) => [k, { startedAt: s.startedAt, endedAt: s.endedAt, attempt: s.attempt }]),
+    );
+
+  const transition = async (
+    status: TaskStatus,
+    statusMessage: string,
+    event: Omit<TransitionInput['event'], 'dedupeKey'> & { key: string },
+    fields?: TransitionInput['fields'],
+  ) => {
+    state.status = status;
+    state.statusMessage = statusMessage;
+    state.lastProgressAt = now();
+    await recordTransition({
+      taskId,
+      status,
+      statusMessage,
+      event: { type: event.type, payload: event.payload, dedupeKey: `${runKey}:${event.key}` },
+      stepTimings: stepTimings(),
+      fields,
+    });
+  };
+
+  /** Runs one step: marks it started, runs its activity, marks it ended; failures end the task in `error`. */
+  const step = async <T>(name: ProvisionStep, run: () => Promise<T>): Promise<T> => {
+    state.currentStep = name;
+    state.steps[name] = { startedAt: now(), attempt: 1, startToCloseTimeoutMs: STEP_ACTIVITY_OPTIONS[name].startToCloseTimeout };
+    await transition(name, STEP_MESSAGES[name], {
+      type: 'task.step',
+      payload: { step: name, status: 'started', message: STEP_MESSAGES[name] },
+      key: `${name}:started`,
+    });
+    try {
+      const result = await run();
+      state.steps[name]!.endedAt = now();
+      return result;
+    } catch (err) {
+      state.steps[name]!.endedAt = now();
+      const { type, message } = describeFailure(err, name);
+      state.error = { step: name, type, message };
+      await transition('error', message, { type: 'task.error', payload: { step: name, type, detail: message }, key: `${name}:error` });
+      throw ApplicationFailure.create({ type, message, nonRetryable: true, cause: err instanceof Error ? err : undefined });
+    }
+  };
+
+  const named = await step('init_ensure_name', () => ensureName({ taskId }));
+  await transition('init_ensure_name', `named "${named.title}"`, { type: 'task.named', payload: named, key: 'named' }, named);
+
+  const sandbox = await step('init_create_sandbox', () => createSandbox({ taskId }));
+  await transition(
+    'init_create_sandbox',
+    'sandbox ready',
+    { type: 'task.step', payload: { step: 'init_create_sandbox', status: 'completed', message: 'sandbox ready', sandboxId: sandbox.sandboxId }, key: 'init_create_sandbox:completed' },
+    { activeSandboxId: sandbox.sandboxId },
+  );
+
+  const agent = await step('init_ensure_agent', () => ensureAgent({ taskId, sandboxId: sandbox.sandboxId }));
+  await transition('init_ensure_agent', 'sandbox-agent healthy', {
+    type: 'task.step',
+    payload: { step: 'init_ensure_agent', status: 'completed', message: 'sandbox-agent healthy', endpoint: agent.endpoint },
+    key: 'init_ensure_agent:completed',
+  });
+
+  const session = await step('init_create_session', () => createSession({ taskId, sandboxId: sandbox.sandboxId }));
+  state.currentStep = null;
+  await transition(
+    'running',
+    'session ready',
+    { type: 'task.initialized', payload: { provider: sandbox.provider, sandboxId: sandbox.sandboxId, sessionId: session.sessionId, agent: session.agent }, key: 'initialized' },
+    { activeSessionId: session.sessionId },
+  );
+  return { status: 'running', sandboxId: sandbox.sandboxId, sessionId: session.sessionId };
+}
+
+/** A step failure as `{type, message}`; the message names the step and, for timeouts, the limit. */
+function describeFailure(err: unknown, step: ProvisionStep): { type: string; message: string } {
+  const cause: unknown = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof TimeoutFailure) {
+    const limit = STEP_ACTIVITY_OPTIONS[step].startToCloseTimeout / 1000;
+    return { type: 'StepTimeout', message: `${step} failed: timed out (${cause.timeoutType}, limit ${limit}s per attempt)` };
+  }
+  if (cause instanceof ApplicationFailure) {
+    return { type: cause.type ?? 'Error', message: `${step} failed: ${cause.message}` };
+  }
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return { type: 'Error', message: `${step} failed: ${message}` };
+}

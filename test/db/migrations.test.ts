@@ -1,0 +1,52 @@
+/**
+ * The hand-written SQL migrations and prisma/schema.prisma must describe the same database.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import { applyMigrations, dropDatabase, ensureDatabase } from '../../src/db/migrate';
+import { shapeFromDatabase, shapeFromPrismaSchema } from '../support/schemaDrift';
+import { readStack } from '../support/stackFile';
+
+const schemaText = readFileSync(path.join(__dirname, '../../prisma/schema.prisma'), 'utf8');
+
+describe('migrations', () => {
+  const stack = readStack();
+
+  it('produce exactly the schema that schema.prisma declares', async () => {
+    const fromDb = await shapeFromDatabase(stack.databaseUrl);
+    const fromPrisma = shapeFromPrismaSchema(schemaText);
+    expect(fromDb).toEqual(fromPrisma);
+    expect(fromDb.tables).toEqual(['sandboxes', 'task_events', 'tasks']);
+  });
+
+  it('the comparison catches a schema change that has no migration', () => {
+    const changed = schemaText.replace('  prompt          String\n', '  prompt          String\n  priority        Int\n');
+    expect(changed).not.toBe(schemaText);
+    expect(shapeFromPrismaSchema(changed).columns).toContain('tasks.priority integer notnull nodefault');
+    expect(shapeFromPrismaSchema(changed)).not.toEqual(shapeFromPrismaSchema(schemaText));
+  });
+
+  it('are recorded like prisma migrate deploy and applied once', async () => {
+    const url = new URL(stack.databaseUrl);
+    url.pathname = `${url.pathname}_m`;
+    const fresh = url.toString();
+    await ensureDatabase(fresh);
+    try {
+      const first = await applyMigrations(fresh);
+      expect(first).toEqual(['20261121000000_init']);
+      expect(await applyMigrations(fresh)).toEqual([]);
+      const db = new Client({ connectionString: fresh });
+      await db.connect();
+      const rows = await db.query('SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM "_prisma_migrations"');
+      await db.end();
+      const sql = readFileSync(path.join(__dirname, '../../prisma/migrations/20261121000000_init/migration.sql'));
+      const { createHash } = await import('node:crypto');
+      expect(rows.rows).toEqual([
+        { migration_name: '20261121000000_init', checksum: createHash('sha256').update(sql).digest('hex'), finished_at: expect.any(Date), applied_steps_count: 1, rolled_back_at: null },
+      ]);
+    } finally {
+      await dropDatabase(fresh);
+    }
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * Starts the one real stack a test run shares: a Temporal dev server (in memory, free ports, same
+ * search attributes as temporal-dev.yaml), a fresh Postgres database with the migrations applied,
+ * and the workflow code bundled once. Coordinates go to a JSON file named by TPS_TEST_STACK_FILE.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
+import { applyMigrations, ensureDatabase } from '../../src/db/migrate';
+import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../../src/dev/temporalDevServer';
+import { STACK_FILE_ENV, type TestStack } from './stackFile';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export default async function globalSetup(): Promise<void> {
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'tps-test-'));
+  const settings = loadTemporalDevSettings();
+  const cli = await ensureTemporalCli(settings, (line) => process.stderr.write(`${line}\n`));
+  const temporal = await startTemporalDevServer(cli, {
+    ...settings.server,
+    port: await freePort(),
+    uiPort: await freePort(),
+    dbFilename: undefined,
+    logLevel: 'error',
+  });
+
+  const base = new URL(process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
+  base.pathname = `/tps_test_${Date.now()}_${process.pid}`;
+  const databaseUrl = base.toString();
+  await ensureDatabase(databaseUrl);
+  await applyMigrations(databaseUrl);
+
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
+  const workflowBundlePath = path.join(workDir, 'workflow-bundle.js');
+  writeFileSync(workflowBundlePath, code);
+
+  const stack: TestStack = {
+    temporalAddress: temporal.address,
+    namespace: temporal.namespace,
+    temporalUiUrl: temporal.uiUrl,
+    databaseUrl,
+    workflowBundlePath,
+    workDir,
+  };
+  const stackFile = path.join(workDir, 'stack.json');
+  writeFileSync(stackFile, JSON.stringify(stack, null, 2));
+  process.env[STACK_FILE_ENV] = stackFile;
+  (globalThis as Record<string, unknown>).__TPS_TEMPORAL__ = temporal;
+}

@@ -1,0 +1,112 @@
+/**
+ * Per-suite services on the run's shared stack: a worker on its own task queue (real activities and
+ * the real local provider, optionally wrapped with gates or faults), and the real API server with
+ * Socket.IO on a free port. Everything talks to the real Temporal server and Postgres.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { createActivities } from '../../src/activities/createActivities';
+import { createStepProgressReporter } from '../../src/activities/progress';
+import { createApiServer, type ApiServer } from '../../src/api/server';
+import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
+import { createLogger } from '../../src/logger';
+import { LocalProvider } from '../../src/providers/local/localProvider';
+import type { SandboxProvider } from '../../src/providers/types';
+import { pgNotifier } from '../../src/realtime/notifier';
+import { createTemporalClient } from '../../src/temporal/client';
+import { createProvisionWorker } from '../../src/worker/createWorker';
+import { readStack, type TestStack } from './stackFile';
+
+export interface TestServices {
+  stack: TestStack;
+  baseUrl: string;
+  prisma: PrismaClient;
+  temporal: Client;
+  taskQueue: string;
+  sandboxRoot: string;
+  local: LocalProvider;
+  api: ApiServer;
+  /** Stops the API and the worker, destroys every sandbox made under `sandboxRoot`, closes connections. */
+  stop(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+export async function startServices(opts: { wrapProvider?: (local: LocalProvider) => SandboxProvider } = {}): Promise<TestServices> {
+  const stack = readStack();
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger((process.env.TEST_TEMPORAL_LOG_LEVEL ?? 'ERROR') as 'ERROR') });
+    runtimeInstalled = true;
+  }
+  const logger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
+  const prisma = createPrismaClient(stack.databaseUrl);
+  const temporal = await createTemporalClient({ address: stack.temporalAddress, namespace: stack.namespace });
+  const connection = await NativeConnection.connect({ address: stack.temporalAddress });
+  const taskQueue = `test-${randomUUID()}`;
+  const sandboxRoot = mkdtempSync(path.join(stack.workDir, 'sandboxes-'));
+  const local = new LocalProvider({ sandboxRoot, logger });
+  const provider = opts.wrapProvider ? opts.wrapProvider(local) : local;
+  const activities = createActivities({
+    prisma,
+    providers: new Map([[provider.id, provider]]),
+    notifier: pgNotifier,
+    progress: createStepProgressReporter(temporal, logger),
+    logger,
+  });
+  const worker: Worker = await createProvisionWorker({
+    connection,
+    namespace: stack.namespace,
+    taskQueue,
+    activities,
+    workflowBundle: { codePath: stack.workflowBundlePath },
+  });
+  const running = worker.run();
+  const api = createApiServer({
+    databaseUrl: stack.databaseUrl,
+    prisma,
+    temporal,
+    notifier: pgNotifier,
+    taskQueue,
+    providerIds: [provider.id],
+    temporalUi: { url: stack.temporalUiUrl, namespace: stack.namespace },
+    logger,
+  });
+  const port = await api.listen(0);
+  return {
+    stack,
+    baseUrl: `http://127.0.0.1:${port}`,
+    prisma,
+    temporal,
+    taskQueue,
+    sandboxRoot,
+    local,
+    api,
+    async stop() {
+      await api.close();
+      worker.shutdown();
+      await running;
+      const sandboxes = await prisma.sandbox.findMany({ where: { directory: { startsWith: sandboxRoot } } });
+      for (const s of sandboxes) {
+        const handle = await local.resumeSandbox(s.id);
+        if (handle) await local.destroySandbox(handle);
+      }
+      await connection.close();
+      await temporal.connection.close();
+      await prisma.$disconnect();
+    },
+  };
+}
+
+/** POSTs JSON and returns status, headers and parsed body. */
+export async function postJson(url: string, body: unknown): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, headers: res.headers, body: await res.json().catch(() => null) };
+}
+
+export async function getJson(url: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.json().catch(() => null) };
+}

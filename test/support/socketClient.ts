@@ -1,0 +1,48 @@
+/** A real Socket.IO client that follows tasks and records what it receives. */
+import { io, type Socket } from 'socket.io-client';
+import type { TaskEventMessage, TaskRecord } from '../../src/domain/records';
+
+export class TaskEventClient {
+  readonly socket: Socket;
+  readonly messages: TaskEventMessage[] = [];
+  private waiters: Array<() => void> = [];
+
+  constructor(baseUrl: string) {
+    this.socket = io(baseUrl, { transports: ['websocket'], reconnection: false });
+    this.socket.on('task.event', (m: TaskEventMessage) => {
+      this.messages.push(m);
+      this.waiters.forEach((w) => w());
+    });
+  }
+
+  async subscribe(payload: { taskId: string } | { workspaceId: string }): Promise<{ ok: boolean; task?: TaskRecord; error?: { code: string; field?: string } }> {
+    return this.socket.timeout(5000).emitWithAck('subscribe', payload);
+  }
+
+  eventsOf(taskId: string): TaskEventMessage[] {
+    return this.messages.filter((m) => m.event.taskId === taskId);
+  }
+
+  /** Resolves with the first message matching `pred` (already received or future). */
+  async waitFor(pred: (m: TaskEventMessage) => boolean, timeoutMs = 60_000): Promise<TaskEventMessage> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messages.find(pred);
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching task.event within ${timeoutMs} ms; got: ${this.messages.map((m) => `${m.event.seq}:${m.event.type}:${m.task.status}`).join(', ')}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      this.waiters = [];
+    }
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
