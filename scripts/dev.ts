@@ -4,6 +4,8 @@
  *   2. the database named by DATABASE_URL (created when missing) with migrations applied;
  *   3. the worker and the API as separate processes.
  * Ctrl-C (SIGINT) or SIGTERM stops all of them; if one child dies, the rest are stopped too.
+ * The local sandboxes' sandbox-agent processes (started by the worker, detached so that they outlive a
+ * worker restart) are stopped as well, unless `--keep-sandboxes` is given; their directories stay.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -11,6 +13,8 @@ import { loadConfig } from '../src/config';
 import { applyMigrations, ensureDatabase } from '../src/db/migrate';
 import { REPO_ROOT, ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../src/dev/temporalDevServer';
 import { createLogger } from '../src/logger';
+import { createPrismaClient } from '../src/db/prisma';
+import { stopSandboxAgent } from '../src/providers/local/sandboxAgentProcess';
 
 async function main(): Promise<void> {
   const logger = createLogger('dev');
@@ -50,6 +54,7 @@ async function main(): Promise<void> {
           }),
       ),
     );
+    if (!process.argv.includes('--keep-sandboxes')) await stopLocalSandboxAgents(config.databaseUrl);
     await temporal.stop();
     process.exit(code);
   };
@@ -66,6 +71,20 @@ async function main(): Promise<void> {
   logger.info(`API on http://127.0.0.1:${config.port}  ·  Temporal Web UI ${temporal.uiUrl}  ·  Ctrl-C to stop`);
   process.once('SIGINT', () => void stopAll(0));
   process.once('SIGTERM', () => void stopAll(0));
+}
+
+/** Stops the sandbox-agent process of every local sandbox recorded in the database. */
+async function stopLocalSandboxAgents(databaseUrl: string): Promise<void> {
+  const prisma = createPrismaClient(databaseUrl);
+  try {
+    const sandboxes = await prisma.sandbox.findMany({ where: { providerId: 'local', state: { not: 'destroyed' } }, select: { details: true } });
+    for (const { details } of sandboxes) {
+      const pid = (details as { agentPid?: number }).agentPid;
+      if (pid) await stopSandboxAgent(pid);
+    }
+  } finally {
+    await prisma.$disconnect();
+  }
 }
 
 main().catch((err) => {

@@ -7,6 +7,7 @@
  *   GET  /v1/tasks/:id                one task
  *   GET  /v1/tasks/:id/events         its history, oldest first, from `after` (seq)
  *   GET  /v1/tasks/:id/provisioning   live step state from the workflow's `provisionState` query
+ *   GET  /v1/tasks/:id/sandbox        the task's active sandbox (directory, agent endpoint, session)
  *
  * Errors: see ../errors.ts.
  */
@@ -153,6 +154,29 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       deps.logger.warn({ err, taskId: task.id }, 'provisionState query failed');
       throw new HttpError(503, 'workflow_unavailable', 'the provisioning run cannot be queried right now');
     }
+  });
+
+  /**
+   * The task's active sandbox. 200 { id, provider, providerSandboxId, directory, agentEndpoint, state,
+   * sessionId, createdAt, updatedAt }; 404 task_not_found, or sandbox_not_found while it has none yet.
+   * Provider secrets (agent token, process ids) are never included.
+   */
+  router.get('/:id/sandbox', async (req, res) => {
+    const task = await findTask(req);
+    const sandbox = task.activeSandboxId ? await prisma.sandbox.findUnique({ where: { id: task.activeSandboxId } }) : null;
+    if (!sandbox) throw new HttpError(404, 'sandbox_not_found', `task ${task.id} has no sandbox yet (status ${task.status})`);
+    const details = sandbox.details as { sessionId?: string };
+    res.json({
+      id: sandbox.id,
+      provider: sandbox.providerId,
+      providerSandboxId: sandbox.providerSandboxId,
+      directory: sandbox.directory,
+      agentEndpoint: sandbox.agentEndpoint,
+      state: sandbox.state,
+      sessionId: details.sessionId ?? null,
+      createdAt: sandbox.createdAt.toISOString(),
+      updatedAt: sandbox.updatedAt.toISOString(),
+    });
   });
 
   return router;
