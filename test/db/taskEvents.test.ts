@@ -1,0 +1,77 @@
+/**
+ * appendTaskEvent: dense per-task sequence numbers under concurrency, and exactly one event per
+ * transition key however often a (retried) activity writes it.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
+import { appendTaskEvent } from '../../src/db/taskEvents';
+import { TASK_EVENTS_CHANNEL, pgNotifier } from '../../src/realtime/notifier';
+import { readStack } from '../support/stackFile';
+
+describe('appendTaskEvent', () => {
+  const { databaseUrl } = readStack();
+  let prisma: PrismaClient;
+  const newTask = async () => {
+    const id = randomUUID();
+    await prisma.task.create({
+      data: { id, workspaceId: 'ws-events', repository: '/repo', prompt: 'p', providerId: 'local', agentType: 'claude', statusMessage: 'provision queued', workflowId: `wf-${id}` },
+    });
+    return id;
+  };
+
+  beforeAll(() => {
+    prisma = createPrismaClient(databaseUrl);
+  });
+  afterAll(async () => {
+    await prisma.$disconnect();
+  });
+
+  it('gives concurrent appends to one task consecutive numbers from 1', async () => {
+    const taskId = await newTask();
+    const seqs = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        prisma.$transaction((tx) => appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: { i }, dedupeKey: `k${i}` })),
+      ),
+    );
+    expect(seqs.map((s) => s.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
+    expect(task.lastEventSeq).toBe(12);
+  });
+
+  it('writes a transition once however often it is repeated, and applies its patch once', async () => {
+    const taskId = await newTask();
+    const write = () =>
+      prisma.$transaction((tx) =>
+        appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: { step: 'init_ensure_name' }, dedupeKey: 'run1:init_ensure_name:started', patch: { status: 'init_ensure_name', statusMessage: 'naming task' } }),
+      );
+    expect(await write()).toEqual({ seq: 1, created: true });
+    await prisma.task.update({ where: { id: taskId }, data: { statusMessage: 'moved on' } });
+    expect(await write()).toEqual({ seq: 1, created: false });
+    expect(await prisma.taskEvent.count({ where: { taskId } })).toBe(1);
+    expect((await prisma.task.findUniqueOrThrow({ where: { id: taskId } })).statusMessage).toBe('moved on');
+  });
+
+  it('notifies on commit only, never for a rolled-back transaction', async () => {
+    const taskId = await newTask();
+    const listener = new Client({ connectionString: databaseUrl });
+    await listener.connect();
+    const notices: unknown[] = [];
+    listener.on('notification', (n) => notices.push(JSON.parse(n.payload!)));
+    await listener.query(`LISTEN ${TASK_EVENTS_CHANNEL}`);
+    try {
+      await expect(
+        prisma.$transaction(async (tx) => {
+          await appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: {}, dedupeKey: 'doomed' });
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      await prisma.$transaction((tx) => appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: {}, dedupeKey: 'kept' }));
+      await listener.query('SELECT 1'); // round trip: pending notifications have been delivered
+      expect(notices).toEqual([{ taskId, workspaceId: 'ws-events', seq: 1 }]);
+      expect(await prisma.taskEvent.findMany({ where: { taskId }, select: { seq: true, dedupeKey: true } })).toEqual([{ seq: 1, dedupeKey: 'kept' }]);
+    } finally {
+      await listener.end();
+    }
+  });
+});
