@@ -9,6 +9,10 @@ import { checkHealth, isProcessAlive } from '../../src/providers/local/sandboxAg
 import { listAcpSessions } from '../../src/providers/local/acpClient';
 import { ProviderError } from '../../src/providers/types';
 import { provisionStateQuery } from '../../src/workflows/contracts';
+import { Client } from '@temporalio/client';
+import { createApiServer } from '../../src/api/server';
+import { createLogger } from '../../src/logger';
+import { pgNotifier } from '../../src/realtime/notifier';
 import { Gate, gatedProvider } from '../support/gate';
 import { createTestRepo } from '../support/gitRepo';
 import { TaskEventClient } from '../support/socketClient';
@@ -149,6 +153,32 @@ describe('provisionTask on the real stack', () => {
       expect(state.steps.init_ensure_agent?.attempt).toBe(1);
     } finally {
       failAgentStep = false;
+    }
+  });
+
+  it('answers 503 and leaves no task row when Temporal refuses to start the run', async () => {
+    // A real rejection from the real server: the namespace does not exist.
+    const refusing = new Client({ connection: services.temporal.connection, namespace: 'no-such-namespace' });
+    const api = createApiServer({
+      databaseUrl: services.stack.databaseUrl,
+      prisma: services.prisma,
+      temporal: refusing,
+      notifier: pgNotifier,
+      taskQueue: services.taskQueue,
+      providerIds: ['local'],
+      temporalUi: { url: services.stack.temporalUiUrl, namespace: 'no-such-namespace' },
+      logger: createLogger('test', 'silent'),
+    });
+    const port = await api.listen(0);
+    try {
+      const before = { tasks: await services.prisma.task.count(), events: await services.prisma.taskEvent.count() };
+      const res = await postJson(`http://127.0.0.1:${port}/v1/tasks`, { workspaceId: 'ws-refused', repository: repo, prompt: 'never provisioned' });
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('workflow_start_failed');
+      expect({ tasks: await services.prisma.task.count(), events: await services.prisma.taskEvent.count() }).toEqual(before);
+      expect(await services.prisma.task.count({ where: { workspaceId: 'ws-refused' } })).toBe(0);
+    } finally {
+      await api.close();
     }
   });
 });
