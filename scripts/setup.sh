@@ -10,10 +10,12 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-# npm dependencies: install when missing or when package-lock.json changed since the last install.
+# npm dependencies, at the versions package-lock.json pins: installed when missing or when the lock
+# file changed since the last install. `npm install --no-save` rather than `npm ci`: npm 11 here writes
+# lock files without other platforms' optional packages, which `npm ci` then refuses.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "[setup] npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "[setup] npm install (from package-lock.json)"
+  npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 
 # Prisma Client: generated from prisma/schema.prisma. The CLI wants its native schema engine only to

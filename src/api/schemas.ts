@@ -6,36 +6,52 @@ import { z } from 'zod';
 /** Agent ids sandbox-agent knows (reference/sandbox-agent.md: GET /v1/agents). Default `claude` (domain.md). */
 export const AGENT_IDS = ['claude', 'codex', 'opencode', 'amp', 'pi', 'cursor'] as const;
 
+/** Postgres text cannot hold NUL characters; refuse them as bad input rather than fail on insert. */
+const noNul = (s: string) => !s.includes('\u0000');
+
 const workspaceId = z.string().min(1).max(100).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only');
 
 /**
- * A git branch name per `git check-ref-format --branch` rules (subset that matters here): no leading
- * dash or dot, no `..`, no control characters, spaces, `~ ^ : ? * [ \`, no `@{`, not ending in `/`,
- * `.` or `.lock`.
+ * True when `b` is a valid branch name by the rules of `git check-ref-format --branch`: not `HEAD`,
+ * not `@`, no leading `-`; no `..`, `@{`, control characters, space, `~ ^ : ? * [ \\`; no leading or
+ * trailing `/`, no `//`; no path component that starts with `.` or ends with `.lock`; not ending in `.`.
  */
-const branchName = z
-  .string()
-  .min(1)
-  .max(200)
-  .refine(
-    (b) =>
-      !/^[-.]/.test(b) &&
-      !b.includes('..') &&
-      !b.includes('@{') &&
-      !/[\x00-\x20~^:?*[\\\x7f]/.test(b) &&
-      !/(\/|\.|\.lock)$/.test(b) &&
-      !b.includes('//') &&
-      !b.split('/').some((part) => part.startsWith('.')),
-    'not a valid git branch name',
+export function isValidBranchName(b: string): boolean {
+  return (
+    b !== 'HEAD' &&
+    b !== '@' &&
+    !b.startsWith('-') &&
+    !b.includes('..') &&
+    !b.includes('@{') &&
+    !/[\x00-\x20~^:?*[\\\x7f]/.test(b) &&
+    !b.startsWith('/') &&
+    !b.endsWith('/') &&
+    !b.endsWith('.') &&
+    !b.includes('//') &&
+    !b.split('/').some((part) => part.startsWith('.') || part.endsWith('.lock'))
   );
+}
+
+const branchName = z.string().min(1).max(200).refine(isValidBranchName, 'not a valid git branch name');
 
 export const createTaskBody = z
   .object({
     workspaceId,
     /** A git repository path or URL that git can read; must not start with `-` (never read as an option). */
-    repository: z.string().trim().min(1).max(2048).refine((r) => !r.startsWith('-'), 'must not start with "-"'),
+    repository: z
+      .string()
+      .trim()
+      .min(1)
+      .max(2048)
+      .refine((r) => !r.startsWith('-'), 'must not start with "-"')
+      .refine(noNul, 'must not contain NUL characters'),
     /** The task prompt; its first line names the task. */
-    prompt: z.string().min(1).max(100_000).refine((p) => p.trim().length > 0, 'must not be blank'),
+    prompt: z
+      .string()
+      .min(1)
+      .max(100_000)
+      .refine((p) => p.trim().length > 0, 'must not be blank')
+      .refine(noNul, 'must not contain NUL characters'),
     /** Explicit branch; a collision with an existing branch is an error (domain.md). */
     branchName: branchName.optional(),
     agent: z.enum(AGENT_IDS).default('claude'),
@@ -44,7 +60,10 @@ export const createTaskBody = z
   .strict();
 export type CreateTaskBody = z.infer<typeof createTaskBody>;
 
-export const taskIdParams = z.object({ id: z.string().uuid() }).strict();
+/** A task id: a UUID in any letter case, normalized to lower case (as Postgres prints it). */
+export const taskId = z.string().uuid().transform((id) => id.toLowerCase());
+
+export const taskIdParams = z.object({ id: taskId }).strict();
 
 /** Opaque cursor: base64url of `<createdAt ISO>|<id>` of the last item of the previous page. */
 export const listTasksQuery = z

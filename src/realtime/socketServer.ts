@@ -20,7 +20,7 @@ import { taskRoom, toTaskRecord, workspaceRoom } from '../domain/records';
 import type { Logger } from '../logger';
 
 const subscription = z.union([
-  z.object({ taskId: z.string().uuid() }).strict(),
+  z.object({ taskId: z.string().uuid().transform((id) => id.toLowerCase()) }).strict(),
   z.object({ workspaceId: z.string().min(1).max(100) }).strict(),
 ]);
 
@@ -29,8 +29,11 @@ type Ack = (response: unknown) => void;
 export function createSocketServer(httpServer: HttpServer, deps: { prisma: PrismaClient; logger: Logger }): Server {
   const io = new Server(httpServer, { serveClient: false });
   io.on('connection', (socket: Socket) => {
-    socket.on('subscribe', async (raw: unknown, ack?: Ack) => {
-      const reply: Ack = typeof ack === 'function' ? ack : () => undefined;
+    socket.on('subscribe', async (...args: unknown[]) => {
+      // The ack callback is the last argument, also when the client sent no payload at all.
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as Ack) : undefined;
+      const raw = args[0];
+      const reply: Ack = ack ?? (() => undefined);
       const parsed = subscription.safeParse(raw);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
@@ -54,7 +57,9 @@ export function createSocketServer(httpServer: HttpServer, deps: { prisma: Prism
         return reply({ ok: false, error: { code: 'internal', message: 'subscribe failed' } });
       }
     });
-    socket.on('unsubscribe', async (raw: unknown, ack?: Ack) => {
+    socket.on('unsubscribe', async (...args: unknown[]) => {
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as Ack) : undefined;
+      const raw = args[0];
       const parsed = subscription.safeParse(raw);
       if (parsed.success) {
         await socket.leave('taskId' in parsed.data ? taskRoom(parsed.data.taskId) : workspaceRoom(parsed.data.workspaceId));

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import type { Client } from '@temporalio/client';
-import type { z, ZodType } from 'zod';
+import { z, type ZodType } from 'zod';
 import type { Prisma, PrismaClient } from '../../generated/prisma/client';
 import { appendTaskEvent } from '../../db/taskEvents';
 import { toTaskEventRecord, toTaskRecord } from '../../domain/records';
@@ -43,11 +43,15 @@ function parse<S extends ZodType>(schema: S, value: unknown, where: 'body' | 'qu
 }
 
 const encodeCursor = (t: { createdAt: Date; id: string }) => Buffer.from(`${t.createdAt.toISOString()}|${t.id}`).toString('base64url');
+const cursorShape = z.tuple([z.iso.datetime(), z.string().uuid()]);
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [iso, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const createdAt = new Date(iso ?? '');
-  if (!id || Number.isNaN(createdAt.getTime())) throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API issued', 'query.cursor');
-  return { createdAt, id };
+  const parsed = cursorShape.safeParse(Buffer.from(cursor, 'base64url').toString().split('|'));
+  const createdAt = parsed.success ? new Date(parsed.data[0]) : undefined;
+  // Postgres timestamps cover years 4713 BC .. 294276 AD; JavaScript dates a wider range.
+  if (!parsed.success || !createdAt || createdAt.getUTCFullYear() < 1 || createdAt.getUTCFullYear() > 9999) {
+    throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API issued', 'query.cursor');
+  }
+  return { createdAt, id: parsed.data[1] };
 }
 
 export function taskRoutes(deps: TaskRouteDeps): Router {

@@ -51,11 +51,15 @@ export async function ensureCheckout(
   }
   await onProgress('checking_out', `checking out ${branchName}`);
   const git = simpleGit(dir);
-  const current = (await git.revparse(['--abbrev-ref', 'HEAD']).catch(() => '')).trim();
-  if (current === branchName) return;
-  const local = await git.branchLocal();
-  if (local.all.includes(branchName)) await git.checkout(branchName);
-  else await git.checkout(['-b', branchName]);
+  try {
+    const current = (await git.revparse(['--abbrev-ref', 'HEAD']).catch(() => '')).trim();
+    if (current === branchName) return;
+    const local = await git.branchLocal();
+    if (local.all.includes(branchName)) await git.checkout(branchName);
+    else await git.checkout(['-b', branchName, '--']);
+  } catch (err) {
+    throw new ProviderError('SandboxBroken', `checking out ${branchName} failed: ${firstLine(err)}`, true, { cause: err });
+  }
 }
 
 /** The branch checked out in `dir`. */
