@@ -23,7 +23,7 @@ fi
 # (see ../shared/reference/platform.md). Where the real engine exists, this variable is left alone.
 if [ ! -f src/generated/prisma/client.ts ] || [ prisma/schema.prisma -nt src/generated/prisma/client.ts ]; then
   echo "[setup] prisma generate"
-  PRISMA_SCHEMA_ENGINE_BINARY="${PRISMA_SCHEMA_ENGINE_BINARY:-$(command -v true)}" node_modules/.bin/prisma generate >/dev/null
+  PRISMA_SCHEMA_ENGINE_BINARY="${PRISMA_SCHEMA_ENGINE_BINARY:-$(type -P true)}" node_modules/.bin/prisma generate >/dev/null
   touch src/generated/prisma/client.ts
 fi
 
