@@ -16,7 +16,7 @@ import type { Logger } from '../logger';
 import { ProviderError, type ProviderRegistry, type SandboxHandle, type SandboxProvider } from '../providers/types';
 import type { TaskEventNotifier } from '../realtime/notifier';
 import type { ProvisionActivities } from '../workflows/contracts';
-import type { StepProgressReporter } from './progress';
+import { withKeepAliveHeartbeat, type StepProgressReporter } from './progress';
 
 export interface ActivityDeps {
   prisma: PrismaClient;
@@ -98,14 +98,17 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
     async createSandbox({ taskId }) {
       return asActivityErrors(async () => {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
-        if (!task.branchName) throw ApplicationFailure.nonRetryable('task has no branch yet', 'SandboxBroken');
+        const { branchName } = task;
+        if (!branchName) throw ApplicationFailure.nonRetryable('task has no branch yet', 'SandboxBroken');
         const provider = providerFor(task.providerId);
         const report = deps.progress('init_create_sandbox');
         await report('starting', 'looking for an existing sandbox');
         // The row is written before the provider acts, so whatever the provider makes is findable by its key.
         const existing = await prisma.sandbox.findFirst({ where: { taskId, providerId: provider.id, state: { not: 'destroyed' } }, orderBy: { createdAt: 'desc' } });
         const row = existing ?? (await prisma.sandbox.create({ data: { id: randomUUID(), taskId, providerId: provider.id, state: 'creating' } }));
-        const handle = await provider.createSandbox({ sandboxKey: row.id, repository: task.repository, branchName: task.branchName }, report);
+        const handle = await withKeepAliveHeartbeat(() =>
+          provider.createSandbox({ sandboxKey: row.id, repository: task.repository, branchName }, report),
+        );
         await prisma.sandbox.update({
           where: { id: row.id },
           data: { providerSandboxId: handle.providerSandboxId, directory: handle.directory, state: 'ready', details: handle.details as Prisma.InputJsonValue },
@@ -119,7 +122,7 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         const row = await sandboxRow(sandboxId);
         const provider = providerFor(row.providerId);
-        const agent = await provider.ensureAgent(toHandle(row), deps.progress('init_ensure_agent'));
+        const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(toHandle(row), deps.progress('init_ensure_agent')));
         await prisma.sandbox.update({
           where: { id: sandboxId },
           data: { agentEndpoint: agent.endpoint, details: { ...(row.details as object), ...agent.details } as Prisma.InputJsonValue },
@@ -134,7 +137,7 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         const row = await sandboxRow(sandboxId);
         const provider = providerFor(row.providerId);
-        const session = await provider.createSession(toHandle(row), { agent: task.agentType }, deps.progress('init_create_session'));
+        const session = await withKeepAliveHeartbeat(() => provider.createSession(toHandle(row), { agent: task.agentType }, deps.progress('init_create_session')));
         await prisma.sandbox.update({
           where: { id: sandboxId },
           data: { details: { ...(row.details as object), ...session.details } as Prisma.InputJsonValue },

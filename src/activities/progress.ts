@@ -31,3 +31,21 @@ export function createStepProgressReporter(client: Client, logger: Logger): Step
     }
   };
 }
+
+/** Interval of the keep-alive heartbeat, in ms: well inside the steps' 30 s heartbeat timeout. */
+export const KEEPALIVE_HEARTBEAT_MS = 5_000;
+
+/**
+ * Runs `fn` while heartbeating every {@link KEEPALIVE_HEARTBEAT_MS} with the last reported details,
+ * so a long provider call (a large clone, a slow agent start) is not taken for a dead worker, while
+ * a worker that really dies still misses its heartbeats and the attempt is retried.
+ */
+export async function withKeepAliveHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const timer = setInterval(() => ctx.heartbeat(), KEEPALIVE_HEARTBEAT_MS);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
