@@ -13,7 +13,7 @@ import type { Prisma, PrismaClient, Sandbox } from '../generated/prisma/client';
 import { appendTaskEvent } from '../db/taskEvents';
 import { BranchTakenError, deriveBranchName, deriveTitle, pickBranchName } from '../domain/naming';
 import type { Logger } from '../logger';
-import { ProviderError, type ProviderRegistry, type SandboxHandle, type SandboxProvider } from '../providers/types';
+import { INITIAL_SESSION_KEY, ProviderError, type ProviderRegistry, type SandboxHandle, type SandboxProvider } from '../providers/types';
 import type { TaskEventNotifier } from '../realtime/notifier';
 import type { ProvisionActivities } from '../workflows/contracts';
 import { withKeepAliveHeartbeat, type StepProgressReporter } from './progress';
@@ -137,7 +137,7 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         const row = await sandboxRow(sandboxId);
         const provider = providerFor(row.providerId);
-        const session = await withKeepAliveHeartbeat(() => provider.createSession(toHandle(row), { agent: task.agentType }, deps.progress('init_create_session')));
+        const session = await withKeepAliveHeartbeat(() => provider.createSession(toHandle(row), { agent: task.agentType, sessionKey: INITIAL_SESSION_KEY }, deps.progress('init_create_session')));
         await prisma.sandbox.update({
           where: { id: sandboxId },
           data: { details: { ...(row.details as object), ...session.details } as Prisma.InputJsonValue },

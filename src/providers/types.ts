@@ -35,9 +35,14 @@ export interface AgentEndpoint {
   details: Record<string, unknown>;
 }
 
+/** Session key of the agent session that provisioning opens; the task's first tab shares it. */
+export const INITIAL_SESSION_KEY = 'initial';
+
 export interface CreateSessionRequest {
   /** Agent id as the client asked for it (`claude`, `codex`, ...). */
   agent: string;
+  /** Idempotency key of the session within the sandbox ({@link INITIAL_SESSION_KEY}, or a tab's id). */
+  sessionKey: string;
 }
 
 export interface AgentSession {
@@ -62,8 +67,16 @@ export interface SandboxProvider {
   destroySandbox(handle: SandboxHandle): Promise<void>;
   /** Installs (if missing) and starts sandbox-agent, and waits for `/v1/health`; reuses a healthy one. */
   ensureAgent(handle: SandboxHandle, progress: ProgressFn): Promise<AgentEndpoint>;
-  /** Opens an agent session in `handle.directory`; reuses the session an earlier attempt opened. */
+  /** Opens an agent session in `handle.directory`; reuses the session an earlier attempt opened for `req.sessionKey`. */
   createSession(handle: SandboxHandle, req: CreateSessionRequest, progress: ProgressFn): Promise<AgentSession>;
+  /** Ends the agent session of `sessionKey` (and any half-made one); no error when there is none. */
+  endSession(handle: SandboxHandle, sessionKey: string): Promise<void>;
+  /**
+   * Sends one prompt to the session of `sessionKey`; `onChunk` receives the reply's text chunks in order.
+   * @param timeoutMs limit for the whole turn, in ms.
+   * @throws ProviderError `SessionNotFound` when the session does not exist (not retryable).
+   */
+  prompt(handle: SandboxHandle, sessionKey: string, text: string, onChunk: (text: string) => void, timeoutMs: number): Promise<{ stopReason: string }>;
 }
 
 /** Failure types the workflow treats as final (no retry can fix them). */
@@ -72,7 +85,7 @@ export type NonRetryableType = 'RepositoryNotFound' | 'BranchTaken' | 'InvalidAg
 /** An error a provider raises with a stable `type`; `retryable: false` ends the task's provisioning. */
 export class ProviderError extends Error {
   constructor(
-    readonly type: NonRetryableType | 'ProviderUnavailable' | 'SandboxBroken',
+    readonly type: NonRetryableType | 'ProviderUnavailable' | 'SandboxBroken' | 'SessionNotFound' | 'PromptFailed',
     message: string,
     readonly retryable: boolean,
     options?: { cause?: unknown },

@@ -17,7 +17,7 @@ describe('migrations', () => {
     const fromDb = await shapeFromDatabase(stack.databaseUrl);
     const fromPrisma = shapeFromPrismaSchema(schemaText);
     expect(fromDb).toEqual(fromPrisma);
-    expect(fromDb.tables).toEqual(['sandboxes', 'task_events', 'tasks']);
+    expect(fromDb.tables).toEqual(['sandboxes', 'task_events', 'tasks', 'transcript_entries', 'workbench_sessions']);
   });
 
   it('the comparison catches a schema change that has no migration', () => {
@@ -34,17 +34,22 @@ describe('migrations', () => {
     await ensureDatabase(fresh);
     try {
       const first = await applyMigrations(fresh);
-      expect(first).toEqual(['20261121000000_init']);
+      expect(first).toEqual(['20261121000000_init', '20261121010000_workbench_sessions']);
       expect(await applyMigrations(fresh)).toEqual([]);
       const db = new Client({ connectionString: fresh });
       await db.connect();
-      const rows = await db.query('SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM "_prisma_migrations"');
+      const rows = await db.query('SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM "_prisma_migrations" ORDER BY migration_name');
       await db.end();
-      const sql = readFileSync(path.join(__dirname, '../../prisma/migrations/20261121000000_init/migration.sql'));
       const { createHash } = await import('node:crypto');
-      expect(rows.rows).toEqual([
-        { migration_name: '20261121000000_init', checksum: createHash('sha256').update(sql).digest('hex'), finished_at: expect.any(Date), applied_steps_count: 1, rolled_back_at: null },
-      ]);
+      expect(rows.rows).toEqual(
+        first.map((name) => ({
+          migration_name: name,
+          checksum: createHash('sha256').update(readFileSync(path.join(__dirname, '../../prisma/migrations', name, 'migration.sql'))).digest('hex'),
+          finished_at: expect.any(Date),
+          applied_steps_count: 1,
+          rolled_back_at: null,
+        })),
+      );
     } finally {
       await dropDatabase(fresh);
     }

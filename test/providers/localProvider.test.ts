@@ -66,25 +66,25 @@ describe('LocalProvider', () => {
     const token = JSON.parse(await fs.readFile(path.join(path.dirname(handle.directory), 'agent.json'), 'utf8')).token as string;
     const servers = () => listAcpServers({ baseUrl: handle.agentEndpoint!, token, timeoutMs: 2000 });
 
-    const first = await provider.createSession(handle, { agent: 'claude' }, report);
+    const first = await provider.createSession(handle, { agent: 'claude', sessionKey: 'initial' }, report);
     expect(first.agent).toBe('pi'); // claude cannot be installed here: the offline agent serves the session
-    const second = await provider.createSession(handle, { agent: 'claude' }, report);
+    const second = await provider.createSession(handle, { agent: 'claude', sessionKey: 'initial' }, report);
     expect(second.sessionId).toBe(first.sessionId);
     expect((await servers()).map((s) => s.serverId)).toEqual([first.details.acpServerId]);
 
     // Simulate an attempt that opened a session but died before recording its id.
-    const sessionFile = path.join(path.dirname(handle.directory), 'session.json');
+    const sessionFile = path.join(path.dirname(handle.directory), 'sessions', 'initial.json');
     const record = JSON.parse(await fs.readFile(sessionFile, 'utf8'));
     delete record.sessionId;
     await fs.writeFile(sessionFile, JSON.stringify(record));
-    const third = await provider.createSession(handle, { agent: 'claude' }, report);
+    const third = await provider.createSession(handle, { agent: 'claude', sessionKey: 'initial' }, report);
     expect(third.sessionId).not.toBe(first.sessionId);
     expect((await servers()).map((s) => s.serverId)).toEqual([third.details.acpServerId]);
   });
 
   it('refuses an agent sandbox-agent does not know, for good', async () => {
-    await fs.rm(path.join(path.dirname(handle.directory), 'session.json'));
-    const err = await provider.createSession(handle, { agent: 'no-such-agent' }, report).catch((e) => e);
+    await fs.rm(path.join(path.dirname(handle.directory), 'sessions', 'initial.json'));
+    const err = await provider.createSession(handle, { agent: 'no-such-agent', sessionKey: 'initial' }, report).catch((e) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect(err).toMatchObject({ type: 'InvalidAgent', retryable: false });
   });

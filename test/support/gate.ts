@@ -31,6 +31,8 @@ export function gatedProvider(inner: SandboxProvider, gates: Partial<Record<Gate
     listBranches: (repo) => inner.listBranches(repo),
     resumeSandbox: (key) => inner.resumeSandbox(key),
     destroySandbox: (handle) => inner.destroySandbox(handle),
+    endSession: (handle, key) => inner.endSession(handle, key),
+    prompt: (handle, key, text, onChunk, timeoutMs) => inner.prompt(handle, key, text, onChunk, timeoutMs),
     createSandbox: async (req, progress) => {
       await gates.createSandbox?.pass();
       return inner.createSandbox(req, progress);

@@ -6,7 +6,7 @@
  *   <sandboxRoot>/<sandboxKey>/bin         the offline ACP agent, first on sandbox-agent's PATH
  *   <sandboxRoot>/<sandboxKey>/logs        sandbox-agent logs
  *   <sandboxRoot>/<sandboxKey>/agent.json  the running sandbox-agent: { pid, port, baseUrl, token }
- *   <sandboxRoot>/<sandboxKey>/session.json the agent session: { serverId, sessionId?, agent, attempt }
+ *   <sandboxRoot>/<sandboxKey>/sessions/<sessionKey>.json  an agent session: { serverId, sessionId?, agent, attempt }
  *
  * The two JSON files are the provider's own durable record: a retried step reads them and reuses what
  * an earlier attempt made (one clone, one sandbox-agent process, one session).
@@ -29,7 +29,7 @@ import {
   type SandboxHandle,
   type SandboxProvider,
 } from '../types';
-import { AcpError, acpServerExists, closeAcpServer, createAcpSession } from './acpClient';
+import { AcpError, acpServerExists, closeAcpServer, createAcpSession, sendPrompt } from './acpClient';
 import { ensureCheckout, listRemoteBranches } from './git';
 import { OFFLINE_AGENT_ID, checkHealth, installOfflineAgent, isProcessAlive, startSandboxAgent, stopSandboxAgent } from './sandboxAgentProcess';
 
@@ -127,7 +127,8 @@ export class LocalProvider implements SandboxProvider {
     const agentRecord = await readJson<AgentRecord>(path.join(root, 'agent.json'));
     if (!agentRecord) throw new ProviderError('SandboxBroken', 'sandbox-agent has not been started in this sandbox', true);
     const target = { baseUrl: agentRecord.baseUrl, token: agentRecord.token };
-    const sessionFile = path.join(root, 'session.json');
+    const sessionFile = this.sessionFile(handle.sandboxKey, req.sessionKey);
+    await fs.mkdir(path.dirname(sessionFile), { recursive: true });
     const previous = await readJson<SessionRecord>(sessionFile);
 
     try {
@@ -143,7 +144,7 @@ export class LocalProvider implements SandboxProvider {
       }
       const agent = await this.effectiveAgent(target, req.agent);
       const attempt = (previous?.attempt ?? 0) + 1;
-      const record: SessionRecord = { serverId: `${handle.sandboxKey}-${attempt}`, agent, attempt };
+      const record: SessionRecord = { serverId: `${handle.sandboxKey}-${req.sessionKey}-${attempt}`, agent, attempt };
       await writeJson(sessionFile, record);
       await progress('creating_session', `opening a ${agent} session in ${handle.directory}`);
       const { sessionId } = await createAcpSession({ ...target, serverId: record.serverId, agent, cwd: handle.directory, timeoutMs: SESSION_CREATE_TIMEOUT_MS });
@@ -159,6 +160,35 @@ export class LocalProvider implements SandboxProvider {
       if (err.kind === 'http' && err.status === 404) throw new ProviderError('InvalidAgent', err.message, false, { cause: err });
       throw new ProviderError('SandboxBroken', err.message, true, { cause: err });
     }
+  }
+
+  async endSession(handle: SandboxHandle, sessionKey: string): Promise<void> {
+    const file = this.sessionFile(handle.sandboxKey, sessionKey);
+    const record = await readJson<SessionRecord>(file);
+    const agent = await readJson<AgentRecord>(path.join(this.dir(handle.sandboxKey), 'agent.json'));
+    if (record && agent && isProcessAlive(agent.pid)) {
+      await closeAcpServer({ baseUrl: agent.baseUrl, token: agent.token, serverId: record.serverId, timeoutMs: 1_000 }).catch((err) => {
+        if (!(err instanceof AcpError && err.kind === 'connection')) throw err;
+      });
+    }
+    await fs.rm(file, { force: true });
+  }
+
+  async prompt(handle: SandboxHandle, sessionKey: string, text: string, onChunk: (text: string) => void, timeoutMs: number): Promise<{ stopReason: string }> {
+    const record = await readJson<SessionRecord>(this.sessionFile(handle.sandboxKey, sessionKey));
+    const agent = await readJson<AgentRecord>(path.join(this.dir(handle.sandboxKey), 'agent.json'));
+    if (!record?.sessionId || !agent) throw new ProviderError('SessionNotFound', `no open agent session "${sessionKey}" in this sandbox`, false);
+    try {
+      return await sendPrompt({ baseUrl: agent.baseUrl, token: agent.token, serverId: record.serverId, sessionId: record.sessionId, text, onChunk, timeoutMs });
+    } catch (err) {
+      if (err instanceof AcpError) throw new ProviderError('PromptFailed', `the agent did not complete the turn: ${err.message}`, false, { cause: err });
+      throw err;
+    }
+  }
+
+  private sessionFile(sandboxKey: string, sessionKey: string): string {
+    if (!/^[A-Za-z0-9-]+$/.test(sessionKey)) throw new ProviderError('SandboxBroken', `invalid session key ${sessionKey}`, false);
+    return path.join(this.dir(sandboxKey), 'sessions', `${sessionKey}.json`);
   }
 
   /** The requested agent when sandbox-agent reports it installed, else the offline agent. */
