@@ -9,14 +9,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Prisma, PrismaClient, Sandbox } from '../generated/prisma/client';
+import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { appendTaskEvent } from '../db/taskEvents';
-import { BranchTakenError, deriveBranchName, deriveTitle, pickBranchName } from '../domain/naming';
+import { deriveBranchName, deriveTitle, pickBranchName } from '../domain/naming';
 import type { Logger } from '../logger';
-import { INITIAL_SESSION_KEY, ProviderError, type ProviderRegistry, type SandboxHandle, type SandboxProvider } from '../providers/types';
+import { INITIAL_SESSION_KEY, type ProviderRegistry } from '../providers/types';
 import type { TaskEventNotifier } from '../realtime/notifier';
 import type { ProvisionActivities } from '../workflows/contracts';
+import { asActivityErrors } from './errors';
 import { withKeepAliveHeartbeat, type StepProgressReporter } from './progress';
+import { loadSandbox, providerFor } from './sandboxAccess';
 
 export interface ActivityDeps {
   prisma: PrismaClient;
@@ -32,25 +34,7 @@ const RELEASED_STATUSES = ['archived', 'killed'] as const;
 export function createActivities(deps: ActivityDeps): ProvisionActivities {
   const { prisma, notifier } = deps;
 
-  const providerFor = (providerId: string): SandboxProvider => {
-    const provider = deps.providers.get(providerId);
-    if (!provider) throw ApplicationFailure.nonRetryable(`unknown provider "${providerId}"`, 'ProviderUnavailable');
-    return provider;
-  };
-
-  const sandboxRow = async (sandboxId: string): Promise<Sandbox & { providerSandboxId: string; directory: string }> => {
-    const row = await prisma.sandbox.findUniqueOrThrow({ where: { id: sandboxId } });
-    if (!row.providerSandboxId || !row.directory) throw ApplicationFailure.retryable(`sandbox ${sandboxId} is not created yet`, 'SandboxBroken');
-    return row as Sandbox & { providerSandboxId: string; directory: string };
-  };
-
-  const toHandle = (row: Sandbox & { providerSandboxId: string; directory: string }): SandboxHandle => ({
-    sandboxKey: row.id,
-    providerSandboxId: row.providerSandboxId,
-    directory: row.directory,
-    agentEndpoint: row.agentEndpoint ?? undefined,
-    details: row.details as Record<string, unknown>,
-  });
+  const providerOf = (providerId: string) => providerFor(deps.providers, providerId);
 
   return {
     async recordTransition(input) {
@@ -77,7 +61,7 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
         if (task.title && task.branchName) return { title: task.title, branchName: task.branchName };
         const report = deps.progress('init_ensure_name');
         await report('reading_branches', `reading branches of ${task.repository}`);
-        const remote = await providerFor(task.providerId).listBranches(task.repository);
+        const remote = await providerOf(task.providerId).listBranches(task.repository);
         const title = deriveTitle(task.prompt);
         const base = task.requestedBranch ?? deriveBranchName(title);
         return prisma.$transaction(async (tx) => {
@@ -100,7 +84,7 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         const { branchName } = task;
         if (!branchName) throw ApplicationFailure.nonRetryable('task has no branch yet', 'SandboxBroken');
-        const provider = providerFor(task.providerId);
+        const provider = providerOf(task.providerId);
         const report = deps.progress('init_create_sandbox');
         await report('starting', 'looking for an existing sandbox');
         // The row is written before the provider acts, so whatever the provider makes is findable by its key.
@@ -120,9 +104,8 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
     async ensureAgent({ taskId, sandboxId }) {
       return asActivityErrors(async () => {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
-        const row = await sandboxRow(sandboxId);
-        const provider = providerFor(row.providerId);
-        const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(toHandle(row), deps.progress('init_ensure_agent')));
+        const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
+        const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(handle, deps.progress('init_ensure_agent')));
         await prisma.sandbox.update({
           where: { id: sandboxId },
           data: { agentEndpoint: agent.endpoint, details: { ...(row.details as object), ...agent.details } as Prisma.InputJsonValue },
@@ -135,9 +118,8 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
     async createSession({ taskId, sandboxId }) {
       return asActivityErrors(async () => {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
-        const row = await sandboxRow(sandboxId);
-        const provider = providerFor(row.providerId);
-        const session = await withKeepAliveHeartbeat(() => provider.createSession(toHandle(row), { agent: task.agentType, sessionKey: INITIAL_SESSION_KEY }, deps.progress('init_create_session')));
+        const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
+        const session = await withKeepAliveHeartbeat(() => provider.createSession(handle, { agent: task.agentType, sessionKey: INITIAL_SESSION_KEY }, deps.progress('init_create_session')));
         await prisma.sandbox.update({
           where: { id: sandboxId },
           data: { details: { ...(row.details as object), ...session.details } as Prisma.InputJsonValue },
@@ -146,17 +128,4 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
       });
     },
   };
-}
-
-/** Runs `fn`, turning domain and provider errors into Temporal failures with a stable type. */
-async function asActivityErrors<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof BranchTakenError) throw ApplicationFailure.nonRetryable(err.message, 'BranchTaken');
-    if (err instanceof ProviderError) {
-      throw ApplicationFailure.create({ message: err.message, type: err.type, nonRetryable: !err.retryable, cause: err });
-    }
-    throw err;
-  }
 }

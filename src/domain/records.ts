@@ -2,11 +2,24 @@
  * Client-facing shapes of a task and of a history event, shared by the REST API and the Socket.IO
  * relay so both always send the same thing.
  */
-import type { Task, TaskEvent } from '../generated/prisma/client';
+import type { Task, TaskEvent, TranscriptEntry, WorkbenchSession } from '../generated/prisma/client';
 import type { TaskStatus } from './status';
 
 /** History event types (reference/domain.md "History events"). */
-export type TaskEventType = 'task.created' | 'task.named' | 'task.step' | 'task.initialized' | 'task.error';
+export type TaskEventType =
+  | 'task.created'
+  | 'task.named'
+  | 'task.step'
+  | 'task.initialized'
+  | 'task.error'
+  /** A workbench tab was opened: payload { session: SessionRecord }. */
+  | 'session.created'
+  /** A tab changed (status, unread, error): payload { session: SessionRecord }. */
+  | 'session.updated'
+  /** A transcript entry was added: payload { sessionId, entry: TranscriptEntryRecord }. */
+  | 'session.transcript'
+  /** A tab was closed: payload { session: SessionRecord }. */
+  | 'session.closed';
 
 /** Per-step timing as mirrored from the workflow; times are ISO-8601 strings. */
 export interface StepTiming {
@@ -86,4 +99,71 @@ export function toTaskEventRecord(e: TaskEvent): TaskEventRecord {
     payload: e.payload as Record<string, unknown>,
     createdAt: e.createdAt.toISOString(),
   };
+}
+
+/** A workbench tab as clients see it (reference/domain.md "Workbench sessions"). */
+export interface SessionRecord {
+  id: string;
+  taskId: string;
+  name: string;
+  agent: string;
+  model: string | null;
+  /** Stored status: pending_provision | pending_session_create | ready | running | error. */
+  status: WorkbenchSession['status'];
+  /** What the UI shows: "Preparing environment", "Creating session", or the status itself. */
+  statusLabel: string;
+  /** True only when a message may be sent (status `ready`, not closed). */
+  composerEnabled: boolean;
+  errorMessage: string | null;
+  sandboxSessionId: string | null;
+  unread: boolean;
+  draft: string;
+  closed: boolean;
+  thinkingSince: string | null;
+  lastEntryIndex: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface TranscriptEntryRecord {
+  index: number;
+  role: 'user' | 'agent';
+  text: string;
+  replyTo: number | null;
+  delivery: string | null;
+  createdAt: string;
+}
+
+const STATUS_LABELS: Record<WorkbenchSession['status'], string> = {
+  pending_provision: 'Preparing environment',
+  pending_session_create: 'Creating session',
+  ready: 'Ready',
+  running: 'Agent working',
+  error: 'Error',
+};
+
+export function toSessionRecord(s: WorkbenchSession): SessionRecord {
+  return {
+    id: s.id,
+    taskId: s.taskId,
+    name: s.name,
+    agent: s.agent,
+    model: s.model,
+    status: s.status,
+    statusLabel: s.closed ? 'Closed' : STATUS_LABELS[s.status],
+    composerEnabled: !s.closed && s.status === 'ready',
+    errorMessage: s.errorMessage,
+    sandboxSessionId: s.sandboxSessionId,
+    unread: s.unread,
+    draft: s.draft,
+    closed: s.closed,
+    thinkingSince: s.thinkingSince?.toISOString() ?? null,
+    lastEntryIndex: s.lastEntryIndex,
+    createdAt: s.createdAt.toISOString(),
+    updatedAt: s.updatedAt.toISOString(),
+  };
+}
+
+export function toTranscriptEntryRecord(e: TranscriptEntry): TranscriptEntryRecord {
+  return { index: e.index, role: e.role as 'user' | 'agent', text: e.text, replyTo: e.replyTo, delivery: e.delivery, createdAt: e.createdAt.toISOString() };
 }

@@ -1,14 +1,15 @@
 /**
- * Builds the Temporal worker that runs `provisionTask` and its activities on one task queue.
+ * Builds the Temporal worker that runs `provisionTask`, `workbenchSession` and their activities on one task queue.
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { ProvisionActivities } from '../workflows/contracts';
+import type { WorkbenchActivities } from '../workflows/sessionContracts';
 
 export interface ProvisionWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  activities: ProvisionActivities;
+  activities: ProvisionActivities & WorkbenchActivities;
   /** A prebuilt workflow bundle (tests bundle once per run); without it the worker bundles src/workflows. */
   workflowBundle?: { codePath: string };
 }

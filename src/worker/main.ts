@@ -6,6 +6,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities/createActivities';
 import { createStepProgressReporter } from '../activities/progress';
+import { createSessionActivities } from '../activities/sessionActivities';
 import { loadConfig } from '../config';
 import { createPrismaClient } from '../db/prisma';
 import { createLogger } from '../logger';
@@ -20,13 +21,11 @@ async function main(): Promise<void> {
   const prisma = createPrismaClient(config.databaseUrl);
   const client = await createTemporalClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const activities = createActivities({
-    prisma,
-    providers: createProviders(config, logger),
-    notifier: pgNotifier,
-    progress: createStepProgressReporter(client, logger),
-    logger,
-  });
+  const providers = createProviders(config, logger);
+  const activities = {
+    ...createActivities({ prisma, providers, notifier: pgNotifier, progress: createStepProgressReporter(client, logger), logger }),
+    ...createSessionActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger }),
+  };
   const worker = await createProvisionWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, activities });
   logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker polling');
   try {

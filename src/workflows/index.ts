@@ -1,2 +1,3 @@
 /** Workflow entry point bundled for the worker: every workflow type this service registers. */
 export { provisionTask } from './provisionTask';
+export { workbenchSession } from './workbenchSession';

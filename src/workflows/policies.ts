@@ -45,3 +45,14 @@ export const MIRROR_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: 15_000,
   retry: { initialInterval: 500, backoffCoefficient: 2, maximumInterval: 30_000 },
 };
+
+/** Activities of `workbenchSession`: opening a session as the provisioning session step; a turn may take minutes. */
+export const SESSION_ACTIVITY_OPTIONS = {
+  open: STEP_ACTIVITY_OPTIONS.init_create_session,
+  prompt: {
+    startToCloseTimeout: 15 * 60_000,
+    heartbeatTimeout: 30_000,
+    // A prompt is never sent twice: a failed or timed-out turn is reported, not retried.
+    retry: { maximumAttempts: 1 },
+  },
+} satisfies Record<string, ActivityOptions>;

@@ -10,7 +10,7 @@
  * Workflow code only: no I/O. The `provisionState` query reads workflow memory; step activities report
  * their attempt and sub-step through the `stepProgress` signal.
  */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { StepTiming } from '../domain/records';
 import { STEP_MESSAGES, type ProvisionStep, type TaskStatus } from '../domain/status';
 import {
@@ -23,12 +23,26 @@ import {
   type TransitionInput,
 } from './contracts';
 import { MIRROR_ACTIVITY_OPTIONS, STEP_ACTIVITY_OPTIONS } from './policies';
+import type { SandboxOutcome, WorkbenchActivities } from './sessionContracts';
 
 const { recordTransition } = proxyActivities<Pick<ProvisionActivities, 'recordTransition'>>(MIRROR_ACTIVITY_OPTIONS);
 const { ensureName } = proxyActivities<Pick<ProvisionActivities, 'ensureName'>>(STEP_ACTIVITY_OPTIONS.init_ensure_name);
 const { createSandbox } = proxyActivities<Pick<ProvisionActivities, 'createSandbox'>>(STEP_ACTIVITY_OPTIONS.init_create_sandbox);
 const { ensureAgent } = proxyActivities<Pick<ProvisionActivities, 'ensureAgent'>>(STEP_ACTIVITY_OPTIONS.init_ensure_agent);
 const { createSession } = proxyActivities<Pick<ProvisionActivities, 'createSession'>>(STEP_ACTIVITY_OPTIONS.init_create_session);
+
+const { releasePendingSessions } = proxyActivities<Pick<WorkbenchActivities, 'releasePendingSessions'>>(MIRROR_ACTIVITY_OPTIONS);
+
+/**
+ * Patch id: runs recorded before workbench tabs existed did not release waiting tabs; `patched` keeps
+ * their replay deterministic while new runs do.
+ */
+export const RELEASE_SESSIONS_PATCH = 'release-workbench-sessions';
+
+/** Tells the task's tabs waiting in `pending_provision` how provisioning went (seeds/04). */
+async function releaseWaitingTabs(taskId: string, outcome: SandboxOutcome): Promise<void> {
+  if (patched(RELEASE_SESSIONS_PATCH)) await releasePendingSessions({ taskId, outcome });
+}
 
 const now = () => new Date().toISOString(); // workflow time: deterministic on replay
 
@@ -100,6 +114,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
       const { type, message } = describeFailure(err, name);
       state.error = { step: name, type, message };
       await transition('error', message, { type: 'task.error', payload: { step: name, type, detail: message }, key: `${name}:error` });
+      await releaseWaitingTabs(taskId, { kind: 'failed', message });
       throw ApplicationFailure.create({ type, message, nonRetryable: true, cause: err instanceof Error ? err : undefined });
     }
   };
@@ -121,6 +136,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     payload: { step: 'init_ensure_agent', status: 'completed', message: 'sandbox-agent healthy', endpoint: agent.endpoint },
     key: 'init_ensure_agent:completed',
   });
+  await releaseWaitingTabs(taskId, { kind: 'ready', sandboxId: sandbox.sandboxId });
 
   const session = await step('init_create_session', () => createSession({ taskId, sandboxId: sandbox.sandboxId }));
   state.currentStep = null;

@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities/createActivities';
 import { createStepProgressReporter } from '../../src/activities/progress';
+import { createSessionActivities } from '../../src/activities/sessionActivities';
 import { createApiServer, type ApiServer } from '../../src/api/server';
 import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
 import { createLogger } from '../../src/logger';
@@ -49,13 +50,11 @@ export async function startServices(opts: { wrapProvider?: (local: LocalProvider
   const sandboxRoot = mkdtempSync(path.join(stack.workDir, 'sandboxes-'));
   const local = new LocalProvider({ sandboxRoot, logger });
   const provider = opts.wrapProvider ? opts.wrapProvider(local) : local;
-  const activities = createActivities({
-    prisma,
-    providers: new Map([[provider.id, provider]]),
-    notifier: pgNotifier,
-    progress: createStepProgressReporter(temporal, logger),
-    logger,
-  });
+  const providers = new Map([[provider.id, provider]]);
+  const activities = {
+    ...createActivities({ prisma, providers, notifier: pgNotifier, progress: createStepProgressReporter(temporal, logger), logger }),
+    ...createSessionActivities({ prisma, providers, notifier: pgNotifier, temporal, logger }),
+  };
   const worker: Worker = await createProvisionWorker({
     connection,
     namespace: stack.namespace,

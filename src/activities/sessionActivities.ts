@@ -1,0 +1,154 @@
+/**
+ * Activities of the `workbenchSession` workflow (one per tab), built from their dependencies.
+ * They own the tab's I/O: Postgres (tab row, transcript, history events), the sandbox provider, and
+ * signals to other tabs' runs.
+ */
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { PrismaClient } from '../generated/prisma/client';
+import { appendTranscriptEntry, updateSession } from '../db/sessions';
+import type { Logger } from '../logger';
+import type { ProviderRegistry } from '../providers/types';
+import type { TaskEventNotifier } from '../realtime/notifier';
+import {
+  WORKBENCH_SESSION_WORKFLOW_TYPE,
+  provisioningFailedSignal,
+  sandboxReadySignal,
+  workbenchWorkflowId,
+  type WorkbenchActivities,
+  type WorkbenchSessionInput,
+} from '../workflows/sessionContracts';
+import { asActivityErrors } from './errors';
+import { withKeepAliveHeartbeat } from './progress';
+import { loadSandbox } from './sandboxAccess';
+
+export interface SessionActivityDeps {
+  prisma: PrismaClient;
+  providers: ProviderRegistry;
+  notifier: TaskEventNotifier;
+  temporal: Client;
+  logger: Logger;
+}
+
+/** Longest agent turn, in ms (the prompt activity's own limit is a little longer). */
+const TURN_TIMEOUT_MS = 14 * 60_000;
+
+/** Statuses after which a task's sandbox takes sessions: sandbox-agent is healthy. */
+export const SANDBOX_READY_STATUSES = ['init_create_session', 'running', 'idle'] as const;
+
+export function createSessionActivities(deps: SessionActivityDeps): WorkbenchActivities {
+  const { prisma, notifier } = deps;
+
+  const sessionWithSandbox = async (sessionId: string) => {
+    const session = await prisma.workbenchSession.findUniqueOrThrow({ where: { id: sessionId } });
+    if (!session.sandboxId) throw new Error(`tab ${sessionId} has no sandbox yet`);
+    return { session, ...(await loadSandbox(prisma, deps.providers, session.sandboxId)) };
+  };
+
+  return {
+    async resolveSessionSandbox({ taskId }) {
+      const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
+      if (task.status === 'error' || task.status === 'killed' || task.status === 'archived') {
+        return { kind: 'failed', message: task.statusMessage };
+      }
+      if (task.activeSandboxId && (SANDBOX_READY_STATUSES as readonly string[]).includes(task.status)) {
+        return { kind: 'ready', sandboxId: task.activeSandboxId };
+      }
+      // The agent step may have finished without the status having moved on yet.
+      const sandbox = task.activeSandboxId ? await prisma.sandbox.findUnique({ where: { id: task.activeSandboxId } }) : null;
+      return sandbox?.agentEndpoint ? { kind: 'ready', sandboxId: sandbox.id } : { kind: 'pending' };
+    },
+
+    async recordSessionTransition(input) {
+      await prisma.$transaction((tx) =>
+        updateSession(tx, notifier, {
+          sessionId: input.sessionId,
+          type: 'session.updated',
+          dedupeKey: input.dedupeKey,
+          patch: {
+            status: input.status,
+            ...(input.errorMessage !== undefined ? { errorMessage: input.errorMessage } : {}),
+            ...(input.sandboxId ? { sandboxId: input.sandboxId } : {}),
+            ...(input.sandboxSessionId ? { sandboxSessionId: input.sandboxSessionId } : {}),
+          },
+        }),
+      );
+    },
+
+    async openAgentSession({ sessionId, sandboxId }) {
+      return asActivityErrors(async () => {
+        const session = await prisma.workbenchSession.findUniqueOrThrow({ where: { id: sessionId } });
+        const { provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
+        const opened = await withKeepAliveHeartbeat(() =>
+          provider.createSession(handle, { agent: session.agent, sessionKey: session.sessionKey }, async (subStep, message) => {
+            Context.current().heartbeat({ subStep, message });
+          }),
+        );
+        return { sandboxSessionId: opened.sessionId };
+      });
+    },
+
+    async undeliveredMessages({ sessionId }) {
+      const rows = await prisma.transcriptEntry.findMany({ where: { sessionId, role: 'user', delivery: 'pending' }, orderBy: { index: 'asc' }, select: { index: true } });
+      return rows.map((r) => r.index);
+    },
+
+    async promptAgent({ sessionId, entryIndex }) {
+      return asActivityErrors(async () => {
+        const { session, provider, handle } = await sessionWithSandbox(sessionId);
+        const entry = await prisma.transcriptEntry.findUniqueOrThrow({ where: { sessionId_index: { sessionId, index: entryIndex } } });
+        // Claim the message: only a `pending` message is sent, and only once.
+        const claimed = await prisma.transcriptEntry.updateMany({ where: { id: entry.id, delivery: 'pending' }, data: { delivery: 'sending' } });
+        if (claimed.count === 0 || session.closed) return { stopReason: null };
+        const turnKey = `turn:${sessionId}:${entryIndex}`;
+        await prisma.$transaction((tx) =>
+          updateSession(tx, notifier, { sessionId, type: 'session.updated', dedupeKey: `${turnKey}:start`, patch: { status: 'running', thinkingSince: new Date() } }),
+        );
+        // Chunks are written one after another, in arrival order.
+        let writes = Promise.resolve();
+        const onChunk = (text: string) => {
+          Context.current().heartbeat();
+          writes = writes.then(async () => {
+            await prisma.$transaction((tx) => appendTranscriptEntry(tx, notifier, { sessionId, role: 'agent', text, replyTo: entryIndex }));
+          });
+        };
+        let stopReason: string;
+        try {
+          ({ stopReason } = await provider.prompt(handle, session.sessionKey, entry.text, onChunk, TURN_TIMEOUT_MS));
+        } finally {
+          await writes;
+          await prisma.transcriptEntry.update({ where: { id: entry.id }, data: { delivery: 'sent' } });
+        }
+        await prisma.$transaction((tx) =>
+          updateSession(tx, notifier, { sessionId, type: 'session.updated', dedupeKey: `${turnKey}:end`, patch: { status: 'ready', thinkingSince: null, unread: true } }),
+        );
+        return { stopReason };
+      });
+    },
+
+    async endAgentSession({ sessionId }) {
+      const session = await prisma.workbenchSession.findUniqueOrThrow({ where: { id: sessionId } });
+      if (!session.sandboxId) return;
+      const sandbox = await prisma.sandbox.findUnique({ where: { id: session.sandboxId } });
+      if (!sandbox || sandbox.state === 'destroyed') return;
+      const { provider, handle } = await loadSandbox(prisma, deps.providers, session.sandboxId);
+      await provider.endSession(handle, session.sessionKey);
+    },
+
+    async releasePendingSessions({ taskId, outcome }) {
+      const { taskQueue } = Context.current().info;
+      const waiting = await prisma.workbenchSession.findMany({ where: { taskId, closed: false, status: 'pending_provision' }, select: { id: true } });
+      for (const { id } of waiting) {
+        const args: [WorkbenchSessionInput] = [{ taskId, sessionId: id }];
+        const common = { workflowId: workbenchWorkflowId(id), taskQueue, args };
+        // signalWithStart: the tab's run may not have been started yet by the request that created it.
+        if (outcome.kind === 'ready') {
+          await deps.temporal.workflow.signalWithStart(WORKBENCH_SESSION_WORKFLOW_TYPE, { ...common, signal: sandboxReadySignal, signalArgs: [{ sandboxId: outcome.sandboxId }] });
+        } else {
+          await deps.temporal.workflow.signalWithStart(WORKBENCH_SESSION_WORKFLOW_TYPE, { ...common, signal: provisioningFailedSignal, signalArgs: [{ message: outcome.message }] });
+        }
+      }
+      return { signalled: waiting.length };
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * Contract of the `workbenchSession` workflow: one run per workbench tab, for the tab's whole life.
+ *
+ * Where session creation lives (seeds/04 "Split tab creation from sandbox session creation"): the
+ * REST request only commits the tab row and starts this workflow; provisioning stays the concern of
+ * `provisionTask`. A tab opened before the sandbox is ready waits (status `pending_provision`) for the
+ * `sandboxReady` signal that `provisionTask` sends to every pending tab once sandbox-agent is healthy
+ * (or `provisioningFailed`); a tab opened later finds the sandbox ready at its first activity. Either
+ * way the same workflow then opens the agent session (`pending_session_create` -> `ready`), sends
+ * prompts one turn at a time, and ends the agent session when the tab is closed.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+export const WORKBENCH_SESSION_WORKFLOW_TYPE = 'workbenchSession';
+
+/** Workflow id of a tab's run, derived from the tab id (`session-<uuid>`). */
+export function workbenchWorkflowId(sessionId: string): string {
+  return `workbench-${sessionId}`;
+}
+
+export interface WorkbenchSessionInput {
+  taskId: string;
+  sessionId: string;
+}
+
+export type SandboxOutcome = { kind: 'ready'; sandboxId: string } | { kind: 'failed'; message: string };
+
+/** Signal from provisionTask: the task's sandbox can take sessions now. */
+export const sandboxReadySignal = defineSignal<[{ sandboxId: string }]>('sandboxReady');
+/** Signal from provisionTask: provisioning ended in error; the tab cannot get a session. */
+export const provisioningFailedSignal = defineSignal<[{ message: string }]>('provisioningFailed');
+/** Signal from the API: a user message was stored at transcript index `entryIndex`; send it. */
+export const sendMessageSignal = defineSignal<[{ entryIndex: number }]>('sendMessage');
+/** Signal from the API: the tab was closed; end the agent session (now, or as soon as it exists). */
+export const closeSessionSignal = defineSignal('closeSession');
+/** Signal from the API: the tab is in `error` and the user asked for a new attempt. */
+export const retrySessionSignal = defineSignal('retrySession');
+
+export interface WorkbenchSessionState {
+  sessionId: string;
+  phase: 'waiting_for_sandbox' | 'creating_session' | 'ready' | 'prompting' | 'error' | 'closing' | 'closed';
+  sandboxId: string | null;
+  /** Transcript indexes of user messages waiting to be sent, oldest first. */
+  queuedMessages: number[];
+  error: string | null;
+}
+
+/** Query: the tab's live state, from workflow memory. */
+export const workbenchSessionStateQuery = defineQuery<WorkbenchSessionState>('workbenchSessionState');
+
+export interface SessionTransitionInput {
+  sessionId: string;
+  status: 'pending_provision' | 'pending_session_create' | 'ready' | 'error';
+  errorMessage?: string | null;
+  sandboxId?: string;
+  sandboxSessionId?: string;
+  dedupeKey: string;
+}
+
+/** Activities of `workbenchSession` (and the one provisionTask calls to release waiting tabs). */
+export interface WorkbenchActivities {
+  /** Whether the task's sandbox can take sessions now. */
+  resolveSessionSandbox(input: { taskId: string }): Promise<SandboxOutcome | { kind: 'pending' }>;
+  /** Mirrors a tab status change into Postgres (row + task history event) and notifies. */
+  recordSessionTransition(input: SessionTransitionInput): Promise<void>;
+  /** Opens (or finds) the tab's agent session in the sandbox. */
+  openAgentSession(input: { sessionId: string; sandboxId: string }): Promise<{ sandboxSessionId: string }>;
+  /** Transcript indexes of the tab's user messages not yet sent to the agent, oldest first. */
+  undeliveredMessages(input: { sessionId: string }): Promise<number[]>;
+  /** Sends the user message at `entryIndex` and streams the reply into the transcript. */
+  promptAgent(input: { sessionId: string; entryIndex: number }): Promise<{ stopReason: string | null }>;
+  /** Ends the tab's agent session, if any. */
+  endAgentSession(input: { sessionId: string }): Promise<void>;
+  /** Signals every tab of the task still waiting for provisioning. */
+  releasePendingSessions(input: { taskId: string; outcome: SandboxOutcome }): Promise<{ signalled: number }>;
+}
