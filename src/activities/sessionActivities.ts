@@ -6,7 +6,7 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
-import { appendTranscriptEntry, updateSession } from '../db/sessions';
+import { appendTranscriptEntry, readySandboxOf, updateSession } from '../db/sessions';
 import type { Logger } from '../logger';
 import type { ProviderRegistry } from '../providers/types';
 import type { TaskEventNotifier } from '../realtime/notifier';
@@ -33,9 +33,6 @@ export interface SessionActivityDeps {
 /** Longest agent turn, in ms (the prompt activity's own limit is a little longer). */
 const TURN_TIMEOUT_MS = 14 * 60_000;
 
-/** Statuses after which a task's sandbox takes sessions: sandbox-agent is healthy. */
-export const SANDBOX_READY_STATUSES = ['init_create_session', 'running', 'idle'] as const;
-
 export function createSessionActivities(deps: SessionActivityDeps): WorkbenchActivities {
   const { prisma, notifier } = deps;
 
@@ -51,12 +48,8 @@ export function createSessionActivities(deps: SessionActivityDeps): WorkbenchAct
       if (task.status === 'error' || task.status === 'killed' || task.status === 'archived') {
         return { kind: 'failed', message: task.statusMessage };
       }
-      if (task.activeSandboxId && (SANDBOX_READY_STATUSES as readonly string[]).includes(task.status)) {
-        return { kind: 'ready', sandboxId: task.activeSandboxId };
-      }
-      // The agent step may have finished without the status having moved on yet.
-      const sandbox = task.activeSandboxId ? await prisma.sandbox.findUnique({ where: { id: task.activeSandboxId } }) : null;
-      return sandbox?.agentEndpoint ? { kind: 'ready', sandboxId: sandbox.id } : { kind: 'pending' };
+      const sandboxId = readySandboxOf(task);
+      return sandboxId ? { kind: 'ready', sandboxId } : { kind: 'pending' };
     },
 
     async recordSessionTransition(input) {

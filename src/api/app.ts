@@ -2,6 +2,7 @@
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { errorHandler, notFound } from './errors';
+import { sessionRoutes } from './routes/sessions';
 import { taskRoutes, type TaskRouteDeps } from './routes/tasks';
 
 /** Largest JSON body accepted; larger answers 413 payload_too_large. */
@@ -16,6 +17,7 @@ export function createApp(deps: TaskRouteDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  app.use('/v1/tasks/:id/sessions', sessionRoutes(deps));
   app.use('/v1/tasks', taskRoutes(deps));
   app.use(notFound);
   app.use(errorHandler(deps.logger));

@@ -56,6 +56,8 @@ export const createTaskBody = z
     branchName: branchName.optional(),
     agent: z.enum(AGENT_IDS).default('claude'),
     provider: z.string().min(1).max(50).default('local'),
+    /** Open the task's first workbench tab at creation and send the prompt there once it is ready. */
+    openSession: z.boolean().default(false),
   })
   .strict();
 export type CreateTaskBody = z.infer<typeof createTaskBody>;
@@ -77,6 +79,33 @@ export const listTasksQuery = z
 export const listEventsQuery = z
   .object({
     /** Return events with seq greater than this (0 = from the start). */
+    after: z.coerce.number().int().min(0).default(0),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+
+/** A tab id: `session-<uuid>` (lower case). */
+export const sessionParams = z
+  .object({ id: taskId, sessionId: z.string().regex(/^session-[0-9a-fA-F-]{36}$/, 'expected session-<uuid>').transform((s) => s.toLowerCase()) })
+  .strict();
+
+export const createSessionBody = z
+  .object({
+    /** Agent of the tab; default the task's agent. */
+    agent: z.enum(AGENT_IDS).optional(),
+    model: z.string().min(1).max(100).refine(noNul, 'must not contain NUL characters').optional(),
+  })
+  .strict();
+
+export const messageBody = z
+  .object({ text: z.string().min(1).max(100_000).refine((t) => t.trim().length > 0, 'must not be blank').refine(noNul, 'must not contain NUL characters') })
+  .strict();
+
+export const draftBody = z.object({ draft: z.string().max(100_000).refine(noNul, 'must not contain NUL characters') }).strict();
+
+export const transcriptQuery = z
+  .object({
+    /** Return entries with index greater than this (0 = from the start). */
     after: z.coerce.number().int().min(0).default(0),
     limit: z.coerce.number().int().min(1).max(500).default(100),
   })

@@ -3,7 +3,10 @@
  * room sees every change in sequence order): the tab row patch, and transcript appends with a dense
  * per-tab index.
  */
-import type { Prisma } from '../generated/prisma/client';
+import { randomUUID } from 'node:crypto';
+import type { Prisma, Task, WorkbenchSession } from '../generated/prisma/client';
+import { INITIAL_SESSION_KEY } from '../providers/types';
+import { workbenchWorkflowId } from '../workflows/sessionContracts';
 import { toSessionRecord, toTranscriptEntryRecord, type TaskEventType } from '../domain/records';
 import type { TaskEventNotifier } from '../realtime/notifier';
 import { appendTaskEvent } from './taskEvents';
@@ -44,4 +47,56 @@ export async function appendTranscriptEntry(
     dedupeKey: `transcript:${input.sessionId}:${entry.index}`,
   });
   return entry.index;
+}
+
+/** Task statuses in which the task's sandbox takes tabs: provisioning has finished. */
+const SANDBOX_READY_STATUSES: ReadonlySet<string> = new Set(['running', 'idle']);
+
+/**
+ * The sandbox a new tab of `task` can open its session in now, or null while provisioning runs.
+ * Tabs wait for the whole provisioning (not just the agent step) because the task's first tab shares
+ * the session provisioning opens; provisionTask releases waiting tabs right after `running`.
+ */
+export function readySandboxOf(task: Task): string | null {
+  return task.activeSandboxId && SANDBOX_READY_STATUSES.has(task.status) ? task.activeSandboxId : null;
+}
+
+/**
+ * Opens a tab on `task` (seeds/04 "create session metadata or a placeholder tab row immediately"):
+ * a durable id `session-<uuid>`, the next "Session N", status `pending_session_create` when the
+ * sandbox is ready and `pending_provision` otherwise, a `session.created` event, and `firstMessage`
+ * (if given) as the first transcript entry, to be sent once the tab is ready. The task's first tab
+ * with the task's own agent shares the session provisioning opened, so no second session is made.
+ */
+export async function insertSession(
+  tx: Prisma.TransactionClient,
+  notifier: TaskEventNotifier,
+  input: { task: Task; agent: string; model?: string | null; firstMessage?: string },
+): Promise<WorkbenchSession> {
+  const { task } = input;
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`tabs:${task.id}`}))`;
+  const last = await tx.workbenchSession.aggregate({ where: { taskId: task.id }, _max: { ordinal: true } });
+  const ordinal = (last._max.ordinal ?? 0) + 1;
+  const id = `session-${randomUUID()}`;
+  const sandboxId = readySandboxOf(task);
+  const session = await tx.workbenchSession.create({
+    data: {
+      id,
+      taskId: task.id,
+      ordinal,
+      name: `Session ${ordinal}`,
+      agent: input.agent,
+      model: input.model ?? null,
+      status: sandboxId ? 'pending_session_create' : 'pending_provision',
+      sandboxId,
+      sessionKey: ordinal === 1 && input.agent === task.agentType ? INITIAL_SESSION_KEY : id,
+      workflowId: workbenchWorkflowId(id),
+    },
+  });
+  await appendTaskEvent(tx, notifier, { taskId: task.id, type: 'session.created', payload: { session: toSessionRecord(session) }, dedupeKey: `session:${id}:created` });
+  if (input.firstMessage !== undefined) {
+    await appendTranscriptEntry(tx, notifier, { sessionId: id, role: 'user', text: input.firstMessage, delivery: 'pending' });
+    return tx.workbenchSession.findUniqueOrThrow({ where: { id } });
+  }
+  return session;
 }

@@ -136,7 +136,6 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     payload: { step: 'init_ensure_agent', status: 'completed', message: 'sandbox-agent healthy', endpoint: agent.endpoint },
     key: 'init_ensure_agent:completed',
   });
-  await releaseWaitingTabs(taskId, { kind: 'ready', sandboxId: sandbox.sandboxId });
 
   const session = await step('init_create_session', () => createSession({ taskId, sandboxId: sandbox.sandboxId }));
   state.currentStep = null;
@@ -146,6 +145,8 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     { type: 'task.initialized', payload: { provider: sandbox.provider, sandboxId: sandbox.sandboxId, sessionId: session.sessionId, agent: session.agent }, key: 'initialized' },
     { activeSessionId: session.sessionId },
   );
+  // Tabs wait for the whole provisioning: the task's first tab shares the session just opened.
+  await releaseWaitingTabs(taskId, { kind: 'ready', sandboxId: sandbox.sandboxId });
   return { status: 'running', sandboxId: sandbox.sandboxId, sessionId: session.sessionId };
 }
 

@@ -14,15 +14,18 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import type { Client } from '@temporalio/client';
-import { z, type ZodType } from 'zod';
+import { z } from 'zod';
 import type { Prisma, PrismaClient } from '../../generated/prisma/client';
 import { appendTaskEvent } from '../../db/taskEvents';
-import { toTaskEventRecord, toTaskRecord } from '../../domain/records';
+import { toSessionRecord, toTaskEventRecord, toTaskRecord } from '../../domain/records';
 import type { Logger } from '../../logger';
 import type { TaskEventNotifier } from '../../realtime/notifier';
 import { startProvisionTask, temporalUiLink } from '../../temporal/client';
 import { provisionStateQuery, provisionWorkflowId } from '../../workflows/contracts';
-import { HttpError, validationError } from '../errors';
+import { HttpError } from '../errors';
+import { parse } from '../parse';
+import { insertSession } from '../../db/sessions';
+import { startWorkbenchSession } from './sessions';
 import { createTaskBody, listEventsQuery, listTasksQuery, taskIdParams } from '../schemas';
 
 export interface TaskRouteDeps {
@@ -34,12 +37,6 @@ export interface TaskRouteDeps {
   providerIds: readonly string[];
   temporalUi: { url: string; namespace: string };
   logger: Logger;
-}
-
-function parse<S extends ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'params'): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw validationError(where, result.error);
-  return result.data;
 }
 
 const encodeCursor = (t: { createdAt: Date; id: string }) => Buffer.from(`${t.createdAt.toISOString()}|${t.id}`).toString('base64url');
@@ -67,8 +64,11 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
 
   /**
    * Create a task (seeds/01: "createTask returns once the task actor exists and initial task metadata
-   * is persisted"). Body: { workspaceId, repository, prompt, branchName?, agent? = "claude", provider? = "local" }.
-   * 201 + Location: /v1/tasks/:id, body TaskRecord (status `init_enqueue_provision`) plus `temporalUiUrl`.
+   * is persisted"). Body: { workspaceId, repository, prompt, branchName?, agent? = "claude", provider? = "local",
+   * openSession? = false }. With openSession the first tab is opened in the same transaction and the
+   * prompt is its first message, sent once the tab is ready (never lost: it is stored; never twice: it is
+   * claimed before sending). 201 + Location: /v1/tasks/:id, body TaskRecord (status
+   * `init_enqueue_provision`) plus `temporalUiUrl` and, with openSession, `firstSession`.
    * 400 validation_failed | unknown_provider; 503 workflow_start_failed (the row is removed again).
    */
   router.post('/', async (req, res) => {
@@ -99,7 +99,9 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
         payload: { workspaceId: body.workspaceId, repository: body.repository, agent: body.agent, provider: body.provider, branchName: body.branchName ?? null },
         dedupeKey: 'created',
       });
-      return tx.task.findUniqueOrThrow({ where: { id } });
+      const created = await tx.task.findUniqueOrThrow({ where: { id } });
+      const session = body.openSession ? await insertSession(tx, deps.notifier, { task: created, agent: body.agent, firstMessage: body.prompt }) : null;
+      return { ...(await tx.task.findUniqueOrThrow({ where: { id } })), firstSession: session };
     });
     try {
       await startProvisionTask(deps.temporal, { taskId: id, workspaceId: body.workspaceId, taskQueue: deps.taskQueue });
@@ -108,10 +110,20 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       await prisma.task.delete({ where: { id } }).catch((e) => deps.logger.error({ err: e, taskId: id }, 'could not remove task row'));
       throw new HttpError(503, 'workflow_start_failed', 'the task could not be queued for provisioning; try again');
     }
+    if (task.firstSession) {
+      // If this start fails, provisionTask's release of waiting tabs starts the tab's run later.
+      await startWorkbenchSession(deps.temporal, deps.taskQueue, { taskId: id, sessionId: task.firstSession.id, workflowId: task.firstSession.workflowId }).catch((err) =>
+        deps.logger.warn({ err, sessionId: task.firstSession?.id }, 'starting the first tab failed; provisioning will start it'),
+      );
+    }
     res
       .status(201)
       .location(`/v1/tasks/${id}`)
-      .json({ ...toTaskRecord(task), temporalUiUrl: temporalUiLink(deps.temporalUi.url, deps.temporalUi.namespace, workflowId) });
+      .json({
+        ...toTaskRecord(task),
+        temporalUiUrl: temporalUiLink(deps.temporalUi.url, deps.temporalUi.namespace, workflowId),
+        ...(task.firstSession ? { firstSession: toSessionRecord(task.firstSession) } : {}),
+      });
   });
 
   /**

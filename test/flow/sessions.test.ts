@@ -1,0 +1,153 @@
+/**
+ * Workbench tabs on the real stack (seeds/04): opening a tab never provisions inline; a tab goes
+ * pending_provision -> pending_session_create -> ready through pushed events alone; messages round-trip
+ * through the real sandbox-agent and the offline agent; unread, draft, close; the first prompt.
+ */
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { listAcpServers } from '../../src/providers/local/acpClient';
+import type { TaskEventMessage } from '../../src/domain/records';
+import { Gate, gatedProvider } from '../support/gate';
+import { createTestRepo } from '../support/gitRepo';
+import { TaskEventClient } from '../support/socketClient';
+import { getJson, postJson, startServices, type TestServices } from '../support/services';
+
+async function request(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+const sessionUpdates = (client: TaskEventClient, sessionId: string) =>
+  client.messages
+    .filter((m) => m.event.type.startsWith('session.') && (m.event.payload as { session?: { id: string } }).session?.id === sessionId)
+    .map((m) => (m.event.payload as { session: { status: string } }).session.status);
+
+describe('workbench sessions on the real stack', () => {
+  let services: TestServices;
+  let repo: string;
+  const gates: { createSandbox?: Gate; createSession?: Gate } = {};
+
+  beforeAll(async () => {
+    services = await startServices({ wrapProvider: (local) => gatedProvider(local, gates) });
+    repo = await createTestRepo(path.join(services.sandboxRoot, '..', `sessions-repo-${Date.now()}`));
+  });
+  afterAll(async () => {
+    gates.createSandbox?.open();
+    gates.createSession?.open();
+    await services?.stop();
+  });
+
+  const url = (p: string) => `${services.baseUrl}${p}`;
+  const agentTarget = async (taskId: string) => {
+    const task = (await getJson(url(`/v1/tasks/${taskId}`))).body;
+    const sandbox = await services.prisma.sandbox.findUniqueOrThrow({ where: { id: task.activeSandboxId } });
+    const { token } = JSON.parse(await fs.readFile(path.join(sandbox.directory!, '..', 'agent.json'), 'utf8'));
+    return { baseUrl: sandbox.agentEndpoint!, token: token as string };
+  };
+
+  it('opens a tab at once while provisioning is held, refuses sends while pending, then reaches ready by pushed events; messages round-trip', async () => {
+    gates.createSandbox = new Gate();
+    const client = new TaskEventClient(services.baseUrl);
+    try {
+      const task = (await postJson(url('/v1/tasks'), { workspaceId: 'ws-tabs', repository: repo, prompt: 'Add tabs' })).body;
+      await client.subscribe({ taskId: task.id });
+      await gates.createSandbox.entered;
+
+      const opened = await request('POST', url(`/v1/tasks/${task.id}/sessions`), { agent: 'codex' });
+      expect(opened.status).toBe(201);
+      const tab = opened.body;
+      expect(tab).toMatchObject({ taskId: task.id, name: 'Session 1', agent: 'codex', status: 'pending_provision', statusLabel: 'Preparing environment', composerEnabled: false, closed: false });
+      expect(tab.id).toMatch(/^session-[0-9a-f-]{36}$/);
+      expect((await getJson(url(`/v1/tasks/${task.id}`))).body.status).toBe('init_create_sandbox'); // nothing provisioned inline
+
+      const refused = await request('POST', url(`/v1/tasks/${task.id}/sessions/${tab.id}/messages`), { text: 'too early' });
+      expect(refused).toMatchObject({ status: 409, body: { error: { code: 'session_not_ready' } } });
+      expect(await services.prisma.transcriptEntry.count({ where: { sessionId: tab.id } })).toBe(0);
+      expect((await services.prisma.workbenchSession.findUniqueOrThrow({ where: { id: tab.id } })).lastEntryIndex).toBe(0);
+
+      gates.createSandbox.open();
+      await client.waitFor((m) => m.event.type === 'session.updated' && (m.event.payload as any).session.id === tab.id && (m.event.payload as any).session.status === 'ready');
+      expect(sessionUpdates(client, tab.id)).toEqual(['pending_provision', 'pending_session_create', 'ready']);
+      const ready = (await getJson(url(`/v1/tasks/${task.id}/sessions/${tab.id}`))).body.session;
+      expect(ready).toMatchObject({ status: 'ready', composerEnabled: true, sandboxSessionId: expect.stringMatching(/^offline-/) });
+
+      // Draft survives a reload.
+      expect((await request('PUT', url(`/v1/tasks/${task.id}/sessions/${tab.id}/draft`), { draft: 'half a thought' })).status).toBe(200);
+      expect((await getJson(url(`/v1/tasks/${task.id}/sessions/${tab.id}`))).body.session.draft).toBe('half a thought');
+
+      const sent = await request('POST', url(`/v1/tasks/${task.id}/sessions/${tab.id}/messages`), { text: 'Explain the README' });
+      expect(sent.status).toBe(202);
+      expect(sent.body.entry).toMatchObject({ index: 1, role: 'user', text: 'Explain the README' });
+      const turnEnd = await client.waitFor(
+        (m) => m.event.type === 'session.updated' && (m.event.payload as any).session.id === tab.id && (m.event.payload as any).session.unread === true,
+      );
+      expect((turnEnd.event.payload as any).session.status).toBe('ready');
+      expect(sessionUpdates(client, tab.id)).toEqual(['pending_provision', 'pending_session_create', 'ready', 'running', 'ready']);
+
+      const chunks = client.messages.filter((m: TaskEventMessage) => m.event.type === 'session.transcript' && (m.event.payload as any).sessionId === tab.id).map((m) => (m.event.payload as any).entry);
+      expect(chunks[0]).toMatchObject({ index: 1, role: 'user' });
+      const reply = chunks.slice(1);
+      expect(reply.length).toBeGreaterThan(1); // streamed in several chunks
+      expect(reply.every((e: any) => e.role === 'agent' && e.replyTo === 1)).toBe(true);
+      expect(reply.map((e: any) => e.text).join('')).toBe('offline agent: received 18 characters: Explain the README');
+
+      const detail = (await getJson(url(`/v1/tasks/${task.id}/sessions/${tab.id}`))).body;
+      expect(detail.transcript.items.map((e: any) => e.index)).toEqual(chunks.map((e: any) => e.index));
+      expect(detail.transcript.items[0].delivery).toBe('sent');
+      expect(detail.session.unread).toBe(true);
+      const read = await request('POST', url(`/v1/tasks/${task.id}/sessions/${tab.id}/read`));
+      expect(read.body.unread).toBe(false);
+      await client.waitFor((m) => m.event.type === 'session.updated' && (m.event.payload as any).session.id === tab.id && (m.event.payload as any).session.unread === false && m.event.seq > turnEnd.event.seq);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('closing a tab while it waits for provisioning, or while its session is being created, leaves no agent session', async () => {
+    gates.createSandbox = new Gate();
+    const task = (await postJson(url('/v1/tasks'), { workspaceId: 'ws-tabs', repository: repo, prompt: 'Close tabs' })).body;
+    await gates.createSandbox.entered;
+    const first = (await request('POST', url(`/v1/tasks/${task.id}/sessions`), {})).body; // shares the provisioned session
+    const pending = (await request('POST', url(`/v1/tasks/${task.id}/sessions`), {})).body;
+    expect(pending).toMatchObject({ name: 'Session 2', status: 'pending_provision' });
+    const closed = await request('DELETE', url(`/v1/tasks/${task.id}/sessions/${pending.id}`));
+    expect(closed.body).toMatchObject({ closed: true, statusLabel: 'Closed', composerEnabled: false });
+    gates.createSandbox.open();
+    await services.temporal.workflow.getHandle(`workbench-${pending.id}`).result();
+    await services.temporal.workflow.getHandle(task.workflowId).result();
+
+    // A third tab is closed while its agent session is being created.
+    gates.createSession = new Gate();
+    const third = (await request('POST', url(`/v1/tasks/${task.id}/sessions`), {})).body;
+    expect(third.status).toBe('pending_session_create');
+    await gates.createSession.entered;
+    await request('DELETE', url(`/v1/tasks/${task.id}/sessions/${third.id}`));
+    gates.createSession.open();
+    await services.temporal.workflow.getHandle(`workbench-${third.id}`).result();
+
+    const { items } = (await getJson(url(`/v1/tasks/${task.id}/sessions`))).body;
+    expect(items.map((s: any) => s.id)).toEqual([first.id]);
+    const servers = (await listAcpServers({ ...(await agentTarget(task.id)), timeoutMs: 2000 })).map((s) => s.serverId);
+    expect(servers.some((s) => s.includes(pending.id))).toBe(false);
+    expect(servers.some((s) => s.includes(third.id))).toBe(false);
+    expect(servers.filter((s) => s.includes('-initial-'))).toHaveLength(1); // the task's own session, shared by tab 1
+  });
+
+  it('sends the first prompt of a task created with openSession exactly once when its tab is ready', async () => {
+    const created = await postJson(url('/v1/tasks'), { workspaceId: 'ws-tabs', repository: repo, prompt: 'Write the changelog', openSession: true });
+    expect(created.status).toBe(201);
+    expect(created.body.firstSession).toMatchObject({ name: 'Session 1', status: 'pending_provision' });
+    const tab = created.body.firstSession;
+    const deadline = Date.now() + 60_000;
+    let detail: any;
+    do {
+      await new Promise((r) => setTimeout(r, 200));
+      detail = (await getJson(url(`/v1/tasks/${created.body.id}/sessions/${tab.id}`))).body;
+    } while (!(detail.session.unread && detail.session.status === 'ready') && Date.now() < deadline);
+    const entries = detail.transcript.items;
+    expect(entries.filter((e: any) => e.role === 'user')).toEqual([expect.objectContaining({ index: 1, text: 'Write the changelog', delivery: 'sent' })]);
+    expect(entries.filter((e: any) => e.role === 'agent').map((e: any) => e.text).join('')).toBe('offline agent: received 19 characters: Write the changelog');
+    const task = (await getJson(url(`/v1/tasks/${created.body.id}`))).body;
+    expect(detail.session.sandboxSessionId).toBe(task.activeSessionId); // the provisioned session, not a second one
+  });
+});
