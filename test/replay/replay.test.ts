@@ -1,7 +1,8 @@
 /**
- * Replays histories recorded from real runs (test/fixtures/histories, written by
+ * Replays histories recorded from real runs (test/fixtures/histories/<version>/, written by
  * `npm run record-histories`) against the current workflow code: a change that would break runs
- * already in flight fails here.
+ * already in flight fails here. `before-tabs/` holds provisionTask runs recorded before the
+ * release-workbench-sessions patch; `current/` holds runs of today's code, tabs included.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +17,17 @@ interface HistoryJson {
 }
 
 const load = (name: string): HistoryJson => JSON.parse(readFileSync(path.join(DIR, `${name}.json`), 'utf8'));
+const listFixtures = (): string[] =>
+  readdirSync(DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((d) => readdirSync(path.join(DIR, d.name)).filter((f) => f.endsWith('.json')).map((f) => `${d.name}/${f.replace(/\.json$/, '')}`))
+    .sort();
+/** True when the run recorded the release-workbench-sessions patch marker (payload data is base64 JSON). */
+const hasPatchMarker = (h: HistoryJson) =>
+  h.events.some((e) => {
+    const marker = (e as { markerRecordedEventAttributes?: { markerName: string; details?: Record<string, { payloads: Array<{ data: string }> }> } }).markerRecordedEventAttributes;
+    return marker?.markerName === 'core_patch' && Buffer.from(marker.details?.['patch-data']?.payloads[0]?.data ?? '', 'base64').toString().includes('"release-workbench-sessions"');
+  });
 const activities = (h: HistoryJson) => h.events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
 const lastType = (h: HistoryJson) => h.events[h.events.length - 1]!.eventType;
 
@@ -31,31 +43,50 @@ describe('replay of recorded provisionTask histories', () => {
   });
 
   it('has fixtures for every recorded path, each a real run of that path', () => {
-    const names = readdirSync(DIR).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
-    expect(names).toEqual(['error-branch-taken', 'error-repository-not-found', 'running', 'running-after-agent-retry']);
+    const provisioning = ['error-branch-taken', 'error-repository-not-found', 'running', 'running-after-agent-retry'];
+    expect(listFixtures()).toEqual(
+      [
+        ...provisioning.map((n) => `before-tabs/${n}`),
+        ...provisioning.map((n) => `current/${n}`),
+        'current/tab-closed-while-pending',
+        'current/tab-error-then-retry',
+        'current/tab-first-prompt-message-close-tab',
+        'current/tab-first-prompt-message-close-task',
+      ].sort(),
+    );
     const steps = ['ensureName', 'createSandbox', 'ensureAgent', 'createSession'];
-    expect(activities(load('running')).filter((a) => a !== 'recordTransition')).toEqual(steps);
-    expect(lastType(load('running'))).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
-    const retried = load('running-after-agent-retry');
-    expect(retried.events.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1)).toBe(true);
-    expect(lastType(retried)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
-    for (const failed of ['error-branch-taken', 'error-repository-not-found']) {
-      expect(activities(load(failed)).filter((a) => a !== 'recordTransition')).toEqual(['ensureName']);
-      expect(lastType(load(failed))).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_FAILED');
+    for (const version of ['before-tabs', 'current']) {
+      const ok = load(`${version}/running`);
+      expect(activities(ok).filter((a) => a !== 'recordTransition' && a !== 'releasePendingSessions')).toEqual(steps);
+      expect(lastType(ok)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+      expect(hasPatchMarker(ok)).toBe(version === 'current');
+      const retried = load(`${version}/running-after-agent-retry`);
+      expect(retried.events.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1)).toBe(true);
+      for (const failed of ['error-branch-taken', 'error-repository-not-found']) {
+        expect(activities(load(`${version}/${failed}`)).filter((a) => a !== 'recordTransition' && a !== 'releasePendingSessions')).toEqual(['ensureName']);
+        expect(lastType(load(`${version}/${failed}`))).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_FAILED');
+      }
     }
+    const tab = load('current/tab-first-prompt-message-close-tab');
+    expect(activities(tab).filter((a) => a === 'promptAgent')).toHaveLength(2); // the first prompt once, then one message
+    expect(activities(tab)).toContain('endAgentSession');
+    expect(tab.events.filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED').length).toBeGreaterThanOrEqual(3); // sandboxReady, sendMessage, closeSession
+    expect(activities(load('current/tab-first-prompt-message-close-task'))).toContain('releasePendingSessions');
+    expect(activities(load('current/tab-closed-while-pending'))).not.toContain('openAgentSession');
+    expect(activities(load('current/tab-error-then-retry')).filter((a) => a === 'openAgentSession')).toHaveLength(2);
   });
 
   it('replays every fixture with no error', async () => {
-    const names = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    const histories = names.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(readFileSync(path.join(DIR, f), 'utf8')) }));
+    const names = listFixtures();
+    const histories = names.map((n) => ({ workflowId: n, history: load(n) }));
     const results: Array<{ workflowId: string; error?: unknown }> = [];
     for await (const result of Worker.runReplayHistories(options(), histories)) results.push({ workflowId: result.workflowId, error: result.error });
-    expect(results.map((r) => r.workflowId).sort()).toEqual(names.map((f) => f.replace(/\.json$/, '')).sort());
+    expect(results.map((r) => r.workflowId).sort()).toEqual(names);
     for (const r of results) expect({ workflowId: r.workflowId, error: r.error }).toEqual({ workflowId: r.workflowId, error: undefined });
   });
 
   it('detects a history the code would not produce (the check has teeth)', async () => {
-    const history = load('running');
+    const history = load('current/running');
     const scheduled = history.events.find((e) => e.activityTaskScheduledEventAttributes?.activityType.name === 'ensureName')!;
     scheduled.activityTaskScheduledEventAttributes!.activityType.name = 'createSandbox';
     await expect(Worker.runReplayHistory(options(), history, 'tampered')).rejects.toThrow(DeterminismViolationError);
