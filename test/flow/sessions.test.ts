@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import type { TaskEventMessage } from '../../src/domain/records';
+import { ProviderError } from '../../src/providers/types';
 import { Gate, gatedProvider } from '../support/gate';
 import { createTestRepo } from '../support/gitRepo';
 import { TaskEventClient } from '../support/socketClient';
@@ -26,9 +27,24 @@ describe('workbench sessions on the real stack', () => {
   let services: TestServices;
   let repo: string;
   const gates: { createSandbox?: Gate; createSession?: Gate } = {};
+  let failNextTabSession = false;
 
   beforeAll(async () => {
-    services = await startServices({ wrapProvider: (local) => gatedProvider(local, gates) });
+    services = await startServices({
+      wrapProvider: (local) => {
+        const gated = gatedProvider(local, gates);
+        return {
+          ...gated,
+          createSession: async (handle, req, progress) => {
+            if (failNextTabSession && req.sessionKey !== 'initial') {
+              failNextTabSession = false;
+              throw new ProviderError('SandboxBroken', 'session refused by the test', false);
+            }
+            return gated.createSession(handle, req, progress);
+          },
+        };
+      },
+    });
     repo = await createTestRepo(path.join(services.sandboxRoot, '..', `sessions-repo-${Date.now()}`));
   });
   afterAll(async () => {
@@ -149,5 +165,30 @@ describe('workbench sessions on the real stack', () => {
     expect(entries.filter((e: any) => e.role === 'agent').map((e: any) => e.text).join('')).toBe('offline agent: received 19 characters: Write the changelog');
     const task = (await getJson(url(`/v1/tasks/${created.body.id}`))).body;
     expect(detail.session.sandboxSessionId).toBe(task.activeSessionId); // the provisioned session, not a second one
+  });
+
+  it('shows a failed session as error with its message; retry makes one new attempt and no duplicate session', async () => {
+    const created = (await postJson(url('/v1/tasks'), { workspaceId: 'ws-tabs', repository: repo, prompt: 'Retry tabs' })).body;
+    await services.temporal.workflow.getHandle(created.workflowId).result();
+    failNextTabSession = true;
+    const client = new TaskEventClient(services.baseUrl);
+    try {
+      await client.subscribe({ taskId: created.id });
+      const tab = (await request('POST', url(`/v1/tasks/${created.id}/sessions`), { agent: 'codex' })).body;
+      expect(tab.status).toBe('pending_session_create');
+      const failed = await client.waitFor((m) => m.event.type === 'session.updated' && (m.event.payload as any).session.id === tab.id && (m.event.payload as any).session.status === 'error');
+      expect((failed.event.payload as any).session).toMatchObject({ errorMessage: 'opening the agent session failed: session refused by the test', composerEnabled: false });
+      expect((await request('POST', url(`/v1/tasks/${created.id}/sessions/${tab.id}/messages`), { text: 'hi' })).body.error.code).toBe('session_not_ready');
+
+      expect((await request('POST', url(`/v1/tasks/${created.id}/sessions/${tab.id}/retry`))).status).toBe(202);
+      await client.waitFor((m) => m.event.type === 'session.updated' && (m.event.payload as any).session.id === tab.id && (m.event.payload as any).session.status === 'ready');
+      // session.created, then the run's own transitions
+      expect(sessionUpdates(client, tab.id)).toEqual(['pending_session_create', 'pending_session_create', 'error', 'pending_session_create', 'ready']);
+      const servers = (await listAcpServers({ ...(await agentTarget(created.id)), timeoutMs: 2000 })).map((s) => s.serverId);
+      expect(servers.filter((s) => s.includes(tab.id))).toHaveLength(1);
+      expect((await request('POST', url(`/v1/tasks/${created.id}/sessions/${tab.id}/retry`))).body.error.code).toBe('session_not_in_error');
+    } finally {
+      client.close();
+    }
   });
 });
