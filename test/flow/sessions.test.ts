@@ -54,6 +54,13 @@ describe('workbench sessions on the real stack', () => {
   });
 
   const url = (p: string) => `${services.baseUrl}${p}`;
+  /** Reads the tab until `pred` holds (pushed-event tests cover the push path; this reads the stored state). */
+  const sessionDetailWhen = async (taskId: string, tabId: string, pred: (d: any) => boolean): Promise<any> => {
+    for (const deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 100))) {
+      const detail = (await getJson(url(`/v1/tasks/${taskId}/sessions/${tabId}`))).body;
+      if (pred(detail) || Date.now() > deadline) return detail;
+    }
+  };
   const agentTarget = async (taskId: string) => {
     const task = (await getJson(url(`/v1/tasks/${taskId}`))).body;
     const sandbox = await services.prisma.sandbox.findUniqueOrThrow({ where: { id: task.activeSandboxId } });
@@ -154,12 +161,7 @@ describe('workbench sessions on the real stack', () => {
     expect(created.status).toBe(201);
     expect(created.body.firstSession).toMatchObject({ name: 'Session 1', status: 'pending_provision' });
     const tab = created.body.firstSession;
-    const deadline = Date.now() + 60_000;
-    let detail: any;
-    do {
-      await new Promise((r) => setTimeout(r, 200));
-      detail = (await getJson(url(`/v1/tasks/${created.body.id}/sessions/${tab.id}`))).body;
-    } while (!(detail.session.unread && detail.session.status === 'ready') && Date.now() < deadline);
+    const detail = await sessionDetailWhen(created.body.id, tab.id, (d) => d.session.unread && d.session.status === 'ready');
     const entries = detail.transcript.items;
     expect(entries.filter((e: any) => e.role === 'user')).toEqual([expect.objectContaining({ index: 1, text: 'Write the changelog', delivery: 'sent' })]);
     expect(entries.filter((e: any) => e.role === 'agent').map((e: any) => e.text).join('')).toBe('offline agent: received 19 characters: Write the changelog');
@@ -187,8 +189,44 @@ describe('workbench sessions on the real stack', () => {
       const servers = (await listAcpServers({ ...(await agentTarget(created.id)), timeoutMs: 2000 })).map((s) => s.serverId);
       expect(servers.filter((s) => s.includes(tab.id))).toHaveLength(1);
       expect((await request('POST', url(`/v1/tasks/${created.id}/sessions/${tab.id}/retry`))).body.error.code).toBe('session_not_in_error');
+
+      // Closing the ready tab ends its live agent session.
+      expect((await request('DELETE', url(`/v1/tasks/${created.id}/sessions/${tab.id}`))).body.closed).toBe(true);
+      await services.temporal.workflow.getHandle(`workbench-${tab.id}`).result();
+      const after = (await listAcpServers({ ...(await agentTarget(created.id)), timeoutMs: 2000 })).map((s) => s.serverId);
+      expect(after.filter((s) => s.includes(tab.id))).toEqual([]);
+      expect((await request('DELETE', url(`/v1/tasks/${created.id}/sessions/${tab.id}`))).status).toBe(200); // closing twice is harmless
     } finally {
       client.close();
     }
+  });
+
+  it('answers bad tab requests with 4xx, the field named, and stores nothing', async () => {
+    const created = (await postJson(url('/v1/tasks'), { workspaceId: 'ws-tabs', repository: path.join(services.sandboxRoot, 'none'), prompt: 'Bad input' })).body;
+    const tab = (await request('POST', url(`/v1/tasks/${created.id}/sessions`), {})).body;
+    const base = `/v1/tasks/${created.id}/sessions`;
+    const cases: Array<[string, string, unknown, number, string, string | undefined]> = [
+      ['POST', base, { agent: 'gpt-9' }, 400, 'validation_failed', 'body.agent'],
+      ['POST', base, { colour: 'red' }, 400, 'validation_failed', 'body.colour'],
+      ['GET', `${base}/not-a-session`, undefined, 400, 'validation_failed', 'params.sessionId'],
+      ['GET', `${base}/session-00000000-0000-4000-8000-000000000000`, undefined, 404, 'session_not_found', 'params.sessionId'],
+      ['GET', `/v1/tasks/00000000-0000-4000-8000-000000000000/sessions`, undefined, 404, 'task_not_found', 'params.id'],
+      ['POST', `${base}/${tab.id}/messages`, { text: '   ' }, 400, 'validation_failed', 'body.text'],
+      ['POST', `${base}/${tab.id}/messages`, { text: 'x', extra: 1 }, 400, 'validation_failed', 'body.extra'],
+      ['PUT', `${base}/${tab.id}/draft`, { draft: 'a\u0000b' }, 400, 'validation_failed', 'body.draft'],
+      ['GET', `${base}/${tab.id}?after=-1`, undefined, 400, 'validation_failed', 'query.after'],
+    ];
+    const before = { sessions: await services.prisma.workbenchSession.count(), entries: await services.prisma.transcriptEntry.count() };
+    for (const [method, p, body, status, code, field] of cases) {
+      const res = await request(method, url(p), body);
+      expect({ method, p, status: res.status, code: res.body?.error?.code, field: res.body?.error?.field }).toEqual({ method, p, status, code, field });
+    }
+    expect({ sessions: await services.prisma.workbenchSession.count(), entries: await services.prisma.transcriptEntry.count() }).toEqual(before);
+    await services.temporal.workflow.getHandle(created.workflowId).result().catch(() => undefined);
+    // The tab of a task whose provisioning failed shows the error; closing an errored tab works.
+    const errored = (await sessionDetailWhen(created.id, tab.id, (d) => d.session.status !== 'pending_provision')).session;
+    expect(errored).toMatchObject({ status: 'error', errorMessage: expect.stringMatching(/^the task's provisioning failed: init_ensure_name failed/) });
+    expect((await request('DELETE', url(`${base}/${tab.id}`))).body).toMatchObject({ closed: true });
+    await services.temporal.workflow.getHandle(`workbench-${tab.id}`).result();
   });
 });
