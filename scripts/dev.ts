@@ -69,8 +69,10 @@ async function main(): Promise<void> {
     children.push(child);
   }
   logger.info(`API on http://127.0.0.1:${config.port}  ·  Temporal Web UI ${temporal.uiUrl}  ·  Ctrl-C to stop`);
-  process.once('SIGINT', () => void stopAll(0));
-  process.once('SIGTERM', () => void stopAll(0));
+  // `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and relayed by tsx), and a
+  // second signal must not kill it halfway through stopping the rest.
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
 }
 
 /** Stops the sandbox-agent process of every local sandbox recorded in the database. */

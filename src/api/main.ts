@@ -34,8 +34,14 @@ async function main(): Promise<void> {
     await prisma.$disconnect();
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (stopping) return; // a repeated signal (terminal + process manager) must not cut the drain short
+    stopping = true;
+    void stop(signal);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
 }
 
 main().catch((err) => {
