@@ -2,6 +2,7 @@
  * Worker process: polls the task queue and runs `provisionTask` and its activities.
  * Several worker processes may run against one Temporal namespace and one database.
  * Stops on SIGINT/SIGTERM (the Temporal runtime drains in-flight tasks first).
+ * Also sweeps for tasks whose provisioning run was never started (src/recovery/unstartedTasks.ts).
  */
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities/createActivities';
@@ -13,6 +14,7 @@ import { createLogger } from '../logger';
 import { createProviders } from '../providers/registry';
 import { pgNotifier } from '../realtime/notifier';
 import { createTemporalClient } from '../temporal/client';
+import { runUnstartedTaskSweeper } from '../recovery/unstartedTasks';
 import { createProvisionWorker } from './createWorker';
 
 async function main(): Promise<void> {
@@ -28,9 +30,12 @@ async function main(): Promise<void> {
   };
   const worker = await createProvisionWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, activities });
   logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker polling');
+  // Tasks whose row committed but whose run was never started (the API died in between) get started.
+  const stopSweeper = runUnstartedTaskSweeper({ prisma, temporal: client, taskQueue: config.temporal.taskQueue, logger, minAgeMs: 30_000, intervalMs: 30_000 });
   try {
     await worker.run();
   } finally {
+    await stopSweeper();
     await connection.close();
     await client.connection.close();
     await prisma.$disconnect();

@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
-import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Prisma, PrismaClient } from '../../generated/prisma/client';
 import { appendTaskEvent } from '../../db/taskEvents';
@@ -106,9 +106,12 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     try {
       await startProvisionTask(deps.temporal, { taskId: id, workspaceId: body.workspaceId, taskQueue: deps.taskQueue });
     } catch (err) {
-      deps.logger.error({ err, taskId: id }, 'starting provisionTask failed; removing the task row');
-      await prisma.task.delete({ where: { id } }).catch((e) => deps.logger.error({ err: e, taskId: id }, 'could not remove task row'));
-      throw new HttpError(503, 'workflow_start_failed', 'the task could not be queued for provisioning; try again');
+      // Already started (by the recovery sweep, src/recovery): the run exists, which is all we need.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+        deps.logger.error({ err, taskId: id }, 'starting provisionTask failed; removing the task row');
+        await prisma.task.delete({ where: { id } }).catch((e) => deps.logger.error({ err: e, taskId: id }, 'could not remove task row'));
+        throw new HttpError(503, 'workflow_start_failed', 'the task could not be queued for provisioning; try again');
+      }
     }
     if (task.firstSession) {
       // If this start fails, provisionTask's release of waiting tabs starts the tab's run later.

@@ -1,0 +1,62 @@
+/**
+ * Recovery of the gap between the task row and its workflow (issue 4, "the gap between the row and
+ * the workflow"): `POST /v1/tasks` commits the row, then starts `provisionTask`. If the API process
+ * dies between the two, the task would stay in `init_enqueue_provision` forever. This sweep finds such
+ * tasks and starts their runs. Starting is idempotent (the workflow id is derived from the task id),
+ * so several workers may sweep at once and a run the API did start is left alone.
+ */
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { PrismaClient } from '../generated/prisma/client';
+import type { Logger } from '../logger';
+import { startProvisionTask } from '../temporal/client';
+
+export interface SweepOptions {
+  prisma: PrismaClient;
+  temporal: Client;
+  taskQueue: string;
+  logger: Logger;
+  /** Only tasks whose row is at least this old (ms), so requests still in flight are left to finish. */
+  minAgeMs: number;
+  /** At most this many tasks per sweep. */
+  batchSize?: number;
+}
+
+/**
+ * One sweep. @returns the ids of tasks whose run this sweep started (those already running are skipped).
+ */
+export async function startUnstartedTasks(opts: SweepOptions): Promise<string[]> {
+  const stale = await opts.prisma.task.findMany({
+    where: { status: 'init_enqueue_provision', createdAt: { lt: new Date(Date.now() - opts.minAgeMs) } },
+    orderBy: { createdAt: 'asc' },
+    take: opts.batchSize ?? 100,
+    select: { id: true, workspaceId: true },
+  });
+  const started: string[] = [];
+  for (const task of stale) {
+    try {
+      await startProvisionTask(opts.temporal, { taskId: task.id, workspaceId: task.workspaceId, taskQueue: opts.taskQueue });
+      started.push(task.id);
+      opts.logger.warn({ taskId: task.id }, 'started provisionTask for a task whose run was never started');
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) opts.logger.error({ err, taskId: task.id }, 'recovery could not start provisionTask');
+    }
+  }
+  return started;
+}
+
+/**
+ * Runs {@link startUnstartedTasks} now and then every `intervalMs` until the returned stop function is
+ * called. Sweep errors are logged; the next sweep tries again.
+ */
+export function runUnstartedTaskSweeper(opts: SweepOptions & { intervalMs: number }): () => Promise<void> {
+  let running: Promise<unknown> = Promise.resolve();
+  const sweep = () => {
+    running = startUnstartedTasks(opts).catch((err) => opts.logger.error({ err }, 'recovery sweep failed'));
+  };
+  sweep();
+  const timer = setInterval(sweep, opts.intervalMs);
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
