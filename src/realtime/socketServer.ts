@@ -1,10 +1,15 @@
 /**
  * Socket.IO contract for clients (frontend, demo):
  *
- *   client -> server  `subscribe`   { taskId } | { workspaceId }, with an ack callback
+ *   client -> server  `subscribe`   { taskId, afterSeq? } | { workspaceId }, with an ack callback
  *   server -> client  ack           { ok: true, task: TaskRecord }  for a task (its current record, read
  *                                   AFTER joining the room, so no event falls between the record and
  *                                   the first pushed event; drop pushed events with seq <= task.lastEventSeq)
+ *                                   With `afterSeq` (the last seq the client saw, e.g. after a reconnect)
+ *                                   every later event is first replayed from Postgres as `task.event`,
+ *                                   in order, each exactly once with the live ones; the ack then also
+ *                                   carries `replayed` (how many were sent). Replayed messages carry
+ *                                   the task as it is now.
  *                                   { ok: true }                     for a workspace
  *                                   { ok: false, error: { code, message, field? } }  on bad input / unknown task
  *   client -> server  `unsubscribe` same payloads
@@ -16,11 +21,12 @@ import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
 import type { PrismaClient } from '../generated/prisma/client';
-import { taskRoom, toTaskRecord, workspaceRoom } from '../domain/records';
+import { taskRoom, toTaskEventRecord, toTaskRecord, workspaceRoom } from '../domain/records';
+import { catchUp } from './delivery';
 import type { Logger } from '../logger';
 
 const subscription = z.union([
-  z.object({ taskId: z.string().uuid().transform((id) => id.toLowerCase()) }).strict(),
+  z.object({ taskId: z.string().uuid().transform((id) => id.toLowerCase()), afterSeq: z.number().int().min(0).optional() }).strict(),
   z.object({ workspaceId: z.string().min(1).max(100) }).strict(),
 ]);
 
@@ -41,14 +47,25 @@ export function createSocketServer(httpServer: HttpServer, deps: { prisma: Prism
       }
       try {
         if ('taskId' in parsed.data) {
-          const room = taskRoom(parsed.data.taskId);
-          await socket.join(room);
-          const task = await deps.prisma.task.findUnique({ where: { id: parsed.data.taskId } });
-          if (!task) {
-            await socket.leave(room);
-            return reply({ ok: false, error: { code: 'task_not_found', message: 'no such task', field: 'taskId' } });
+          const { taskId, afterSeq } = parsed.data;
+          const room = taskRoom(taskId);
+          const task = await deps.prisma.task.findUnique({ where: { id: taskId } });
+          if (!task) return reply({ ok: false, error: { code: 'task_not_found', message: 'no such task', field: 'taskId' } });
+          if (afterSeq === undefined) {
+            await socket.join(room);
+            const current = await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
+            return reply({ ok: true, task: toTaskRecord(current) });
           }
-          return reply({ ok: true, task: toTaskRecord(task) });
+          const replayed = await catchUp(socket, taskId, afterSeq, async (after) => {
+            await socket.join(room); // joined before the first read: live events meanwhile are held back, not lost
+            const [rows, current] = await Promise.all([
+              deps.prisma.taskEvent.findMany({ where: { taskId, seq: { gt: after } }, orderBy: { seq: 'asc' }, take: 500 }),
+              deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } }),
+            ]);
+            return rows.map((e) => ({ task: toTaskRecord(current), event: toTaskEventRecord(e) }));
+          });
+          const current = await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
+          return reply({ ok: true, task: toTaskRecord(current), replayed });
         }
         await socket.join(workspaceRoom(parsed.data.workspaceId));
         return reply({ ok: true });

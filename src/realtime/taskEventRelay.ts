@@ -12,9 +12,8 @@ import type { Server } from 'socket.io';
 import type { PrismaClient } from '../generated/prisma/client';
 import { taskRoom, toTaskEventRecord, toTaskRecord, workspaceRoom, type TaskEventMessage } from '../domain/records';
 import type { Logger } from '../logger';
+import { deliver } from './delivery';
 import { TASK_EVENTS_CHANNEL, type TaskEventNotice } from './notifier';
-
-export const TASK_EVENT = 'task.event';
 
 export interface TaskEventRelay {
   /** Resolves once LISTEN is active. */
@@ -40,7 +39,8 @@ export function startTaskEventRelay(deps: {
     ]);
     if (!task || !event) return;
     const message: TaskEventMessage = { task: toTaskRecord(task), event: toTaskEventRecord(event) };
-    io.to(taskRoom(task.id)).to(workspaceRoom(task.workspaceId)).emit(TASK_EVENT, message);
+    // Per socket rather than a room broadcast, so a socket replaying missed events gets each event once.
+    for (const socket of await io.in([taskRoom(task.id), workspaceRoom(task.workspaceId)]).fetchSockets()) deliver(socket, message);
   };
 
   const connect = async (): Promise<void> => {

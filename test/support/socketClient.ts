@@ -15,7 +15,7 @@ export class TaskEventClient {
     });
   }
 
-  async subscribe(payload: { taskId: string } | { workspaceId: string }): Promise<{ ok: boolean; task?: TaskRecord; error?: { code: string; field?: string } }> {
+  async subscribe(payload: { taskId: string; afterSeq?: number } | { workspaceId: string }): Promise<{ ok: boolean; task?: TaskRecord; replayed?: number; error?: { code: string; field?: string } }> {
     return this.socket.timeout(5000).emitWithAck('subscribe', payload);
   }
 

@@ -1,0 +1,76 @@
+/**
+ * Per-socket delivery of `task.event` messages: each socket gets each task event once, in sequence
+ * order, whether it arrives live from the relay or is replayed from Postgres for a client that
+ * reconnects with the last sequence number it saw.
+ *
+ * State per socket (socket.data): `seen[taskId]` = highest seq delivered; `catchingUp[taskId]` = live
+ * messages held back while missed events are replayed. The relay handles notices one at a time in
+ * commit order, so held-back messages are in order and, after the replay, only those newer than the
+ * replay are sent.
+ */
+import type { Socket } from 'socket.io';
+import type { TaskEventMessage } from '../domain/records';
+
+export const TASK_EVENT = 'task.event';
+
+interface DeliveryState {
+  seen: Record<string, number>;
+  catchingUp: Record<string, TaskEventMessage[]>;
+}
+
+function state(socket: Pick<Socket, 'data'>): DeliveryState {
+  socket.data.delivery ??= { seen: {}, catchingUp: {} } satisfies DeliveryState;
+  return socket.data.delivery as DeliveryState;
+}
+
+/** Sends `message` unless the socket has it already; holds it back while the socket catches up on that task. */
+export function deliver(socket: Pick<Socket, 'data' | 'emit'>, message: TaskEventMessage): void {
+  const s = state(socket);
+  const { taskId, seq } = message.event;
+  const held = s.catchingUp[taskId];
+  if (held) {
+    held.push(message);
+    return;
+  }
+  if (seq <= (s.seen[taskId] ?? 0)) return;
+  s.seen[taskId] = seq;
+  socket.emit(TASK_EVENT, message);
+}
+
+/**
+ * Replays to `socket` the events of `taskId` after `afterSeq`, read by `readMissed` (oldest first), then
+ * the live messages that arrived meanwhile, each once.
+ * @returns how many events were sent.
+ */
+export async function catchUp(
+  socket: Pick<Socket, 'data' | 'emit'>,
+  taskId: string,
+  afterSeq: number,
+  readMissed: (afterSeq: number) => Promise<TaskEventMessage[]>,
+): Promise<number> {
+  const s = state(socket);
+  s.catchingUp[taskId] = [];
+  s.seen[taskId] = Math.max(s.seen[taskId] ?? 0, afterSeq);
+  let sent = 0;
+  try {
+    for (;;) {
+      const page = await readMissed(s.seen[taskId]!);
+      if (page.length === 0) break;
+      for (const m of page) {
+        if (m.event.seq <= s.seen[taskId]!) continue;
+        s.seen[taskId] = m.event.seq;
+        socket.emit(TASK_EVENT, m);
+        sent++;
+      }
+    }
+  } finally {
+    const held = s.catchingUp[taskId] ?? [];
+    delete s.catchingUp[taskId];
+    for (const m of held) {
+      const before = s.seen[taskId] ?? 0;
+      deliver(socket, m);
+      if ((s.seen[taskId] ?? 0) > before) sent++;
+    }
+  }
+  return sent;
+}

@@ -1,0 +1,73 @@
+/**
+ * Missed events: a client that reconnects with the last sequence number it saw receives every event it
+ * missed, in order, exactly once, from Postgres — also while new events keep arriving live.
+ */
+import path from 'node:path';
+import { Gate, gatedProvider } from '../support/gate';
+import { createTestRepo } from '../support/gitRepo';
+import { TaskEventClient } from '../support/socketClient';
+import { postJson, startServices, type TestServices } from '../support/services';
+
+describe('catching up on missed events', () => {
+  let services: TestServices;
+  let repo: string;
+  const gates: { createSandbox?: Gate; ensureAgent?: Gate } = {};
+
+  beforeAll(async () => {
+    services = await startServices({ wrapProvider: (local) => gatedProvider(local, gates) });
+    repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+  });
+  afterAll(async () => {
+    gates.createSandbox?.open();
+    gates.ensureAgent?.open();
+    await services?.stop();
+  });
+
+  it('replays what a reconnecting client missed, then continues live, each event once and in order', async () => {
+    gates.createSandbox = new Gate();
+    gates.ensureAgent = new Gate();
+    const created = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: 'ws-catchup', repository: repo, prompt: 'Catch up' });
+    await gates.createSandbox.entered;
+
+    // First connection: replay from the start, then it drops.
+    const first = new TaskEventClient(services.baseUrl);
+    const ack1 = await first.subscribe({ taskId: created.body.id, afterSeq: 0 });
+    const seen1 = first.eventsOf(created.body.id).map((m) => m.event.seq);
+    expect(seen1).toEqual(Array.from({ length: ack1.task!.lastEventSeq }, (_, i) => i + 1));
+    expect(ack1.replayed).toBe(seen1.length);
+    first.close();
+
+    // While disconnected, provisioning moves on (sandbox step completes, agent step starts).
+    gates.createSandbox.open();
+    await gates.ensureAgent.entered;
+
+    // Reconnect with the last seq seen while the rest of provisioning runs concurrently.
+    const second = new TaskEventClient(services.baseUrl);
+    try {
+      gates.ensureAgent.open();
+      const ack2 = await second.subscribe({ taskId: created.body.id, afterSeq: seen1[seen1.length - 1] });
+      expect(ack2.ok).toBe(true);
+      const last = await second.waitFor((m) => m.event.taskId === created.body.id && m.task.status === 'running');
+      await services.temporal.workflow.getHandle(created.body.workflowId).result();
+      const total = (await services.prisma.task.findUniqueOrThrow({ where: { id: created.body.id } })).lastEventSeq;
+      const seen2 = second.eventsOf(created.body.id).map((m) => m.event.seq);
+      expect(seen2).toEqual(Array.from({ length: total - seen1.length }, (_, i) => seen1.length + i + 1));
+      expect(last.event.seq).toBe(total);
+      expect([...seen1, ...seen2]).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    } finally {
+      second.close();
+    }
+  });
+
+  it('rejects a negative or fractional afterSeq', async () => {
+    const client = new TaskEventClient(services.baseUrl);
+    try {
+      const id = (await services.prisma.task.findFirstOrThrow({ where: { workspaceId: 'ws-catchup' } })).id;
+      for (const afterSeq of [-1, 1.5, '3']) {
+        expect(await client.subscribe({ taskId: id, afterSeq } as never)).toEqual({ ok: false, error: expect.objectContaining({ code: 'invalid_subscription' }) });
+      }
+    } finally {
+      client.close();
+    }
+  });
+});
