@@ -20,7 +20,7 @@ export class HttpError extends Error {
 }
 
 /** 400 `validation_failed` from a zod error; `field` is the first offending path, prefixed by where it was (body, query, params). */
-export function validationError(where: 'body' | 'query' | 'params', err: ZodError): HttpError {
+export function validationError(where: 'body' | 'query' | 'params' | 'header', err: ZodError): HttpError {
   const issues = err.issues.map((i) => {
     // An unknown key is reported on its parent; name the key itself.
     const path = i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]] : i.path;

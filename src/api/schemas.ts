@@ -110,3 +110,6 @@ export const transcriptQuery = z
     limit: z.coerce.number().int().min(1).max(500).default(100),
   })
   .strict();
+
+/** `Idempotency-Key` header: 1..255 visible ASCII characters. */
+export const idempotencyKeyHeader = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'visible ASCII characters only').optional();

@@ -29,8 +29,9 @@ import {
   type WorkbenchSessionInput,
 } from '../../workflows/sessionContracts';
 import { HttpError } from '../errors';
-import { parse } from '../parse';
-import { createSessionBody, draftBody, messageBody, sessionParams, taskIdParams, transcriptQuery } from '../schemas';
+import { idempotencyKeyOf, parse } from '../parse';
+import { bindIdempotencyKey, claimIdempotencyKey, requestHash } from '../../db/idempotency';
+import { createSessionBody, draftBody, idempotencyKeyHeader, messageBody, sessionParams, taskIdParams, transcriptQuery } from '../schemas';
 
 export interface SessionRouteDeps {
   prisma: PrismaClient;
@@ -80,13 +81,31 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
   /**
    * Open a tab. Body { agent?, model? }. 201 + Location, SessionRecord with status `pending_provision`
    * (no ready sandbox yet) or `pending_session_create`. 404 task_not_found; 409 task_closed for a
-   * killed or archived task; 503 workflow_start_failed (the row is removed again).
+   * killed or archived task; 503 workflow_start_failed (the row is removed again). Header
+   * `Idempotency-Key` (optional, per task): a repeat answers 201 with the first tab and
+   * `Idempotent-Replayed: true`; the same key with another body is 422 idempotency_key_reused.
    */
   router.post('/', async (req, res) => {
     const task = await findTask(req);
     const body = parse(createSessionBody, req.body ?? {}, 'body');
     if (task.status === 'killed' || task.status === 'archived') throw new HttpError(409, 'task_closed', `task is ${task.status}`);
-    const session = await prisma.$transaction((tx) => insertSession(tx, notifier, { task, agent: body.agent ?? task.agentType, model: body.model }));
+    const idempotencyKey = idempotencyKeyOf(req, idempotencyKeyHeader);
+    const scope = `sessions:${task.id}`;
+    const outcome = await prisma.$transaction(async (tx) => {
+      if (idempotencyKey) {
+        const claim = await claimIdempotencyKey(tx, { scope, key: idempotencyKey, hash: requestHash(body) });
+        if (claim.kind === 'mismatch') throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body', 'header.idempotency-key');
+        if (claim.kind === 'replay') return { kind: 'replay' as const, replay: await tx.workbenchSession.findUniqueOrThrow({ where: { id: claim.sessionId! } }) };
+      }
+      const created = await insertSession(tx, notifier, { task, agent: body.agent ?? task.agentType, model: body.model });
+      if (idempotencyKey) await bindIdempotencyKey(tx, { scope, key: idempotencyKey, sessionId: created.id });
+      return { kind: 'created' as const, created };
+    });
+    if (outcome.kind === 'replay') {
+      res.status(201).location(`/v1/tasks/${task.id}/sessions/${outcome.replay.id}`).set('Idempotent-Replayed', 'true').json(toSessionRecord(outcome.replay));
+      return;
+    }
+    const session = outcome.created;
     try {
       await startWorkbenchSession(deps.temporal, deps.taskQueue, { taskId: task.id, sessionId: session.id, workflowId: session.workflowId });
     } catch (err) {

@@ -23,10 +23,11 @@ import type { TaskEventNotifier } from '../../realtime/notifier';
 import { startProvisionTask, temporalUiLink } from '../../temporal/client';
 import { provisionStateQuery, provisionWorkflowId } from '../../workflows/contracts';
 import { HttpError } from '../errors';
-import { parse } from '../parse';
+import { idempotencyKeyOf, parse } from '../parse';
+import { bindIdempotencyKey, claimIdempotencyKey, requestHash } from '../../db/idempotency';
 import { insertSession } from '../../db/sessions';
 import { startWorkbenchSession } from './sessions';
-import { createTaskBody, listEventsQuery, listTasksQuery, taskIdParams } from '../schemas';
+import { createTaskBody, idempotencyKeyHeader, listEventsQuery, listTasksQuery, taskIdParams } from '../schemas';
 
 export interface TaskRouteDeps {
   prisma: PrismaClient;
@@ -70,15 +71,25 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    * claimed before sending). 201 + Location: /v1/tasks/:id, body TaskRecord (status
    * `init_enqueue_provision`) plus `temporalUiUrl` and, with openSession, `firstSession`.
    * 400 validation_failed | unknown_provider; 503 workflow_start_failed (the row is removed again).
+   * Header `Idempotency-Key` (optional, per workspace): a repeat answers 201 with the first request's
+   * task and `Idempotent-Replayed: true`, creating nothing; the same key with another body is 422
+   * idempotency_key_reused.
    */
   router.post('/', async (req, res) => {
     const body = parse(createTaskBody, req.body ?? {}, 'body');
     if (!deps.providerIds.includes(body.provider)) {
       throw new HttpError(400, 'unknown_provider', `provider must be one of: ${deps.providerIds.join(', ')}`, 'body.provider');
     }
+    const idempotencyKey = idempotencyKeyOf(req, idempotencyKeyHeader);
+    const scope = `tasks:${body.workspaceId}`;
     const id = randomUUID();
     const workflowId = provisionWorkflowId(id);
-    const task = await prisma.$transaction(async (tx) => {
+    const outcome = await prisma.$transaction(async (tx) => {
+      if (idempotencyKey) {
+        const claim = await claimIdempotencyKey(tx, { scope, key: idempotencyKey, hash: requestHash(body) });
+        if (claim.kind === 'mismatch') throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body', 'header.idempotency-key');
+        if (claim.kind === 'replay') return { kind: 'replay' as const, replay: await tx.task.findUniqueOrThrow({ where: { id: claim.taskId! } }) };
+      }
       await tx.task.create({
         data: {
           id,
@@ -101,8 +112,25 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       });
       const created = await tx.task.findUniqueOrThrow({ where: { id } });
       const session = body.openSession ? await insertSession(tx, deps.notifier, { task: created, agent: body.agent, firstMessage: body.prompt }) : null;
-      return { ...(await tx.task.findUniqueOrThrow({ where: { id } })), firstSession: session };
+      if (idempotencyKey) await bindIdempotencyKey(tx, { scope, key: idempotencyKey, taskId: id });
+      return { kind: 'created' as const, created: { ...(await tx.task.findUniqueOrThrow({ where: { id } })), firstSession: session } };
     });
+    if (outcome.kind === 'replay') {
+      // A repeated or concurrent duplicate: the first request's task, nothing new.
+      const first = outcome.replay;
+      const firstSession = await prisma.workbenchSession.findFirst({ where: { taskId: first.id, ordinal: 1 } });
+      res
+        .status(201)
+        .location(`/v1/tasks/${first.id}`)
+        .set('Idempotent-Replayed', 'true')
+        .json({
+          ...toTaskRecord(first),
+          temporalUiUrl: temporalUiLink(deps.temporalUi.url, deps.temporalUi.namespace, first.workflowId),
+          ...(body.openSession && firstSession ? { firstSession: toSessionRecord(firstSession) } : {}),
+        });
+      return;
+    }
+    const task = outcome.created;
     try {
       await startProvisionTask(deps.temporal, { taskId: id, workspaceId: body.workspaceId, taskQueue: deps.taskQueue });
     } catch (err) {
