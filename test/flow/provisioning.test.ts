@@ -61,6 +61,12 @@ describe('provisionTask on the real stack', () => {
       await sandboxGate.entered;
       const held = await getJson(`${services.baseUrl}/v1/tasks/${taskId}`);
       expect(held.body.status).toBe('init_create_sandbox');
+      // The record shows where provisioning is, since when, and when the attempt times out.
+      const progress = held.body.provisioning;
+      expect(progress).toMatchObject({ currentStep: 'init_create_sandbox', subStep: 'starting', attempt: 1 });
+      const attemptStart = (await services.temporal.workflow.getHandle(created.body.workflowId).query(provisionStateQuery)).steps.init_create_sandbox!.attemptStartedAt!;
+      expect(Date.parse(progress.timesOutAt) - Date.parse(attemptStart)).toBe(180_000);
+      expect(Date.parse(progress.lastProgressAt)).toBeGreaterThanOrEqual(Date.parse(created.body.createdAt));
       const live = await services.temporal.workflow.getHandle(created.body.workflowId).query(provisionStateQuery);
       expect(live.currentStep).toBe('init_create_sandbox');
       expect(live.steps.init_ensure_name?.endedAt).toBeDefined();

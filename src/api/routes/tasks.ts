@@ -18,6 +18,7 @@ import { z } from 'zod';
 import type { Prisma, PrismaClient } from '../../generated/prisma/client';
 import { appendTaskEvent } from '../../db/taskEvents';
 import { toSessionRecord, toTaskEventRecord, toTaskRecord } from '../../domain/records';
+import { isProvisioning } from '../../domain/status';
 import type { Logger } from '../../logger';
 import type { TaskEventNotifier } from '../../realtime/notifier';
 import { startProvisionTask, temporalUiLink } from '../../temporal/client';
@@ -171,10 +172,43 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     res.json({ items: page.map(toTaskRecord), nextCursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]!) : null });
   });
 
-  /** One task. 200 TaskRecord; 400 validation_failed (id not a uuid); 404 task_not_found. */
+  /**
+   * One task. 200 TaskRecord; 400 validation_failed (id not a uuid); 404 task_not_found.
+   * While the task is provisioning (`init_*`), the record also has `provisioning`: { currentStep,
+   * subStep, attempt, lastProgressAt, timesOutAt } from the run's live state (the earlier system's
+   * worst pain was tasks stuck with no visible progress); null when the run cannot be asked in 2 s.
+   */
   router.get('/:id', async (req, res) => {
-    res.json(toTaskRecord(await findTask(req)));
+    const task = await findTask(req);
+    const record = toTaskRecord(task);
+    if (!isProvisioning(task.status)) {
+      res.json(record);
+      return;
+    }
+    res.json({ ...record, provisioning: await liveProgress(task.workflowId) });
   });
+
+  /** Current step, sub-step, attempt, last progress and timeout boundary of a run, or null. */
+  const liveProgress = async (workflowId: string) => {
+    try {
+      const state = await Promise.race([
+        deps.temporal.workflow.getHandle(workflowId).query(provisionStateQuery),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('query timed out')), 2_000).unref()),
+      ]);
+      const step = state.currentStep ? state.steps[state.currentStep] : undefined;
+      const attemptStart = step?.attemptStartedAt ?? step?.startedAt;
+      return {
+        currentStep: state.currentStep,
+        subStep: step?.subStep ?? null,
+        attempt: step?.attempt ?? null,
+        lastProgressAt: state.lastProgressAt,
+        timesOutAt: step && attemptStart ? new Date(Date.parse(attemptStart) + step.startToCloseTimeoutMs).toISOString() : null,
+      };
+    } catch (err) {
+      deps.logger.warn({ err, workflowId }, 'live progress unavailable');
+      return null;
+    }
+  };
 
   /**
    * A task's history, oldest first. Query: after (seq, default 0), limit 1..500 (100).
