@@ -130,7 +130,11 @@ export function createSessionActivities(deps: SessionActivityDeps): WorkbenchAct
 
     async releasePendingSessions({ taskId, outcome }) {
       const { taskQueue } = Context.current().info;
-      const waiting = await prisma.workbenchSession.findMany({ where: { taskId, closed: false, status: 'pending_provision' }, select: { id: true } });
+      // Tabs waiting for provisioning: pending, or in error because an earlier provisioning run failed.
+      const waiting = await prisma.workbenchSession.findMany({
+        where: { taskId, closed: false, sandboxId: null, status: { in: ['pending_provision', 'error'] } },
+        select: { id: true },
+      });
       for (const { id } of waiting) {
         const args: [WorkbenchSessionInput] = [{ taskId, sessionId: id }];
         const common = { workflowId: workbenchWorkflowId(id), taskQueue, args };

@@ -12,6 +12,8 @@ export type TaskEventType =
   | 'task.step'
   | 'task.initialized'
   | 'task.error'
+  /** Provisioning of a task in `error` was started again: payload { previousStatusMessage }. */
+  | 'task.retry'
   /** A workbench tab was opened: payload { session: SessionRecord }. */
   | 'session.created'
   /** A tab changed (status, unread, error): payload { session: SessionRecord }. */

@@ -4,6 +4,7 @@
  *   pending_provision --sandboxReady--> pending_session_create --session open--> ready
  *   ready --sendMessage--> (turn: running) --> ready, one turn at a time, in message order
  *   any failure --> error --retrySession--> pending_session_create (a new attempt, no duplicate session)
+ *   provisioning failed --> error --sandboxReady (after the task is retried)--> pending_session_create
  *   closeSession at any point --> the agent session (existing or being created) is ended; run completes
  *
  * Workflow code only: no I/O.
@@ -74,9 +75,14 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
   try {
     await condition(() => closed || state.sandboxId !== null || failedProvisioning !== null);
     while (!closed && state.sandboxId === null && failedProvisioning !== null) {
-      // A tab on a task whose provisioning failed stays in error until it is closed (or the task is retried).
-      await fail(`the task's provisioning failed: ${failedProvisioning}`);
-      if (!closed) await condition(() => closed || state.sandboxId !== null);
+      // The task's provisioning failed: the tab shows it until it is closed, or until the task is
+      // retried and provisioning releases the tab with `sandboxReady` (or fails again).
+      const reason: string = failedProvisioning;
+      failedProvisioning = null;
+      state.phase = 'error';
+      state.error = `the task's provisioning failed: ${reason}`;
+      await transition({ status: 'error', errorMessage: state.error });
+      await condition(() => closed || state.sandboxId !== null || failedProvisioning !== null);
     }
     while (!closed && state.sandboxId !== null) {
       const sandboxId: string = state.sandboxId;

@@ -8,6 +8,7 @@
  *   GET  /v1/tasks/:id/events         its history, oldest first, from `after` (seq)
  *   GET  /v1/tasks/:id/provisioning   live step state from the workflow's `provisionState` query
  *   GET  /v1/tasks/:id/sandbox        the task's active sandbox (directory, agent endpoint, session)
+ *   POST /v1/tasks/:id/retry          provision a task in `error` again
  *
  * Errors: see ../errors.ts.
  */
@@ -220,6 +221,39 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     const rows = await prisma.taskEvent.findMany({ where: { taskId: task.id, seq: { gt: q.after } }, orderBy: { seq: 'asc' }, take: q.limit });
     const last = rows[rows.length - 1];
     res.json({ items: rows.map(toTaskEventRecord), nextCursor: last && last.seq < task.lastEventSeq ? last.seq : null });
+  });
+
+  /**
+   * Start provisioning again for a task in `error` (issue 4 "Kill and retry"): a new provisionTask run
+   * with the same workflow id, which reuses what is sound (title and branch, the clone, a live
+   * sandbox-agent, an open session). Tabs that showed the failure follow the new run.
+   * 202 TaskRecord (status init_enqueue_provision); 409 task_not_in_error; 503 workflow_start_failed.
+   */
+  router.post('/:id/retry', async (req, res) => {
+    const found = await findTask(req);
+    if (found.status !== 'error') throw new HttpError(409, 'task_not_in_error', `the task is ${found.status}; only a task in error can be retried`);
+    const task = await prisma.$transaction(async (tx) => {
+      // Only one retry per failure: the status check and the patch happen under the task's row lock.
+      const [row] = await tx.$queryRaw<Array<{ status: string }>>`SELECT status::text AS status FROM tasks WHERE id = ${found.id}::uuid FOR UPDATE`;
+      if (row?.status !== 'error') throw new HttpError(409, 'task_not_in_error', `the task is ${row?.status}; only a task in error can be retried`);
+      await appendTaskEvent(tx, deps.notifier, {
+        taskId: found.id,
+        type: 'task.retry',
+        payload: { previousStatusMessage: found.statusMessage },
+        dedupeKey: `retry:${found.lastEventSeq}`,
+        patch: { status: 'init_enqueue_provision', statusMessage: 'provision queued (retry)' },
+      });
+      return tx.task.findUniqueOrThrow({ where: { id: found.id } });
+    });
+    try {
+      await startProvisionTask(deps.temporal, { taskId: task.id, workspaceId: task.workspaceId, taskQueue: deps.taskQueue });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+        deps.logger.error({ err, taskId: task.id }, 'restarting provisionTask failed');
+        throw new HttpError(503, 'workflow_start_failed', 'provisioning could not be restarted; the recovery sweep will start it');
+      }
+    }
+    res.status(202).json(toTaskRecord(task));
   });
 
   /**
