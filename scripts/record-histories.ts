@@ -139,6 +139,28 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'task-killed-when-running',
+    async run(s, repo) {
+      const t = await createTask(s, { repository: repo, prompt: 'Kill when running' });
+      await done(s, t.workflowId);
+      await api(s, 'POST', `/v1/tasks/${t.id}/kill`, {});
+      await done(s, `kill-task-${t.id}`);
+      return { '': `kill-task-${t.id}` };
+    },
+  },
+  {
+    name: 'task-retried-after-error',
+    async run(s) {
+      const repo = path.join(s.sandboxRoot, 'late-repo');
+      const t = await createTask(s, { repository: repo, prompt: 'Retry when the repository exists' });
+      await done(s, t.workflowId);
+      await createTestRepo(repo);
+      await api(s, 'POST', `/v1/tasks/${t.id}/retry`, {});
+      await done(s, t.workflowId);
+      return { '': t.workflowId };
+    },
+  },
+  {
     name: 'tab-error-then-retry',
     wrap: failFirstTabSession,
     async run(s, repo) {

@@ -13,7 +13,7 @@ import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { appendTaskEvent } from '../db/taskEvents';
 import { deriveBranchName, deriveTitle, pickBranchName } from '../domain/naming';
 import type { Logger } from '../logger';
-import { INITIAL_SESSION_KEY, type ProviderRegistry } from '../providers/types';
+import { INITIAL_SESSION_KEY, type ProviderRegistry, type SandboxHandle, type SandboxProvider } from '../providers/types';
 import type { TaskEventNotifier } from '../realtime/notifier';
 import type { ProvisionActivities } from '../workflows/contracts';
 import { asActivityErrors } from './errors';
@@ -36,11 +36,25 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
 
   const providerOf = (providerId: string) => providerFor(deps.providers, providerId);
 
+  /**
+   * After a provider call: if the task was killed meanwhile (its sandbox row marked destroyed), destroy
+   * what the call made and stop, so nothing outlives a kill that ran while the call was in flight.
+   */
+  const unlessKilled = async (sandboxId: string, provider: SandboxProvider, handle: SandboxHandle) => {
+    const row = await prisma.sandbox.findUnique({ where: { id: sandboxId }, select: { state: true } });
+    if (row?.state !== 'destroyed') return;
+    await provider.destroySandbox(handle);
+    throw ApplicationFailure.nonRetryable('the task was killed while this step ran; what it made is removed', 'TaskKilled');
+  };
+
   return {
     async recordTransition(input) {
       const { fields } = input;
-      return prisma.$transaction((tx) =>
-        appendTaskEvent(tx, notifier, {
+      return prisma.$transaction(async (tx) => {
+        // A killed task stays killed: a transition of its cancelled run that lands late is dropped.
+        const current = await tx.task.findUniqueOrThrow({ where: { id: input.taskId }, select: { status: true, lastEventSeq: true } });
+        if (current.status === 'killed') return { seq: current.lastEventSeq };
+        return appendTaskEvent(tx, notifier, {
           taskId: input.taskId,
           type: input.event.type,
           payload: input.event.payload,
@@ -51,8 +65,8 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
             stepTimings: input.stepTimings as unknown as Prisma.InputJsonValue,
             ...fields,
           },
-        }),
-      );
+        });
+      });
     },
 
     async ensureName({ taskId }) {
@@ -93,6 +107,7 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
         const handle = await withKeepAliveHeartbeat(() =>
           provider.createSandbox({ sandboxKey: row.id, repository: task.repository, branchName }, report),
         );
+        await unlessKilled(row.id, provider, handle);
         await prisma.sandbox.update({
           where: { id: row.id },
           data: { providerSandboxId: handle.providerSandboxId, directory: handle.directory, state: 'ready', details: handle.details as Prisma.InputJsonValue },
@@ -106,6 +121,7 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
         const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(handle, deps.progress('init_ensure_agent')));
+        await unlessKilled(sandboxId, provider, handle);
         await prisma.sandbox.update({
           where: { id: sandboxId },
           data: { agentEndpoint: agent.endpoint, details: { ...(row.details as object), ...agent.details } as Prisma.InputJsonValue },
@@ -120,6 +136,7 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
         const session = await withKeepAliveHeartbeat(() => provider.createSession(handle, { agent: task.agentType, sessionKey: INITIAL_SESSION_KEY }, deps.progress('init_create_session')));
+        await unlessKilled(sandboxId, provider, handle);
         await prisma.sandbox.update({
           where: { id: sandboxId },
           data: { details: { ...(row.details as object), ...session.details } as Prisma.InputJsonValue },

@@ -14,6 +14,8 @@ export type TaskEventType =
   | 'task.error'
   /** Provisioning of a task in `error` was started again: payload { previousStatusMessage }. */
   | 'task.retry'
+  /** The task was killed and cleaned up: payload { provisioningCancelled, tabsClosed, sandboxesDestroyed }. */
+  | 'task.kill'
   /** A workbench tab was opened: payload { session: SessionRecord }. */
   | 'session.created'
   /** A tab changed (status, unread, error): payload { session: SessionRecord }. */

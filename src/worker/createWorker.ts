@@ -1,15 +1,16 @@
 /**
- * Builds the Temporal worker that runs `provisionTask`, `workbenchSession` and their activities on one task queue.
+ * Builds the Temporal worker that runs `provisionTask`, `workbenchSession`, `killTask` and their activities on one task queue.
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { ProvisionActivities } from '../workflows/contracts';
+import type { KillActivities } from '../workflows/killContracts';
 import type { WorkbenchActivities } from '../workflows/sessionContracts';
 
 export interface ProvisionWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  activities: ProvisionActivities & WorkbenchActivities;
+  activities: ProvisionActivities & WorkbenchActivities & KillActivities;
   /** A prebuilt workflow bundle (tests bundle once per run); without it the worker bundles src/workflows. */
   workflowBundle?: { codePath: string };
 }

@@ -7,6 +7,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities/createActivities';
 import { createStepProgressReporter } from '../activities/progress';
+import { createKillActivities } from '../activities/killActivities';
 import { createSessionActivities } from '../activities/sessionActivities';
 import { loadConfig } from '../config';
 import { createPrismaClient } from '../db/prisma';
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
   const activities = {
     ...createActivities({ prisma, providers, notifier: pgNotifier, progress: createStepProgressReporter(client, logger), logger }),
     ...createSessionActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger }),
+    ...createKillActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger }),
   };
   const worker = await createProvisionWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, activities });
   logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker polling');

@@ -1,3 +1,4 @@
 /** Workflow entry point bundled for the worker: every workflow type this service registers. */
 export { provisionTask } from './provisionTask';
 export { workbenchSession } from './workbenchSession';
+export { killTask } from './killTask';

@@ -10,7 +10,7 @@
  * Workflow code only: no I/O. The `provisionState` query reads workflow memory; step activities report
  * their attempt and sub-step through the `stepProgress` signal.
  */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { StepTiming } from '../domain/records';
 import { STEP_MESSAGES, type ProvisionStep, type TaskStatus } from '../domain/status';
 import {
@@ -111,6 +111,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
       return result;
     } catch (err) {
       state.steps[name]!.endedAt = now();
+      if (isCancellation(err)) throw err; // killed: killTask records the outcome
       const { type, message } = describeFailure(err, name);
       state.error = { step: name, type, message };
       await transition('error', message, { type: 'task.error', payload: { step: name, type, detail: message }, key: `${name}:error` });

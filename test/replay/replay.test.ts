@@ -52,6 +52,8 @@ describe('replay of recorded provisionTask histories', () => {
         'current/tab-error-then-retry',
         'current/tab-first-prompt-message-close-tab',
         'current/tab-first-prompt-message-close-task',
+        'current/task-killed-when-running',
+        'current/task-retried-after-error',
       ].sort(),
     );
     const steps = ['ensureName', 'createSandbox', 'ensureAgent', 'createSession'];
@@ -74,6 +76,9 @@ describe('replay of recorded provisionTask histories', () => {
     expect(activities(load('current/tab-first-prompt-message-close-task'))).toContain('releasePendingSessions');
     expect(activities(load('current/tab-closed-while-pending'))).not.toContain('openAgentSession');
     expect(activities(load('current/tab-error-then-retry')).filter((a) => a === 'openAgentSession')).toHaveLength(2);
+    expect(activities(load('current/task-killed-when-running'))).toEqual(['cancelProvisioning', 'closeTaskSessions', 'destroyTaskSandboxes', 'markKilled']);
+    const retriedRun = load('current/task-retried-after-error'); // the second run of the task's workflow id
+    expect(activities(retriedRun).filter((a) => a !== 'recordTransition' && a !== 'releasePendingSessions')).toEqual(steps);
   });
 
   it('replays every fixture with no error', async () => {

@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities/createActivities';
 import { createStepProgressReporter } from '../../src/activities/progress';
+import { createKillActivities } from '../../src/activities/killActivities';
 import { createSessionActivities } from '../../src/activities/sessionActivities';
 import { createApiServer, type ApiServer } from '../../src/api/server';
 import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
@@ -54,6 +55,7 @@ export async function startServices(opts: { wrapProvider?: (local: LocalProvider
   const activities = {
     ...createActivities({ prisma, providers, notifier: pgNotifier, progress: createStepProgressReporter(temporal, logger), logger }),
     ...createSessionActivities({ prisma, providers, notifier: pgNotifier, temporal, logger }),
+    ...createKillActivities({ prisma, providers, notifier: pgNotifier, temporal, logger }),
   };
   const worker: Worker = await createProvisionWorker({
     connection,

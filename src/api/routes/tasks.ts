@@ -9,6 +9,7 @@
  *   GET  /v1/tasks/:id/provisioning   live step state from the workflow's `provisionState` query
  *   GET  /v1/tasks/:id/sandbox        the task's active sandbox (directory, agent endpoint, session)
  *   POST /v1/tasks/:id/retry          provision a task in `error` again
+ *   POST /v1/tasks/:id/kill           stop the task and clean up, ending in `killed`
  *
  * Errors: see ../errors.ts.
  */
@@ -24,6 +25,7 @@ import type { Logger } from '../../logger';
 import type { TaskEventNotifier } from '../../realtime/notifier';
 import { startProvisionTask, temporalUiLink } from '../../temporal/client';
 import { provisionStateQuery, provisionWorkflowId } from '../../workflows/contracts';
+import { KILL_TASK_WORKFLOW_TYPE, killWorkflowId } from '../../workflows/killContracts';
 import { HttpError } from '../errors';
 import { idempotencyKeyOf, parse } from '../parse';
 import { bindIdempotencyKey, claimIdempotencyKey, requestHash } from '../../db/idempotency';
@@ -221,6 +223,26 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     const rows = await prisma.taskEvent.findMany({ where: { taskId: task.id, seq: { gt: q.after } }, orderBy: { seq: 'asc' }, take: q.limit });
     const last = rows[rows.length - 1];
     res.json({ items: rows.map(toTaskEventRecord), nextCursor: last && last.seq < task.lastEventSeq ? last.seq : null });
+  });
+
+  /**
+   * Kill a task wherever it is (issue 4): its `killTask` run cancels provisioning, closes its tabs,
+   * destroys its sandboxes and ends it in `killed` with a `task.kill` event. 202 TaskRecord (the kill
+   * runs in the background; follow the task's events); a task already killed answers 202 unchanged.
+   */
+  router.post('/:id/kill', async (req, res) => {
+    const task = await findTask(req);
+    if (task.status !== 'killed') {
+      try {
+        await deps.temporal.workflow.start(KILL_TASK_WORKFLOW_TYPE, { taskQueue: deps.taskQueue, workflowId: killWorkflowId(task.id), args: [{ taskId: task.id }] });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+          deps.logger.error({ err, taskId: task.id }, 'starting killTask failed');
+          throw new HttpError(503, 'workflow_start_failed', 'the kill could not be started; try again');
+        }
+      }
+    }
+    res.status(202).json(toTaskRecord(task));
   });
 
   /**

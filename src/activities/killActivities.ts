@@ -1,0 +1,82 @@
+/**
+ * Activities of the `killTask` workflow, built from their dependencies.
+ */
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { PrismaClient } from '../generated/prisma/client';
+import { updateSession } from '../db/sessions';
+import { appendTaskEvent } from '../db/taskEvents';
+import type { Logger } from '../logger';
+import type { ProviderRegistry } from '../providers/types';
+import type { TaskEventNotifier } from '../realtime/notifier';
+import type { KillActivities } from '../workflows/killContracts';
+import { closeSessionSignal } from '../workflows/sessionContracts';
+import { loadSandbox, providerFor } from './sandboxAccess';
+
+export interface KillActivityDeps {
+  prisma: PrismaClient;
+  providers: ProviderRegistry;
+  notifier: TaskEventNotifier;
+  temporal: Client;
+  logger: Logger;
+}
+
+export function createKillActivities(deps: KillActivityDeps): KillActivities {
+  const { prisma, notifier } = deps;
+  return {
+    async cancelProvisioning({ taskId }) {
+      const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
+      const handle = deps.temporal.workflow.getHandle(task.workflowId);
+      try {
+        const { status } = await handle.describe();
+        if (status.name !== 'RUNNING') return { wasRunning: false };
+        await handle.cancel();
+        const beat = setInterval(() => Context.current().heartbeat(), 5_000);
+        try {
+          await handle.result().catch(() => undefined); // closes as cancelled once in-flight activities are done
+        } finally {
+          clearInterval(beat);
+        }
+        return { wasRunning: true };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return { wasRunning: false };
+        throw err;
+      }
+    },
+
+    async closeTaskSessions({ taskId }) {
+      const open = await prisma.workbenchSession.findMany({ where: { taskId, closed: false } });
+      for (const s of open) {
+        await prisma.$transaction((tx) =>
+          updateSession(tx, notifier, { sessionId: s.id, type: 'session.closed', patch: { closed: true, closedAt: new Date() }, dedupeKey: `session:${s.id}:closed` }),
+        );
+        try {
+          await deps.temporal.workflow.getHandle(s.workflowId).signal(closeSessionSignal);
+          await deps.temporal.workflow.getHandle(s.workflowId).result();
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) deps.logger.warn({ err, sessionId: s.id }, 'tab run did not close cleanly');
+        }
+      }
+      return { closed: open.length };
+    },
+
+    async destroyTaskSandboxes({ taskId }) {
+      const rows = await prisma.sandbox.findMany({ where: { taskId, state: { not: 'destroyed' } } });
+      for (const row of rows) {
+        // Marked first: a provisioning activity still in flight sees it when its provider call returns
+        // and destroys what it made (src/activities/createActivities.ts), so nothing outlives the kill.
+        await prisma.sandbox.update({ where: { id: row.id }, data: { state: 'destroyed', agentEndpoint: null } });
+        const provider = providerFor(deps.providers, row.providerId);
+        const handle = row.providerSandboxId && row.directory ? (await loadSandbox(prisma, deps.providers, row.id)).handle : await provider.resumeSandbox(row.id);
+        if (handle) await provider.destroySandbox(handle);
+      }
+      return { destroyed: rows.length };
+    },
+
+    async markKilled({ taskId, dedupeKey, summary }) {
+      await prisma.$transaction((tx) =>
+        appendTaskEvent(tx, notifier, { taskId, type: 'task.kill', payload: summary, dedupeKey, patch: { status: 'killed', statusMessage: 'killed' } }),
+      );
+    },
+  };
+}
