@@ -21,6 +21,8 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Directory under which the local provider makes one sandbox directory per task. */
   SANDBOX_ROOT: z.string().min(1).default('.data/sandboxes'),
+  /** Colon-separated absolute directories local repositories must be under (default: the parent of this checkout). */
+  REPOSITORY_ROOTS: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -30,6 +32,8 @@ export interface AppConfig {
   port: number;
   /** Absolute path. */
   sandboxRoot: string;
+  /** Absolute directories local repositories must be under. */
+  repositoryRoots: string[];
   logLevel: string;
 }
 
@@ -54,6 +58,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     port: c.PORT,
     sandboxRoot: path.resolve(c.SANDBOX_ROOT),
+    repositoryRoots: (c.REPOSITORY_ROOTS ?? path.resolve(__dirname, '../..')).split(':').filter(Boolean).map((r) => path.resolve(r)),
     logLevel: c.LOG_LEVEL,
   };
 }

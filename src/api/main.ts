@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     notifier: pgNotifier,
     taskQueue: config.temporal.taskQueue,
     providerIds: PROVIDER_IDS,
+    repositoryRoots: config.repositoryRoots,
     temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace },
     logger,
   });

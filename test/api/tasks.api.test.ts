@@ -7,6 +7,7 @@
  * Tasks created here provision in the background; every run is waited for before teardown.
  */
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { taskRoom, type TaskEventMessage } from '../../src/domain/records';
 import { createTestRepo } from '../support/gitRepo';
@@ -111,6 +112,11 @@ describe('task API contract on the real stack', () => {
         code: 'payload_too_large',
         field: 'body',
       },
+      { name: 'repository outside the roots', send: json({ ...valid, repository: '/etc' }), status: 400, code: 'repository_not_allowed', field: 'body.repository' },
+      { name: 'repository path leading out with ..', send: json({ ...valid, repository: `${os.tmpdir()}/../etc` }), status: 400, code: 'repository_not_allowed', field: 'body.repository' },
+      { name: 'git ext:: transport', send: json({ ...valid, repository: 'ext::sh -c touch% /tmp/pwned' }), status: 400, code: 'repository_not_allowed', field: 'body.repository' },
+      { name: 'file:// URL', send: json({ ...valid, repository: 'file:///etc' }), status: 400, code: 'repository_not_allowed', field: 'body.repository' },
+      { name: 'relative path', send: json({ ...valid, repository: 'repos/app' }), status: 400, code: 'repository_not_allowed', field: 'body.repository' },
       { name: 'unknown provider', send: json({ ...valid, provider: 'kubernetes' }), status: 400, code: 'unknown_provider', field: 'body.provider', mentions: 'local' },
     ];
 

@@ -172,6 +172,7 @@ describe('provisionTask on the real stack', () => {
       notifier: pgNotifier,
       taskQueue: services.taskQueue,
       providerIds: ['local'],
+      repositoryRoots: [services.stack.workDir],
       temporalUi: { url: services.stack.temporalUiUrl, namespace: 'no-such-namespace' },
       logger: createLogger('test', 'silent'),
     });

@@ -27,6 +27,7 @@ describe('realtime relay across API processes', () => {
       notifier: pgNotifier,
       taskQueue: services.taskQueue,
       providerIds: ['local'],
+      repositoryRoots: [services.stack.workDir],
       temporalUi: { url: services.stack.temporalUiUrl, namespace: services.stack.namespace },
       logger: createLogger('test-api-2', 'silent'),
     });

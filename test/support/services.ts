@@ -72,6 +72,7 @@ export async function startServices(opts: { wrapProvider?: (local: LocalProvider
     notifier: pgNotifier,
     taskQueue,
     providerIds: [provider.id],
+    repositoryRoots: [stack.workDir],
     temporalUi: { url: stack.temporalUiUrl, namespace: stack.namespace },
     logger,
   });

@@ -27,6 +27,7 @@ import { startProvisionTask, temporalUiLink } from '../../temporal/client';
 import { provisionStateQuery, provisionWorkflowId } from '../../workflows/contracts';
 import { KILL_TASK_WORKFLOW_TYPE, killWorkflowId } from '../../workflows/killContracts';
 import { HttpError } from '../errors';
+import { checkRepository } from '../repositoryPolicy';
 import { idempotencyKeyOf, parse } from '../parse';
 import { bindIdempotencyKey, claimIdempotencyKey, requestHash } from '../../db/idempotency';
 import { insertSession } from '../../db/sessions';
@@ -40,6 +41,8 @@ export interface TaskRouteDeps {
   taskQueue: string;
   /** Provider ids the worker serves (`local`, ...). */
   providerIds: readonly string[];
+  /** Absolute directories local repositories must be under (./../repositoryPolicy.ts). */
+  repositoryRoots: readonly string[];
   temporalUi: { url: string; namespace: string };
   logger: Logger;
 }
@@ -74,7 +77,8 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    * prompt is its first message, sent once the tab is ready (never lost: it is stored; never twice: it is
    * claimed before sending). 201 + Location: /v1/tasks/:id, body TaskRecord (status
    * `init_enqueue_provision`) plus `temporalUiUrl` and, with openSession, `firstSession`.
-   * 400 validation_failed | unknown_provider; 503 workflow_start_failed (the row is removed again).
+   * 400 validation_failed | unknown_provider | repository_not_allowed (see ../repositoryPolicy.ts);
+   * 503 workflow_start_failed (the row is removed again).
    * Header `Idempotency-Key` (optional, per workspace): a repeat answers 201 with the first request's
    * task and `Idempotent-Replayed: true`, creating nothing; the same key with another body is 422
    * idempotency_key_reused.
@@ -84,6 +88,8 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     if (!deps.providerIds.includes(body.provider)) {
       throw new HttpError(400, 'unknown_provider', `provider must be one of: ${deps.providerIds.join(', ')}`, 'body.provider');
     }
+    const verdict = checkRepository(body.repository, deps.repositoryRoots);
+    if (!verdict.ok) throw new HttpError(400, 'repository_not_allowed', verdict.reason, 'body.repository');
     const idempotencyKey = idempotencyKeyOf(req, idempotencyKeyHeader);
     const scope = `tasks:${body.workspaceId}`;
     const id = randomUUID();
