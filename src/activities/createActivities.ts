@@ -75,7 +75,7 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
         if (task.title && task.branchName) return { title: task.title, branchName: task.branchName };
         const report = deps.progress('init_ensure_name');
         await report('reading_branches', `reading branches of ${task.repository}`);
-        const remote = await providerOf(task.providerId).listBranches(task.repository);
+        const remote = await withKeepAliveHeartbeat(() => providerOf(task.providerId).listBranches(task.repository));
         const title = deriveTitle(task.prompt);
         const base = task.requestedBranch ?? deriveBranchName(title);
         return prisma.$transaction(async (tx) => {

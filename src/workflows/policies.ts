@@ -12,6 +12,7 @@ const FINAL_ERRORS = ['RepositoryNotFound', 'BranchTaken', 'InvalidAgent'];
 export const STEP_ACTIVITY_OPTIONS: Record<ProvisionStep, ActivityOptions & { startToCloseTimeout: number }> = {
   init_ensure_name: {
     startToCloseTimeout: 60_000,
+    heartbeatTimeout: 15_000,
     retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, maximumAttempts: 5, nonRetryableErrorTypes: FINAL_ERRORS },
   },
   init_create_sandbox: {
