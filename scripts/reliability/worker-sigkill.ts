@@ -1,0 +1,135 @@
+/**
+ * Reliability scenario 1 (issue 4): SIGKILL the worker while each provisioning step runs, restart it,
+ * and check that every task still reaches `running` with exactly one sandbox directory, one
+ * sandbox-agent process and one agent session.
+ *
+ *   npx tsx scripts/reliability/worker-sigkill.ts
+ *
+ * Method: the same real stack as the tests (Temporal dev server in memory, a fresh Postgres database,
+ * the API in this process) with the worker as a separate process (`src/worker/main.ts`). For each step
+ * a task is created; as soon as Postgres shows the task in that step the worker gets SIGKILL, and a new
+ * worker is started. The killed attempt is retried after its heartbeat timeout (15-30 s). Exit code 0
+ * when every check holds; the table it prints goes into docs/RELIABILITY.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createApiServer } from '../../src/api/server';
+import { createPrismaClient } from '../../src/db/prisma';
+import { PROVISION_STEPS } from '../../src/domain/status';
+import { createLogger } from '../../src/logger';
+import { listAcpServers } from '../../src/providers/local/acpClient';
+import { isProcessAlive, stopSandboxAgent } from '../../src/providers/local/sandboxAgentProcess';
+import { pgNotifier } from '../../src/realtime/notifier';
+import { createTemporalClient } from '../../src/temporal/client';
+import { createTestRepo } from '../../test/support/gitRepo';
+import globalSetup from '../../test/support/globalSetup';
+import globalTeardown from '../../test/support/globalTeardown';
+import { readStack } from '../../test/support/stackFile';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+function sandboxAgentPids(): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        return cmd.includes('sandbox-agent') && cmd.includes('server');
+      } catch {
+        return false;
+      }
+    })
+    .map(Number)
+    .filter(isProcessAlive);
+}
+
+async function main(): Promise<number> {
+  await globalSetup();
+  const stack = readStack();
+  const logger = createLogger('reliability', 'warn');
+  const prisma = createPrismaClient(stack.databaseUrl);
+  const temporal = await createTemporalClient({ address: stack.temporalAddress, namespace: stack.namespace });
+  const taskQueue = 'reliability-sigkill';
+  const sandboxRoot = path.join(stack.workDir, 'sandboxes');
+  const env = {
+    ...process.env,
+    DATABASE_URL: stack.databaseUrl,
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    TEMPORAL_NAMESPACE: stack.namespace,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    SANDBOX_ROOT: sandboxRoot,
+    LOG_LEVEL: 'warn',
+  };
+  const startWorker = (): ChildProcess => spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker/main.ts')], { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+  const api = createApiServer({
+    databaseUrl: stack.databaseUrl,
+    prisma,
+    temporal,
+    notifier: pgNotifier,
+    taskQueue,
+    providerIds: ['local'],
+    repositoryRoots: [stack.workDir],
+    temporalUi: { url: stack.temporalUiUrl, namespace: stack.namespace },
+    logger,
+  });
+  const port = await api.listen(0);
+  const repo = await createTestRepo(path.join(stack.workDir, 'repo'));
+  const rows: string[] = [];
+  let failures = 0;
+  let worker = startWorker();
+  try {
+    for (const step of PROVISION_STEPS) {
+      const agentsBefore = sandboxAgentPids().length;
+      const res = await fetch(`http://127.0.0.1:${port}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workspaceId: 'ws-sigkill', repository: repo, prompt: `Survive a kill at ${step}` }) });
+      const task = (await res.json()) as { id: string; workflowId: string };
+      for (;;) {
+        const { status } = await prisma.task.findUniqueOrThrow({ where: { id: task.id }, select: { status: true } });
+        if (status === step) break;
+        if (status === 'running' || status === 'error') throw new Error(`task passed ${step} before the kill (status ${status})`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      process.kill(-worker.pid!, 'SIGKILL');
+      const killedAt = Date.now();
+      worker = startWorker();
+      const result = await temporal.workflow.getHandle(task.workflowId).result();
+      const seconds = ((Date.now() - killedAt) / 1000).toFixed(1);
+      const sandboxes = await prisma.sandbox.findMany({ where: { taskId: task.id } });
+      const dirs = sandboxes.filter((s) => s.directory).map((s) => path.dirname(s.directory!));
+      const agentRecord = JSON.parse(readFileSync(path.join(dirs[0]!, 'agent.json'), 'utf8')) as { pid: number; token: string; baseUrl: string };
+      const servers = await listAcpServers({ baseUrl: agentRecord.baseUrl, token: agentRecord.token, timeoutMs: 2000 });
+      const agentsAfter = sandboxAgentPids().length;
+      const checks = {
+        running: result.status === 'running',
+        oneSandbox: sandboxes.length === 1 && readdirSync(sandboxRoot).filter((d) => d.startsWith(sandboxes[0]!.id)).length === 1,
+        oneAgentProcess: agentsAfter - agentsBefore === 1 && isProcessAlive(agentRecord.pid),
+        oneSession: servers.length === 1,
+      };
+      const ok = Object.values(checks).every(Boolean);
+      if (!ok) failures++;
+      rows.push(`| ${step} | ${ok ? 'pass' : 'FAIL'} | ${seconds} s | ${sandboxes.length} | ${agentsAfter - agentsBefore} | ${servers.length} | ${JSON.stringify(checks)} |`);
+      process.stdout.write(`${rows[rows.length - 1]}\n`);
+    }
+  } finally {
+    process.kill(-worker.pid!, 'SIGTERM');
+    await api.close();
+    for (const s of await prisma.sandbox.findMany({ where: { taskId: { not: undefined } } })) {
+      const pid = (s.details as { agentPid?: number }).agentPid;
+      if (pid) await stopSandboxAgent(pid);
+    }
+    await temporal.connection.close();
+    await prisma.$disconnect();
+    await globalTeardown();
+  }
+  process.stdout.write(`\n| killed during | result | kill → running | sandboxes | new agent processes | ACP servers | checks |\n| --- | --- | --- | --- | --- | --- | --- |\n${rows.join('\n')}\n`);
+  return failures === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    // eslint-disable-next-line no-console
+    console.error(err);
+    process.exit(1);
+  },
+);
