@@ -21,6 +21,9 @@ export async function createProvisionWorker(opts: ProvisionWorkerOptions): Promi
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     activities: { ...opts.activities },
+    // On shutdown (SIGINT/SIGTERM) in-flight activities get this long to finish; after that they are
+    // cancelled and, being idempotent, retried by another worker.
+    shutdownGraceTime: '20s',
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
   });
 }

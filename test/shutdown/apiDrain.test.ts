@@ -1,0 +1,80 @@
+/**
+ * SIGTERM drains the API process: it stops accepting connections, finishes the requests in flight,
+ * closes its sockets and exits 0.
+ */
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { Client } from 'pg';
+import { io } from 'socket.io-client';
+import { readStack } from '../support/stackFile';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe('API shutdown', () => {
+  it('finishes a request in flight, closes sockets, refuses new connections and exits 0 on SIGTERM', async () => {
+    const stack = readStack();
+    const port = await freePort();
+    const api = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/api/main.ts')], {
+      env: { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, PORT: String(port), TEMPORAL_TASK_QUEUE: 'drain-test-no-worker', REPOSITORY_ROOTS: stack.workDir, LOG_LEVEL: 'silent' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => api.once('exit', (code) => resolve(code)));
+    const base = `http://127.0.0.1:${port}`;
+    for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 100))) {
+      if (await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false)) break;
+      if (Date.now() > deadline) throw new Error('API did not start');
+    }
+    const socket = io(base, { transports: ['websocket'], reconnection: false });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const disconnected = new Promise<string>((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
+
+    // Hold the tasks table so a create request stays in flight.
+    const locker = new Client({ connectionString: stack.databaseUrl });
+    locker.on('error', () => undefined); // dropped with the test database if this test fails midway
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE tasks IN EXCLUSIVE MODE');
+    const inFlight = fetch(`${base}/v1/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ workspaceId: 'ws-drain', repository: path.join(stack.workDir, 'nothing'), prompt: 'In flight at shutdown' }),
+    });
+    await new Promise((r) => setTimeout(r, 300)); // the request has reached the locked insert
+    api.kill('SIGTERM');
+    expect(['io server disconnect', 'transport close']).toContain(await disconnected); // closed by the server
+    await new Promise((r) => setTimeout(r, 200));
+    await expect(fetch(`${base}/healthz`)).rejects.toThrow(); // no longer accepting
+    await locker.query('COMMIT');
+    await locker.end();
+
+    const res = await inFlight;
+    expect(res.status).toBe(201);
+    const task = (await res.json()) as { id: string; workflowId: string };
+    expect(await exited).toBe(0);
+
+    // The request completed fully: its row, its event and its (not yet polled) run exist.
+    const check = new Client({ connectionString: stack.databaseUrl });
+    await check.connect();
+    const { rows } = await check.query('SELECT status, last_event_seq FROM tasks WHERE id = $1', [task.id]);
+    expect(rows).toEqual([{ status: 'init_enqueue_provision', last_event_seq: 1 }]);
+    await check.query('DELETE FROM tasks WHERE id = $1', [task.id]);
+    await check.end();
+    const { createTemporalClient } = await import('../../src/temporal/client');
+    const temporal = await createTemporalClient({ address: stack.temporalAddress, namespace: stack.namespace });
+    expect((await temporal.workflow.getHandle(task.workflowId).describe()).status.name).toBe('RUNNING');
+    await temporal.workflow.getHandle(task.workflowId).terminate('test cleanup');
+    await temporal.connection.close();
+    socket.close();
+  });
+});
