@@ -23,6 +23,10 @@ const schema = z.object({
   SANDBOX_ROOT: z.string().min(1).default('.data/sandboxes'),
   /** Colon-separated absolute directories local repositories must be under (default: the parent of this checkout). */
   REPOSITORY_ROOTS: z.string().min(1).optional(),
+  /** `1` offers the benchmark-only `instant` provider (src/providers/instant). Never in production. */
+  ENABLE_BENCHMARK_PROVIDERS: z.enum(['0', '1']).default('0'),
+  /** How long each step of the `instant` provider takes, in ms. */
+  INSTANT_PROVIDER_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -34,6 +38,8 @@ export interface AppConfig {
   sandboxRoot: string;
   /** Absolute directories local repositories must be under. */
   repositoryRoots: string[];
+  /** The benchmark-only `instant` provider: offered or not, and its step time in ms. */
+  benchmarkProviders: { enabled: boolean; delayMs: number };
   logLevel: string;
 }
 
@@ -58,6 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     port: c.PORT,
     sandboxRoot: path.resolve(c.SANDBOX_ROOT),
+    benchmarkProviders: { enabled: c.ENABLE_BENCHMARK_PROVIDERS === '1', delayMs: c.INSTANT_PROVIDER_DELAY_MS },
     repositoryRoots: (c.REPOSITORY_ROOTS ?? path.resolve(__dirname, '../..')).split(':').filter(Boolean).map((r) => path.resolve(r)),
     logLevel: c.LOG_LEVEL,
   };

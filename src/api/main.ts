@@ -5,7 +5,7 @@
 import { loadConfig } from '../config';
 import { createPrismaClient } from '../db/prisma';
 import { createLogger } from '../logger';
-import { PROVIDER_IDS } from '../providers/registry';
+import { providerIds } from '../providers/registry';
 import { pgNotifier } from '../realtime/notifier';
 import { createTemporalClient } from '../temporal/client';
 import { createApiServer } from './server';
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     temporal,
     notifier: pgNotifier,
     taskQueue: config.temporal.taskQueue,
-    providerIds: PROVIDER_IDS,
+    providerIds: providerIds(config),
     repositoryRoots: config.repositoryRoots,
     temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace },
     logger,

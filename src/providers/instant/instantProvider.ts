@@ -1,0 +1,52 @@
+/**
+ * BENCHMARK-ONLY provider "instant": it makes no sandbox, clones nothing and runs no agent. Each step
+ * waits `delayMs` and returns made-up handles, so load tests and benchmarks measure this service
+ * (API, Postgres, Temporal, realtime) and not git or sandbox-agent. Offered only when
+ * ENABLE_BENCHMARK_PROVIDERS=1; never a stand-in for the real local provider.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AgentEndpoint, AgentSession, CreateSandboxRequest, CreateSessionRequest, SandboxHandle, SandboxProvider } from '../types';
+
+export const INSTANT_PROVIDER_ID = 'instant';
+
+export class InstantProvider implements SandboxProvider {
+  readonly id = INSTANT_PROVIDER_ID;
+
+  /** @param delayMs how long each step takes, in ms (0 = as fast as the service allows). */
+  constructor(private readonly delayMs: number) {}
+
+  async listBranches(): Promise<string[]> {
+    await sleep(this.delayMs);
+    return ['main'];
+  }
+
+  async createSandbox(req: CreateSandboxRequest): Promise<SandboxHandle> {
+    await sleep(this.delayMs);
+    return { sandboxKey: req.sandboxKey, providerSandboxId: `instant-${req.sandboxKey}`, directory: `/instant/${req.sandboxKey}`, details: {} };
+  }
+
+  async resumeSandbox(): Promise<SandboxHandle | null> {
+    return null;
+  }
+
+  async destroySandbox(): Promise<void> {}
+
+  async ensureAgent(handle: SandboxHandle): Promise<AgentEndpoint> {
+    await sleep(this.delayMs);
+    return { endpoint: `instant://${handle.sandboxKey}`, details: {} };
+  }
+
+  async createSession(handle: SandboxHandle, req: CreateSessionRequest): Promise<AgentSession> {
+    await sleep(this.delayMs);
+    const sessionId = `instant-${handle.sandboxKey}-${req.sessionKey}`;
+    return { sessionId, agent: req.agent, details: { sessionId } };
+  }
+
+  async endSession(): Promise<void> {}
+
+  async prompt(_handle: SandboxHandle, _key: string, text: string, onChunk: (t: string) => void): Promise<{ stopReason: string }> {
+    await sleep(this.delayMs);
+    onChunk(`instant: ${text.length} characters`);
+    return { stopReason: 'end_turn' };
+  }
+}
