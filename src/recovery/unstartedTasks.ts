@@ -5,10 +5,10 @@
  * tasks and starts their runs. Starting is idempotent (the workflow id is derived from the task id),
  * so several workers may sweep at once and a run the API did start is left alone.
  */
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { Logger } from '../logger';
-import { startProvisionTask } from '../temporal/client';
+import { startProvisionTask, startUnlessRunning } from '../temporal/client';
 
 export interface SweepOptions {
   prisma: PrismaClient;
@@ -34,11 +34,12 @@ export async function startUnstartedTasks(opts: SweepOptions): Promise<string[]>
   const started: string[] = [];
   for (const task of stale) {
     try {
-      await startProvisionTask(opts.temporal, { taskId: task.id, workspaceId: task.workspaceId, taskQueue: opts.taskQueue });
-      started.push(task.id);
-      opts.logger.warn({ taskId: task.id }, 'started provisionTask for a task whose run was never started');
+      if (await startUnlessRunning(() => startProvisionTask(opts.temporal, { taskId: task.id, workspaceId: task.workspaceId, taskQueue: opts.taskQueue }))) {
+        started.push(task.id);
+        opts.logger.warn({ taskId: task.id }, 'started provisionTask for a task whose run was never started');
+      }
     } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) opts.logger.error({ err, taskId: task.id }, 'recovery could not start provisionTask');
+      opts.logger.error({ err, taskId: task.id }, 'recovery could not start provisionTask');
     }
   }
   return started;

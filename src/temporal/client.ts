@@ -1,7 +1,7 @@
 /**
  * Temporal client side of the service: connecting, and starting `provisionTask` for a task.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { SearchAttributeType, TypedSearchAttributes, defineSearchAttributeKey } from '@temporalio/common';
 import { PROVISION_WORKFLOW_TYPE, provisionWorkflowId, type ProvisionTaskInput } from '../workflows/contracts';
 
@@ -41,4 +41,20 @@ export async function startProvisionTask(
 /** Link to a run in the Temporal Web UI. */
 export function temporalUiLink(uiUrl: string, namespace: string, workflowId: string): string {
   return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+/**
+ * Runs a workflow start for which "already started" is success (the workflow id is derived from the
+ * task or tab, so an existing run is the run we want).
+ * @returns true when this call started the run, false when it existed already.
+ * @throws any other error of the start.
+ */
+export async function startUnlessRunning(start: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await start();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
+    throw err;
+  }
 }

@@ -15,7 +15,8 @@
  * Every change is mirrored as a task history event (`session.*`) pushed to the task's room.
  */
 import { Router, type Request } from 'express';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { startUnlessRunning } from '../../temporal/client';
 import type { PrismaClient } from '../../generated/prisma/client';
 import { appendTranscriptEntry, insertSession, updateSession } from '../../db/sessions';
 import { toSessionRecord, toTranscriptEntryRecord } from '../../domain/records';
@@ -46,11 +47,9 @@ export interface SessionRouteDeps {
  * @throws what the Temporal client throws otherwise.
  */
 export async function startWorkbenchSession(temporal: Client, taskQueue: string, input: WorkbenchSessionInput & { workflowId: string }): Promise<void> {
-  try {
-    await temporal.workflow.start(WORKBENCH_SESSION_WORKFLOW_TYPE, { taskQueue, workflowId: input.workflowId, args: [{ taskId: input.taskId, sessionId: input.sessionId }] });
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
+  await startUnlessRunning(() =>
+    temporal.workflow.start(WORKBENCH_SESSION_WORKFLOW_TYPE, { taskQueue, workflowId: input.workflowId, args: [{ taskId: input.taskId, sessionId: input.sessionId }] }),
+  );
 }
 
 export function sessionRoutes(deps: SessionRouteDeps): Router {

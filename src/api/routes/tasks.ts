@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Prisma, PrismaClient } from '../../generated/prisma/client';
 import { appendTaskEvent } from '../../db/taskEvents';
@@ -23,7 +23,7 @@ import { toSessionRecord, toTaskEventRecord, toTaskRecord } from '../../domain/r
 import { isProvisioning } from '../../domain/status';
 import type { Logger } from '../../logger';
 import type { TaskEventNotifier } from '../../realtime/notifier';
-import { startProvisionTask, temporalUiLink } from '../../temporal/client';
+import { startProvisionTask, startUnlessRunning, temporalUiLink } from '../../temporal/client';
 import { provisionStateQuery, provisionWorkflowId } from '../../workflows/contracts';
 import { KILL_TASK_WORKFLOW_TYPE, killWorkflowId } from '../../workflows/killContracts';
 import { HttpError } from '../errors';
@@ -142,14 +142,12 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     }
     const task = outcome.created;
     try {
-      await startProvisionTask(deps.temporal, { taskId: id, workspaceId: body.workspaceId, taskQueue: deps.taskQueue });
+      // Already started (by the recovery sweep, src/recovery) counts: the run exists.
+      await startUnlessRunning(() => startProvisionTask(deps.temporal, { taskId: id, workspaceId: body.workspaceId, taskQueue: deps.taskQueue }));
     } catch (err) {
-      // Already started (by the recovery sweep, src/recovery): the run exists, which is all we need.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-        deps.logger.error({ err, taskId: id }, 'starting provisionTask failed; removing the task row');
-        await prisma.task.delete({ where: { id } }).catch((e) => deps.logger.error({ err: e, taskId: id }, 'could not remove task row'));
-        throw new HttpError(503, 'workflow_start_failed', 'the task could not be queued for provisioning; try again');
-      }
+      deps.logger.error({ err, taskId: id }, 'starting provisionTask failed; removing the task row');
+      await prisma.task.delete({ where: { id } }).catch((e) => deps.logger.error({ err: e, taskId: id }, 'could not remove task row'));
+      throw new HttpError(503, 'workflow_start_failed', 'the task could not be queued for provisioning; try again');
     }
     if (task.firstSession) {
       // If this start fails, provisionTask's release of waiting tabs starts the tab's run later.
@@ -240,12 +238,10 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     const task = await findTask(req);
     if (task.status !== 'killed') {
       try {
-        await deps.temporal.workflow.start(KILL_TASK_WORKFLOW_TYPE, { taskQueue: deps.taskQueue, workflowId: killWorkflowId(task.id), args: [{ taskId: task.id }] });
+        await startUnlessRunning(() => deps.temporal.workflow.start(KILL_TASK_WORKFLOW_TYPE, { taskQueue: deps.taskQueue, workflowId: killWorkflowId(task.id), args: [{ taskId: task.id }] }));
       } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-          deps.logger.error({ err, taskId: task.id }, 'starting killTask failed');
-          throw new HttpError(503, 'workflow_start_failed', 'the kill could not be started; try again');
-        }
+        deps.logger.error({ err, taskId: task.id }, 'starting killTask failed');
+        throw new HttpError(503, 'workflow_start_failed', 'the kill could not be started; try again');
       }
     }
     res.status(202).json(toTaskRecord(task));
@@ -274,12 +270,10 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       return tx.task.findUniqueOrThrow({ where: { id: found.id } });
     });
     try {
-      await startProvisionTask(deps.temporal, { taskId: task.id, workspaceId: task.workspaceId, taskQueue: deps.taskQueue });
+      await startUnlessRunning(() => startProvisionTask(deps.temporal, { taskId: task.id, workspaceId: task.workspaceId, taskQueue: deps.taskQueue }));
     } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-        deps.logger.error({ err, taskId: task.id }, 'restarting provisionTask failed');
-        throw new HttpError(503, 'workflow_start_failed', 'provisioning could not be restarted; the recovery sweep will start it');
-      }
+      deps.logger.error({ err, taskId: task.id }, 'restarting provisionTask failed');
+      throw new HttpError(503, 'workflow_start_failed', 'provisioning could not be restarted; the recovery sweep will start it');
     }
     res.status(202).json(toTaskRecord(task));
   });
