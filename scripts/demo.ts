@@ -19,14 +19,16 @@ const program = new Command()
   .option('--prompt <text>', 'task prompt', 'Add a /version endpoint to the API')
   .option('--workspace <id>', 'workspace id', 'demo')
   .option('--agent <id>', 'agent id', 'claude')
+  .option('--token <token>', 'bearer token bound to the workspace (API_TOKENS)', process.env.API_TOKEN ?? 'dev-token-change-me')
   .option('--timeout <seconds>', 'give up after this many seconds', '300')
   .parse();
-const opts = program.opts<{ api: string; repository: string; prompt: string; workspace: string; agent: string; timeout: string }>();
+const opts = program.opts<{ api: string; repository: string; prompt: string; workspace: string; agent: string; token: string; timeout: string }>();
 
 const time = () => new Date().toISOString().slice(11, 23);
 
 async function main(): Promise<number> {
-  const socket = io(opts.api, { transports: ['websocket'] });
+  const socket = io(opts.api, { transports: ['websocket'], auth: { token: opts.token } });
+  const auth = { authorization: `Bearer ${opts.token}` };
   const seen = new Set<number>();
   let taskId: string | undefined;
   let finish!: (m: TaskEventMessage) => void;
@@ -50,7 +52,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   const res = await fetch(`${opts.api}/v1/tasks`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...auth },
     body: JSON.stringify({ workspaceId: opts.workspace, repository: opts.repository, prompt: opts.prompt, agent: opts.agent }),
   });
   const created = (await res.json()) as TaskRecord & { temporalUiUrl: string; error?: unknown };
@@ -64,7 +66,7 @@ async function main(): Promise<number> {
   socket.close();
   console.log(`\ntask ${last.task.id}: ${last.task.status} (${last.task.statusMessage}) after ${Date.now() - started} ms`);
   if (last.task.status === 'running') {
-    const sandbox = (await (await fetch(`${opts.api}/v1/tasks/${last.task.id}/sandbox`)).json()) as Record<string, string>;
+    const sandbox = (await (await fetch(`${opts.api}/v1/tasks/${last.task.id}/sandbox`, { headers: auth })).json()) as Record<string, string>;
     console.log(`  branch           ${last.task.branchName}`);
     console.log(`  sandbox path     ${sandbox.directory}`);
     console.log(`  agent endpoint   ${sandbox.agentEndpoint}`);

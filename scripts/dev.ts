@@ -25,7 +25,10 @@ async function main(): Promise<void> {
     TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? address,
     TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE ?? settings.server.namespace,
     TEMPORAL_UI_URL: process.env.TEMPORAL_UI_URL ?? `http://localhost:${settings.server.uiPort}`,
+    // A local-only default so the demo works out of the box; set API_TOKENS for anything else.
+    API_TOKENS: process.env.API_TOKENS ?? 'dev-token-change-me=demo',
   };
+  if (!process.env.API_TOKENS) logger.warn('API_TOKENS not set: using the local development token "dev-token-change-me" for workspace "demo"');
   const config = loadConfig(env);
 
   const cli = await ensureTemporalCli(settings, (line) => logger.info(line));

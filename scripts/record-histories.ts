@@ -17,6 +17,7 @@ import path from 'node:path';
 import { ensureTemporalCli, loadTemporalDevSettings } from '../src/dev/temporalDevServer';
 import { ProviderError, type SandboxProvider } from '../src/providers/types';
 import type { LocalProvider } from '../src/providers/local/localProvider';
+import { authedFetch } from '../test/support/auth';
 import { createTestRepo } from '../test/support/gitRepo';
 import globalSetup from '../test/support/globalSetup';
 import globalTeardown from '../test/support/globalTeardown';
@@ -62,7 +63,7 @@ interface Scenario {
 }
 
 const api = async (services: Services, method: string, p: string, body?: unknown): Promise<any> => {
-  const res = await fetch(`${services.baseUrl}${p}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await authedFetch(`${services.baseUrl}${p}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   const json = await res.json();
   if (res.status >= 400) throw new Error(`${method} ${p} answered ${res.status} ${JSON.stringify(json)}`);
   return json;

@@ -21,6 +21,8 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Directory under which the local provider makes one sandbox directory per task. */
   SANDBOX_ROOT: z.string().min(1).default('.data/sandboxes'),
+  /** Bearer tokens, each bound to a workspace: "<token>=<workspaceId>,…" (required by the API). */
+  API_TOKENS: z.string().min(1).optional(),
   /** Colon-separated absolute directories local repositories must be under (default: the parent of this checkout). */
   REPOSITORY_ROOTS: z.string().min(1).optional(),
   /** `1` offers the benchmark-only `instant` provider (src/providers/instant). Never in production. */
@@ -38,6 +40,8 @@ export interface AppConfig {
   sandboxRoot: string;
   /** Absolute directories local repositories must be under. */
   repositoryRoots: string[];
+  /** API_TOKENS as given; the API parses it (src/api/auth.ts) and refuses to start without it. */
+  apiTokens: string | undefined;
   /** The benchmark-only `instant` provider: offered or not, and its step time in ms. */
   benchmarkProviders: { enabled: boolean; delayMs: number };
   logLevel: string;
@@ -64,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     port: c.PORT,
     sandboxRoot: path.resolve(c.SANDBOX_ROOT),
+    apiTokens: c.API_TOKENS,
     benchmarkProviders: { enabled: c.ENABLE_BENCHMARK_PROVIDERS === '1', delayMs: c.INSTANT_PROVIDER_DELAY_MS },
     repositoryRoots: (c.REPOSITORY_ROOTS ?? path.resolve(__dirname, '../..')).split(':').filter(Boolean).map((r) => path.resolve(r)),
     logLevel: c.LOG_LEVEL,

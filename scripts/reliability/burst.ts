@@ -15,6 +15,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { InstantProvider } from '../../src/providers/instant/instantProvider';
 import type { TaskEventMessage } from '../../src/domain/records';
+import { authedFetch } from '../../test/support/auth';
 import globalSetup from '../../test/support/globalSetup';
 import globalTeardown from '../../test/support/globalTeardown';
 import { TaskEventClient } from '../../test/support/socketClient';
@@ -28,7 +29,7 @@ async function main(): Promise<number> {
   await globalSetup();
   const services = await startServices({ wrapProvider: () => new InstantProvider(0) });
   const workspaceId = 'ws-burst';
-  const client = new TaskEventClient(services.baseUrl);
+  const client = new TaskEventClient(services.baseUrl, 'ws-burst');
   try {
     await client.subscribe({ workspaceId });
     const statuses: number[] = [];
@@ -39,7 +40,7 @@ async function main(): Promise<number> {
       Array.from({ length: C }, async () => {
         while (next < N) {
           const i = next++;
-          const res = await fetch(`${services.baseUrl}/v1/tasks`, {
+          const res = await authedFetch(`${services.baseUrl}/v1/tasks`, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ workspaceId, repository: path.join(services.stack.workDir, 'any'), prompt: `Burst task ${i}`, provider: 'instant' }),

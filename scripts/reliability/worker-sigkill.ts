@@ -22,6 +22,7 @@ import { listAcpServers } from '../../src/providers/local/acpClient';
 import { isProcessAlive, stopSandboxAgent } from '../../src/providers/local/sandboxAgentProcess';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { createTemporalClient } from '../../src/temporal/client';
+import { authedFetch, testTokenResolver } from '../../test/support/auth';
 import { createTestRepo } from '../../test/support/gitRepo';
 import globalSetup from '../../test/support/globalSetup';
 import globalTeardown from '../../test/support/globalTeardown';
@@ -70,6 +71,7 @@ async function main(): Promise<number> {
     taskQueue,
     providerIds: ['local'],
     repositoryRoots: [stack.workDir],
+    resolveToken: testTokenResolver,
     temporalUi: { url: stack.temporalUiUrl, namespace: stack.namespace },
     logger,
   });
@@ -81,7 +83,7 @@ async function main(): Promise<number> {
   try {
     for (const step of PROVISION_STEPS) {
       const agentsBefore = sandboxAgentPids().length;
-      const res = await fetch(`http://127.0.0.1:${port}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workspaceId: 'ws-sigkill', repository: repo, prompt: `Survive a kill at ${step}` }) });
+      const res = await authedFetch(`http://127.0.0.1:${port}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workspaceId: 'ws-sigkill', repository: repo, prompt: `Survive a kill at ${step}` }) });
       const task = (await res.json()) as { id: string; workflowId: string };
       for (;;) {
         const { status } = await prisma.task.findUniqueOrThrow({ where: { id: task.id }, select: { status: true } });

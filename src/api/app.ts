@@ -1,6 +1,7 @@
 /** Express application of the REST API (routes, JSON parsing with a size limit, request logs, errors). */
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
+import { requireBearer, type TokenResolver } from './auth';
 import { errorHandler, notFound } from './errors';
 import { sessionRoutes } from './routes/sessions';
 import { taskRoutes, type TaskRouteDeps } from './routes/tasks';
@@ -8,7 +9,7 @@ import { taskRoutes, type TaskRouteDeps } from './routes/tasks';
 /** Largest JSON body accepted; larger answers 413 payload_too_large. */
 export const BODY_LIMIT = '256kb';
 
-export function createApp(deps: TaskRouteDeps): Express {
+export function createApp(deps: TaskRouteDeps & { resolveToken: TokenResolver }): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' } }));
@@ -17,6 +18,7 @@ export function createApp(deps: TaskRouteDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  app.use('/v1', requireBearer(deps.resolveToken));
   app.use('/v1/tasks/:id/sessions', sessionRoutes(deps));
   app.use('/v1/tasks', taskRoutes(deps));
   app.use(notFound);

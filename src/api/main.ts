@@ -8,11 +8,13 @@ import { createLogger } from '../logger';
 import { providerIds } from '../providers/registry';
 import { pgNotifier } from '../realtime/notifier';
 import { createTemporalClient } from '../temporal/client';
+import { tokensFromConfig } from './auth';
 import { createApiServer } from './server';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('api', config.logLevel);
+  const resolveToken = tokensFromConfig(config.apiTokens ?? '');
   const prisma = createPrismaClient(config.databaseUrl);
   const temporal = await createTemporalClient(config.temporal);
   const server = createApiServer({
@@ -23,6 +25,7 @@ async function main(): Promise<void> {
     taskQueue: config.temporal.taskQueue,
     providerIds: providerIds(config),
     repositoryRoots: config.repositoryRoots,
+    resolveToken,
     temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace },
     logger,
   });

@@ -8,6 +8,7 @@ import type { Server as IoServer } from 'socket.io';
 import { startTaskEventRelay, type TaskEventRelay } from '../realtime/taskEventRelay';
 import { createSocketServer } from '../realtime/socketServer';
 import { createApp } from './app';
+import type { TokenResolver } from './auth';
 import type { TaskRouteDeps } from './routes/tasks';
 
 export interface ApiServer {
@@ -20,9 +21,9 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export function createApiServer(deps: TaskRouteDeps & { databaseUrl: string }): ApiServer {
+export function createApiServer(deps: TaskRouteDeps & { databaseUrl: string; resolveToken: TokenResolver }): ApiServer {
   const http = createServer(createApp(deps));
-  const io = createSocketServer(http, { prisma: deps.prisma, logger: deps.logger });
+  const io = createSocketServer(http, { prisma: deps.prisma, logger: deps.logger, resolveToken: deps.resolveToken });
   const relay = startTaskEventRelay({ databaseUrl: deps.databaseUrl, prisma: deps.prisma, io, logger: deps.logger });
   return {
     http,

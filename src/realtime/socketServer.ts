@@ -16,6 +16,11 @@
  *   server -> client  `task.event`  TaskEventMessage { task, event } in per-task sequence order
  *
  * Rooms: `task:<taskId>` and `workspace:<workspaceId>`.
+ *
+ * Authentication: the handshake carries the bearer token as `auth: { token }` (or an
+ * `Authorization: Bearer` header); without a known token the connection is refused with the error
+ * message `unauthorized`. A socket may only subscribe to its token's workspace and its tasks: another
+ * workspace's task acks `task_not_found`, another workspace `workspace_forbidden`.
  */
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
@@ -24,6 +29,7 @@ import type { PrismaClient } from '../generated/prisma/client';
 import { taskRoom, toTaskEventRecord, toTaskRecord, workspaceRoom } from '../domain/records';
 import { catchUp } from './delivery';
 import type { Logger } from '../logger';
+import { bearerToken, type TokenResolver } from '../api/auth';
 
 const subscription = z.union([
   z.object({ taskId: z.string().uuid().transform((id) => id.toLowerCase()), afterSeq: z.number().int().min(0).optional() }).strict(),
@@ -32,8 +38,15 @@ const subscription = z.union([
 
 type Ack = (response: unknown) => void;
 
-export function createSocketServer(httpServer: HttpServer, deps: { prisma: PrismaClient; logger: Logger }): Server {
+export function createSocketServer(httpServer: HttpServer, deps: { prisma: PrismaClient; logger: Logger; resolveToken: TokenResolver }): Server {
   const io = new Server(httpServer, { serveClient: false });
+  io.use((socket, next) => {
+    const presented = typeof socket.handshake.auth?.token === 'string' ? socket.handshake.auth.token : bearerToken(socket.handshake.headers.authorization);
+    const workspaceId = presented ? deps.resolveToken(presented) : null;
+    if (!workspaceId) return next(new Error('unauthorized'));
+    socket.data.workspaceId = workspaceId;
+    next();
+  });
   io.on('connection', (socket: Socket) => {
     socket.on('subscribe', async (...args: unknown[]) => {
       // The ack callback is the last argument, also when the client sent no payload at all.
@@ -49,7 +62,7 @@ export function createSocketServer(httpServer: HttpServer, deps: { prisma: Prism
         if ('taskId' in parsed.data) {
           const { taskId, afterSeq } = parsed.data;
           const room = taskRoom(taskId);
-          const task = await deps.prisma.task.findUnique({ where: { id: taskId } });
+          const task = await deps.prisma.task.findFirst({ where: { id: taskId, workspaceId: socket.data.workspaceId } });
           if (!task) return reply({ ok: false, error: { code: 'task_not_found', message: 'no such task', field: 'taskId' } });
           if (afterSeq === undefined) {
             await socket.join(room);
@@ -66,6 +79,9 @@ export function createSocketServer(httpServer: HttpServer, deps: { prisma: Prism
           });
           const current = await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
           return reply({ ok: true, task: toTaskRecord(current), replayed });
+        }
+        if (parsed.data.workspaceId !== socket.data.workspaceId) {
+          return reply({ ok: false, error: { code: 'workspace_forbidden', message: 'this token is bound to another workspace', field: 'workspaceId' } });
         }
         await socket.join(workspaceRoom(parsed.data.workspaceId));
         return reply({ ok: true });

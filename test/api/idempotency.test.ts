@@ -3,6 +3,7 @@
  * duplicate returns the first request's resource and creates nothing new; the same key with a
  * different body is 422.
  */
+import { authedFetch } from '../support/auth';
 import path from 'node:path';
 import { createTestRepo } from '../support/gitRepo';
 import { startServices, type TestServices } from '../support/services';
@@ -22,7 +23,7 @@ describe('Idempotency-Key', () => {
   });
 
   const post = async (p: string, body: unknown, key?: string) => {
-    const res = await fetch(`${services.baseUrl}${p}`, {
+    const res = await authedFetch(`${services.baseUrl}${p}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
       body: JSON.stringify(body),
@@ -79,7 +80,7 @@ describe('Idempotency-Key', () => {
     expect(await services.prisma.workbenchSession.count({ where: { taskId: task.id } })).toBe(1);
     expect((await post(`/v1/tasks/${task.id}/sessions`, { agent: 'amp' }, 'tab-key')).status).toBe(422);
     await services.temporal.workflow.getHandle(task.workflowId).result();
-    await fetch(`${services.baseUrl}/v1/tasks/${task.id}/sessions/${tabs[0]!.body.id}`, { method: 'DELETE' });
+    await authedFetch(`${services.baseUrl}/v1/tasks/${task.id}/sessions/${tabs[0]!.body.id}`, { method: 'DELETE' });
     await services.temporal.workflow.getHandle(`workbench-${tabs[0]!.body.id}`).result();
   });
 });

@@ -6,6 +6,7 @@
  * - Socket.IO `subscribe` validation and workspace isolation of pushed events.
  * Tasks created here provision in the background; every run is waited for before teardown.
  */
+import { authedFetch } from '../support/auth';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,7 +50,7 @@ describe('task API contract on the real stack', () => {
   }
 
   async function request(method: string, p: string): Promise<Res> {
-    const res = await fetch(url(p), { method });
+    const res = await authedFetch(url(p), { method });
     return { status: res.status, body: await res.json().catch(() => null) };
   }
 
@@ -123,7 +124,7 @@ describe('task API contract on the real stack', () => {
     it.each(cases)('$name -> $status $code ($field)', async ({ send, status, code, field, mentions }) => {
       const before = await rowCounts();
 
-      const res = await fetch(url('/v1/tasks'), {
+      const res = await authedFetch(url('/v1/tasks'), {
         method: 'POST',
         headers: send.contentType ? { 'content-type': send.contentType } : {},
         body: send.raw,
@@ -343,7 +344,7 @@ describe('task API contract on the real stack', () => {
   describe('Socket.IO subscribe', () => {
     let client: TaskEventClient;
     beforeAll(() => {
-      client = new TaskEventClient(services.baseUrl);
+      client = new TaskEventClient(services.baseUrl, 'ws-sock-case');
     });
     afterAll(() => client?.close());
 
@@ -388,8 +389,8 @@ describe('task API contract on the real stack', () => {
       const suffix = randomUUID().slice(0, 8);
       const wsA = `ws-sock-a-${suffix}`;
       const wsB = `ws-sock-b-${suffix}`;
-      const a = new TaskEventClient(services.baseUrl);
-      const b = new TaskEventClient(services.baseUrl);
+      const a = new TaskEventClient(services.baseUrl, wsA);
+      const b = new TaskEventClient(services.baseUrl, wsB);
       try {
         expect(await a.subscribe({ workspaceId: wsA })).toEqual({ ok: true });
         expect(await b.subscribe({ workspaceId: wsB })).toEqual({ ok: true });

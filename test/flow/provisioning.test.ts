@@ -15,6 +15,7 @@ import { createLogger } from '../../src/logger';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { Gate, gatedProvider } from '../support/gate';
 import { createTestRepo } from '../support/gitRepo';
+import { testTokenResolver } from '../support/auth';
 import { TaskEventClient } from '../support/socketClient';
 import { getJson, postJson, startServices, type TestServices } from '../support/services';
 
@@ -46,7 +47,7 @@ describe('provisionTask on the real stack', () => {
   });
 
   it('answers createTask while the sandbox step is held, then reaches running with events in order', async () => {
-    const client = new TaskEventClient(services.baseUrl);
+    const client = new TaskEventClient(services.baseUrl, 'ws-flow');
     try {
       expect((await client.subscribe({ workspaceId: 'ws-flow' })).ok).toBe(true);
       const created = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: 'ws-flow', repository: repo, prompt: 'Fix the login bug\nIt fails on empty passwords.' });
@@ -173,6 +174,7 @@ describe('provisionTask on the real stack', () => {
       taskQueue: services.taskQueue,
       providerIds: ['local'],
       repositoryRoots: [services.stack.workDir],
+      resolveToken: testTokenResolver,
       temporalUi: { url: services.stack.temporalUiUrl, namespace: 'no-such-namespace' },
       logger: createLogger('test', 'silent'),
     });

@@ -2,6 +2,7 @@
  * POST /v1/tasks/:id/retry: a task in `error` is provisioned again by a new run that reuses what is
  * sound; tabs that showed the failure follow it to `ready`.
  */
+import { authedFetch } from '../support/auth';
 import path from 'node:path';
 import { createTestRepo } from '../support/gitRepo';
 import { getJson, postJson, startServices, type TestServices } from '../support/services';
@@ -61,7 +62,7 @@ describe('retrying a failed task', () => {
     const tab = await until(async () => (await getJson(url(`/v1/tasks/${created.id}/sessions/${tabId}`))).body, (d) => d.session.status === 'ready' && d.session.unread);
     expect(tab.session.errorMessage).toBeNull();
     expect(tab.transcript.items.filter((e: { role: string }) => e.role === 'user')).toEqual([expect.objectContaining({ text: 'Retry me', delivery: 'sent' })]);
-    await fetch(url(`/v1/tasks/${created.id}/sessions/${tabId}`), { method: 'DELETE' });
+    await authedFetch(url(`/v1/tasks/${created.id}/sessions/${tabId}`), { method: 'DELETE' });
     await services.temporal.workflow.getHandle(`workbench-${tabId}`).result();
   });
 });

@@ -3,6 +3,7 @@
  * pending_provision -> pending_session_create -> ready through pushed events alone; messages round-trip
  * through the real sandbox-agent and the offline agent; unread, draft, close; the first prompt.
  */
+import { authedFetch } from '../support/auth';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { listAcpServers } from '../../src/providers/local/acpClient';
@@ -14,7 +15,7 @@ import { TaskEventClient } from '../support/socketClient';
 import { getJson, postJson, startServices, type TestServices } from '../support/services';
 
 async function request(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await authedFetch(url, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   return { status: res.status, body: await res.json().catch(() => null) };
 }
 
@@ -70,7 +71,7 @@ describe('workbench sessions on the real stack', () => {
 
   it('opens a tab at once while provisioning is held, refuses sends while pending, then reaches ready by pushed events; messages round-trip', async () => {
     gates.createSandbox = new Gate();
-    const client = new TaskEventClient(services.baseUrl);
+    const client = new TaskEventClient(services.baseUrl, 'ws-tabs');
     try {
       const task = (await postJson(url('/v1/tasks'), { workspaceId: 'ws-tabs', repository: repo, prompt: 'Add tabs' })).body;
       await client.subscribe({ taskId: task.id });
@@ -173,7 +174,7 @@ describe('workbench sessions on the real stack', () => {
     const created = (await postJson(url('/v1/tasks'), { workspaceId: 'ws-tabs', repository: repo, prompt: 'Retry tabs' })).body;
     await services.temporal.workflow.getHandle(created.workflowId).result();
     failNextTabSession = true;
-    const client = new TaskEventClient(services.baseUrl);
+    const client = new TaskEventClient(services.baseUrl, 'ws-tabs');
     try {
       await client.subscribe({ taskId: created.id });
       const tab = (await request('POST', url(`/v1/tasks/${created.id}/sessions`), { agent: 'codex' })).body;

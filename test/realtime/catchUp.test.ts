@@ -30,7 +30,7 @@ describe('catching up on missed events', () => {
     await gates.createSandbox.entered;
 
     // First connection: replay from the start, then it drops.
-    const first = new TaskEventClient(services.baseUrl);
+    const first = new TaskEventClient(services.baseUrl, 'ws-catchup');
     const ack1 = await first.subscribe({ taskId: created.body.id, afterSeq: 0 });
     const seen1 = first.eventsOf(created.body.id).map((m) => m.event.seq);
     expect(seen1).toEqual(Array.from({ length: ack1.task!.lastEventSeq }, (_, i) => i + 1));
@@ -42,7 +42,7 @@ describe('catching up on missed events', () => {
     await gates.ensureAgent.entered;
 
     // Reconnect with the last seq seen while the rest of provisioning runs concurrently.
-    const second = new TaskEventClient(services.baseUrl);
+    const second = new TaskEventClient(services.baseUrl, 'ws-catchup');
     try {
       gates.ensureAgent.open();
       const ack2 = await second.subscribe({ taskId: created.body.id, afterSeq: seen1[seen1.length - 1] });
@@ -60,7 +60,7 @@ describe('catching up on missed events', () => {
   });
 
   it('rejects a negative or fractional afterSeq', async () => {
-    const client = new TaskEventClient(services.baseUrl);
+    const client = new TaskEventClient(services.baseUrl, 'ws-catchup');
     try {
       const id = (await services.prisma.task.findFirstOrThrow({ where: { workspaceId: 'ws-catchup' } })).id;
       for (const afterSeq of [-1, 1.5, '3']) {

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/logger';
 import { createApiServer, type ApiServer } from '../../src/api/server';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { createTestRepo } from '../support/gitRepo';
+import { testTokenResolver } from '../support/auth';
 import { TaskEventClient } from '../support/socketClient';
 import { postJson, startServices, type TestServices } from '../support/services';
 import { readStack } from '../support/stackFile';
@@ -28,6 +29,7 @@ describe('realtime relay across API processes', () => {
       taskQueue: services.taskQueue,
       providerIds: ['local'],
       repositoryRoots: [services.stack.workDir],
+      resolveToken: testTokenResolver,
       temporalUi: { url: services.stack.temporalUiUrl, namespace: services.stack.namespace },
       logger: createLogger('test-api-2', 'silent'),
     });
@@ -42,8 +44,8 @@ describe('realtime relay across API processes', () => {
 
   it('pushes every event of a task created on API 1 to a workspace subscriber on API 2, in order, once', async () => {
     const repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
-    const client = new TaskEventClient(secondUrl);
-    const other = new TaskEventClient(secondUrl);
+    const client = new TaskEventClient(secondUrl, 'ws-relay');
+    const other = new TaskEventClient(secondUrl, 'ws-elsewhere');
     try {
       expect(await client.subscribe({ workspaceId: 'ws-relay' })).toEqual({ ok: true });
       expect(await other.subscribe({ workspaceId: 'ws-elsewhere' })).toEqual({ ok: true });

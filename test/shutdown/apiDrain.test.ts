@@ -26,7 +26,7 @@ describe('API shutdown', () => {
     const stack = readStack();
     const port = await freePort();
     const api = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/api/main.ts')], {
-      env: { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, PORT: String(port), TEMPORAL_TASK_QUEUE: 'drain-test-no-worker', REPOSITORY_ROOTS: stack.workDir, LOG_LEVEL: 'silent' },
+      env: { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, PORT: String(port), TEMPORAL_TASK_QUEUE: 'drain-test-no-worker', REPOSITORY_ROOTS: stack.workDir, API_TOKENS: 'drain-test-token=ws-drain', LOG_LEVEL: 'silent' },
       stdio: 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => api.once('exit', (code) => resolve(code)));
@@ -35,7 +35,7 @@ describe('API shutdown', () => {
       if (await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false)) break;
       if (Date.now() > deadline) throw new Error('API did not start');
     }
-    const socket = io(base, { transports: ['websocket'], reconnection: false });
+    const socket = io(base, { transports: ['websocket'], reconnection: false, auth: { token: 'drain-test-token' } });
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     const disconnected = new Promise<string>((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
 
@@ -47,7 +47,7 @@ describe('API shutdown', () => {
     await locker.query('LOCK TABLE tasks IN EXCLUSIVE MODE');
     const inFlight = fetch(`${base}/v1/tasks`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: 'Bearer drain-test-token' },
       body: JSON.stringify({ workspaceId: 'ws-drain', repository: path.join(stack.workDir, 'nothing'), prompt: 'In flight at shutdown' }),
     });
     await new Promise((r) => setTimeout(r, 300)); // the request has reached the locked insert

@@ -20,6 +20,7 @@ import type { SandboxProvider } from '../../src/providers/types';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { createTemporalClient } from '../../src/temporal/client';
 import { createProvisionWorker } from '../../src/worker/createWorker';
+import { authedFetch, closeAuthLookups, testTokenResolver } from './auth';
 import { readStack, type TestStack } from './stackFile';
 
 export interface TestServices {
@@ -73,6 +74,7 @@ export async function startServices(opts: { wrapProvider?: (local: LocalProvider
     taskQueue,
     providerIds: [provider.id],
     repositoryRoots: [stack.workDir],
+    resolveToken: testTokenResolver,
     temporalUi: { url: stack.temporalUiUrl, namespace: stack.namespace },
     logger,
   });
@@ -98,17 +100,18 @@ export async function startServices(opts: { wrapProvider?: (local: LocalProvider
       await connection.close();
       await temporal.connection.close();
       await prisma.$disconnect();
+      await closeAuthLookups();
     },
   };
 }
 
-/** POSTs JSON and returns status, headers and parsed body. */
+/** POSTs JSON (with the token of the workspace it is about) and returns status, headers and parsed body. */
 export async function postJson(url: string, body: unknown): Promise<{ status: number; headers: Headers; body: any }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await authedFetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, headers: res.headers, body: await res.json().catch(() => null) };
 }
 
 export async function getJson(url: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(url);
+  const res = await authedFetch(url);
   return { status: res.status, body: await res.json().catch(() => null) };
 }

@@ -1,14 +1,16 @@
 /** A real Socket.IO client that follows tasks and records what it receives. */
 import { io, type Socket } from 'socket.io-client';
 import type { TaskEventMessage, TaskRecord } from '../../src/domain/records';
+import { tokenFor } from './auth';
 
 export class TaskEventClient {
   readonly socket: Socket;
   readonly messages: TaskEventMessage[] = [];
   private waiters: Array<() => void> = [];
 
-  constructor(baseUrl: string) {
-    this.socket = io(baseUrl, { transports: ['websocket'], reconnection: false });
+  /** Connects with the test token of `workspaceId` (test/support/auth.ts). */
+  constructor(baseUrl: string, workspaceId: string) {
+    this.socket = io(baseUrl, { transports: ['websocket'], reconnection: false, auth: { token: tokenFor(workspaceId) } });
     this.socket.on('task.event', (m: TaskEventMessage) => {
       this.messages.push(m);
       this.waiters.forEach((w) => w());

@@ -14,7 +14,7 @@
  *
  * Every change is mirrored as a task history event (`session.*`) pushed to the task's room.
  */
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { startUnlessRunning } from '../../temporal/client';
 import type { PrismaClient } from '../../generated/prisma/client';
@@ -29,6 +29,7 @@ import {
   sendMessageSignal,
   type WorkbenchSessionInput,
 } from '../../workflows/sessionContracts';
+import { workspaceOf } from '../auth';
 import { HttpError } from '../errors';
 import { idempotencyKeyOf, parse } from '../parse';
 import { bindIdempotencyKey, claimIdempotencyKey, requestHash } from '../../db/idempotency';
@@ -56,15 +57,16 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
   const { prisma, notifier } = deps;
   const router = Router({ mergeParams: true });
 
-  const findTask = async (req: Request) => {
+  /** The task of the path, if it is in the token's workspace (another workspace's task is "not found"). */
+  const findTask = async (req: Request, res: Response) => {
     const { id } = parse(taskIdParams, { id: req.params.id }, 'params');
-    const task = await prisma.task.findUnique({ where: { id } });
+    const task = await prisma.task.findFirst({ where: { id, workspaceId: workspaceOf(res) } });
     if (!task) throw new HttpError(404, 'task_not_found', `no task ${id}`, 'params.id');
     return task;
   };
-  const findSession = async (req: Request) => {
+  const findSession = async (req: Request, res: Response) => {
     const { id, sessionId } = parse(sessionParams, req.params, 'params');
-    const session = await prisma.workbenchSession.findFirst({ where: { id: sessionId, taskId: id } });
+    const session = await prisma.workbenchSession.findFirst({ where: { id: sessionId, taskId: id, task: { workspaceId: workspaceOf(res) } } });
     if (!session) throw new HttpError(404, 'session_not_found', `no session ${sessionId} on task ${id}`, 'params.sessionId');
     return session;
   };
@@ -85,7 +87,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
    * `Idempotent-Replayed: true`; the same key with another body is 422 idempotency_key_reused.
    */
   router.post('/', async (req, res) => {
-    const task = await findTask(req);
+    const task = await findTask(req, res);
     const body = parse(createSessionBody, req.body ?? {}, 'body');
     if (task.status === 'killed' || task.status === 'archived') throw new HttpError(409, 'task_closed', `task is ${task.status}`);
     const idempotencyKey = idempotencyKeyOf(req, idempotencyKeyHeader);
@@ -117,7 +119,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
 
   /** Open tabs of the task in creation order. 200 { items: SessionRecord[] }. */
   router.get('/', async (req, res) => {
-    const task = await findTask(req);
+    const task = await findTask(req, res);
     const rows = await prisma.workbenchSession.findMany({ where: { taskId: task.id, closed: false }, orderBy: { ordinal: 'asc' } });
     res.json({ items: rows.map(toSessionRecord) });
   });
@@ -127,7 +129,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
    * 200 { session, transcript: { items: TranscriptEntryRecord[], nextCursor: number | null } }.
    */
   router.get('/:sessionId', async (req, res) => {
-    const session = await findSession(req);
+    const session = await findSession(req, res);
     const q = parse(transcriptQuery, req.query, 'query');
     const rows = await prisma.transcriptEntry.findMany({ where: { sessionId: session.id, index: { gt: q.after } }, orderBy: { index: 'asc' }, take: q.limit });
     const last = rows[rows.length - 1];
@@ -143,7 +145,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
    * 409 session_not_ready when the tab is pending, in error or closed: nothing is stored.
    */
   router.post('/:sessionId/messages', async (req, res) => {
-    const found = await findSession(req);
+    const found = await findSession(req, res);
     const { text } = parse(messageBody, req.body ?? {}, 'body');
     const index = await prisma.$transaction(async (tx) => {
       const [row] = await tx.$queryRaw<Array<{ status: string; closed: boolean }>>`SELECT status::text AS status, closed FROM workbench_sessions WHERE id = ${found.id} FOR UPDATE`;
@@ -159,14 +161,14 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
 
   /** Save the draft (survives reloads). Body { draft }. 200 SessionRecord. */
   router.put('/:sessionId/draft', async (req, res) => {
-    const found = await findSession(req);
+    const found = await findSession(req, res);
     const { draft } = parse(draftBody, req.body ?? {}, 'body');
     res.json(toSessionRecord(await prisma.workbenchSession.update({ where: { id: found.id }, data: { draft } })));
   });
 
   /** Clear the unread mark. 200 SessionRecord. */
   router.post('/:sessionId/read', async (req, res) => {
-    const found = await findSession(req);
+    const found = await findSession(req, res);
     if (found.unread) {
       await prisma.$transaction((tx) =>
         updateSession(tx, notifier, { sessionId: found.id, type: 'session.updated', patch: { unread: false }, dedupeKey: `read:${found.id}:${found.lastEntryIndex}` }),
@@ -177,7 +179,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
 
   /** New attempt for a tab in `error`. 202 SessionRecord; 409 session_not_in_error otherwise. */
   router.post('/:sessionId/retry', async (req, res) => {
-    const found = await findSession(req);
+    const found = await findSession(req, res);
     if (found.closed || found.status !== 'error') throw new HttpError(409, 'session_not_in_error', `the session is ${found.closed ? 'closed' : found.status}`);
     await signal(found.workflowId, (h) => h.signal(retrySessionSignal));
     res.status(202).json(toSessionRecord(found));
@@ -188,7 +190,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
    * agent session, including one still being created. Closing a closed tab changes nothing.
    */
   router.delete('/:sessionId', async (req, res) => {
-    const found = await findSession(req);
+    const found = await findSession(req, res);
     if (!found.closed) {
       await prisma.$transaction((tx) =>
         updateSession(tx, notifier, { sessionId: found.id, type: 'session.closed', patch: { closed: true, closedAt: new Date() }, dedupeKey: `session:${found.id}:closed` }),

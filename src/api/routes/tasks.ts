@@ -14,7 +14,7 @@
  * Errors: see ../errors.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Prisma, PrismaClient } from '../../generated/prisma/client';
@@ -26,6 +26,7 @@ import type { TaskEventNotifier } from '../../realtime/notifier';
 import { startProvisionTask, startUnlessRunning, temporalUiLink } from '../../temporal/client';
 import { provisionStateQuery, provisionWorkflowId } from '../../workflows/contracts';
 import { KILL_TASK_WORKFLOW_TYPE, killWorkflowId } from '../../workflows/killContracts';
+import { assertOwnWorkspace, workspaceOf } from '../auth';
 import { HttpError } from '../errors';
 import { checkRepository } from '../repositoryPolicy';
 import { idempotencyKeyOf, parse } from '../parse';
@@ -63,9 +64,10 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   const { prisma } = deps;
   const router = Router();
 
-  const findTask = async (req: Request) => {
+  /** The task of the path, if it is in the token's workspace (another workspace's task is "not found"). */
+  const findTask = async (req: Request, res: Response) => {
     const { id } = parse(taskIdParams, req.params, 'params');
-    const task = await prisma.task.findUnique({ where: { id } });
+    const task = await prisma.task.findFirst({ where: { id, workspaceId: workspaceOf(res) } });
     if (!task) throw new HttpError(404, 'task_not_found', `no task ${id}`, 'params.id');
     return task;
   };
@@ -85,6 +87,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    */
   router.post('/', async (req, res) => {
     const body = parse(createTaskBody, req.body ?? {}, 'body');
+    assertOwnWorkspace(res, body.workspaceId, 'body.workspaceId');
     if (!deps.providerIds.includes(body.provider)) {
       throw new HttpError(400, 'unknown_provider', `provider must be one of: ${deps.providerIds.join(', ')}`, 'body.provider');
     }
@@ -171,6 +174,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    */
   router.get('/', async (req, res) => {
     const q = parse(listTasksQuery, req.query, 'query');
+    assertOwnWorkspace(res, q.workspaceId, 'query.workspaceId');
     const after = q.cursor ? decodeCursor(q.cursor) : undefined;
     const where: Prisma.TaskWhereInput = { workspaceId: q.workspaceId };
     if (after) where.OR = [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }];
@@ -186,7 +190,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    * worst pain was tasks stuck with no visible progress); null when the run cannot be asked in 2 s.
    */
   router.get('/:id', async (req, res) => {
-    const task = await findTask(req);
+    const task = await findTask(req, res);
     const record = toTaskRecord(task);
     if (!isProvisioning(task.status)) {
       res.json(record);
@@ -222,7 +226,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    * 200 { items: TaskEventRecord[], nextCursor: number | null } — pass nextCursor as `after` for the next page.
    */
   router.get('/:id/events', async (req, res) => {
-    const task = await findTask(req);
+    const task = await findTask(req, res);
     const q = parse(listEventsQuery, req.query, 'query');
     const rows = await prisma.taskEvent.findMany({ where: { taskId: task.id, seq: { gt: q.after } }, orderBy: { seq: 'asc' }, take: q.limit });
     const last = rows[rows.length - 1];
@@ -235,7 +239,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    * runs in the background; follow the task's events); a task already killed answers 202 unchanged.
    */
   router.post('/:id/kill', async (req, res) => {
-    const task = await findTask(req);
+    const task = await findTask(req, res);
     if (task.status !== 'killed') {
       try {
         await startUnlessRunning(() => deps.temporal.workflow.start(KILL_TASK_WORKFLOW_TYPE, { taskQueue: deps.taskQueue, workflowId: killWorkflowId(task.id), args: [{ taskId: task.id }] }));
@@ -254,7 +258,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    * 202 TaskRecord (status init_enqueue_provision); 409 task_not_in_error; 503 workflow_start_failed.
    */
   router.post('/:id/retry', async (req, res) => {
-    const found = await findTask(req);
+    const found = await findTask(req, res);
     if (found.status !== 'error') throw new HttpError(409, 'task_not_in_error', `the task is ${found.status}; only a task in error can be retried`);
     const task = await prisma.$transaction(async (tx) => {
       // Only one retry per failure: the status check and the patch happen under the task's row lock.
@@ -284,7 +288,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    * 503 workflow_unavailable when Temporal cannot answer.
    */
   router.get('/:id/provisioning', async (req, res) => {
-    const task = await findTask(req);
+    const task = await findTask(req, res);
     try {
       res.json(await deps.temporal.workflow.getHandle(task.workflowId).query(provisionStateQuery));
     } catch (err) {
@@ -299,7 +303,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    * Provider secrets (agent token, process ids) are never included.
    */
   router.get('/:id/sandbox', async (req, res) => {
-    const task = await findTask(req);
+    const task = await findTask(req, res);
     const sandbox = task.activeSandboxId ? await prisma.sandbox.findUnique({ where: { id: task.activeSandboxId } }) : null;
     if (!sandbox) throw new HttpError(404, 'sandbox_not_found', `task ${task.id} has no sandbox yet (status ${task.status})`);
     const details = sandbox.details as { sessionId?: string };
