@@ -26,8 +26,8 @@ describe('API shutdown', () => {
     const stack = readStack();
     const port = await freePort();
     const api = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/api/main.ts')], {
-      env: { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, PORT: String(port), TEMPORAL_TASK_QUEUE: 'drain-test-no-worker', REPOSITORY_ROOTS: stack.workDir, API_TOKENS: 'drain-test-token=ws-drain', LOG_LEVEL: 'silent' },
-      stdio: 'ignore',
+      env: { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, PORT: String(port), TEMPORAL_TASK_QUEUE: 'drain-test-no-worker', REPOSITORY_ROOTS: stack.workDir, API_TOKENS: 'drain-test-token=ws-drain', LOG_LEVEL: process.env.DRAIN_LOG ?? 'silent' },
+      stdio: process.env.DRAIN_LOG ? 'inherit' : 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => api.once('exit', (code) => resolve(code)));
     const base = `http://127.0.0.1:${port}`;
@@ -50,7 +50,14 @@ describe('API shutdown', () => {
       headers: { 'content-type': 'application/json', authorization: 'Bearer drain-test-token' },
       body: JSON.stringify({ workspaceId: 'ws-drain', repository: path.join(stack.workDir, 'nothing'), prompt: 'In flight at shutdown' }),
     });
-    await new Promise((r) => setTimeout(r, 300)); // the request has reached the locked insert
+    // Wait until the request is really in flight: its insert waits on our lock.
+    for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 50))) {
+      // Statistics are a snapshot per transaction, and the locker is inside one: clear it first.
+      await locker.query('SELECT pg_stat_clear_snapshot()');
+      const waiting = await locker.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      if (waiting.rows[0].n > 0) break;
+      if (Date.now() > deadline) throw new Error(`the create request never reached the database (${await Promise.race([inFlight.then(async (r) => `answered ${r.status} ${await r.text()}`), Promise.resolve('no answer yet')])})`);
+    }
     api.kill('SIGTERM');
     expect(['io server disconnect', 'transport close']).toContain(await disconnected); // closed by the server
     await new Promise((r) => setTimeout(r, 200));
