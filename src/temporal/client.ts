@@ -23,9 +23,9 @@ export async function createTemporalClient(opts: { address: string; namespace: s
  */
 export async function startProvisionTask(
   client: Client,
-  opts: { taskId: string; workspaceId: string; taskQueue: string },
+  opts: { taskId: string; workspaceId: string; taskQueue: string; stepTimeoutsMs?: ProvisionTaskInput['stepTimeoutsMs'] },
 ): Promise<{ workflowId: string; runId: string }> {
-  const input: ProvisionTaskInput = { taskId: opts.taskId };
+  const input: ProvisionTaskInput = { taskId: opts.taskId, ...(opts.stepTimeoutsMs ? { stepTimeoutsMs: opts.stepTimeoutsMs } : {}) };
   const handle = await client.workflow.start(PROVISION_WORKFLOW_TYPE, {
     taskQueue: opts.taskQueue,
     workflowId: provisionWorkflowId(opts.taskId),

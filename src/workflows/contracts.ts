@@ -16,6 +16,11 @@ export function provisionWorkflowId(taskId: string): string {
 
 export interface ProvisionTaskInput {
   taskId: string;
+  /**
+   * Per-attempt limits (start-to-close, ms) replacing the policy's for some steps; for operators and
+   * tests that need a step to time out quickly. Retry counts stay as in ./policies.ts.
+   */
+  stepTimeoutsMs?: Partial<Record<ProvisionStep, number>>;
 }
 
 export interface ProvisionTaskResult {

@@ -26,10 +26,12 @@ import { MIRROR_ACTIVITY_OPTIONS, STEP_ACTIVITY_OPTIONS } from './policies';
 import type { SandboxOutcome, WorkbenchActivities } from './sessionContracts';
 
 const { recordTransition } = proxyActivities<Pick<ProvisionActivities, 'recordTransition'>>(MIRROR_ACTIVITY_OPTIONS);
-const { ensureName } = proxyActivities<Pick<ProvisionActivities, 'ensureName'>>(STEP_ACTIVITY_OPTIONS.init_ensure_name);
-const { createSandbox } = proxyActivities<Pick<ProvisionActivities, 'createSandbox'>>(STEP_ACTIVITY_OPTIONS.init_create_sandbox);
-const { ensureAgent } = proxyActivities<Pick<ProvisionActivities, 'ensureAgent'>>(STEP_ACTIVITY_OPTIONS.init_ensure_agent);
-const { createSession } = proxyActivities<Pick<ProvisionActivities, 'createSession'>>(STEP_ACTIVITY_OPTIONS.init_create_session);
+
+/** Step options of this run: the policy, with the per-attempt limit of `overrides` where given (ms). */
+function stepOptions(step: ProvisionStep, overrides: ProvisionTaskInput['stepTimeoutsMs']) {
+  const limit = overrides?.[step];
+  return limit ? { ...STEP_ACTIVITY_OPTIONS[step], startToCloseTimeout: limit } : STEP_ACTIVITY_OPTIONS[step];
+}
 
 const { releasePendingSessions } = proxyActivities<Pick<WorkbenchActivities, 'releasePendingSessions'>>(MIRROR_ACTIVITY_OPTIONS);
 
@@ -48,6 +50,11 @@ const now = () => new Date().toISOString(); // workflow time: deterministic on r
 
 export async function provisionTask(input: ProvisionTaskInput): Promise<ProvisionTaskResult> {
   const { taskId } = input;
+  const options = (step: ProvisionStep) => stepOptions(step, input.stepTimeoutsMs);
+  const { ensureName } = proxyActivities<Pick<ProvisionActivities, 'ensureName'>>(options('init_ensure_name'));
+  const { createSandbox } = proxyActivities<Pick<ProvisionActivities, 'createSandbox'>>(options('init_create_sandbox'));
+  const { ensureAgent } = proxyActivities<Pick<ProvisionActivities, 'ensureAgent'>>(options('init_ensure_agent'));
+  const { createSession } = proxyActivities<Pick<ProvisionActivities, 'createSession'>>(options('init_create_session'));
   const runKey = workflowInfo().runId; // dedupe keys are per run: a later retry run writes its own events
   const state: ProvisionState = {
     taskId,
@@ -99,7 +106,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   /** Runs one step: marks it started, runs its activity, marks it ended; failures end the task in `error`. */
   const step = async <T>(name: ProvisionStep, run: () => Promise<T>): Promise<T> => {
     state.currentStep = name;
-    state.steps[name] = { startedAt: now(), attempt: 1, startToCloseTimeoutMs: STEP_ACTIVITY_OPTIONS[name].startToCloseTimeout };
+    state.steps[name] = { startedAt: now(), attempt: 1, startToCloseTimeoutMs: options(name).startToCloseTimeout };
     await transition(name, STEP_MESSAGES[name], {
       type: 'task.step',
       payload: { step: name, status: 'started', message: STEP_MESSAGES[name] },
@@ -112,7 +119,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     } catch (err) {
       state.steps[name]!.endedAt = now();
       if (isCancellation(err)) throw err; // killed: killTask records the outcome
-      const { type, message } = describeFailure(err, name);
+      const { type, message } = describeFailure(err, name, options(name).startToCloseTimeout);
       state.error = { step: name, type, message };
       await transition('error', message, { type: 'task.error', payload: { step: name, type, detail: message }, key: `${name}:error` });
       await releaseWaitingTabs(taskId, { kind: 'failed', message });
@@ -152,15 +159,20 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
 }
 
 /** A step failure as `{type, message}`; the message names the step and, for timeouts, the limit. */
-function describeFailure(err: unknown, step: ProvisionStep): { type: string; message: string } {
+function describeFailure(err: unknown, step: ProvisionStep, limitMs: number): { type: string; message: string } {
   const cause: unknown = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof TimeoutFailure) {
-    const limit = STEP_ACTIVITY_OPTIONS[step].startToCloseTimeout / 1000;
-    return { type: 'StepTimeout', message: `${step} failed: timed out (${cause.timeoutType}, limit ${limit}s per attempt)` };
+    const attempts = STEP_ACTIVITY_OPTIONS[step].retry?.maximumAttempts;
+    return { type: 'StepTimeout', message: `${step} failed: timed out (${timeoutName(cause.timeoutType)}, limit ${limitMs / 1000}s per attempt${attempts ? `, ${attempts} attempts` : ''})` };
   }
   if (cause instanceof ApplicationFailure) {
     return { type: cause.type ?? 'Error', message: `${step} failed: ${cause.message}` };
   }
   const message = cause instanceof Error ? cause.message : String(cause);
   return { type: 'Error', message: `${step} failed: ${message}` };
+}
+
+/** `START_TO_CLOSE` -> `start-to-close`, as a person reads it in the status message. */
+function timeoutName(type: unknown): string {
+  return String(type ?? 'unknown').toLowerCase().replace(/_/g, '-');
 }
