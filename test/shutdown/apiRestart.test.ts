@@ -1,0 +1,101 @@
+/**
+ * The API process dies (SIGKILL) while a task provisions; provisioning goes on without it; a new API
+ * process starts; the client reconnects with the last sequence number it saw and catches up on every
+ * event it missed, in order, exactly once.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { io, type Socket } from 'socket.io-client';
+import type { TaskEventMessage } from '../../src/domain/records';
+import { tokenFor } from '../support/auth';
+import { Gate, gatedProvider } from '../support/gate';
+import { createTestRepo } from '../support/gitRepo';
+import { startServices, type TestServices } from '../support/services';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe('API process death', () => {
+  let services: TestServices;
+  const gates: { createSandbox?: Gate } = {};
+  let api: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    services = await startServices({ wrapProvider: (local) => gatedProvider(local, gates) });
+  });
+  afterAll(async () => {
+    gates.createSandbox?.open();
+    api?.kill('SIGKILL');
+    await services?.stop();
+  });
+
+  it('lets clients reconnect to a new API process and catch up on what they missed', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const startApi = async () => {
+      const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/api/main.ts')], {
+        env: {
+          ...process.env,
+          DATABASE_URL: services.stack.databaseUrl,
+          TEMPORAL_ADDRESS: services.stack.temporalAddress,
+          TEMPORAL_TASK_QUEUE: services.taskQueue,
+          PORT: String(port),
+          REPOSITORY_ROOTS: services.stack.workDir,
+          API_TOKENS: `${tokenFor('ws-restart')}=ws-restart`,
+          LOG_LEVEL: 'silent',
+        },
+        stdio: 'ignore',
+        detached: true,
+      });
+      for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 100))) {
+        if (await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false)) return child;
+        if (Date.now() > deadline) throw new Error('API did not start');
+      }
+    };
+    const follow = (afterSeq?: number) => {
+      const seen: TaskEventMessage[] = [];
+      const socket: Socket = io(base, { transports: ['websocket'], reconnection: false, auth: { token: tokenFor('ws-restart') } });
+      socket.on('task.event', (m: TaskEventMessage) => seen.push(m));
+      return { socket, seen, afterSeq };
+    };
+
+    gates.createSandbox = new Gate();
+    api = await startApi();
+    const repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+    const created = await fetch(`${base}/v1/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor('ws-restart')}` },
+      body: JSON.stringify({ workspaceId: 'ws-restart', repository: repo, prompt: 'Survive the API' }),
+    }).then((r) => r.json() as Promise<{ id: string; workflowId: string }>);
+    const first = follow();
+    await first.socket.timeout(5000).emitWithAck('subscribe', { taskId: created.id, afterSeq: 0 });
+    await gates.createSandbox.entered;
+    const lastSeen = Math.max(...first.seen.map((m) => m.event.seq));
+    expect(lastSeen).toBeGreaterThanOrEqual(3);
+
+    process.kill(-api.pid!, 'SIGKILL'); // the API dies; the client is cut off
+    await new Promise<void>((resolve) => (first.socket.disconnected ? resolve() : first.socket.once('disconnect', () => resolve())));
+    gates.createSandbox.open(); // provisioning goes on without any API process
+    await services.temporal.workflow.getHandle(created.workflowId).result();
+
+    api = await startApi();
+    const second = follow();
+    const ack = await second.socket.timeout(5000).emitWithAck('subscribe', { taskId: created.id, afterSeq: lastSeen });
+    expect(ack).toMatchObject({ ok: true, task: { status: 'running' } });
+    const total = (await services.prisma.task.findUniqueOrThrow({ where: { id: created.id } })).lastEventSeq;
+    expect(second.seen.map((m) => m.event.seq)).toEqual(Array.from({ length: total - lastSeen }, (_, i) => lastSeen + i + 1));
+    expect(ack.replayed).toBe(total - lastSeen);
+    first.socket.close();
+    second.socket.close();
+  });
+});
