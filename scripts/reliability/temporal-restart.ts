@@ -1,0 +1,101 @@
+/**
+ * Reliability scenario 1, Temporal part (issue 4): stop the Temporal dev server while a task is in the
+ * middle of provisioning, start it again with the same database file, and check that the task still
+ * reaches `running` with one sandbox, one sandbox-agent process and one session.
+ *
+ *   npx tsx scripts/reliability/temporal-restart.ts
+ *
+ * Method: a dedicated dev server with a SQLite database file (not the suite's in-memory one), a fresh
+ * Postgres database, the worker and API in this process. A gate holds the sandbox step; the server is
+ * stopped (SIGTERM), the gate opened (the step finishes while Temporal is down and cannot hear of
+ * it), and after 3 s the server is started again on the same ports and file. Exit code 0 when every
+ * check holds; the result goes into docs/RELIABILITY.md.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
+import { applyMigrations, dropDatabase, ensureDatabase } from '../../src/db/migrate';
+import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer, type RunningTemporalDevServer } from '../../src/dev/temporalDevServer';
+import { listAcpServers } from '../../src/providers/local/acpClient';
+import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
+import { Gate, gatedProvider } from '../../test/support/gate';
+import { createTestRepo } from '../../test/support/gitRepo';
+import { postJson, startServices } from '../../test/support/services';
+import { STACK_FILE_ENV, type TestStack } from '../../test/support/stackFile';
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'tps-temporal-restart-'));
+  const settings = loadTemporalDevSettings();
+  const cli = await ensureTemporalCli(settings);
+  const server = { ...settings.server, port: await freePort(), uiPort: await freePort(), dbFilename: path.join(workDir, 'temporal.sqlite'), logLevel: 'error' as const };
+  let temporal: RunningTemporalDevServer = await startTemporalDevServer(cli, server);
+  const db = new URL(process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
+  db.pathname = `/tps_restart_${Date.now()}`;
+  await ensureDatabase(db.toString());
+  await applyMigrations(db.toString());
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
+  const stack: TestStack = { temporalAddress: temporal.address, namespace: temporal.namespace, temporalUiUrl: temporal.uiUrl, databaseUrl: db.toString(), workflowBundlePath: path.join(workDir, 'bundle.js'), workDir };
+  writeFileSync(stack.workflowBundlePath, code);
+  writeFileSync(path.join(workDir, 'stack.json'), JSON.stringify(stack));
+  process.env[STACK_FILE_ENV] = path.join(workDir, 'stack.json');
+
+  const gate = new Gate();
+  const services = await startServices({ wrapProvider: (local) => gatedProvider(local, { createSandbox: gate }) });
+  let ok = false;
+  try {
+    const repo = await createTestRepo(path.join(workDir, 'repo'));
+    const created = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: 'ws-temporal-restart', repository: repo, prompt: 'Survive a Temporal restart' });
+    await gate.entered;
+    const stoppedAt = Date.now();
+    await temporal.stop();
+    gate.open();
+    await new Promise((r) => setTimeout(r, 3_000));
+    temporal = await startTemporalDevServer(cli, server);
+    const restartedAfter = Date.now() - stoppedAt;
+    await services.temporal.workflow.getHandle(created.body.workflowId).result();
+    const reachedAfter = Date.now() - stoppedAt;
+    const task = await services.prisma.task.findUniqueOrThrow({ where: { id: created.body.id } });
+    const sandboxes = await services.prisma.sandbox.findMany({ where: { taskId: task.id } });
+    const agent = JSON.parse(readFileSync(path.join(path.dirname(sandboxes[0]!.directory!), 'agent.json'), 'utf8')) as { pid: number; token: string; baseUrl: string };
+    const servers = await listAcpServers({ baseUrl: agent.baseUrl, token: agent.token, timeoutMs: 2000 });
+    const checks = { running: task.status === 'running', oneSandbox: sandboxes.length === 1, agentAlive: isProcessAlive(agent.pid), oneSession: servers.length === 1 };
+    ok = Object.values(checks).every(Boolean);
+    process.stdout.write(
+      [
+        '| figure | value |',
+        '| --- | --- |',
+        `| Temporal down for | ${restartedAfter} ms |`,
+        `| task running after the stop | ${reachedAfter} ms |`,
+        `| final status | ${task.status} |`,
+        `| sandboxes / ACP servers | ${sandboxes.length} / ${servers.length} |`,
+        `| checks | ${JSON.stringify(checks)} |`,
+      ].join('\n') + '\n',
+    );
+  } finally {
+    await services.stop();
+    await temporal.stop();
+    await dropDatabase(db.toString());
+  }
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    // eslint-disable-next-line no-console
+    console.error(err);
+    process.exit(1);
+  },
+);
