@@ -1,0 +1,80 @@
+/**
+ * SIGTERM drains the worker process: an activity in flight finishes (within the 20 s shutdown grace
+ * time) and its result reaches Temporal before the process exits 0; a new worker then carries on.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createApiServer } from '../../src/api/server';
+import { createPrismaClient } from '../../src/db/prisma';
+import { createLogger } from '../../src/logger';
+import { pgNotifier } from '../../src/realtime/notifier';
+import { createTemporalClient } from '../../src/temporal/client';
+import { authedFetch, testTokenResolver } from '../support/auth';
+import { readStack } from '../support/stackFile';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+describe('worker shutdown', () => {
+  it('lets the activity in flight finish on SIGTERM, exits 0, and a new worker continues', async () => {
+    const stack = readStack();
+    const taskQueue = `drain-worker-${Date.now()}`;
+    const prisma = createPrismaClient(stack.databaseUrl);
+    const temporal = await createTemporalClient({ address: stack.temporalAddress, namespace: stack.namespace });
+    const api = createApiServer({
+      databaseUrl: stack.databaseUrl,
+      prisma,
+      temporal,
+      notifier: pgNotifier,
+      taskQueue,
+      providerIds: ['instant'],
+      repositoryRoots: [stack.workDir],
+      resolveToken: testTokenResolver,
+      temporalUi: { url: stack.temporalUiUrl, namespace: stack.namespace },
+      logger: createLogger('test', 'silent'),
+    });
+    const port = await api.listen(0);
+    // The worker runs as its own process with the benchmark-only provider, each step taking 3 s.
+    const startWorker = () =>
+      spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker/main.ts')], {
+        env: { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_TASK_QUEUE: taskQueue, ENABLE_BENCHMARK_PROVIDERS: '1', INSTANT_PROVIDER_DELAY_MS: '3000', LOG_LEVEL: 'silent' },
+        stdio: 'ignore',
+      });
+    const first = startWorker();
+    const firstExit = new Promise<number | null>((resolve) => first.once('exit', (code) => resolve(code)));
+    let second: ReturnType<typeof startWorker> | undefined;
+    try {
+      const res = await authedFetch(`http://127.0.0.1:${port}/v1/tasks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ workspaceId: 'ws-worker-drain', repository: path.join(stack.workDir, 'any'), prompt: 'Drain me', provider: 'instant' }),
+      });
+      const task = (await res.json()) as { id: string; workflowId: string };
+      for (const deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 20))) {
+        const { status } = await prisma.task.findUniqueOrThrow({ where: { id: task.id }, select: { status: true } });
+        if (status === 'init_create_sandbox') break;
+        if (Date.now() > deadline) throw new Error(`task never reached the sandbox step (${status})`);
+      }
+      first.kill('SIGTERM'); // the 3 s sandbox step is in flight
+      expect(await firstExit).toBe(0);
+
+      // The step's attempt 1 completed before the worker exited: no timeout, no second attempt.
+      const history = await temporal.workflow.getHandle(task.workflowId).fetchHistory();
+      const events = history.events ?? [];
+      const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createSandbox');
+      const completed = events.find((e) => e.activityTaskCompletedEventAttributes && String(e.activityTaskCompletedEventAttributes.scheduledEventId) === String(scheduled?.eventId));
+      expect(scheduled).toBeDefined();
+      expect(completed).toBeDefined();
+      expect(events.some((e) => e.activityTaskTimedOutEventAttributes)).toBe(false);
+
+      second = startWorker();
+      const result = await temporal.workflow.getHandle(task.workflowId).result();
+      expect(result.status).toBe('running');
+    } finally {
+      first.kill('SIGKILL');
+      second?.kill('SIGTERM');
+      await api.close();
+      await temporal.connection.close();
+      await prisma.$disconnect();
+    }
+  });
+});
