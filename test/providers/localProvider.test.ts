@@ -9,7 +9,7 @@ import { simpleGit } from 'simple-git';
 import { createLogger } from '../../src/logger';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import { LocalProvider } from '../../src/providers/local/localProvider';
-import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
+import { findSandboxAgentsByHome, isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { ProviderError, type SandboxHandle } from '../../src/providers/types';
 import { createTestRepo } from '../support/gitRepo';
 import { readStack } from '../support/stackFile';
@@ -60,6 +60,19 @@ describe('LocalProvider', () => {
     expect(second).toEqual(first);
     expect(isProcessAlive(first.details.agentPid as number)).toBe(true);
     handle = { ...handle, agentEndpoint: first.endpoint, details: { ...handle.details, ...first.details } };
+  });
+
+  it('stops a sandbox-agent an earlier attempt started but never recorded, so only one runs', async () => {
+    const root = path.dirname(handle.directory);
+    const recorded = JSON.parse(await fs.readFile(path.join(root, 'agent.json'), 'utf8')) as { pid: number };
+    // An attempt that died between spawning the server and writing agent.json: a live, unrecorded server.
+    await fs.rm(path.join(root, 'agent.json'));
+    expect(findSandboxAgentsByHome(path.join(root, 'home'))).toEqual([recorded.pid]);
+    const again = await provider.ensureAgent(handle, report);
+    expect(again.details.agentPid).not.toBe(recorded.pid);
+    expect(isProcessAlive(recorded.pid)).toBe(false);
+    expect(findSandboxAgentsByHome(path.join(root, 'home'))).toEqual([again.details.agentPid]);
+    handle = { ...handle, agentEndpoint: again.endpoint, details: { ...handle.details, ...again.details } };
   });
 
   it('opens one session and reuses it; after a lost answer it closes the earlier ACP server before opening anew', async () => {

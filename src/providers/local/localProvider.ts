@@ -31,7 +31,7 @@ import {
 } from '../types';
 import { AcpError, acpServerExists, closeAcpServer, createAcpSession, sendPrompt } from './acpClient';
 import { ensureCheckout, listRemoteBranches } from './git';
-import { OFFLINE_AGENT_ID, checkHealth, installOfflineAgent, isProcessAlive, startSandboxAgent, stopSandboxAgent } from './sandboxAgentProcess';
+import { OFFLINE_AGENT_ID, checkHealth, findSandboxAgentsByHome, installOfflineAgent, isProcessAlive, startSandboxAgent, stopSandboxAgent } from './sandboxAgentProcess';
 
 export const LOCAL_PROVIDER_ID = 'local';
 
@@ -106,6 +106,12 @@ export class LocalProvider implements SandboxProvider {
       }
       await progress('restarting_agent', `sandbox-agent pid ${existing.pid} is not healthy; restarting it`);
       await stopSandboxAgent(existing.pid);
+    }
+    // A server whose start an earlier attempt never recorded (it died in between) is stopped first,
+    // so the sandbox ends up with exactly one.
+    for (const stray of findSandboxAgentsByHome(path.join(root, 'home'))) {
+      await progress('stopping_stray_agent', `stopping unrecorded sandbox-agent pid ${stray}`);
+      await stopSandboxAgent(stray);
     }
     await progress('installing_agent', 'installing the offline ACP agent');
     const binDir = await installOfflineAgent(path.join(root, 'bin'));

@@ -32,7 +32,7 @@
  * get EOF on stdin when it dies (the offline agent exits on that).
  */
 import { spawn } from 'node:child_process';
-import { constants as fsConstants, existsSync, promises as fsp, openSync, closeSync, readFileSync } from 'node:fs';
+import { constants as fsConstants, existsSync, promises as fsp, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -281,3 +281,28 @@ function formatHost(host: string): string {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Pids of live sandbox-agent servers started with `HOME=<home>` (read from /proc on Linux; empty
+ * elsewhere). A sandbox's HOME is its own, so this finds a server whose start was never recorded —
+ * e.g. its worker died between spawning it and writing agent.json.
+ */
+export function findSandboxAgentsByHome(home: string): number[] {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return [];
+  }
+  const wanted = `HOME=${home}`;
+  return pids
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('sandbox-agent') && readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(wanted);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number)
+    .filter(isProcessAlive);
+}
