@@ -33,9 +33,20 @@ describe('API process death', () => {
   beforeAll(async () => {
     services = await startServices({ wrapProvider: (local) => gatedProvider(local, gates) });
   });
+  /** Kills the API's whole process group: tsx and the node process it runs. */
+  const killApi = () => {
+    if (api?.pid) {
+      try {
+        process.kill(-api.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+
   afterAll(async () => {
     gates.createSandbox?.open();
-    api?.kill('SIGKILL');
+    killApi();
     await services?.stop();
   });
 
@@ -83,7 +94,7 @@ describe('API process death', () => {
     const lastSeen = Math.max(...first.seen.map((m) => m.event.seq));
     expect(lastSeen).toBeGreaterThanOrEqual(3);
 
-    process.kill(-api.pid!, 'SIGKILL'); // the API dies; the client is cut off
+    killApi(); // the API dies; the client is cut off
     await new Promise<void>((resolve) => (first.socket.disconnected ? resolve() : first.socket.once('disconnect', () => resolve())));
     gates.createSandbox.open(); // provisioning goes on without any API process
     await services.temporal.workflow.getHandle(created.workflowId).result();
