@@ -25,10 +25,12 @@ const schema = z.object({
   API_TOKENS: z.string().min(1).optional(),
   /** Colon-separated absolute directories local repositories must be under (default: the parent of this checkout). */
   REPOSITORY_ROOTS: z.string().min(1).optional(),
-  /** `1` offers the benchmark-only `instant` provider (src/providers/instant). Never in production. */
+  /** `1` offers the benchmark-only `instant` and `slow` providers (src/providers/instant) and the floor endpoint (src/api/routes/bench.ts). Never in production. */
   ENABLE_BENCHMARK_PROVIDERS: z.enum(['0', '1']).default('0'),
   /** How long each step of the `instant` provider takes, in ms. */
   INSTANT_PROVIDER_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
+  /** How long each step of the benchmark-only `slow` provider takes, in ms. */
+  SLOW_PROVIDER_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -43,7 +45,7 @@ export interface AppConfig {
   /** API_TOKENS as given; the API parses it (src/api/auth.ts) and refuses to start without it. */
   apiTokens: string | undefined;
   /** The benchmark-only `instant` provider: offered or not, and its step time in ms. */
-  benchmarkProviders: { enabled: boolean; delayMs: number };
+  benchmarkProviders: { enabled: boolean; delayMs: number; slowDelayMs: number };
   logLevel: string;
 }
 
@@ -69,7 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: c.PORT,
     sandboxRoot: path.resolve(c.SANDBOX_ROOT),
     apiTokens: c.API_TOKENS,
-    benchmarkProviders: { enabled: c.ENABLE_BENCHMARK_PROVIDERS === '1', delayMs: c.INSTANT_PROVIDER_DELAY_MS },
+    benchmarkProviders: { enabled: c.ENABLE_BENCHMARK_PROVIDERS === '1', delayMs: c.INSTANT_PROVIDER_DELAY_MS, slowDelayMs: c.SLOW_PROVIDER_DELAY_MS },
     repositoryRoots: (c.REPOSITORY_ROOTS ?? path.resolve(__dirname, '../..')).split(':').filter(Boolean).map((r) => path.resolve(r)),
     logLevel: c.LOG_LEVEL,
   };

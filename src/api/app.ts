@@ -3,13 +3,14 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { requireBearer, type TokenResolver } from './auth';
 import { errorHandler, notFound } from './errors';
+import { benchRoutes } from './routes/bench';
 import { sessionRoutes } from './routes/sessions';
 import { taskRoutes, type TaskRouteDeps } from './routes/tasks';
 
 /** Largest JSON body accepted; larger answers 413 payload_too_large. */
 export const BODY_LIMIT = '256kb';
 
-export function createApp(deps: TaskRouteDeps & { resolveToken: TokenResolver }): Express {
+export function createApp(deps: TaskRouteDeps & { resolveToken: TokenResolver; benchmarkEndpoints?: boolean }): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' } }));
@@ -21,6 +22,7 @@ export function createApp(deps: TaskRouteDeps & { resolveToken: TokenResolver })
   app.use('/v1', requireBearer(deps.resolveToken));
   app.use('/v1/tasks/:id/sessions', sessionRoutes(deps));
   app.use('/v1/tasks', taskRoutes(deps));
+  if (deps.benchmarkEndpoints) app.use('/v1/bench', benchRoutes(deps)); // benchmark-only, see routes/bench.ts
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

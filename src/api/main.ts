@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     providerIds: providerIds(config),
     repositoryRoots: config.repositoryRoots,
     resolveToken,
+    benchmarkEndpoints: config.benchmarkProviders.enabled,
     temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace },
     logger,
   });

@@ -21,7 +21,7 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export function createApiServer(deps: TaskRouteDeps & { databaseUrl: string; resolveToken: TokenResolver }): ApiServer {
+export function createApiServer(deps: TaskRouteDeps & { databaseUrl: string; resolveToken: TokenResolver; benchmarkEndpoints?: boolean }): ApiServer {
   const http = createServer(createApp(deps));
   const io = createSocketServer(http, { prisma: deps.prisma, logger: deps.logger, resolveToken: deps.resolveToken });
   const relay = startTaskEventRelay({ databaseUrl: deps.databaseUrl, prisma: deps.prisma, io, logger: deps.logger });

@@ -8,12 +8,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentEndpoint, AgentSession, CreateSandboxRequest, CreateSessionRequest, SandboxHandle, SandboxProvider } from '../types';
 
 export const INSTANT_PROVIDER_ID = 'instant';
+/** The same benchmark-only provider with slow steps (SLOW_PROVIDER_DELAY_MS, default 5 s). */
+export const SLOW_PROVIDER_ID = 'slow';
 
 export class InstantProvider implements SandboxProvider {
-  readonly id = INSTANT_PROVIDER_ID;
-
-  /** @param delayMs how long each step takes, in ms (0 = as fast as the service allows). */
-  constructor(private readonly delayMs: number) {}
+  /**
+   * @param delayMs how long each step takes, in ms (0 = as fast as the service allows).
+   * @param id the provider id it is offered under (`instant`, or `slow` for the slow variant).
+   */
+  constructor(
+    private readonly delayMs: number,
+    readonly id: string = INSTANT_PROVIDER_ID,
+  ) {}
 
   async listBranches(): Promise<string[]> {
     await sleep(this.delayMs);

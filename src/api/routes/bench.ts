@@ -1,0 +1,39 @@
+/**
+ * BENCHMARK-ONLY endpoint, mounted only when ENABLE_BENCHMARK_PROVIDERS=1 (never in production):
+ *
+ *   POST /v1/bench/floor   the same Prisma insert of a task row that POST /v1/tasks makes (status
+ *                          `archived`, so nothing ever provisions it), and nothing else (no validation,
+ *                          no history event, no notification, no workflow start).
+ *                          201 { id }.
+ *
+ * It is the floor createTask is measured against in docs/BENCHMARKS.md (issue 5, scenario 1).
+ */
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import type { PrismaClient } from '../../generated/prisma/client';
+import { workspaceOf } from '../auth';
+
+export function benchRoutes(deps: { prisma: PrismaClient }): Router {
+  const router = Router();
+  router.post('/floor', async (req, res) => {
+    const id = randomUUID();
+    const body = (req.body ?? {}) as { repository?: string; prompt?: string };
+    await deps.prisma.task.create({
+      data: {
+        id,
+        workspaceId: workspaceOf(res),
+        repository: String(body.repository ?? ''),
+        prompt: String(body.prompt ?? ''),
+        providerId: 'floor',
+        agentType: 'claude',
+        // Same columns and cost as createTask's insert; `archived` so no recovery sweep takes it for
+        // a task whose run was never started.
+        status: 'archived',
+        statusMessage: 'benchmark floor row',
+        workflowId: `floor-${id}`,
+      },
+    });
+    res.status(201).json({ id });
+  });
+  return router;
+}
