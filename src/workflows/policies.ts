@@ -4,7 +4,7 @@
  * session creation retried only on transient errors, never on its own timeout, because a timed-out
  * create may still complete). Pure data: imported by workflow code.
  */
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import type { ProvisionStep } from '../domain/status';
 
 const FINAL_ERRORS = ['RepositoryNotFound', 'BranchTaken', 'InvalidAgent'];
@@ -57,3 +57,9 @@ export const SESSION_ACTIVITY_OPTIONS = {
     retry: { maximumAttempts: 1 },
   },
 } satisfies Record<string, ActivityOptions>;
+
+/** The mirror write as a local activity (same limits; retried until Postgres answers). */
+export const MIRROR_LOCAL_ACTIVITY_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: 15_000,
+  retry: { initialInterval: 500, backoffCoefficient: 2, maximumInterval: 30_000 },
+};

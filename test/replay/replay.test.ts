@@ -1,8 +1,9 @@
 /**
  * Replays histories recorded from real runs (test/fixtures/histories/<version>/, written by
  * `npm run record-histories`) against the current workflow code: a change that would break runs
- * already in flight fails here. `before-tabs/` holds provisionTask runs recorded before the
- * release-workbench-sessions patch; `current/` holds runs of today's code, tabs included.
+ * already in flight fails here. `before-tabs/`: provisionTask runs from before the
+ * release-workbench-sessions patch; `before-local-mirror/`: runs from before the
+ * mirror-as-local-activity patch (tabs included); `current/`: runs of today's code.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,11 +23,11 @@ const listFixtures = (): string[] =>
     .filter((d) => d.isDirectory())
     .flatMap((d) => readdirSync(path.join(DIR, d.name)).filter((f) => f.endsWith('.json')).map((f) => `${d.name}/${f.replace(/\.json$/, '')}`))
     .sort();
-/** True when the run recorded the release-workbench-sessions patch marker (payload data is base64 JSON). */
-const hasPatchMarker = (h: HistoryJson) =>
+/** True when the run recorded the patch marker `patchId` (payload data is base64 JSON). */
+const hasPatchMarker = (h: HistoryJson, patchId: string) =>
   h.events.some((e) => {
     const marker = (e as { markerRecordedEventAttributes?: { markerName: string; details?: Record<string, { payloads: Array<{ data: string }> }> } }).markerRecordedEventAttributes;
-    return marker?.markerName === 'core_patch' && Buffer.from(marker.details?.['patch-data']?.payloads[0]?.data ?? '', 'base64').toString().includes('"release-workbench-sessions"');
+    return marker?.markerName === 'core_patch' && Buffer.from(marker.details?.['patch-data']?.payloads[0]?.data ?? '', 'base64').toString().includes(`"${patchId}"`);
   });
 const activities = (h: HistoryJson) => h.events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
 const lastType = (h: HistoryJson) => h.events[h.events.length - 1]!.eventType;
@@ -44,24 +45,30 @@ describe('replay of recorded provisionTask histories', () => {
 
   it('has fixtures for every recorded path, each a real run of that path', () => {
     const provisioning = ['error-branch-taken', 'error-repository-not-found', 'running', 'running-after-agent-retry'];
+    const tabs = [
+      'tab-closed-while-pending',
+      'tab-error-then-retry',
+      'tab-first-prompt-message-close-tab',
+      'tab-first-prompt-message-close-task',
+      'task-killed-when-running',
+      'task-retried-after-error',
+    ];
     expect(listFixtures()).toEqual(
       [
         ...provisioning.map((n) => `before-tabs/${n}`),
-        ...provisioning.map((n) => `current/${n}`),
-        'current/tab-closed-while-pending',
-        'current/tab-error-then-retry',
-        'current/tab-first-prompt-message-close-tab',
-        'current/tab-first-prompt-message-close-task',
-        'current/task-killed-when-running',
-        'current/task-retried-after-error',
+        ...[...provisioning, ...tabs].map((n) => `before-local-mirror/${n}`),
+        ...[...provisioning, ...tabs].map((n) => `current/${n}`),
       ].sort(),
     );
     const steps = ['ensureName', 'createSandbox', 'ensureAgent', 'createSession'];
-    for (const version of ['before-tabs', 'current']) {
+    for (const version of ['before-tabs', 'before-local-mirror', 'current']) {
       const ok = load(`${version}/running`);
       expect(activities(ok).filter((a) => a !== 'recordTransition' && a !== 'releasePendingSessions')).toEqual(steps);
       expect(lastType(ok)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
-      expect(hasPatchMarker(ok)).toBe(version === 'current');
+      expect(hasPatchMarker(ok, 'release-workbench-sessions')).toBe(version !== 'before-tabs');
+      expect(hasPatchMarker(ok, 'mirror-as-local-activity')).toBe(version === 'current');
+      // The mirror writes are regular activities before the patch, local activities (markers) after it.
+      expect(activities(ok).includes('recordTransition')).toBe(version !== 'current');
       const retried = load(`${version}/running-after-agent-retry`);
       expect(retried.events.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1)).toBe(true);
       for (const failed of ['error-branch-taken', 'error-repository-not-found']) {
