@@ -14,7 +14,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -30,6 +29,7 @@ import type { TaskEventMessage } from '../src/domain/records';
 import { stopSandboxAgent } from '../src/providers/local/sandboxAgentProcess';
 import { createTemporalClient } from '../src/temporal/client';
 import { createTestRepo } from '../test/support/gitRepo';
+import { findFreePort } from '../src/net/freePort';
 
 const ROOT = path.resolve(__dirname, '..');
 const opts = new Command().option('--seconds <n>', 'duration of each load run', '8').parse().opts<{ seconds: string }>();
@@ -48,16 +48,6 @@ const median = (values: number[]) => percentile(values, 50);
 const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : 'n/a');
 const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : 'n/a');
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** RSS in MiB of a process and its children (tsx runs the service in a child node process). */
 function rssMiB(pid: number): number {
@@ -119,13 +109,13 @@ async function main(): Promise<void> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'tps-bench-'));
   const settings = loadTemporalDevSettings();
   const cli = await ensureTemporalCli(settings, (l) => process.stderr.write(`${l}\n`));
-  const temporal = await startTemporalDevServer(cli, { ...settings.server, port: await freePort(), uiPort: await freePort(), dbFilename: undefined, logLevel: 'error' });
+  const temporal = await startTemporalDevServer(cli, { ...settings.server, port: await findFreePort(), uiPort: await findFreePort(), dbFilename: undefined, logLevel: 'error' });
   const dbUrl = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
   dbUrl.pathname = `/tps_bench_${Date.now()}`;
   const databaseUrl = dbUrl.toString();
   await ensureDatabase(databaseUrl);
   await applyMigrations(databaseUrl);
-  const apiPort = await freePort();
+  const apiPort = await findFreePort();
   const env = {
     ...process.env,
     DATABASE_URL: databaseUrl,

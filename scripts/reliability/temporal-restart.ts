@@ -23,23 +23,13 @@ import { Gate, gatedProvider } from '../../test/support/gate';
 import { createTestRepo } from '../../test/support/gitRepo';
 import { postJson, startServices } from '../../test/support/services';
 import { STACK_FILE_ENV, type TestStack } from '../../test/support/stackFile';
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { findFreePort } from '../../src/net/freePort';
 
 async function main(): Promise<number> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'tps-temporal-restart-'));
   const settings = loadTemporalDevSettings();
   const cli = await ensureTemporalCli(settings);
-  const server = { ...settings.server, port: await freePort(), uiPort: await freePort(), dbFilename: path.join(workDir, 'temporal.sqlite'), logLevel: 'error' as const };
+  const server = { ...settings.server, port: await findFreePort(), uiPort: await findFreePort(), dbFilename: path.join(workDir, 'temporal.sqlite'), logLevel: 'error' as const };
   let temporal: RunningTemporalDevServer = await startTemporalDevServer(cli, server);
   const db = new URL(process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
   db.pathname = `/tps_restart_${Date.now()}`;

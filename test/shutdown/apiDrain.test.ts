@@ -3,28 +3,18 @@
  * closes its sockets and exits 0.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { Client } from 'pg';
 import { io } from 'socket.io-client';
 import { readStack } from '../support/stackFile';
+import { findFreePort } from '../../src/net/freePort';
 
 const ROOT = path.resolve(__dirname, '../..');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('API shutdown', () => {
   it('finishes a request in flight, closes sockets, refuses new connections and exits 0 on SIGTERM', async () => {
     const stack = readStack();
-    const port = await freePort();
+    const port = await findFreePort();
     const api = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/api/main.ts')], {
       env: { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, PORT: String(port), TEMPORAL_TASK_QUEUE: 'drain-test-no-worker', REPOSITORY_ROOTS: stack.workDir, API_TOKENS: 'drain-test-token=ws-drain', LOG_LEVEL: process.env.DRAIN_LOG ?? 'silent' },
       stdio: process.env.DRAIN_LOG ? 'inherit' : 'ignore',

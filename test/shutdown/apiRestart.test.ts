@@ -4,7 +4,6 @@
  * event it missed, in order, exactly once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import type { TaskEventMessage } from '../../src/domain/records';
@@ -12,18 +11,9 @@ import { tokenFor } from '../support/auth';
 import { Gate, gatedProvider } from '../support/gate';
 import { createTestRepo } from '../support/gitRepo';
 import { startServices, type TestServices } from '../support/services';
+import { findFreePort } from '../../src/net/freePort';
 
 const ROOT = path.resolve(__dirname, '../..');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('API process death', () => {
   let services: TestServices;
@@ -51,7 +41,7 @@ describe('API process death', () => {
   });
 
   it('lets clients reconnect to a new API process and catch up on what they missed', async () => {
-    const port = await freePort();
+    const port = await findFreePort();
     const base = `http://127.0.0.1:${port}`;
     const startApi = async () => {
       const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/api/main.ts')], {

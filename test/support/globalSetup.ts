@@ -4,24 +4,13 @@
  * and the workflow code bundled once. Coordinates go to a JSON file named by TPS_TEST_STACK_FILE.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { applyMigrations, ensureDatabase } from '../../src/db/migrate';
 import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../../src/dev/temporalDevServer';
 import { STACK_FILE_ENV, type TestStack } from './stackFile';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { findFreePort } from '../../src/net/freePort';
 
 export default async function globalSetup(): Promise<void> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'tps-test-'));
@@ -29,8 +18,8 @@ export default async function globalSetup(): Promise<void> {
   const cli = await ensureTemporalCli(settings, (line) => process.stderr.write(`${line}\n`));
   const temporal = await startTemporalDevServer(cli, {
     ...settings.server,
-    port: await freePort(),
-    uiPort: await freePort(),
+    port: await findFreePort(),
+    uiPort: await findFreePort(),
     dbFilename: undefined,
     logLevel: 'error',
   });

@@ -33,7 +33,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants as fsConstants, existsSync, promises as fsp, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
-import net from 'node:net';
+import { findFreePort } from '../../net/freePort';
 import path from 'node:path';
 
 /** The sandbox-agent agent id under which the offline agent is reported and launched. */
@@ -261,19 +261,6 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
     await sleep(25);
   }
   return true;
-}
-
-/** A port that was free a moment ago on `host` (bind port 0, read it, close). */
-function findFreePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function formatHost(host: string): string {
