@@ -14,19 +14,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createApiServer } from '../../src/api/server';
 import { createPrismaClient } from '../../src/db/prisma';
 import { PROVISION_STEPS } from '../../src/domain/status';
 import { createLogger } from '../../src/logger';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import { isProcessAlive, stopSandboxAgent } from '../../src/providers/local/sandboxAgentProcess';
-import { pgNotifier } from '../../src/realtime/notifier';
 import { createTemporalClient } from '../../src/temporal/client';
-import { authedFetch, testTokenResolver } from '../../test/support/auth';
+import { authedFetch } from '../../test/support/auth';
 import { createTestRepo } from '../../test/support/gitRepo';
 import globalSetup from '../../test/support/globalSetup';
 import globalTeardown from '../../test/support/globalTeardown';
 import { readStack } from '../../test/support/stackFile';
+import { startTestApi } from '../../test/support/testApi';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -63,19 +62,7 @@ async function main(): Promise<number> {
     LOG_LEVEL: 'warn',
   };
   const startWorker = (): ChildProcess => spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker/main.ts')], { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
-  const api = createApiServer({
-    databaseUrl: stack.databaseUrl,
-    prisma,
-    temporal,
-    notifier: pgNotifier,
-    taskQueue,
-    providerIds: ['local'],
-    repositoryRoots: [stack.workDir],
-    resolveToken: testTokenResolver,
-    temporalUi: { url: stack.temporalUiUrl, namespace: stack.namespace },
-    logger,
-  });
-  const port = await api.listen(0);
+  const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, logger });
   const repo = await createTestRepo(path.join(stack.workDir, 'repo'));
   const rows: string[] = [];
   let failures = 0;
@@ -83,7 +70,7 @@ async function main(): Promise<number> {
   try {
     for (const step of PROVISION_STEPS) {
       const agentsBefore = sandboxAgentPids().length;
-      const res = await authedFetch(`http://127.0.0.1:${port}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workspaceId: 'ws-sigkill', repository: repo, prompt: `Survive a kill at ${step}` }) });
+      const res = await authedFetch(`${baseUrl}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workspaceId: 'ws-sigkill', repository: repo, prompt: `Survive a kill at ${step}` }) });
       const task = (await res.json()) as { id: string; workflowId: string };
       for (;;) {
         const { status } = await prisma.task.findUniqueOrThrow({ where: { id: task.id }, select: { status: true } });

@@ -10,14 +10,11 @@ import { listAcpSessions } from '../../src/providers/local/acpClient';
 import { ProviderError } from '../../src/providers/types';
 import { provisionStateQuery } from '../../src/workflows/contracts';
 import { Client } from '@temporalio/client';
-import { createApiServer } from '../../src/api/server';
-import { createLogger } from '../../src/logger';
-import { pgNotifier } from '../../src/realtime/notifier';
 import { Gate, gatedProvider } from '../support/gate';
 import { createTestRepo } from '../support/gitRepo';
-import { testTokenResolver } from '../support/auth';
 import { TaskEventClient } from '../support/socketClient';
 import { getJson, postJson, startServices, type TestServices } from '../support/services';
+import { startTestApi } from '../support/testApi';
 
 describe('provisionTask on the real stack', () => {
   let services: TestServices;
@@ -166,22 +163,10 @@ describe('provisionTask on the real stack', () => {
   it('answers 503 and leaves no task row when Temporal refuses to start the run', async () => {
     // A real rejection from the real server: the namespace does not exist.
     const refusing = new Client({ connection: services.temporal.connection, namespace: 'no-such-namespace' });
-    const api = createApiServer({
-      databaseUrl: services.stack.databaseUrl,
-      prisma: services.prisma,
-      temporal: refusing,
-      notifier: pgNotifier,
-      taskQueue: services.taskQueue,
-      providerIds: ['local'],
-      repositoryRoots: [services.stack.workDir],
-      resolveToken: testTokenResolver,
-      temporalUi: { url: services.stack.temporalUiUrl, namespace: 'no-such-namespace' },
-      logger: createLogger('test', 'silent'),
-    });
-    const port = await api.listen(0);
+    const { api, baseUrl } = await startTestApi({ stack: services.stack, prisma: services.prisma, temporal: refusing, taskQueue: services.taskQueue });
     try {
       const before = { tasks: await services.prisma.task.count(), events: await services.prisma.taskEvent.count() };
-      const res = await postJson(`http://127.0.0.1:${port}/v1/tasks`, { workspaceId: 'ws-refused', repository: repo, prompt: 'never provisioned' });
+      const res = await postJson(`${baseUrl}/v1/tasks`, { workspaceId: 'ws-refused', repository: repo, prompt: 'never provisioned' });
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('workflow_start_failed');
       expect({ tasks: await services.prisma.task.count(), events: await services.prisma.taskEvent.count() }).toEqual(before);

@@ -5,13 +5,12 @@
 import path from 'node:path';
 import { createPrismaClient } from '../../src/db/prisma';
 import { createLogger } from '../../src/logger';
-import { createApiServer, type ApiServer } from '../../src/api/server';
-import { pgNotifier } from '../../src/realtime/notifier';
+import type { ApiServer } from '../../src/api/server';
 import { createTestRepo } from '../support/gitRepo';
-import { testTokenResolver } from '../support/auth';
 import { TaskEventClient } from '../support/socketClient';
 import { postJson, startServices, type TestServices } from '../support/services';
 import { readStack } from '../support/stackFile';
+import { startTestApi } from '../support/testApi';
 
 describe('realtime relay across API processes', () => {
   let services: TestServices;
@@ -21,19 +20,13 @@ describe('realtime relay across API processes', () => {
 
   beforeAll(async () => {
     services = await startServices();
-    second = createApiServer({
-      databaseUrl: services.stack.databaseUrl,
+    ({ api: second, baseUrl: secondUrl } = await startTestApi({
+      stack: services.stack,
       prisma: prisma2,
       temporal: services.temporal,
-      notifier: pgNotifier,
       taskQueue: services.taskQueue,
-      providerIds: ['local'],
-      repositoryRoots: [services.stack.workDir],
-      resolveToken: testTokenResolver,
-      temporalUi: { url: services.stack.temporalUiUrl, namespace: services.stack.namespace },
       logger: createLogger('test-api-2', 'silent'),
-    });
-    secondUrl = `http://127.0.0.1:${await second.listen(0)}`;
+    }));
   });
 
   afterAll(async () => {

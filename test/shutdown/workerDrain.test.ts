@@ -4,13 +4,11 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { createApiServer } from '../../src/api/server';
 import { createPrismaClient } from '../../src/db/prisma';
-import { createLogger } from '../../src/logger';
-import { pgNotifier } from '../../src/realtime/notifier';
 import { createTemporalClient } from '../../src/temporal/client';
-import { authedFetch, testTokenResolver } from '../support/auth';
+import { authedFetch } from '../support/auth';
 import { readStack } from '../support/stackFile';
+import { startTestApi } from '../support/testApi';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -20,19 +18,7 @@ describe('worker shutdown', () => {
     const taskQueue = `drain-worker-${Date.now()}`;
     const prisma = createPrismaClient(stack.databaseUrl);
     const temporal = await createTemporalClient({ address: stack.temporalAddress, namespace: stack.namespace });
-    const api = createApiServer({
-      databaseUrl: stack.databaseUrl,
-      prisma,
-      temporal,
-      notifier: pgNotifier,
-      taskQueue,
-      providerIds: ['instant'],
-      repositoryRoots: [stack.workDir],
-      resolveToken: testTokenResolver,
-      temporalUi: { url: stack.temporalUiUrl, namespace: stack.namespace },
-      logger: createLogger('test', 'silent'),
-    });
-    const port = await api.listen(0);
+    const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, providerIds: ['instant'] });
     // The worker runs as its own process with the benchmark-only provider, each step taking 3 s.
     const startWorker = () =>
       spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker/main.ts')], {
@@ -43,7 +29,7 @@ describe('worker shutdown', () => {
     const firstExit = new Promise<number | null>((resolve) => first.once('exit', (code) => resolve(code)));
     let second: ReturnType<typeof startWorker> | undefined;
     try {
-      const res = await authedFetch(`http://127.0.0.1:${port}/v1/tasks`, {
+      const res = await authedFetch(`${baseUrl}/v1/tasks`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ workspaceId: 'ws-worker-drain', repository: path.join(stack.workDir, 'any'), prompt: 'Drain me', provider: 'instant' }),

@@ -12,7 +12,7 @@ import { createActivities } from '../../src/activities/createActivities';
 import { createStepProgressReporter } from '../../src/activities/progress';
 import { createKillActivities } from '../../src/activities/killActivities';
 import { createSessionActivities } from '../../src/activities/sessionActivities';
-import { createApiServer, type ApiServer } from '../../src/api/server';
+import type { ApiServer } from '../../src/api/server';
 import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
 import { createLogger } from '../../src/logger';
 import { LocalProvider } from '../../src/providers/local/localProvider';
@@ -20,8 +20,9 @@ import type { SandboxProvider } from '../../src/providers/types';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { createTemporalClient } from '../../src/temporal/client';
 import { createProvisionWorker } from '../../src/worker/createWorker';
-import { authedFetch, closeAuthLookups, testTokenResolver } from './auth';
+import { authedFetch, closeAuthLookups } from './auth';
 import { readStack, type TestStack } from './stackFile';
+import { startTestApi } from './testApi';
 
 export interface TestServices {
   stack: TestStack;
@@ -66,22 +67,10 @@ export async function startServices(opts: { wrapProvider?: (local: LocalProvider
     workflowBundle: { codePath: stack.workflowBundlePath },
   });
   const running = worker.run();
-  const api = createApiServer({
-    databaseUrl: stack.databaseUrl,
-    prisma,
-    temporal,
-    notifier: pgNotifier,
-    taskQueue,
-    providerIds: [provider.id],
-    repositoryRoots: [stack.workDir],
-    resolveToken: testTokenResolver,
-    temporalUi: { url: stack.temporalUiUrl, namespace: stack.namespace },
-    logger,
-  });
-  const port = await api.listen(0);
+  const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, providerIds: [provider.id], logger });
   return {
     stack,
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl,
     prisma,
     temporal,
     taskQueue,

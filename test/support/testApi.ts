@@ -1,0 +1,39 @@
+/**
+ * The real API server (REST + Socket.IO + relay) in the test process, configured for the test stack:
+ * test tokens, repositories under the run's work directory, the pg notifier.
+ */
+import type { Client } from '@temporalio/client';
+import { createApiServer, type ApiServer } from '../../src/api/server';
+import type { PrismaClient } from '../../src/db/prisma';
+import { createLogger, type Logger } from '../../src/logger';
+import { pgNotifier } from '../../src/realtime/notifier';
+import { testTokenResolver } from './auth';
+import type { TestStack } from './stackFile';
+
+export interface TestApiOptions {
+  stack: TestStack;
+  prisma: PrismaClient;
+  temporal: Client;
+  taskQueue: string;
+  /** Default `['local']`. */
+  providerIds?: string[];
+  logger?: Logger;
+}
+
+/** Starts the API on a free port; the caller closes `api`. */
+export async function startTestApi(opts: TestApiOptions): Promise<{ api: ApiServer; baseUrl: string }> {
+  const api = createApiServer({
+    databaseUrl: opts.stack.databaseUrl,
+    prisma: opts.prisma,
+    temporal: opts.temporal,
+    notifier: pgNotifier,
+    taskQueue: opts.taskQueue,
+    providerIds: opts.providerIds ?? ['local'],
+    repositoryRoots: [opts.stack.workDir],
+    resolveToken: testTokenResolver,
+    temporalUi: { url: opts.stack.temporalUiUrl, namespace: opts.temporal.options.namespace },
+    logger: opts.logger ?? createLogger('test', 'silent'),
+  });
+  const port = await api.listen(0);
+  return { api, baseUrl: `http://127.0.0.1:${port}` };
+}
