@@ -12,7 +12,7 @@
  *
  *   npm run bench [-- --seconds 8]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +30,7 @@ import { stopSandboxAgent } from '../src/providers/local/sandboxAgentProcess';
 import { createTemporalClient } from '../src/temporal/client';
 import { createTestRepo } from '../test/support/gitRepo';
 import { findFreePort } from '../src/net/freePort';
+import { spawnService, waitForHealth } from '../src/dev/serviceProcess';
 
 const ROOT = path.resolve(__dirname, '..');
 const opts = new Command().option('--seconds <n>', 'duration of each load run', '8').parse().opts<{ seconds: string }>();
@@ -128,13 +129,10 @@ async function main(): Promise<void> {
     REPOSITORY_ROOTS: workDir,
     LOG_LEVEL: 'warn',
   };
-  const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
-  const worker: ChildProcess = spawn(tsx, [path.join(ROOT, 'src/worker/main.ts')], { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
-  const api: ChildProcess = spawn(tsx, [path.join(ROOT, 'src/api/main.ts')], { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+  const worker: ChildProcess = spawnService('worker', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+  const api: ChildProcess = spawnService('api', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   const base = `http://127.0.0.1:${apiPort}`;
-  for (const deadline = Date.now() + 60_000; !(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false)); await sleep(200)) {
-    if (Date.now() > deadline) throw new Error('API did not start');
-  }
+  await waitForHealth(base);
   const prisma = createPrismaClient(databaseUrl);
   const client = await createTemporalClient({ address: temporal.address, namespace: temporal.namespace });
   const repo = await createTestRepo(path.join(workDir, 'repo'));

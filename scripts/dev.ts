@@ -7,14 +7,14 @@
  * The local sandboxes' sandbox-agent processes (started by the worker, detached so that they outlive a
  * worker restart) are stopped as well, unless `--keep-sandboxes` is given; their directories stay.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { loadConfig } from '../src/config';
 import { applyMigrations, ensureDatabase } from '../src/db/migrate';
-import { REPO_ROOT, ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../src/dev/temporalDevServer';
+import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../src/dev/temporalDevServer';
 import { createLogger } from '../src/logger';
 import { createPrismaClient } from '../src/db/prisma';
 import { stopSandboxAgent } from '../src/providers/local/sandboxAgentProcess';
+import { spawnService } from '../src/dev/serviceProcess';
 
 async function main(): Promise<void> {
   const logger = createLogger('dev');
@@ -39,7 +39,6 @@ async function main(): Promise<void> {
   const applied = await applyMigrations(config.databaseUrl);
   logger.info({ created, applied }, 'database ready');
 
-  const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
   const children: ChildProcess[] = [];
   let stopping = false;
   const stopAll = async (code: number) => {
@@ -61,8 +60,8 @@ async function main(): Promise<void> {
     await temporal.stop();
     process.exit(code);
   };
-  for (const [name, entry] of [['worker', 'src/worker/main.ts'], ['api', 'src/api/main.ts']] as const) {
-    const child = spawn(tsx, [path.join(REPO_ROOT, entry)], { env, stdio: 'inherit' });
+  for (const name of ['worker', 'api'] as const) {
+    const child = spawnService(name, { env, stdio: 'inherit' });
     child.once('exit', (code, signal) => {
       if (!stopping) {
         logger.error({ code, signal }, `${name} exited; stopping the rest`);

@@ -11,7 +11,7 @@
  * worker is started. The killed attempt is retried after its heartbeat timeout (15-30 s). Exit code 0
  * when every check holds; the table it prints goes into docs/RELIABILITY.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createPrismaClient } from '../../src/db/prisma';
@@ -26,8 +26,8 @@ import globalSetup from '../../test/support/globalSetup';
 import globalTeardown from '../../test/support/globalTeardown';
 import { readStack } from '../../test/support/stackFile';
 import { startTestApi } from '../../test/support/testApi';
+import { spawnService } from '../../src/dev/serviceProcess';
 
-const ROOT = path.resolve(__dirname, '../..');
 
 function sandboxAgentPids(): number[] {
   return readdirSync('/proc')
@@ -61,7 +61,7 @@ async function main(): Promise<number> {
     SANDBOX_ROOT: sandboxRoot,
     LOG_LEVEL: 'warn',
   };
-  const startWorker = (): ChildProcess => spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker/main.ts')], { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+  const startWorker = (): ChildProcess => spawnService('worker', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, logger });
   const repo = await createTestRepo(path.join(stack.workDir, 'repo'));
   const rows: string[] = [];

@@ -2,29 +2,25 @@
  * SIGTERM drains the API process: it stops accepting connections, finishes the requests in flight,
  * closes its sockets and exits 0.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Client } from 'pg';
 import { io } from 'socket.io-client';
 import { readStack } from '../support/stackFile';
 import { findFreePort } from '../../src/net/freePort';
+import { spawnService, waitForHealth } from '../../src/dev/serviceProcess';
 
-const ROOT = path.resolve(__dirname, '../..');
 
 describe('API shutdown', () => {
   it('finishes a request in flight, closes sockets, refuses new connections and exits 0 on SIGTERM', async () => {
     const stack = readStack();
     const port = await findFreePort();
-    const api = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/api/main.ts')], {
+    const api = spawnService('api', {
       env: { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, PORT: String(port), TEMPORAL_TASK_QUEUE: 'drain-test-no-worker', REPOSITORY_ROOTS: stack.workDir, API_TOKENS: 'drain-test-token=ws-drain', LOG_LEVEL: process.env.DRAIN_LOG ?? 'silent' },
       stdio: process.env.DRAIN_LOG ? 'inherit' : 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => api.once('exit', (code) => resolve(code)));
     const base = `http://127.0.0.1:${port}`;
-    for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 100))) {
-      if (await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false)) break;
-      if (Date.now() > deadline) throw new Error('API did not start');
-    }
+    await waitForHealth(base, 30_000);
     const socket = io(base, { transports: ['websocket'], reconnection: false, auth: { token: 'drain-test-token' } });
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     const disconnected = new Promise<string>((resolve) => socket.once('disconnect', (reason) => resolve(reason)));

@@ -3,7 +3,7 @@
  * process starts; the client reconnects with the last sequence number it saw and catches up on every
  * event it missed, in order, exactly once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import type { TaskEventMessage } from '../../src/domain/records';
@@ -12,8 +12,8 @@ import { Gate, gatedProvider } from '../support/gate';
 import { createTestRepo } from '../support/gitRepo';
 import { startServices, type TestServices } from '../support/services';
 import { findFreePort } from '../../src/net/freePort';
+import { spawnService, waitForHealth } from '../../src/dev/serviceProcess';
 
-const ROOT = path.resolve(__dirname, '../..');
 
 describe('API process death', () => {
   let services: TestServices;
@@ -44,7 +44,7 @@ describe('API process death', () => {
     const port = await findFreePort();
     const base = `http://127.0.0.1:${port}`;
     const startApi = async () => {
-      const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/api/main.ts')], {
+      const child = spawnService('api', {
         env: {
           ...process.env,
           DATABASE_URL: services.stack.databaseUrl,
@@ -58,10 +58,8 @@ describe('API process death', () => {
         stdio: 'ignore',
         detached: true,
       });
-      for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 100))) {
-        if (await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false)) return child;
-        if (Date.now() > deadline) throw new Error('API did not start');
-      }
+      await waitForHealth(base, 30_000);
+      return child;
     };
     const follow = (afterSeq?: number) => {
       const seen: TaskEventMessage[] = [];

@@ -2,15 +2,14 @@
  * SIGTERM drains the worker process: an activity in flight finishes (within the 20 s shutdown grace
  * time) and its result reaches Temporal before the process exits 0; a new worker then carries on.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createPrismaClient } from '../../src/db/prisma';
 import { createTemporalClient } from '../../src/temporal/client';
 import { authedFetch } from '../support/auth';
 import { readStack } from '../support/stackFile';
 import { startTestApi } from '../support/testApi';
+import { spawnService } from '../../src/dev/serviceProcess';
 
-const ROOT = path.resolve(__dirname, '../..');
 
 describe('worker shutdown', () => {
   it('lets the activity in flight finish on SIGTERM, exits 0, and a new worker continues', async () => {
@@ -21,7 +20,7 @@ describe('worker shutdown', () => {
     const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, providerIds: ['instant'] });
     // The worker runs as its own process with the benchmark-only provider, each step taking 3 s.
     const startWorker = () =>
-      spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker/main.ts')], {
+      spawnService('worker', {
         env: { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_TASK_QUEUE: taskQueue, ENABLE_BENCHMARK_PROVIDERS: '1', INSTANT_PROVIDER_DELAY_MS: '3000', LOG_LEVEL: 'silent' },
         stdio: 'ignore',
       });
