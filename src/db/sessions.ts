@@ -4,7 +4,7 @@
  * per-tab index.
  */
 import { randomUUID } from 'node:crypto';
-import type { Prisma, Task, WorkbenchSession } from '../generated/prisma/client';
+import type { Prisma, Task, TranscriptEntry, WorkbenchSession } from '../generated/prisma/client';
 import { INITIAL_SESSION_KEY } from '../providers/types';
 import { workbenchWorkflowId } from '../workflows/sessionContracts';
 import { toSessionRecord, toTranscriptEntryRecord, type TaskEventType } from '../domain/records';
@@ -29,13 +29,13 @@ export async function updateSession(
 
 /**
  * Appends one transcript entry to tab `sessionId` with the next index, and a `session.transcript`
- * event. @returns the entry's index.
+ * event. @returns the entry.
  */
 export async function appendTranscriptEntry(
   tx: Prisma.TransactionClient,
   notifier: TaskEventNotifier,
   input: { sessionId: string; role: 'user' | 'agent'; text: string; replyTo?: number; delivery?: 'pending' },
-): Promise<number> {
+): Promise<TranscriptEntry> {
   const session = await tx.workbenchSession.update({ where: { id: input.sessionId }, data: { lastEntryIndex: { increment: 1 } } });
   const entry = await tx.transcriptEntry.create({
     data: { sessionId: input.sessionId, index: session.lastEntryIndex, role: input.role, text: input.text, replyTo: input.replyTo ?? null, delivery: input.delivery ?? null },
@@ -46,7 +46,7 @@ export async function appendTranscriptEntry(
     payload: { sessionId: input.sessionId, entry: toTranscriptEntryRecord(entry) },
     dedupeKey: `transcript:${input.sessionId}:${entry.index}`,
   });
-  return entry.index;
+  return entry;
 }
 
 /** Task statuses in which the task's sandbox takes tabs: provisioning has finished. */

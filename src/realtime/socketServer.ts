@@ -62,13 +62,19 @@ export function createSocketServer(httpServer: HttpServer, deps: { prisma: Prism
         if ('taskId' in parsed.data) {
           const { taskId, afterSeq } = parsed.data;
           const room = taskRoom(taskId);
-          const task = await deps.prisma.task.findFirst({ where: { id: taskId, workspaceId: socket.data.workspaceId } });
-          if (!task) return reply({ ok: false, error: { code: 'task_not_found', message: 'no such task', field: 'taskId' } });
+          const notFound = { ok: false, error: { code: 'task_not_found', message: 'no such task', field: 'taskId' } };
+          const ownTask = () => deps.prisma.task.findFirst({ where: { id: taskId, workspaceId: socket.data.workspaceId } });
           if (afterSeq === undefined) {
+            // Joined before the read, so no event falls between the record and the first pushed event.
             await socket.join(room);
-            const current = await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
+            const current = await ownTask();
+            if (!current) {
+              await socket.leave(room);
+              return reply(notFound);
+            }
             return reply({ ok: true, task: toTaskRecord(current) });
           }
+          if (!(await ownTask())) return reply(notFound);
           const replayed = await catchUp(socket, taskId, afterSeq, async (after) => {
             await socket.join(room); // joined before the first read: live events meanwhile are held back, not lost
             const [rows, current] = await Promise.all([

@@ -30,10 +30,11 @@ import {
   type WorkbenchSessionInput,
 } from '../../workflows/sessionContracts';
 import { workspaceOf } from '../auth';
+import { findOwnTask } from '../ownTask';
 import { HttpError } from '../errors';
 import { idempotencyKeyOf, parse } from '../parse';
 import { bindIdempotencyKey, claimIdempotencyKey, requestHash } from '../../db/idempotency';
-import { createSessionBody, draftBody, idempotencyKeyHeader, messageBody, sessionParams, taskIdParams, transcriptQuery } from '../schemas';
+import { createSessionBody, draftBody, idempotencyKeyHeader, messageBody, sessionParams, transcriptQuery } from '../schemas';
 
 export interface SessionRouteDeps {
   prisma: PrismaClient;
@@ -57,13 +58,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
   const { prisma, notifier } = deps;
   const router = Router({ mergeParams: true });
 
-  /** The task of the path, if it is in the token's workspace (another workspace's task is "not found"). */
-  const findTask = async (req: Request, res: Response) => {
-    const { id } = parse(taskIdParams, { id: req.params.id }, 'params');
-    const task = await prisma.task.findFirst({ where: { id, workspaceId: workspaceOf(res) } });
-    if (!task) throw new HttpError(404, 'task_not_found', `no task ${id}`, 'params.id');
-    return task;
-  };
+  const findTask = (req: Request, res: Response) => findOwnTask(prisma, req, res);
   const findSession = async (req: Request, res: Response) => {
     const { id, sessionId } = parse(sessionParams, req.params, 'params');
     const session = await prisma.workbenchSession.findFirst({ where: { id: sessionId, taskId: id, task: { workspaceId: workspaceOf(res) } } });
@@ -147,15 +142,14 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
   router.post('/:sessionId/messages', async (req, res) => {
     const found = await findSession(req, res);
     const { text } = parse(messageBody, req.body ?? {}, 'body');
-    const index = await prisma.$transaction(async (tx) => {
+    const entry = await prisma.$transaction(async (tx) => {
       const [row] = await tx.$queryRaw<Array<{ status: string; closed: boolean }>>`SELECT status::text AS status, closed FROM workbench_sessions WHERE id = ${found.id} FOR UPDATE`;
       if (!row || row.closed || (row.status !== 'ready' && row.status !== 'running')) {
         throw new HttpError(409, 'session_not_ready', `the session is ${row?.closed ? 'closed' : row?.status}; messages can be sent once it is ready`);
       }
       return appendTranscriptEntry(tx, notifier, { sessionId: found.id, role: 'user', text, delivery: 'pending' });
     });
-    await signal(found.workflowId, (h) => h.signal(sendMessageSignal, { entryIndex: index }));
-    const entry = await prisma.transcriptEntry.findUniqueOrThrow({ where: { sessionId_index: { sessionId: found.id, index } } });
+    await signal(found.workflowId, (h) => h.signal(sendMessageSignal, { entryIndex: entry.index }));
     res.status(202).json({ entry: toTranscriptEntryRecord(entry) });
   });
 

@@ -26,14 +26,15 @@ import type { TaskEventNotifier } from '../../realtime/notifier';
 import { startProvisionTask, startUnlessRunning, temporalUiLink } from '../../temporal/client';
 import { provisionStateQuery, provisionWorkflowId } from '../../workflows/contracts';
 import { KILL_TASK_WORKFLOW_TYPE, killWorkflowId } from '../../workflows/killContracts';
-import { assertOwnWorkspace, workspaceOf } from '../auth';
+import { assertOwnWorkspace } from '../auth';
+import { findOwnTask } from '../ownTask';
 import { HttpError } from '../errors';
 import { checkRepository } from '../repositoryPolicy';
 import { idempotencyKeyOf, parse } from '../parse';
 import { bindIdempotencyKey, claimIdempotencyKey, requestHash } from '../../db/idempotency';
 import { insertSession } from '../../db/sessions';
 import { startWorkbenchSession } from './sessions';
-import { createTaskBody, idempotencyKeyHeader, listEventsQuery, listTasksQuery, taskIdParams } from '../schemas';
+import { createTaskBody, idempotencyKeyHeader, listEventsQuery, listTasksQuery } from '../schemas';
 
 export interface TaskRouteDeps {
   prisma: PrismaClient;
@@ -64,13 +65,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   const { prisma } = deps;
   const router = Router();
 
-  /** The task of the path, if it is in the token's workspace (another workspace's task is "not found"). */
-  const findTask = async (req: Request, res: Response) => {
-    const { id } = parse(taskIdParams, req.params, 'params');
-    const task = await prisma.task.findFirst({ where: { id, workspaceId: workspaceOf(res) } });
-    if (!task) throw new HttpError(404, 'task_not_found', `no task ${id}`, 'params.id');
-    return task;
-  };
+  const findTask = (req: Request, res: Response) => findOwnTask(prisma, req, res);
 
   /**
    * Create a task (seeds/01: "createTask returns once the task actor exists and initial task metadata
@@ -103,7 +98,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
         if (claim.kind === 'mismatch') throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body', 'header.idempotency-key');
         if (claim.kind === 'replay') return { kind: 'replay' as const, replay: await tx.task.findUniqueOrThrow({ where: { id: claim.taskId! } }) };
       }
-      await tx.task.create({
+      const created = await tx.task.create({
         data: {
           id,
           workspaceId: body.workspaceId,
@@ -123,7 +118,6 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
         payload: { workspaceId: body.workspaceId, repository: body.repository, agent: body.agent, provider: body.provider, branchName: body.branchName ?? null },
         dedupeKey: 'created',
       });
-      const created = await tx.task.findUniqueOrThrow({ where: { id } });
       const session = body.openSession ? await insertSession(tx, deps.notifier, { task: created, agent: body.agent, firstMessage: body.prompt }) : null;
       if (idempotencyKey) await bindIdempotencyKey(tx, { scope, key: idempotencyKey, taskId: id });
       return { kind: 'created' as const, created: { ...(await tx.task.findUniqueOrThrow({ where: { id } })), firstSession: session } };
