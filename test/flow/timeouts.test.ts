@@ -11,6 +11,7 @@ import { appendTaskEvent } from '../../src/db/taskEvents';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { startProvisionTask } from '../../src/temporal/client';
 import { provisionWorkflowId } from '../../src/workflows/contracts';
+import { gatedProvider } from '../support/gate';
 import { createTestRepo } from '../support/gitRepo';
 import { getJson, startServices, type TestServices } from '../support/services';
 
@@ -22,14 +23,7 @@ describe('a step that overruns its limit', () => {
   beforeAll(async () => {
     services = await startServices({
       wrapProvider: (local) => ({
-        id: local.id,
-        listBranches: (r) => local.listBranches(r),
-        createSandbox: (req, p) => local.createSandbox(req, p),
-        resumeSandbox: (k) => local.resumeSandbox(k),
-        destroySandbox: (h) => local.destroySandbox(h),
-        createSession: (h, req, p) => local.createSession(h, req, p),
-        endSession: (h, k) => local.endSession(h, k),
-        prompt: (h, k, t, c, ms) => local.prompt(h, k, t, c, ms),
+        ...gatedProvider(local, {}),
         // The agent step hangs well past the 1 s limit the run gets, and never starts an agent.
         ensureAgent: async () => {
           agentCalls.push(Date.now());

@@ -24,7 +24,7 @@ export class Gate {
 
 type GatedMethod = 'createSandbox' | 'ensureAgent' | 'createSession';
 
-/** Wraps `inner` so each named method first waits at its gate. */
+/** Wraps `inner` so each named method first waits at its gate (no gates: a plain delegating copy to override methods on). */
 export function gatedProvider(inner: SandboxProvider, gates: Partial<Record<GatedMethod, Gate>>): SandboxProvider {
   return {
     id: inner.id,
