@@ -1,11 +1,12 @@
 /**
  * The one way a task's state changes: in one transaction, patch the task row, append a history event
  * with the next per-task sequence number, and queue a notification that Postgres delivers on commit.
- * Used by the API (task.created) and by the workflow's mirror activity (every transition).
+ * Used by the workflow's mirror activity (every transition) and the session routes; a task's first
+ * event (task.created) is written with the task itself by insertTaskWithCreatedEvent below.
  */
-import type { Prisma } from '../generated/prisma/client';
+import { Prisma, type Task } from '../generated/prisma/client';
 import type { TaskEventType } from '../domain/records';
-import type { TaskEventNotifier } from '../realtime/notifier';
+import { TASK_EVENTS_CHANNEL, type TaskEventNotifier } from '../realtime/notifier';
 
 export interface AppendTaskEventInput {
   taskId: string;
@@ -52,4 +53,62 @@ export async function appendTaskEvent(
   });
   await notifier.notifyInTransaction(tx, { taskId: input.taskId, workspaceId: task.workspaceId, seq: task.lastEventSeq });
   return { seq: task.lastEventSeq, created: true };
+}
+
+/** A new task's columns, as createTask knows them. */
+export interface NewTask {
+  id: string;
+  workspaceId: string;
+  repository: string;
+  prompt: string;
+  requestedBranch: string | null;
+  providerId: string;
+  agentType: string;
+  statusMessage: string;
+  workflowId: string;
+}
+
+/**
+ * Inserts a task in `init_enqueue_provision` together with its first history event (seq 1, dedupe key
+ * `created`) and the event's notification, in ONE SQL statement (two inserts in a CTE plus
+ * `pg_notify`): one round trip to Postgres instead of the eight of task.create + appendTaskEvent +
+ * a read-back. A new task has no earlier event, so the sequence number is known (1) and no lock or
+ * dedupe lookup is needed. Outside a transaction the statement commits on its own; inside one
+ * (`client` = a transaction client) it commits with it. The notification is delivered on commit, as
+ * with appendTaskEvent.
+ * @returns the task row as Prisma returns it.
+ * @throws Prisma's P2010 (raw query failed) wrapping a unique violation if `id`/`workflowId` exist.
+ */
+export async function insertTaskWithCreatedEvent(
+  client: Prisma.TransactionClient,
+  task: NewTask,
+  createdPayload: Record<string, unknown>,
+): Promise<Task> {
+  const notice = Prisma.sql`json_build_object('taskId', t.id, 'workspaceId', t.workspace_id, 'seq', 1)::text`;
+  const rows = await client.$queryRaw<Array<{ createdAt: Date; updatedAt: Date }>>`
+    WITH t AS (
+      INSERT INTO tasks (id, workspace_id, repository, prompt, requested_branch, provider_id, agent_type, status, status_message, workflow_id, last_event_seq)
+      VALUES (${task.id}::uuid, ${task.workspaceId}, ${task.repository}, ${task.prompt}, ${task.requestedBranch}, ${task.providerId}, ${task.agentType},
+              'init_enqueue_provision'::"TaskStatus", ${task.statusMessage}, ${task.workflowId}, 1)
+      RETURNING id, workspace_id, created_at, updated_at
+    ), e AS (
+      INSERT INTO task_events (task_id, seq, type, payload, dedupe_key)
+      SELECT id, 1, 'task.created', ${JSON.stringify(createdPayload)}::jsonb, 'created' FROM t
+      RETURNING seq
+    )
+    SELECT t.created_at AS "createdAt", t.updated_at AS "updatedAt", pg_notify(${TASK_EVENTS_CHANNEL}, ${notice})::text IS NOT NULL AS "notified"
+    FROM t, e`; // pg_notify returns void, which Prisma cannot read: hence the boolean
+  const row = rows[0]!;
+  return {
+    ...task,
+    title: null,
+    branchName: null,
+    status: 'init_enqueue_provision',
+    activeSandboxId: null,
+    activeSessionId: null,
+    stepTimings: {},
+    lastEventSeq: 1,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
 }

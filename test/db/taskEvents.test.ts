@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
-import { appendTaskEvent } from '../../src/db/taskEvents';
+import { appendTaskEvent, insertTaskWithCreatedEvent, type NewTask } from '../../src/db/taskEvents';
 import { TASK_EVENTS_CHANNEL, pgNotifier } from '../../src/realtime/notifier';
 import { readStack } from '../support/stackFile';
 
@@ -73,5 +73,61 @@ describe('appendTaskEvent', () => {
     } finally {
       await listener.end();
     }
+  });
+
+  describe('insertTaskWithCreatedEvent (createTask\'s one statement)', () => {
+    const input = (): NewTask => {
+      const id = randomUUID();
+      return { id, workspaceId: 'ws-events', repository: '/repo', prompt: 'p', requestedBranch: 'feature/x', providerId: 'local', agentType: 'claude', statusMessage: 'provision queued', workflowId: `wf-${id}` };
+    };
+    const listen = async () => {
+      const listener = new Client({ connectionString: databaseUrl });
+      await listener.connect();
+      const notices: unknown[] = [];
+      listener.on('notification', (n) => notices.push(JSON.parse(n.payload!)));
+      await listener.query(`LISTEN ${TASK_EVENTS_CHANNEL}`);
+      return { listener, notices };
+    };
+
+    it('writes the row, event seq 1 and its notice, and returns the row exactly as stored', async () => {
+      const { listener, notices } = await listen();
+      try {
+        const task = input();
+        const returned = await insertTaskWithCreatedEvent(prisma, task, { repository: '/repo' });
+        await listener.query('SELECT 1');
+        expect(returned).toEqual(await prisma.task.findUniqueOrThrow({ where: { id: task.id } }));
+        expect(returned).toMatchObject({ status: 'init_enqueue_provision', lastEventSeq: 1, requestedBranch: 'feature/x' });
+        expect(await prisma.taskEvent.findMany({ where: { taskId: task.id }, select: { seq: true, type: true, payload: true, dedupeKey: true } })).toEqual([
+          { seq: 1, type: 'task.created', payload: { repository: '/repo' }, dedupeKey: 'created' },
+        ]);
+        expect(notices).toEqual([{ taskId: task.id, workspaceId: 'ws-events', seq: 1 }]);
+        // A later event continues the sequence.
+        expect(await prisma.$transaction((tx) => appendTaskEvent(tx, pgNotifier, { taskId: task.id, type: 'task.step', payload: {}, dedupeKey: 'next' }))).toEqual({ seq: 2, created: true });
+      } finally {
+        await listener.end();
+      }
+    });
+
+    it('inside a transaction that rolls back, leaves no row, no event and no notice; a duplicate id fails whole', async () => {
+      const { listener, notices } = await listen();
+      try {
+        const task = input();
+        await expect(
+          prisma.$transaction(async (tx) => {
+            await insertTaskWithCreatedEvent(tx, task, {});
+            throw new Error('roll back');
+          }),
+        ).rejects.toThrow('roll back');
+        const kept = input();
+        await insertTaskWithCreatedEvent(prisma, kept, {});
+        await expect(insertTaskWithCreatedEvent(prisma, { ...input(), id: kept.id }, {})).rejects.toThrow();
+        await listener.query('SELECT 1');
+        expect(await prisma.task.count({ where: { id: task.id } })).toBe(0);
+        expect(await prisma.taskEvent.count({ where: { taskId: { in: [task.id, kept.id] } } })).toBe(1);
+        expect(notices).toEqual([{ taskId: kept.id, workspaceId: 'ws-events', seq: 1 }]);
+      } finally {
+        await listener.end();
+      }
+    });
   });
 });

@@ -18,7 +18,7 @@ import { Router, type Request, type Response } from 'express';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Prisma, PrismaClient } from '../../generated/prisma/client';
-import { appendTaskEvent } from '../../db/taskEvents';
+import { appendTaskEvent, insertTaskWithCreatedEvent, type NewTask } from '../../db/taskEvents';
 import { toSessionRecord, toTaskEventRecord, toTaskRecord } from '../../domain/records';
 import { isProvisioning } from '../../domain/status';
 import type { Logger } from '../../logger';
@@ -92,36 +92,35 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     const scope = `tasks:${body.workspaceId}`;
     const id = randomUUID();
     const workflowId = provisionWorkflowId(id);
-    const outcome = await prisma.$transaction(async (tx) => {
-      if (idempotencyKey) {
-        const claim = await claimIdempotencyKey(tx, { scope, key: idempotencyKey, hash: requestHash(body) });
-        if (claim.kind === 'mismatch') throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body', 'header.idempotency-key');
-        if (claim.kind === 'replay') return { kind: 'replay' as const, replay: await tx.task.findUniqueOrThrow({ where: { id: claim.taskId! } }) };
-      }
-      const created = await tx.task.create({
-        data: {
-          id,
-          workspaceId: body.workspaceId,
-          repository: body.repository,
-          prompt: body.prompt,
-          requestedBranch: body.branchName ?? null,
-          providerId: body.provider,
-          agentType: body.agent,
-          status: 'init_enqueue_provision',
-          statusMessage: 'provision queued',
-          workflowId,
-        },
-      });
-      await appendTaskEvent(tx, deps.notifier, {
-        taskId: id,
-        type: 'task.created',
-        payload: { workspaceId: body.workspaceId, repository: body.repository, agent: body.agent, provider: body.provider, branchName: body.branchName ?? null },
-        dedupeKey: 'created',
-      });
-      const session = body.openSession ? await insertSession(tx, deps.notifier, { task: created, agent: body.agent, firstMessage: body.prompt }) : null;
-      if (idempotencyKey) await bindIdempotencyKey(tx, { scope, key: idempotencyKey, taskId: id });
-      return { kind: 'created' as const, created: { ...(await tx.task.findUniqueOrThrow({ where: { id } })), firstSession: session } };
-    });
+    const newTask: NewTask = {
+      id,
+      workspaceId: body.workspaceId,
+      repository: body.repository,
+      prompt: body.prompt,
+      requestedBranch: body.branchName ?? null,
+      providerId: body.provider,
+      agentType: body.agent,
+      statusMessage: 'provision queued',
+      workflowId,
+    };
+    const createdPayload = { workspaceId: body.workspaceId, repository: body.repository, agent: body.agent, provider: body.provider, branchName: body.branchName ?? null };
+    // The common case is one SQL statement (row + task.created + notify); a key to claim or a tab to
+    // open needs an interactive transaction around the same statement.
+    const outcome =
+      !idempotencyKey && !body.openSession
+        ? { kind: 'created' as const, created: { ...(await insertTaskWithCreatedEvent(prisma, newTask, createdPayload)), firstSession: null } }
+        : await prisma.$transaction(async (tx) => {
+            if (idempotencyKey) {
+              const claim = await claimIdempotencyKey(tx, { scope, key: idempotencyKey, hash: requestHash(body) });
+              if (claim.kind === 'mismatch') throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body', 'header.idempotency-key');
+              if (claim.kind === 'replay') return { kind: 'replay' as const, replay: await tx.task.findUniqueOrThrow({ where: { id: claim.taskId! } }) };
+            }
+            const created = await insertTaskWithCreatedEvent(tx, newTask, createdPayload);
+            const session = body.openSession ? await insertSession(tx, deps.notifier, { task: created, agent: body.agent, firstMessage: body.prompt }) : null;
+            if (idempotencyKey) await bindIdempotencyKey(tx, { scope, key: idempotencyKey, taskId: id });
+            // insertSession bumped the task's sequence: read the row back only then.
+            return { kind: 'created' as const, created: { ...(session ? await tx.task.findUniqueOrThrow({ where: { id } }) : created), firstSession: session } };
+          });
     if (outcome.kind === 'replay') {
       // A repeated or concurrent duplicate: the first request's task, nothing new.
       const first = outcome.replay;
