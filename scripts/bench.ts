@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     REPOSITORY_ROOTS: workDir,
     LOG_LEVEL: 'warn',
   };
-  const worker: ChildProcess = spawnService('worker', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+  const worker: ChildProcess = spawnService('worker', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true, niceness: Number(process.env.BENCH_WORKER_NICE ?? 0) });
   const api: ChildProcess = spawnService('api', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   const base = `http://127.0.0.1:${apiPort}`;
   await waitForHealth(base);

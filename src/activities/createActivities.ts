@@ -47,6 +47,14 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
     throw ApplicationFailure.nonRetryable('the task was killed while this step ran; what it made is removed', 'TaskKilled');
   };
 
+  /**
+   * A task killed before its run started (the run is started after createTask answers, so a kill can
+   * come first) must not get a sandbox: the first steps refuse, for good.
+   */
+  const refuseIfKilled = (task: { status: string }) => {
+    if (task.status === 'killed') throw ApplicationFailure.nonRetryable('the task was killed before this step ran; nothing was made', 'TaskKilled');
+  };
+
   return {
     async recordTransition(input) {
       const { fields } = input;
@@ -72,6 +80,7 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
     async ensureName({ taskId }) {
       return asActivityErrors(async () => {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
+        refuseIfKilled(task);
         if (task.title && task.branchName) return { title: task.title, branchName: task.branchName };
         const report = deps.progress('init_ensure_name');
         await report('reading_branches', `reading branches of ${task.repository}`);
@@ -96,6 +105,7 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
     async createSandbox({ taskId }) {
       return asActivityErrors(async () => {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
+        refuseIfKilled(task);
         const { branchName } = task;
         if (!branchName) throw ApplicationFailure.nonRetryable('task has no branch yet', 'SandboxBroken');
         const provider = providerOf(task.providerId);

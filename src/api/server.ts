@@ -10,25 +10,32 @@ import { createSocketServer } from '../realtime/socketServer';
 import { createApp } from './app';
 import type { TokenResolver } from './auth';
 import type { TaskRouteDeps } from './routes/tasks';
+import { createProvisionStarter, type ProvisionStarter } from '../temporal/provisionStarter';
 
 export interface ApiServer {
   http: HttpServer;
   io: IoServer;
   relay: TaskEventRelay;
+  /** Starts the provisioning runs of created tasks after their requests have answered. */
+  provisionStarter: ProvisionStarter;
   /** Listens on `port` (0 = any free port) and resolves with the port. */
   listen(port: number, host?: string): Promise<number>;
-  /** Closes Socket.IO, the HTTP server and the relay. */
+  /** Closes Socket.IO and the HTTP server, tries the provisioning starts still queued, closes the relay. */
   close(): Promise<void>;
 }
 
-export function createApiServer(deps: TaskRouteDeps & { databaseUrl: string; resolveToken: TokenResolver; benchmarkEndpoints?: boolean }): ApiServer {
-  const http = createServer(createApp(deps));
+export function createApiServer(
+  deps: Omit<TaskRouteDeps, 'provisionStarter'> & { databaseUrl: string; resolveToken: TokenResolver; benchmarkEndpoints?: boolean },
+): ApiServer {
+  const provisionStarter = createProvisionStarter({ temporal: deps.temporal, taskQueue: deps.taskQueue, logger: deps.logger });
+  const http = createServer(createApp({ ...deps, provisionStarter }));
   const io = createSocketServer(http, { prisma: deps.prisma, logger: deps.logger, resolveToken: deps.resolveToken });
   const relay = startTaskEventRelay({ databaseUrl: deps.databaseUrl, prisma: deps.prisma, io, logger: deps.logger });
   return {
     http,
     io,
     relay,
+    provisionStarter,
     async listen(port, host = '127.0.0.1') {
       await relay.ready;
       await new Promise<void>((resolve, reject) => {
@@ -40,6 +47,7 @@ export function createApiServer(deps: TaskRouteDeps & { databaseUrl: string; res
     async close() {
       await new Promise<void>((resolve) => io.close(() => resolve()));
       if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
+      await provisionStarter.drain();
       await relay.close();
     },
   };

@@ -2,7 +2,7 @@
  * Temporal client side of the service: connecting, and starting `provisionTask` for a task.
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { SearchAttributeType, TypedSearchAttributes, defineSearchAttributeKey } from '@temporalio/common';
+import { SearchAttributeType, TypedSearchAttributes, WorkflowIdReusePolicy, defineSearchAttributeKey } from '@temporalio/common';
 import { PROVISION_WORKFLOW_TYPE, provisionWorkflowId, type ProvisionTaskInput } from '../workflows/contracts';
 
 /** Custom search attributes set on every run (registered by temporal-dev.yaml), for finding a task's run in the Web UI. */
@@ -29,6 +29,9 @@ export async function startProvisionTask(
   const handle = await client.workflow.start(PROVISION_WORKFLOW_TYPE, {
     taskQueue: opts.taskQueue,
     workflowId: provisionWorkflowId(opts.taskId),
+    // A new run only after a failed, cancelled or terminated one (retry after `error`): a late or
+    // duplicate start (provision starter and recovery sweep racing) never provisions a task twice.
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
     args: [input],
     typedSearchAttributes: new TypedSearchAttributes([
       { key: TASK_ID_ATTRIBUTE, value: opts.taskId },

@@ -9,6 +9,7 @@ import { tokensFromConfig } from '../../src/api/auth';
 import { tokenFor } from '../support/auth';
 import { TaskEventClient } from '../support/socketClient';
 import { startServices, type TestServices } from '../support/services';
+import { runOf } from '../support/runs';
 
 describe('authentication', () => {
   let services: TestServices;
@@ -28,7 +29,7 @@ describe('authentication', () => {
     const created = await call('POST', '/v1/tasks', tokenFor('ws-auth-b'), { workspaceId: 'ws-auth-b', repository: path.join(services.sandboxRoot, 'none'), prompt: 'Belongs to B' });
     expect(created.status).toBe(201);
     taskOfB = created.body;
-    await services.temporal.workflow.getHandle(taskOfB.workflowId).result().catch(() => undefined);
+    await (await runOf(services.temporal, taskOfB.workflowId)).result().catch(() => undefined);
   });
   afterAll(async () => services?.stop());
 

@@ -7,6 +7,7 @@ import { authedFetch } from '../support/auth';
 import path from 'node:path';
 import { createTestRepo } from '../support/gitRepo';
 import { startServices, type TestServices } from '../support/services';
+import { runOf } from '../support/runs';
 
 describe('Idempotency-Key', () => {
   let services: TestServices;
@@ -18,7 +19,7 @@ describe('Idempotency-Key', () => {
   });
   afterAll(async () => {
     const tasks = await services.prisma.task.findMany({ where: { workspaceId: { startsWith: 'ws-idem' } } });
-    await Promise.all(tasks.map((t) => services.temporal.workflow.getHandle(t.workflowId).result().catch(() => undefined)));
+    await Promise.all(tasks.map(async (t) => (await runOf(services.temporal, t.workflowId)).result().catch(() => undefined)));
     await services?.stop();
   });
 
@@ -52,7 +53,7 @@ describe('Idempotency-Key', () => {
     expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
     expect(answers.filter((a) => a.replayed === null)).toHaveLength(1);
     expect(await services.prisma.task.count({ where: { workspaceId: 'ws-idem-2' } })).toBe(1);
-    const result = await services.temporal.workflow.getHandle(answers[0]!.body.workflowId).result();
+    const result = await (await runOf(services.temporal, answers[0]!.body.workflowId)).result();
     expect(result.status).toBe('running');
   });
 
@@ -79,8 +80,8 @@ describe('Idempotency-Key', () => {
     expect(tabs.every((t) => t.status === 201)).toBe(true);
     expect(await services.prisma.workbenchSession.count({ where: { taskId: task.id } })).toBe(1);
     expect((await post(`/v1/tasks/${task.id}/sessions`, { agent: 'amp' }, 'tab-key')).status).toBe(422);
-    await services.temporal.workflow.getHandle(task.workflowId).result();
+    await (await runOf(services.temporal, task.workflowId)).result();
     await authedFetch(`${services.baseUrl}/v1/tasks/${task.id}/sessions/${tabs[0]!.body.id}`, { method: 'DELETE' });
-    await services.temporal.workflow.getHandle(`workbench-${tabs[0]!.body.id}`).result();
+    await (await runOf(services.temporal, `workbench-${tabs[0]!.body.id}`)).result();
   });
 });

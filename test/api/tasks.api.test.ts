@@ -14,6 +14,7 @@ import { taskRoom, type TaskEventMessage } from '../../src/domain/records';
 import { createTestRepo } from '../support/gitRepo';
 import { TaskEventClient } from '../support/socketClient';
 import { getJson, postJson, startServices, type TestServices } from '../support/services';
+import { runOf } from '../support/runs';
 
 type Res = { status: number; body: any };
 
@@ -46,7 +47,7 @@ describe('task API contract on the real stack', () => {
 
   /** Resolves when the task's provisioning run has ended, whatever its outcome. */
   async function runEnd(workflowId: string): Promise<void> {
-    await services.temporal.workflow.getHandle(workflowId).result().catch(() => undefined);
+    await (await runOf(services.temporal, workflowId)).result().catch(() => undefined);
   }
 
   async function request(method: string, p: string): Promise<Res> {
@@ -280,7 +281,7 @@ describe('task API contract on the real stack', () => {
 
     beforeAll(async () => {
       const created = await createTask({ workspaceId: `ws-events-${randomUUID().slice(0, 8)}`, repository: repo, prompt: 'Add a changelog' });
-      await expect(services.temporal.workflow.getHandle(created.workflowId).result()).resolves.toMatchObject({ status: 'running' });
+      await expect((await runOf(services.temporal, created.workflowId)).result()).resolves.toMatchObject({ status: 'running' });
       task = (await getJson(url(`/v1/tasks/${created.id}`))).body;
       history = (await getJson(url(`/v1/tasks/${task.id}/events?limit=500`))).body.items;
     });

@@ -8,6 +8,7 @@ import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { Gate, gatedProvider } from '../support/gate';
 import { createTestRepo } from '../support/gitRepo';
 import { getJson, postJson, startServices, type TestServices } from '../support/services';
+import { runOf } from '../support/runs';
 
 describe('killing a task', () => {
   let services: TestServices;
@@ -45,7 +46,7 @@ describe('killing a task', () => {
   const killAndWait = async (taskId: string) => {
     const res = await postJson(url(`/v1/tasks/${taskId}/kill`), {});
     expect(res.status).toBe(202);
-    await services.temporal.workflow.getHandle(`kill-task-${taskId}`).result();
+    await (await runOf(services.temporal, `kill-task-${taskId}`)).result();
     return (await getJson(url(`/v1/tasks/${taskId}`))).body;
   };
 
@@ -70,7 +71,7 @@ describe('killing a task', () => {
     expect(isProcessAlive(seen.agentPids[0]!)).toBe(false);
     const task = (await getJson(url(`/v1/tasks/${created.id}`))).body;
     expect(task).toMatchObject({ status: 'killed', statusMessage: 'killed' });
-    expect((await services.temporal.workflow.getHandle(created.workflowId).describe()).status.name).toBe('CANCELLED');
+    expect((await (await runOf(services.temporal, created.workflowId)).describe()).status.name).toBe('CANCELLED');
     const after = await services.prisma.sandbox.findUniqueOrThrow({ where: { id: sandbox.id } });
     expect(after.state).toBe('destroyed');
     expect(existsSync(path.dirname(sandbox.directory!))).toBe(false);
@@ -82,7 +83,7 @@ describe('killing a task', () => {
 
   it('kills a running task: agent process stopped, sandbox removed, tabs closed; a second kill changes nothing', async () => {
     const created = (await postJson(url('/v1/tasks'), { workspaceId: 'ws-kill', repository: repo, prompt: 'Kill me when running' })).body;
-    await services.temporal.workflow.getHandle(created.workflowId).result();
+    await (await runOf(services.temporal, created.workflowId)).result();
     const sandbox = await services.prisma.sandbox.findFirstOrThrow({ where: { taskId: created.id } });
     const pid = (sandbox.details as { agentPid: number }).agentPid;
     expect(isProcessAlive(pid)).toBe(true);

@@ -2,19 +2,25 @@
  * End to end on the real stack: REST -> Postgres -> Temporal -> activities -> real git, real
  * sandbox-agent, real ACP session with the offline agent -> Postgres -> Socket.IO.
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { simpleGit } from 'simple-git';
 import { PROVISION_STEPS } from '../../src/domain/status';
 import { checkHealth, isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { listAcpSessions } from '../../src/providers/local/acpClient';
 import { ProviderError } from '../../src/providers/types';
-import { provisionStateQuery } from '../../src/workflows/contracts';
-import { Client } from '@temporalio/client';
+import { provisionStateQuery, provisionWorkflowId } from '../../src/workflows/contracts';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { createLogger } from '../../src/logger';
+import { insertTaskWithCreatedEvent } from '../../src/db/taskEvents';
+import { startUnstartedTasks } from '../../src/recovery/unstartedTasks';
+import { startProvisionTask } from '../../src/temporal/client';
 import { Gate, gatedProvider } from '../support/gate';
 import { createTestRepo } from '../support/gitRepo';
 import { TaskEventClient } from '../support/socketClient';
 import { getJson, postJson, startServices, type TestServices } from '../support/services';
 import { startTestApi } from '../support/testApi';
+import { runOf } from '../support/runs';
 
 describe('provisionTask on the real stack', () => {
   let services: TestServices;
@@ -62,10 +68,10 @@ describe('provisionTask on the real stack', () => {
       // The record shows where provisioning is, since when, and when the attempt times out.
       const progress = held.body.provisioning;
       expect(progress).toMatchObject({ currentStep: 'init_create_sandbox', subStep: 'starting', attempt: 1 });
-      const attemptStart = (await services.temporal.workflow.getHandle(created.body.workflowId).query(provisionStateQuery)).steps.init_create_sandbox!.attemptStartedAt!;
+      const attemptStart = (await (await runOf(services.temporal, created.body.workflowId)).query(provisionStateQuery)).steps.init_create_sandbox!.attemptStartedAt!;
       expect(Date.parse(progress.timesOutAt) - Date.parse(attemptStart)).toBe(180_000);
       expect(Date.parse(progress.lastProgressAt)).toBeGreaterThanOrEqual(Date.parse(created.body.createdAt));
-      const live = await services.temporal.workflow.getHandle(created.body.workflowId).query(provisionStateQuery);
+      const live = await (await runOf(services.temporal, created.body.workflowId)).query(provisionStateQuery);
       expect(live.currentStep).toBe('init_create_sandbox');
       expect(live.steps.init_ensure_name?.endedAt).toBeDefined();
       expect(live.steps.init_create_sandbox).toMatchObject({ attempt: 1, startToCloseTimeoutMs: 180_000 });
@@ -122,7 +128,7 @@ describe('provisionTask on the real stack', () => {
       expect(sessions.map((s) => s.sessionId)).toEqual([task.activeSessionId]);
       expect(details.sessionId).toBe(task.activeSessionId);
 
-      const result = await services.temporal.workflow.getHandle(task.workflowId).result();
+      const result = await (await runOf(services.temporal, task.workflowId)).result();
       expect(result).toEqual({ status: 'running', sandboxId: task.activeSandboxId, sessionId: task.activeSessionId });
     } finally {
       client.close();
@@ -133,7 +139,7 @@ describe('provisionTask on the real stack', () => {
     const created = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: 'ws-flow', repository: path.join(services.sandboxRoot, 'no-such-repo'), prompt: 'add a feature' });
     expect(created.status).toBe(201);
     expect(created.body.status).toBe('init_enqueue_provision');
-    await expect(services.temporal.workflow.getHandle(created.body.workflowId).result()).rejects.toThrow();
+    await expect((await runOf(services.temporal, created.body.workflowId)).result()).rejects.toThrow();
     const task = (await getJson(`${services.baseUrl}/v1/tasks/${created.body.id}`)).body;
     expect(task.status).toBe('error');
     expect(task.statusMessage).toMatch(/^init_ensure_name failed: repository .* cannot be read/);
@@ -148,7 +154,7 @@ describe('provisionTask on the real stack', () => {
     try {
       const created = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: 'ws-flow', repository: repo, prompt: 'refactor the parser', agent: 'codex' });
       expect(created.status).toBe(201);
-      const handle = services.temporal.workflow.getHandle(created.body.workflowId);
+      const handle = (await runOf(services.temporal, created.body.workflowId));
       await expect(handle.result()).rejects.toThrow();
       const task = (await getJson(`${services.baseUrl}/v1/tasks/${created.body.id}`)).body;
       expect(task).toMatchObject({ status: 'error', statusMessage: 'init_ensure_agent failed: agent binary rejected by the test', branchName: 'refactor-refactor-the-parser' });
@@ -160,19 +166,50 @@ describe('provisionTask on the real stack', () => {
     }
   });
 
-  it('answers 503 and leaves no task row when Temporal refuses to start the run', async () => {
+  it('answers 201 even when Temporal refuses to start the run; the task waits queued and the recovery sweep starts it', async () => {
     // A real rejection from the real server: the namespace does not exist.
     const refusing = new Client({ connection: services.temporal.connection, namespace: 'no-such-namespace' });
     const { api, baseUrl } = await startTestApi({ stack: services.stack, prisma: services.prisma, temporal: refusing, taskQueue: services.taskQueue });
+    let taskId: string;
     try {
-      const before = { tasks: await services.prisma.task.count(), events: await services.prisma.taskEvent.count() };
-      const res = await postJson(`${baseUrl}/v1/tasks`, { workspaceId: 'ws-refused', repository: repo, prompt: 'never provisioned' });
-      expect(res.status).toBe(503);
-      expect(res.body.error.code).toBe('workflow_start_failed');
-      expect({ tasks: await services.prisma.task.count(), events: await services.prisma.taskEvent.count() }).toEqual(before);
-      expect(await services.prisma.task.count({ where: { workspaceId: 'ws-refused' } })).toBe(0);
+      const res = await postJson(`${baseUrl}/v1/tasks`, { workspaceId: 'ws-refused', repository: repo, prompt: 'provisioned later' });
+      expect(res.status).toBe(201);
+      expect(res.body.status).toBe('init_enqueue_provision');
+      taskId = res.body.id;
+      await api.provisionStarter.drain(); // the start after the answer has been tried, and refused
+      expect(api.provisionStarter.pending).toBe(0);
     } finally {
       await api.close();
     }
+    // Nothing lost, nothing half-written: the row and its first event, and no run.
+    const workflowId = provisionWorkflowId(taskId);
+    expect(await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).toMatchObject({ status: 'init_enqueue_provision', lastEventSeq: 1 });
+    expect((await services.prisma.taskEvent.findMany({ where: { taskId } })).map((e) => e.type)).toEqual(['task.created']);
+    await expect(services.temporal.workflow.getHandle(workflowId).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    // Asked meanwhile, the API shows the queued state rather than an error.
+    const queued = await getJson(`${services.baseUrl}/v1/tasks/${taskId}/provisioning`);
+    expect(queued).toMatchObject({ status: 200, body: { taskId, status: 'init_enqueue_provision', currentStep: null, steps: {} } });
+    expect((await getJson(`${services.baseUrl}/v1/tasks/${taskId}`)).body.provisioning).toMatchObject({ currentStep: null, attempt: null });
+
+    const started = await startUnstartedTasks({ prisma: services.prisma, temporal: services.temporal, taskQueue: services.taskQueue, logger: createLogger('test', 'silent'), minAgeMs: 0 });
+    expect(started).toContain(taskId);
+    expect(await (await runOf(services.temporal, workflowId)).result()).toMatchObject({ status: 'running' });
+    expect((await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).status).toBe('running');
+  });
+
+  it('a task killed while still queued never gets a sandbox, even if its run starts afterwards', async () => {
+    // The run is started after createTask answers, so a kill can land first: a queued row, killed.
+    const taskId = randomUUID();
+    const workflowId = provisionWorkflowId(taskId);
+    await insertTaskWithCreatedEvent(services.prisma, { id: taskId, workspaceId: 'ws-killed-queued', repository: repo, prompt: 'killed before it started', requestedBranch: null, providerId: 'local', agentType: 'claude', statusMessage: 'provision queued', workflowId }, {});
+    await services.prisma.task.update({ where: { id: taskId }, data: { status: 'killed', statusMessage: 'killed' } });
+    // A late start (the API's starter or the recovery sweep) then runs provisionTask anyway.
+    await startProvisionTask(services.temporal, { taskId, workspaceId: 'ws-killed-queued', taskQueue: services.taskQueue });
+    await expect((await runOf(services.temporal, workflowId)).result()).rejects.toThrow();
+    expect(await services.prisma.sandbox.count({ where: { taskId } })).toBe(0);
+    expect(await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).toMatchObject({ status: 'killed', branchName: null, lastEventSeq: 1 });
+    const history = await (await runOf(services.temporal, workflowId)).fetchHistory();
+    const failure = history.events?.find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes?.failure;
+    expect(failure?.applicationFailureInfo?.type).toBe('TaskKilled');
   });
 });

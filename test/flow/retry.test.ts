@@ -6,6 +6,7 @@ import { authedFetch } from '../support/auth';
 import path from 'node:path';
 import { createTestRepo } from '../support/gitRepo';
 import { getJson, postJson, startServices, type TestServices } from '../support/services';
+import { runOf } from '../support/runs';
 
 describe('retrying a failed task', () => {
   let services: TestServices;
@@ -25,7 +26,7 @@ describe('retrying a failed task', () => {
   it('provisions again after the cause is fixed, and a waiting tab becomes ready', async () => {
     const repoPath = path.join(services.sandboxRoot, 'late-repo');
     const created = (await postJson(url('/v1/tasks'), { workspaceId: 'ws-retry', repository: repoPath, prompt: 'Retry me', openSession: true })).body;
-    await services.temporal.workflow.getHandle(created.workflowId).result().catch(() => undefined);
+    await (await runOf(services.temporal, created.workflowId)).result().catch(() => undefined);
     const failed = (await getJson(url(`/v1/tasks/${created.id}`))).body;
     expect(failed.status).toBe('error');
     const tabId = created.firstSession.id;
@@ -40,7 +41,7 @@ describe('retrying a failed task', () => {
     const again = await postJson(url(`/v1/tasks/${created.id}/retry`), {});
     expect(again).toMatchObject({ status: 409, body: { error: { code: 'task_not_in_error' } } });
 
-    const result = await services.temporal.workflow.getHandle(created.workflowId).result();
+    const result = await (await runOf(services.temporal, created.workflowId)).result();
     expect(result.status).toBe('running');
     const events = (await getJson(url(`/v1/tasks/${created.id}/events?limit=500`))).body.items.map((e: { type: string }) => e.type);
     expect(events.filter((t: string) => t.startsWith('task.'))).toEqual([
@@ -63,6 +64,6 @@ describe('retrying a failed task', () => {
     expect(tab.session.errorMessage).toBeNull();
     expect(tab.transcript.items.filter((e: { role: string }) => e.role === 'user')).toEqual([expect.objectContaining({ text: 'Retry me', delivery: 'sent' })]);
     await authedFetch(url(`/v1/tasks/${created.id}/sessions/${tabId}`), { method: 'DELETE' });
-    await services.temporal.workflow.getHandle(`workbench-${tabId}`).result();
+    await (await runOf(services.temporal, `workbench-${tabId}`)).result();
   });
 });

@@ -13,6 +13,7 @@ import { Gate, gatedProvider } from '../support/gate';
 import { createTestRepo } from '../support/gitRepo';
 import { TaskEventClient } from '../support/socketClient';
 import { getJson, postJson, startServices, type TestServices } from '../support/services';
+import { runOf } from '../support/runs';
 
 async function request(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await authedFetch(url, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -137,8 +138,8 @@ describe('workbench sessions on the real stack', () => {
     const closed = await request('DELETE', url(`/v1/tasks/${task.id}/sessions/${pending.id}`));
     expect(closed.body).toMatchObject({ closed: true, statusLabel: 'Closed', composerEnabled: false });
     gates.createSandbox.open();
-    await services.temporal.workflow.getHandle(`workbench-${pending.id}`).result();
-    await services.temporal.workflow.getHandle(task.workflowId).result();
+    await (await runOf(services.temporal, `workbench-${pending.id}`)).result();
+    await (await runOf(services.temporal, task.workflowId)).result();
 
     // A third tab is closed while its agent session is being created.
     gates.createSession = new Gate();
@@ -147,7 +148,7 @@ describe('workbench sessions on the real stack', () => {
     await gates.createSession.entered;
     await request('DELETE', url(`/v1/tasks/${task.id}/sessions/${third.id}`));
     gates.createSession.open();
-    await services.temporal.workflow.getHandle(`workbench-${third.id}`).result();
+    await (await runOf(services.temporal, `workbench-${third.id}`)).result();
 
     const { items } = (await getJson(url(`/v1/tasks/${task.id}/sessions`))).body;
     expect(items.map((s: any) => s.id)).toEqual([first.id]);
@@ -172,7 +173,7 @@ describe('workbench sessions on the real stack', () => {
 
   it('shows a failed session as error with its message; retry makes one new attempt and no duplicate session', async () => {
     const created = (await postJson(url('/v1/tasks'), { workspaceId: 'ws-tabs', repository: repo, prompt: 'Retry tabs' })).body;
-    await services.temporal.workflow.getHandle(created.workflowId).result();
+    await (await runOf(services.temporal, created.workflowId)).result();
     failNextTabSession = true;
     const client = new TaskEventClient(services.baseUrl, 'ws-tabs');
     try {
@@ -193,7 +194,7 @@ describe('workbench sessions on the real stack', () => {
 
       // Closing the ready tab ends its live agent session.
       expect((await request('DELETE', url(`/v1/tasks/${created.id}/sessions/${tab.id}`))).body.closed).toBe(true);
-      await services.temporal.workflow.getHandle(`workbench-${tab.id}`).result();
+      await (await runOf(services.temporal, `workbench-${tab.id}`)).result();
       const after = (await listAcpServers({ ...(await agentTarget(created.id)), timeoutMs: 2000 })).map((s) => s.serverId);
       expect(after.filter((s) => s.includes(tab.id))).toEqual([]);
       expect((await request('DELETE', url(`/v1/tasks/${created.id}/sessions/${tab.id}`))).status).toBe(200); // closing twice is harmless
@@ -223,11 +224,11 @@ describe('workbench sessions on the real stack', () => {
       expect({ method, p, status: res.status, code: res.body?.error?.code, field: res.body?.error?.field }).toEqual({ method, p, status, code, field });
     }
     expect({ sessions: await services.prisma.workbenchSession.count(), entries: await services.prisma.transcriptEntry.count() }).toEqual(before);
-    await services.temporal.workflow.getHandle(created.workflowId).result().catch(() => undefined);
+    await (await runOf(services.temporal, created.workflowId)).result().catch(() => undefined);
     // The tab of a task whose provisioning failed shows the error; closing an errored tab works.
     const errored = (await sessionDetailWhen(created.id, tab.id, (d) => d.session.status !== 'pending_provision')).session;
     expect(errored).toMatchObject({ status: 'error', errorMessage: expect.stringMatching(/^the task's provisioning failed: init_ensure_name failed/) });
     expect((await request('DELETE', url(`${base}/${tab.id}`))).body).toMatchObject({ closed: true });
-    await services.temporal.workflow.getHandle(`workbench-${tab.id}`).result();
+    await (await runOf(services.temporal, `workbench-${tab.id}`)).result();
   });
 });

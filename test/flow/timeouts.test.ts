@@ -14,6 +14,7 @@ import { provisionWorkflowId } from '../../src/workflows/contracts';
 import { gatedProvider } from '../support/gate';
 import { createTestRepo } from '../support/gitRepo';
 import { getJson, startServices, type TestServices } from '../support/services';
+import { runOf } from '../support/runs';
 
 describe('a step that overruns its limit', () => {
   let services: TestServices;
@@ -52,7 +53,7 @@ describe('a step that overruns its limit', () => {
     expect(live.currentStep).toBe('init_ensure_agent');
     expect(Date.parse(live.timesOutAt) - Date.parse(live.lastProgressAt)).toBeLessThanOrEqual(1_000);
 
-    await expect(services.temporal.workflow.getHandle(created.body.workflowId).result()).rejects.toThrow();
+    await expect((await runOf(services.temporal, created.body.workflowId)).result()).rejects.toThrow();
     const task = (await getJson(`${services.baseUrl}/v1/tasks/${created.body.id}`)).body;
     const attempts = STEP_ACTIVITY_OPTIONS.init_ensure_agent.retry!.maximumAttempts!;
     expect(task.status).toBe('error');

@@ -7,6 +7,7 @@ import { Gate, gatedProvider } from '../support/gate';
 import { createTestRepo } from '../support/gitRepo';
 import { TaskEventClient } from '../support/socketClient';
 import { postJson, startServices, type TestServices } from '../support/services';
+import { runOf } from '../support/runs';
 
 describe('catching up on missed events', () => {
   let services: TestServices;
@@ -48,7 +49,7 @@ describe('catching up on missed events', () => {
       const ack2 = await second.subscribe({ taskId: created.body.id, afterSeq: seen1[seen1.length - 1] });
       expect(ack2.ok).toBe(true);
       const last = await second.waitFor((m) => m.event.taskId === created.body.id && m.task.status === 'running');
-      await services.temporal.workflow.getHandle(created.body.workflowId).result();
+      await (await runOf(services.temporal, created.body.workflowId)).result();
       const total = (await services.prisma.task.findUniqueOrThrow({ where: { id: created.body.id } })).lastEventSeq;
       const seen2 = second.eventsOf(created.body.id).map((m) => m.event.seq);
       expect(seen2).toEqual(Array.from({ length: total - seen1.length }, (_, i) => seen1.length + i + 1));

@@ -13,6 +13,7 @@ import { createTestRepo } from '../support/gitRepo';
 import { startServices, type TestServices } from '../support/services';
 import { findFreePort } from '../../src/net/freePort';
 import { spawnService, waitForHealth } from '../../src/dev/serviceProcess';
+import { runOf } from '../support/runs';
 
 
 describe('API process death', () => {
@@ -85,7 +86,7 @@ describe('API process death', () => {
     killApi(); // the API dies; the client is cut off
     await new Promise<void>((resolve) => (first.socket.disconnected ? resolve() : first.socket.once('disconnect', () => resolve())));
     gates.createSandbox.open(); // provisioning goes on without any API process
-    await services.temporal.workflow.getHandle(created.workflowId).result();
+    await (await runOf(services.temporal, created.workflowId)).result();
 
     api = await startApi();
     const second = follow();

@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Prisma, PrismaClient } from '../../generated/prisma/client';
 import { appendTaskEvent, insertTaskWithCreatedEvent, type NewTask } from '../../db/taskEvents';
@@ -24,7 +24,8 @@ import { isProvisioning } from '../../domain/status';
 import type { Logger } from '../../logger';
 import type { TaskEventNotifier } from '../../realtime/notifier';
 import { startProvisionTask, startUnlessRunning, temporalUiLink } from '../../temporal/client';
-import { provisionStateQuery, provisionWorkflowId } from '../../workflows/contracts';
+import type { ProvisionStarter } from '../../temporal/provisionStarter';
+import { provisionStateQuery, provisionWorkflowId, type ProvisionState } from '../../workflows/contracts';
 import { KILL_TASK_WORKFLOW_TYPE, killWorkflowId } from '../../workflows/killContracts';
 import { assertOwnWorkspace } from '../auth';
 import { findOwnTask } from '../ownTask';
@@ -47,6 +48,8 @@ export interface TaskRouteDeps {
   repositoryRoots: readonly string[];
   temporalUi: { url: string; namespace: string };
   logger: Logger;
+  /** Starts provisioning runs after createTask has answered (../../temporal/provisionStarter.ts). */
+  provisionStarter: ProvisionStarter;
 }
 
 const encodeCursor = (t: { createdAt: Date; id: string }) => Buffer.from(`${t.createdAt.toISOString()}|${t.id}`).toString('base64url');
@@ -74,8 +77,11 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    * prompt is its first message, sent once the tab is ready (never lost: it is stored; never twice: it is
    * claimed before sending). 201 + Location: /v1/tasks/:id, body TaskRecord (status
    * `init_enqueue_provision`) plus `temporalUiUrl` and, with openSession, `firstSession`.
-   * 400 validation_failed | unknown_provider | repository_not_allowed (see ../repositoryPolicy.ts);
-   * 503 workflow_start_failed (the row is removed again).
+   * 400 validation_failed | unknown_provider | repository_not_allowed (see ../repositoryPolicy.ts).
+   * The request writes the row, its `task.created` event and the notification in one SQL statement
+   * and answers; the provisionTask run is started right after the answer by the provision starter
+   * (../../temporal/provisionStarter.ts), or, should that fail, by the worker's recovery sweep, so
+   * Temporal being slow or down neither slows nor fails a create.
    * Header `Idempotency-Key` (optional, per workspace): a repeat answers 201 with the first request's
    * task and `Idempotent-Replayed: true`, creating nothing; the same key with another body is 422
    * idempotency_key_reused.
@@ -137,14 +143,6 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       return;
     }
     const task = outcome.created;
-    try {
-      // Already started (by the recovery sweep, src/recovery) counts: the run exists.
-      await startUnlessRunning(() => startProvisionTask(deps.temporal, { taskId: id, workspaceId: body.workspaceId, taskQueue: deps.taskQueue }));
-    } catch (err) {
-      deps.logger.error({ err, taskId: id }, 'starting provisionTask failed; removing the task row');
-      await prisma.task.delete({ where: { id } }).catch((e) => deps.logger.error({ err: e, taskId: id }, 'could not remove task row'));
-      throw new HttpError(503, 'workflow_start_failed', 'the task could not be queued for provisioning; try again');
-    }
     if (task.firstSession) {
       // If this start fails, provisionTask's release of waiting tabs starts the tab's run later.
       await startWorkbenchSession(deps.temporal, deps.taskQueue, { taskId: id, sessionId: task.firstSession.id, workflowId: task.firstSession.workflowId }).catch((err) =>
@@ -159,6 +157,8 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
         temporalUiUrl: temporalUiLink(deps.temporalUi.url, deps.temporalUi.namespace, workflowId),
         ...(task.firstSession ? { firstSession: toSessionRecord(task.firstSession) } : {}),
       });
+    // Only now, with the answer sent: start provisioning (seeds/01 "wait: false"), never awaited here.
+    deps.provisionStarter.enqueue(task);
   });
 
   /**
@@ -189,7 +189,12 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       res.json(record);
       return;
     }
-    res.json({ ...record, provisioning: await liveProgress(task.workflowId) });
+    // Queued: the run may not exist yet (it is started after createTask answers), nothing to ask.
+    const provisioning =
+      task.status === 'init_enqueue_provision'
+        ? { currentStep: null, subStep: null, attempt: null, lastProgressAt: task.updatedAt.toISOString(), timesOutAt: null }
+        : await liveProgress(task.workflowId);
+    res.json({ ...record, provisioning });
   });
 
   /** Current step, sub-step, attempt, last progress and timeout boundary of a run, or null. */
@@ -278,13 +283,19 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   /**
    * Live provisioning state read from the run's `provisionState` query (current step, attempt,
    * per-step times, last progress, timeout per attempt). 200 ProvisionState; 404 task_not_found;
-   * 503 workflow_unavailable when Temporal cannot answer.
+   * A task still queued whose run has not started yet answers 200 with the queued state (status
+   * init_enqueue_provision, no step). 503 workflow_unavailable when Temporal cannot answer.
    */
   router.get('/:id/provisioning', async (req, res) => {
     const task = await findTask(req, res);
     try {
       res.json(await deps.temporal.workflow.getHandle(task.workflowId).query(provisionStateQuery));
     } catch (err) {
+      if (err instanceof WorkflowNotFoundError && task.status === 'init_enqueue_provision') {
+        const queued: ProvisionState = { taskId: task.id, status: task.status, statusMessage: task.statusMessage, currentStep: null, steps: {}, lastProgressAt: task.updatedAt.toISOString() };
+        res.json(queued);
+        return;
+      }
       deps.logger.warn({ err, taskId: task.id }, 'provisionState query failed');
       throw new HttpError(503, 'workflow_unavailable', 'the provisioning run cannot be queried right now');
     }
