@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     REPOSITORY_ROOTS: workDir,
     LOG_LEVEL: 'warn',
   };
-  const worker: ChildProcess = spawnService('worker', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true, niceness: Number(process.env.BENCH_WORKER_NICE ?? 0) });
+  const worker: ChildProcess = spawnService('worker', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   const api: ChildProcess = spawnService('api', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   const base = `http://127.0.0.1:${apiPort}`;
   await waitForHealth(base);
@@ -200,11 +200,15 @@ async function main(): Promise<void> {
   };
   /**
    * After a load run: the provisioning its creates queued (thousands of runs at a few dozen per second
-   * on these 2 cores) is discarded so that the next run starts on an idle stack. Every provisionTask
-   * run still open is terminated, then the rows it left half-way are archived (so the recovery sweep
+   * on these 2 cores) is discarded so that the next run starts on an idle stack. Once the API has
+   * started every run it answered for, every provisionTask run still open is terminated, then the rows it left half-way are archived (so the recovery sweep
    * leaves them alone). Scenario 5 measures provisioning throughput on its own.
    */
   const discardBacklog = async () => {
+    // First let the API start every run it has answered for, so that none starts after the clean-up.
+    for (let pending = 1; pending > 0; await sleep(200)) {
+      pending = ((await (await fetch(`${base}/healthz`)).json()) as { provisionStartsPending: number }).provisionStartsPending;
+    }
     const open: string[] = [];
     for await (const wf of client.workflow.list({ query: `WorkflowType = 'provisionTask' AND ExecutionStatus = 'Running'` })) open.push(wf.workflowId);
     let next = 0;

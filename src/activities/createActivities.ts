@@ -48,20 +48,23 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
   };
 
   /**
-   * A task killed before its run started (the run is started after createTask answers, so a kill can
-   * come first) must not get a sandbox: the first steps refuse, for good.
+   * A task killed (or archived) before its run started (the run is started after createTask answers,
+   * so a kill can come first) must not get a sandbox: the first steps refuse, for good.
    */
   const refuseIfKilled = (task: { status: string }) => {
-    if (task.status === 'killed') throw ApplicationFailure.nonRetryable('the task was killed before this step ran; nothing was made', 'TaskKilled');
+    if ((RELEASED_STATUSES as readonly string[]).includes(task.status)) {
+      throw ApplicationFailure.nonRetryable(`the task was ${task.status} before this step ran; nothing was made`, 'TaskKilled');
+    }
   };
 
   return {
     async recordTransition(input) {
       const { fields } = input;
       return prisma.$transaction(async (tx) => {
-        // A killed task stays killed: a transition of its cancelled run that lands late is dropped.
+        // A killed (or archived) task stays so: a transition of its cancelled run that lands late, or
+        // of a run started after the kill, is dropped.
         const current = await tx.task.findUniqueOrThrow({ where: { id: input.taskId }, select: { status: true, lastEventSeq: true } });
-        if (current.status === 'killed') return { seq: current.lastEventSeq };
+        if ((RELEASED_STATUSES as readonly string[]).includes(current.status)) return { seq: current.lastEventSeq };
         return appendTaskEvent(tx, notifier, {
           taskId: input.taskId,
           type: input.event.type,

@@ -15,9 +15,13 @@ export function createApp(deps: TaskRouteDeps & { resolveToken: TokenResolver; b
   app.disable('x-powered-by');
   app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' } }));
   app.use(express.json({ limit: BODY_LIMIT }));
-  /** Liveness: 200 { status: "ok" }. */
+  /**
+   * Liveness: 200 { status: "ok", provisionStartsPending } — the second is how many created tasks
+   * this process has answered for whose provisionTask run it has not started yet (the recovery sweep
+   * covers them if the process dies).
+   */
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    res.json({ status: 'ok', provisionStartsPending: deps.provisionStarter.pending });
   });
   app.use('/v1', requireBearer(deps.resolveToken));
   app.use('/v1/tasks/:id/sessions', sessionRoutes(deps));

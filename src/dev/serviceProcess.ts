@@ -12,12 +12,8 @@ const ENTRY_POINTS = { api: 'src/api/main.ts', worker: 'src/worker/main.ts' } as
  * Starts the API or the worker (TypeScript through tsx) with `options` (env, stdio, detached, ...).
  * tsx runs the service in a child of its own: signal the process group (`detached: true`) to reach both.
  */
-export function spawnService(role: keyof typeof ENTRY_POINTS, options: SpawnOptions & { niceness?: number }): ChildProcess {
-  const { niceness, ...spawnOptions } = options;
-  const command = [path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), path.join(REPO_ROOT, ENTRY_POINTS[role])];
-  // `nice` execs the command in place (same pid): signals and the process group are unchanged.
-  if (niceness) command.unshift('nice', '-n', String(niceness));
-  return spawn(command[0]!, command.slice(1), spawnOptions);
+export function spawnService(role: keyof typeof ENTRY_POINTS, options: SpawnOptions): ChildProcess {
+  return spawn(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [path.join(REPO_ROOT, ENTRY_POINTS[role])], options);
 }
 
 /**
