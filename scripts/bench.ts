@@ -425,6 +425,7 @@ async function main(): Promise<void> {
       '- Load: autocannon, POSTs with a keep-alive connection per client, ' + `${SECONDS} s per run; latency per response, percentiles over all responses of the run.`,
       '- The floor is `POST /v1/bench/floor` (benchmark-only, enabled by ENABLE_BENCHMARK_PROVIDERS=1): the same Prisma insert of a task row and nothing else, behind the same HTTP, JSON and auth layers. Floor and createTask runs alternate, floor first, at each concurrency.',
       '- Providers: `instant` and `slow` are benchmark-only and make no sandbox (steps take 0 s and 5 s); `local` is the real provider (git clone, sandbox-agent, ACP session).',
+      '- Every create also provisions a task on the same cores: a load run of 8 s queues thousands of runs. After each load run the script waits until the API has started every run it answered for (`provisionStartsPending` in /healthz), terminates the provisionTask runs still open and archives their tasks, so the next run starts on an idle stack; scenario 5 measures provisioning on its own.',
       '- Realtime: one Socket.IO client subscribed to the workspace; times are taken when an event arrives at the client.',
       '- CPU: user + system time of each process and its children read from /proc before and after a run (10 ms ticks); "Postgres" is every postgres process on the machine, "bench" is this script with autocannon and the Socket.IO client.',
       '- The machine is noisy: read ratios measured side by side in this run, not absolute times.',
