@@ -19,6 +19,7 @@ import { ProviderError, type SandboxProvider } from '../src/providers/types';
 import type { LocalProvider } from '../src/providers/local/localProvider';
 import { authedFetch } from '../test/support/auth';
 import { createTestRepo } from '../test/support/gitRepo';
+import { runOf } from '../test/support/runs';
 import globalSetup from '../test/support/globalSetup';
 import globalTeardown from '../test/support/globalTeardown';
 import { startServices } from '../test/support/services';
@@ -69,7 +70,8 @@ const api = async (services: Services, method: string, p: string, body?: unknown
   return json;
 };
 const createTask = (services: Services, body: Record<string, unknown>) => api(services, 'POST', '/v1/tasks', { workspaceId: 'ws-replay', ...body });
-const done = (services: Services, workflowId: string) => services.temporal.workflow.getHandle(workflowId).result().catch(() => undefined);
+// The API starts a task's run just after answering: wait for the run to exist, then for its end.
+const done = async (services: Services, workflowId: string) => (await runOf(services.temporal, workflowId)).result().catch(() => undefined);
 async function waitForTab(services: Services, taskId: string, tabId: string, pred: (s: any) => boolean): Promise<void> {
   for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
     if (pred((await api(services, 'GET', `/v1/tasks/${taskId}/sessions/${tabId}`)).session)) return;
