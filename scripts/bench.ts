@@ -55,41 +55,40 @@ const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : 'n/a');
 const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : 'n/a');
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
-/** RSS in MiB of a process and its children (tsx runs the service in a child node process). */
-function rssMiB(pid: number): number {
-  const one = (p: number) => {
+/** `read(pid)` summed over a process and all its descendants (tsx runs the service in a child node process). */
+function overProcessTree(pid: number, read: (pid: number) => number): number {
+  let total = read(pid);
+  try {
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) total += overProcessTree(Number(child), read);
+  } catch {
+    // gone, or no children
+  }
+  return total;
+}
+
+/** RSS in MiB of a process and its children. */
+const rssMiB = (pid: number) =>
+  overProcessTree(pid, (p) => {
     try {
       const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1];
       return kb ? Number(kb) / 1024 : 0;
     } catch {
       return 0;
     }
-  };
-  let total = one(pid);
-  try {
-    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) total += rssMiB(Number(child));
-  } catch {
-    // no children
-  }
-  return total;
-}
+  });
 
-/** CPU time (user + system) in ms of a process and its children, from /proc (clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  let total = 0;
+/** CPU time (user + system) in ms of one process, from /proc (clock ticks of 10 ms). */
+function ownCpuMs(pid: number): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    total = (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14, 15 of stat)
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14, 15 of stat)
   } catch {
     return 0;
   }
-  try {
-    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) total += cpuMs(Number(child));
-  } catch {
-    // no children
-  }
-  return total;
 }
+
+/** CPU time in ms of a process and its children. */
+const cpuMs = (pid: number) => overProcessTree(pid, ownCpuMs);
 
 /** Every PostgreSQL server process on the machine (the server is shared; during a run only this benchmark uses it). */
 function postgresPids(): number[] {
@@ -255,7 +254,7 @@ async function main(): Promise<void> {
       api: cpuMs(api.pid!),
       worker: cpuMs(worker.pid!),
       temporal: cpuMs(temporal.process.pid!),
-      postgres: postgresPids().reduce((sum, pid) => sum + cpuMs(pid), 0),
+      postgres: postgresPids().reduce((sum, pid) => sum + ownCpuMs(pid), 0), // each process once: the list holds the backends already
       bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     });
     const sections: string[][] = [];
