@@ -1,8 +1,8 @@
 /**
  * The one way a task's state changes: in one transaction, patch the task row, append a history event
  * with the next per-task sequence number, and queue a notification that Postgres delivers on commit.
- * Used by the workflow's mirror activity (every transition) and the session routes; a task's first
- * event (task.created) is written with the task itself by insertTaskWithCreatedEvent below.
+ * Used by the workflow's mirror activity (every transition), the tab writes and the retry route; a
+ * task's first event (task.created) is written with the task itself by insertTaskWithCreatedEvent below.
  */
 import { Prisma, type Task } from '../generated/prisma/client';
 import type { TaskEventType } from '../domain/records';
