@@ -28,8 +28,9 @@ export interface ActivityDeps {
   logger: Logger;
 }
 
-/** Statuses whose tasks no longer hold their branch. */
+/** Statuses whose tasks no longer hold their branch, and that provisioning never overwrites. */
 const RELEASED_STATUSES = ['archived', 'killed'] as const;
+const isReleased = (status: string) => (RELEASED_STATUSES as readonly string[]).includes(status);
 
 export function createActivities(deps: ActivityDeps): ProvisionActivities {
   const { prisma, notifier } = deps;
@@ -52,7 +53,7 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
    * so a kill can come first) must not get a sandbox: the first steps refuse, for good.
    */
   const refuseIfKilled = (task: { status: string }) => {
-    if ((RELEASED_STATUSES as readonly string[]).includes(task.status)) {
+    if (isReleased(task.status)) {
       throw ApplicationFailure.nonRetryable(`the task was ${task.status} before this step ran; nothing was made`, 'TaskKilled');
     }
   };
@@ -64,7 +65,7 @@ export function createActivities(deps: ActivityDeps): ProvisionActivities {
         // A killed (or archived) task stays so: a transition of its cancelled run that lands late, or
         // of a run started after the kill, is dropped.
         const current = await tx.task.findUniqueOrThrow({ where: { id: input.taskId }, select: { status: true, lastEventSeq: true } });
-        if ((RELEASED_STATUSES as readonly string[]).includes(current.status)) return { seq: current.lastEventSeq };
+        if (isReleased(current.status)) return { seq: current.lastEventSeq };
         return appendTaskEvent(tx, notifier, {
           taskId: input.taskId,
           type: input.event.type,

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
-import type { Prisma, PrismaClient } from '../../generated/prisma/client';
+import type { Prisma, PrismaClient, Task } from '../../generated/prisma/client';
 import { appendTaskEvent, insertTaskWithCreatedEvent, type NewTask } from '../../db/taskEvents';
 import { toSessionRecord, toTaskEventRecord, toTaskRecord } from '../../domain/records';
 import { isProvisioning } from '../../domain/status';
@@ -189,21 +189,32 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       res.json(record);
       return;
     }
-    // Queued: the run may not exist yet (it is started after createTask answers), nothing to ask.
-    const provisioning =
-      task.status === 'init_enqueue_provision'
-        ? { currentStep: null, subStep: null, attempt: null, lastProgressAt: task.updatedAt.toISOString(), timesOutAt: null }
-        : await liveProgress(task.workflowId);
-    res.json({ ...record, provisioning });
+    res.json({ ...record, provisioning: await liveProgress(task) });
   });
 
-  /** Current step, sub-step, attempt, last progress and timeout boundary of a run, or null. */
-  const liveProgress = async (workflowId: string) => {
+  /**
+   * What a task whose run has not started yet shows (the run is started after createTask answers):
+   * status init_enqueue_provision, no step.
+   */
+  const queuedState = (task: Task): ProvisionState => ({
+    taskId: task.id,
+    status: task.status,
+    statusMessage: task.statusMessage,
+    currentStep: null,
+    steps: {},
+    lastProgressAt: task.updatedAt.toISOString(),
+  });
+
+  /** Current step, sub-step, attempt, last progress and timeout boundary of a task's run, or null. */
+  const liveProgress = async (task: Task) => {
     try {
-      const state = await Promise.race([
-        deps.temporal.workflow.getHandle(workflowId).query(provisionStateQuery),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('query timed out')), 2_000).unref()),
-      ]);
+      const state =
+        task.status === 'init_enqueue_provision'
+          ? queuedState(task) // nothing to ask yet
+          : await Promise.race([
+              deps.temporal.workflow.getHandle(task.workflowId).query(provisionStateQuery),
+              new Promise<never>((_, reject) => setTimeout(() => reject(new Error('query timed out')), 2_000).unref()),
+            ]);
       const step = state.currentStep ? state.steps[state.currentStep] : undefined;
       const attemptStart = step?.attemptStartedAt ?? step?.startedAt;
       return {
@@ -214,7 +225,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
         timesOutAt: step && attemptStart ? new Date(Date.parse(attemptStart) + step.startToCloseTimeoutMs).toISOString() : null,
       };
     } catch (err) {
-      deps.logger.warn({ err, workflowId }, 'live progress unavailable');
+      deps.logger.warn({ err, workflowId: task.workflowId }, 'live progress unavailable');
       return null;
     }
   };
@@ -292,8 +303,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       res.json(await deps.temporal.workflow.getHandle(task.workflowId).query(provisionStateQuery));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError && task.status === 'init_enqueue_provision') {
-        const queued: ProvisionState = { taskId: task.id, status: task.status, statusMessage: task.statusMessage, currentStep: null, steps: {}, lastProgressAt: task.updatedAt.toISOString() };
-        res.json(queued);
+        res.json(queuedState(task));
         return;
       }
       deps.logger.warn({ err, taskId: task.id }, 'provisionState query failed');
