@@ -77,11 +77,17 @@ const rssMiB = (pid: number) =>
     }
   });
 
-/** CPU time (user + system) in ms of one process, from /proc (clock ticks of 10 ms). */
-function ownCpuMs(pid: number): number {
+/**
+ * CPU time (user + system) in ms of one process, from /proc (clock ticks of 10 ms). With
+ * `reapedChildren`, plus that of its children that have exited (how the Postgres server keeps the
+ * time of backends that closed during a run: each live backend is in the list on its own).
+ */
+function ownCpuMs(pid: number, opts: { reapedChildren?: boolean } = {}): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14, 15 of stat)
+    // fields 14-17 of stat: utime, stime, cutime, cstime
+    const own = Number(fields[11]) + Number(fields[12]);
+    return (opts.reapedChildren ? own + Number(fields[13]) + Number(fields[14]) : own) * 10;
   } catch {
     return 0;
   }
@@ -254,7 +260,7 @@ async function main(): Promise<void> {
       api: cpuMs(api.pid!),
       worker: cpuMs(worker.pid!),
       temporal: cpuMs(temporal.process.pid!),
-      postgres: postgresPids().reduce((sum, pid) => sum + ownCpuMs(pid), 0), // each process once: the list holds the backends already
+      postgres: postgresPids().reduce((sum, pid) => sum + ownCpuMs(pid, { reapedChildren: true }), 0),
       bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     });
     const sections: string[][] = [];
