@@ -3,16 +3,17 @@
  *
  * - A local path must resolve (after `..` and, where it exists, symlinks) to a place under one of the
  *   configured roots: no path traversal out of them.
- * - A remote URL must be `https://`, `ssh://` or scp-like `user@host:path`. Everything else is refused,
- *   in particular `file://` (a way around the roots) and git's `ext::` / `fd::` transports, which run
- *   commands.
+ * - A remote URL must be `https://`, `ssh://`, `git://` or scp-like `user@host:path`. `git://` is git's
+ *   own daemon protocol (`git daemon`): read-only, without credentials, and it runs no command on this
+ *   machine. Everything else is refused, in particular `file://` (a way around the roots), git's
+ *   `ext::` / `fd::` transports, which run commands, and plain `http://`.
  */
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 
 export type RepositoryVerdict = { ok: true } | { ok: false; reason: string };
 
-const REMOTE = /^(https:\/\/|ssh:\/\/)[^\s]+$/i;
+const REMOTE = /^(https:\/\/|ssh:\/\/|git:\/\/)[^\s]+$/i;
 const SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
 
 /** Resolves `p` through symlinks as far as it exists, then appends the part that does not exist yet. */
@@ -38,7 +39,7 @@ function resolveReal(p: string): string {
 export function checkRepository(repository: string, roots: readonly string[]): RepositoryVerdict {
   if (REMOTE.test(repository) || SCP_LIKE.test(repository)) return { ok: true };
   if (/^[a-z][a-z0-9+.-]*:/i.test(repository) || repository.includes('::')) {
-    return { ok: false, reason: 'only local paths under the configured roots, https://, ssh:// and user@host:path repositories are allowed' };
+    return { ok: false, reason: 'only local paths under the configured roots, https://, ssh://, git:// and user@host:path repositories are allowed' };
   }
   if (!path.isAbsolute(repository)) return { ok: false, reason: 'a local repository must be an absolute path' };
   const real = resolveReal(repository);

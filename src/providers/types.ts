@@ -56,7 +56,8 @@ export interface SandboxProvider {
   readonly id: string;
   /**
    * Branch names of `repository` (read with git for the local provider).
-   * @throws ProviderError type `RepositoryNotFound` (not retryable) when it cannot be read.
+   * @throws ProviderError type `RepositoryNotFound` (not retryable) when it does not exist or access is
+   *   refused; `ProviderUnavailable` (retryable) when its host cannot be reached right now.
    */
   listBranches(repository: string): Promise<string[]>;
   /** Creates the sandbox with `repository` checked out on `branchName`, or resumes the one `sandboxKey` already has. */

@@ -21,10 +21,14 @@ describe('repository policy', () => {
     ['https://github.com/org/repo.git', true],
     ['ssh://git@host/org/repo.git', true],
     ['git@github.com:org/repo.git', true],
+    ['git://127.0.0.1:9418/repo.git', true],
+    ['GIT://host.example/org/repo.git', true],
     ['file:///etc', false],
     ['ext::sh -c id', false],
     ['fd::3', false],
     ['http://insecure.example/repo.git', false],
+    ['git+ext::sh -c id', false],
+    ['git:/relative', false],
     ['relative/path', false],
   ])('%s -> %s', (repository, allowed) => {
     expect(checkRepository(repository, [root]).ok).toBe(allowed);
