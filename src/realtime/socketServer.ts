@@ -11,7 +11,8 @@
  *                                   carries `replayed` (how many were sent). Replayed messages carry
  *                                   the task as it is now.
  *                                   { ok: true }                     for a workspace
- *                                   { ok: false, error: { code, message, field? } }  on bad input / unknown task
+ *                                   { ok: false, error: { code, message, field? } }  on bad input / unknown task;
+ *                                   code `database_unavailable` (with `retryAfterSeconds`) while Postgres is down
  *   client -> server  `unsubscribe` same payloads
  *   server -> client  `task.event`  TaskEventMessage { task, event } in per-task sequence order
  *
@@ -28,6 +29,7 @@ import { z } from 'zod';
 import type { PrismaClient } from '../generated/prisma/client';
 import { taskRoom, toTaskEventRecord, toTaskRecord, workspaceRoom } from '../domain/records';
 import { catchUp } from './delivery';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable';
 import type { Logger } from '../logger';
 import { bearerToken, type TokenResolver } from '../api/auth';
 
@@ -92,6 +94,10 @@ export function createSocketServer(httpServer: HttpServer, deps: { prisma: Prism
         await socket.join(workspaceRoom(parsed.data.workspaceId));
         return reply({ ok: true });
       } catch (err) {
+        if (isDatabaseUnavailable(err)) {
+          deps.logger.warn({ err }, 'subscribe failed: database unavailable');
+          return reply({ ok: false, error: { code: 'database_unavailable', message: 'the database is not answering right now; subscribe again shortly', retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS } });
+        }
         deps.logger.error({ err }, 'subscribe failed');
         return reply({ ok: false, error: { code: 'internal', message: 'subscribe failed' } });
       }

@@ -9,9 +9,13 @@ import { PROVISION_WORKFLOW_TYPE, provisionWorkflowId, type ProvisionTaskInput }
 export const TASK_ID_ATTRIBUTE = defineSearchAttributeKey('TaskId', SearchAttributeType.KEYWORD);
 export const WORKSPACE_ID_ATTRIBUTE = defineSearchAttributeKey('WorkspaceId', SearchAttributeType.KEYWORD);
 
-/** Connects to the Temporal frontend at `address` (host:port). The caller closes `client.connection`. */
+/**
+ * A client of the Temporal frontend at `address` (host:port). The connection is lazy: it is made on
+ * the first call, so a process can start while Temporal is down (calls then fail, and are answered
+ * 503 `workflow_unavailable` by the API). The caller closes `client.connection`.
+ */
 export async function createTemporalClient(opts: { address: string; namespace: string }): Promise<Client> {
-  const connection = await Connection.connect({ address: opts.address });
+  const connection = Connection.lazy({ address: opts.address });
   return new Client({ connection, namespace: opts.namespace });
 }
 
@@ -23,9 +27,13 @@ export async function createTemporalClient(opts: { address: string; namespace: s
  */
 export async function startProvisionTask(
   client: Client,
-  opts: { taskId: string; workspaceId: string; taskQueue: string; stepTimeoutsMs?: ProvisionTaskInput['stepTimeoutsMs'] },
+  opts: { taskId: string; workspaceId: string; taskQueue: string } & Pick<ProvisionTaskInput, 'stepTimeoutsMs' | 'dependencyPatienceMs'>,
 ): Promise<{ workflowId: string; runId: string }> {
-  const input: ProvisionTaskInput = { taskId: opts.taskId, ...(opts.stepTimeoutsMs ? { stepTimeoutsMs: opts.stepTimeoutsMs } : {}) };
+  const input: ProvisionTaskInput = {
+    taskId: opts.taskId,
+    ...(opts.stepTimeoutsMs ? { stepTimeoutsMs: opts.stepTimeoutsMs } : {}),
+    ...(opts.dependencyPatienceMs !== undefined ? { dependencyPatienceMs: opts.dependencyPatienceMs } : {}),
+  };
   const handle = await client.workflow.start(PROVISION_WORKFLOW_TYPE, {
     taskQueue: opts.taskQueue,
     workflowId: provisionWorkflowId(opts.taskId),
