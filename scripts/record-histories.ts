@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureTemporalCli, loadTemporalDevSettings } from '../src/dev/temporalDevServer';
+import { Prisma } from '../src/generated/prisma/client';
 import { ProviderError, type SandboxProvider } from '../src/providers/types';
 import type { LocalProvider } from '../src/providers/local/localProvider';
 import { authedFetch } from '../test/support/auth';
@@ -50,6 +51,23 @@ function failFirstTabSession(local: LocalProvider): SandboxProvider {
         throw new ProviderError('SandboxBroken', 'injected session failure (recording)', false);
       }
       return local.createSession(...args);
+    },
+  });
+}
+
+/**
+ * Test-only fault injection: the first two `createSandbox` calls fail as a database outage would
+ * (connection refused), so the run waits the outage out (src/workflows/dependencyOutage.ts).
+ */
+function databaseOutageAtSandbox(local: LocalProvider): SandboxProvider {
+  let failures = 0;
+  return Object.assign(Object.create(local) as LocalProvider, {
+    createSandbox: async (...args: Parameters<LocalProvider['createSandbox']>) => {
+      if (failures < 2) {
+        failures++;
+        throw new Prisma.PrismaClientKnownRequestError("Can't reach database server at 127.0.0.1:5432 (injected outage, recording)", { code: 'P1001', clientVersion: Prisma.prismaVersion.client });
+      }
+      return local.createSandbox(...args);
     },
   });
 }
@@ -93,6 +111,15 @@ const SCENARIOS: Scenario[] = [
     wrap: flakyAgentOnce,
     async run(s, repo) {
       const t = await createTask(s, { repository: repo, prompt: 'Fix flaky agent start' });
+      await done(s, t.workflowId);
+      return { '': t.workflowId };
+    },
+  },
+  {
+    name: 'running-after-database-outage',
+    wrap: databaseOutageAtSandbox,
+    async run(s, repo) {
+      const t = await createTask(s, { repository: repo, prompt: 'Outlast a database outage' });
       await done(s, t.workflowId);
       return { '': t.workflowId };
     },

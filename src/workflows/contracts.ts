@@ -6,6 +6,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { TaskEventType, StepTiming } from '../domain/records';
 import type { ProvisionStep, TaskStatus } from '../domain/status';
+import type { OutageWaitState } from './dependencyOutage';
 
 export const PROVISION_WORKFLOW_TYPE = 'provisionTask';
 
@@ -21,6 +22,11 @@ export interface ProvisionTaskInput {
    * tests that need a step to time out quickly. Retry counts stay as in ./policies.ts.
    */
   stepTimeoutsMs?: Partial<Record<ProvisionStep, number>>;
+  /**
+   * How long a step waits out a database outage before it fails (ms); default DEPENDENCY_PATIENCE_MS
+   * in ./policies.ts. For operators and tests.
+   */
+  dependencyPatienceMs?: number;
 }
 
 export interface ProvisionTaskResult {
@@ -43,6 +49,10 @@ export interface StepState {
   subStep?: string;
   lastProgressMessage?: string;
   lastProgressAt?: string;
+  /** Set while the step waits out a database outage (./dependencyOutage.ts); its attempts are not spent meanwhile. */
+  waitingFor?: OutageWaitState;
+  /** Provider attempts spent before the last outage ended (the attempt numbers reported afterwards start from 1 again). */
+  attemptsSpentBeforeOutage?: number;
 }
 
 /** What the `provisionState` query returns. */

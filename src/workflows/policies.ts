@@ -63,3 +63,9 @@ export const MIRROR_LOCAL_ACTIVITY_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: 15_000,
   retry: { initialInterval: 500, backoffCoefficient: 2, maximumInterval: 30_000 },
 };
+
+/**
+ * How long a provisioning step or a tab's session opening waits out a database outage before it
+ * fails (ms). Outages are waited out without spending the step's attempts (./dependencyOutage.ts).
+ */
+export const DEPENDENCY_PATIENCE_MS = 60 * 60_000;

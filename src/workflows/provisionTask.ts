@@ -22,7 +22,8 @@ import {
   type ProvisionTaskResult,
   type TransitionInput,
 } from './contracts';
-import { MIRROR_ACTIVITY_OPTIONS, MIRROR_LOCAL_ACTIVITY_OPTIONS, STEP_ACTIVITY_OPTIONS } from './policies';
+import { outlastOutages } from './dependencyOutage';
+import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, MIRROR_LOCAL_ACTIVITY_OPTIONS, STEP_ACTIVITY_OPTIONS } from './policies';
 import type { SandboxOutcome, WorkbenchActivities } from './sessionContracts';
 
 const { recordTransition } = proxyActivities<Pick<ProvisionActivities, 'recordTransition'>>(MIRROR_ACTIVITY_OPTIONS);
@@ -56,13 +57,17 @@ async function releaseWaitingTabs(taskId: string, outcome: SandboxOutcome): Prom
 
 const now = () => new Date().toISOString(); // workflow time: deterministic on replay
 
+/** The provider step activities (the mirror write is proxied separately). */
+type StepActivities = Omit<ProvisionActivities, 'recordTransition'>;
+
 export async function provisionTask(input: ProvisionTaskInput): Promise<ProvisionTaskResult> {
   const { taskId } = input;
   const options = (step: ProvisionStep) => stepOptions(step, input.stepTimeoutsMs);
-  const { ensureName } = proxyActivities<Pick<ProvisionActivities, 'ensureName'>>(options('init_ensure_name'));
-  const { createSandbox } = proxyActivities<Pick<ProvisionActivities, 'createSandbox'>>(options('init_create_sandbox'));
-  const { ensureAgent } = proxyActivities<Pick<ProvisionActivities, 'ensureAgent'>>(options('init_ensure_agent'));
-  const { createSession } = proxyActivities<Pick<ProvisionActivities, 'createSession'>>(options('init_create_session'));
+  /** The step activities with the step's policy, limited to `maximumAttempts` (what an outage left of the budget). */
+  const stepActivities = (name: ProvisionStep, maximumAttempts: number | undefined) => {
+    const policy = options(name);
+    return proxyActivities<StepActivities>({ ...policy, retry: { ...policy.retry, maximumAttempts } });
+  };
   const runKey = workflowInfo().runId; // dedupe keys are per run: a later retry run writes its own events
   const state: ProvisionState = {
     taskId,
@@ -77,8 +82,10 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   setHandler(stepProgressSignal, (p) => {
     const step = state.steps[p.step];
     if (!step || step.endedAt) return; // late report of a finished step
-    if (p.attempt > step.attempt || !step.attemptStartedAt) {
-      step.attempt = p.attempt;
+    // After an outage the step is scheduled again and its attempts count from 1: add those spent before.
+    const attempt = p.attempt + (step.waitingFor?.attemptsSpent ?? step.attemptsSpentBeforeOutage ?? 0);
+    if (attempt > step.attempt || !step.attemptStartedAt) {
+      step.attempt = attempt;
       step.attemptStartedAt = p.at;
     }
     step.subStep = p.subStep;
@@ -112,8 +119,11 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     });
   };
 
-  /** Runs one step: marks it started, runs its activity, marks it ended; failures end the task in `error`. */
-  const step = async <T>(name: ProvisionStep, run: () => Promise<T>): Promise<T> => {
+  /**
+   * Runs one step: marks it started, runs its activity (waiting out database outages without spending
+   * the step's attempts: ./dependencyOutage.ts), marks it ended; failures end the task in `error`.
+   */
+  const step = async <T>(name: ProvisionStep, run: (activities: StepActivities) => Promise<T>): Promise<T> => {
     state.currentStep = name;
     state.steps[name] = { startedAt: now(), attempt: 1, startToCloseTimeoutMs: options(name).startToCloseTimeout };
     await transition(name, STEP_MESSAGES[name], {
@@ -122,7 +132,23 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
       key: `${name}:started`,
     });
     try {
-      const result = await run();
+      const result = await outlastOutages((maximumAttempts) => run(stepActivities(name, maximumAttempts)), {
+        maximumAttempts: options(name).retry?.maximumAttempts,
+        patienceMs: input.dependencyPatienceMs ?? DEPENDENCY_PATIENCE_MS,
+        onWait: (wait) => {
+          const s = state.steps[name]!;
+          if (wait) {
+            s.waitingFor = wait;
+            s.subStep = `waiting_for_${wait.dependency}`;
+            s.lastProgressMessage = `the ${wait.dependency} did not answer; waiting to try again`;
+            s.lastProgressAt = now();
+          } else {
+            s.attemptsSpentBeforeOutage = s.waitingFor?.attemptsSpent;
+            s.waitingFor = undefined;
+          }
+          state.lastProgressAt = now();
+        },
+      });
       state.steps[name]!.endedAt = now();
       return result;
     } catch (err) {
@@ -136,10 +162,10 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     }
   };
 
-  const named = await step('init_ensure_name', () => ensureName({ taskId }));
+  const named = await step('init_ensure_name', (a) => a.ensureName({ taskId }));
   await transition('init_ensure_name', `named "${named.title}"`, { type: 'task.named', payload: named, key: 'named' }, named);
 
-  const sandbox = await step('init_create_sandbox', () => createSandbox({ taskId }));
+  const sandbox = await step('init_create_sandbox', (a) => a.createSandbox({ taskId }));
   await transition(
     'init_create_sandbox',
     'sandbox ready',
@@ -147,14 +173,14 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     { activeSandboxId: sandbox.sandboxId },
   );
 
-  const agent = await step('init_ensure_agent', () => ensureAgent({ taskId, sandboxId: sandbox.sandboxId }));
+  const agent = await step('init_ensure_agent', (a) => a.ensureAgent({ taskId, sandboxId: sandbox.sandboxId }));
   await transition('init_ensure_agent', 'sandbox-agent healthy', {
     type: 'task.step',
     payload: { step: 'init_ensure_agent', status: 'completed', message: 'sandbox-agent healthy', endpoint: agent.endpoint },
     key: 'init_ensure_agent:completed',
   });
 
-  const session = await step('init_create_session', () => createSession({ taskId, sandboxId: sandbox.sandboxId }));
+  const session = await step('init_create_session', (a) => a.createSession({ taskId, sandboxId: sandbox.sandboxId }));
   state.currentStep = null;
   await transition(
     'running',
@@ -175,10 +201,16 @@ function describeFailure(err: unknown, step: ProvisionStep, limitMs: number): { 
     return { type: 'StepTimeout', message: `${step} failed: timed out (${timeoutName(cause.timeoutType)}, limit ${limitMs / 1000}s per attempt${attempts ? `, ${attempts} attempts` : ''})` };
   }
   if (cause instanceof ApplicationFailure) {
-    return { type: cause.type ?? 'Error', message: `${step} failed: ${cause.message}` };
+    return { type: cause.type ?? 'Error', message: `${step} failed: ${oneLine(cause.message)}` };
   }
   const message = cause instanceof Error ? cause.message : String(cause);
-  return { type: 'Error', message: `${step} failed: ${message}` };
+  return { type: 'Error', message: `${step} failed: ${oneLine(message)}` };
+}
+
+/** The first line of `text`, at most 300 characters: a status message is one sentence, never a stack or an excerpt. */
+function oneLine(text: string): string {
+  const line = text.trim().split('\n')[0]!.trim();
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }
 
 /** `START_TO_CLOSE` -> `start-to-close`, as a person reads it in the status message. */

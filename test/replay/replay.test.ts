@@ -3,7 +3,8 @@
  * `npm run record-histories`) against the current workflow code: a change that would break runs
  * already in flight fails here. `before-tabs/`: provisionTask runs from before the
  * release-workbench-sessions patch; `before-local-mirror/`: runs from before the
- * mirror-as-local-activity patch (tabs included); `current/`: runs of today's code.
+ * mirror-as-local-activity patch (tabs included); `current/`: runs of today's code (including one that
+ * waited out a database outage behind the wait-out-dependency-outages patch).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -57,7 +58,7 @@ describe('replay of recorded provisionTask histories', () => {
       [
         ...provisioning.map((n) => `before-tabs/${n}`),
         ...[...provisioning, ...tabs].map((n) => `before-local-mirror/${n}`),
-        ...[...provisioning, ...tabs].map((n) => `current/${n}`),
+        ...[...provisioning, ...tabs, 'running-after-database-outage'].map((n) => `current/${n}`),
       ].sort(),
     );
     const steps = ['ensureName', 'createSandbox', 'ensureAgent', 'createSession'];
@@ -84,6 +85,12 @@ describe('replay of recorded provisionTask histories', () => {
     expect(activities(load('current/tab-closed-while-pending'))).not.toContain('openAgentSession');
     expect(activities(load('current/tab-error-then-retry')).filter((a) => a === 'openAgentSession')).toHaveLength(2);
     expect(activities(load('current/task-killed-when-running'))).toEqual(['cancelProvisioning', 'closeTaskSessions', 'destroyTaskSandboxes', 'markKilled']);
+    // Two schedules of createSandbox hit a database outage; the run waited (timers) and scheduled it again.
+    const outage = load('current/running-after-database-outage');
+    expect(hasPatchMarker(outage, 'wait-out-dependency-outages')).toBe(true);
+    expect(activities(outage).filter((a) => a === 'createSandbox')).toHaveLength(3);
+    expect(outage.events.filter((e) => e.eventType === 'EVENT_TYPE_TIMER_STARTED')).toHaveLength(2);
+    expect(lastType(outage)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
     const retriedRun = load('current/task-retried-after-error'); // the second run of the task's workflow id
     expect(activities(retriedRun).filter((a) => a !== 'recordTransition' && a !== 'releasePendingSessions')).toEqual(steps);
   });
