@@ -13,7 +13,7 @@ import { applyMigrations, ensureDatabase } from '../src/db/migrate';
 import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../src/dev/temporalDevServer';
 import { createLogger } from '../src/logger';
 import { createPrismaClient } from '../src/db/prisma';
-import { stopSandboxAgent } from '../src/providers/local/sandboxAgentProcess';
+import { findSandboxAgentsUnder, stopSandboxAgent } from '../src/providers/local/sandboxAgentProcess';
 import { spawnService } from '../src/dev/serviceProcess';
 
 async function main(): Promise<void> {
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
           }),
       ),
     );
-    if (!process.argv.includes('--keep-sandboxes')) await stopLocalSandboxAgents(config.databaseUrl);
+    if (!process.argv.includes('--keep-sandboxes')) await stopLocalSandboxAgents(config.databaseUrl, config.sandboxRoot);
     await temporal.stop();
     process.exit(code);
   };
@@ -77,18 +77,27 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stopAll(0));
 }
 
-/** Stops the sandbox-agent process of every local sandbox recorded in the database. */
-async function stopLocalSandboxAgents(databaseUrl: string): Promise<void> {
+/**
+ * Stops the sandbox-agent process of every local sandbox: those recorded in the database, and every
+ * sandbox-agent whose HOME lies under the sandbox root, so that one whose pid never reached its
+ * sandbox row (a worker or database outage between its start and the write) is stopped too. Works
+ * with the database down.
+ */
+async function stopLocalSandboxAgents(databaseUrl: string, sandboxRoot: string): Promise<void> {
+  const pids = new Set(findSandboxAgentsUnder(sandboxRoot));
   const prisma = createPrismaClient(databaseUrl);
   try {
     const sandboxes = await prisma.sandbox.findMany({ where: { providerId: 'local', state: { not: 'destroyed' } }, select: { details: true } });
     for (const { details } of sandboxes) {
       const pid = (details as { agentPid?: number }).agentPid;
-      if (pid) await stopSandboxAgent(pid);
+      if (pid) pids.add(pid);
     }
+  } catch (err) {
+    createLogger('dev').warn({ err }, 'could not read sandboxes from the database; stopping the sandbox-agent processes found under the sandbox root');
   } finally {
     await prisma.$disconnect();
   }
+  for (const pid of pids) await stopSandboxAgent(pid);
 }
 
 main().catch((err) => {

@@ -275,17 +275,32 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * e.g. its worker died between spawning it and writing agent.json.
  */
 export function findSandboxAgentsByHome(home: string): number[] {
+  return findSandboxAgents((h) => h === home);
+}
+
+/**
+ * Pids of live sandbox-agent servers whose HOME lies under `sandboxRoot`: every local sandbox's
+ * server, recorded or not (for stopping them all when the service stops).
+ */
+export function findSandboxAgentsUnder(sandboxRoot: string): number[] {
+  const prefix = sandboxRoot.endsWith('/') ? sandboxRoot : `${sandboxRoot}/`;
+  return findSandboxAgents((h) => h.startsWith(prefix));
+}
+
+/** Pids of live sandbox-agent processes whose HOME satisfies `matches`, from /proc. */
+function findSandboxAgents(matches: (home: string) => boolean): number[] {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   } catch {
     return [];
   }
-  const wanted = `HOME=${home}`;
   return pids
     .filter((pid) => {
       try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('sandbox-agent') && readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(wanted);
+        if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('sandbox-agent')) return false;
+        const home = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((v) => v.startsWith('HOME='));
+        return home !== undefined && matches(home.slice('HOME='.length));
       } catch {
         return false;
       }
