@@ -34,7 +34,7 @@ export function createApiServer(
   const http = createServer(createApp({ ...deps, provisionStarter, readiness }));
   const io = createSocketServer(http, { prisma: deps.prisma, logger: deps.logger, resolveToken: deps.resolveToken });
   const relay = startTaskEventRelay({ databaseUrl: deps.databaseUrl, prisma: deps.prisma, io, logger: deps.logger });
-  realtime.listening = () => (relay as { listening?: boolean }).listening ?? true; // FIXME(readyz): relay.listening
+  realtime.listening = () => relay.listening;
   return {
     http,
     io,

@@ -23,18 +23,30 @@ function state(socket: Pick<Socket, 'data'>): DeliveryState {
   return socket.data.delivery as DeliveryState;
 }
 
-/** Sends `message` unless the socket has it already; holds it back while the socket catches up on that task. */
-export function deliver(socket: Pick<Socket, 'data' | 'emit'>, message: TaskEventMessage): void {
+/**
+ * Sends `message` unless the socket has it already; holds it back while the socket catches up on that task.
+ * @returns true when it was emitted now (false: already delivered, or held back).
+ */
+export function deliver(socket: Pick<Socket, 'data' | 'emit'>, message: TaskEventMessage): boolean {
   const s = state(socket);
   const { taskId, seq } = message.event;
   const held = s.catchingUp[taskId];
   if (held) {
     held.push(message);
-    return;
+    return false;
   }
-  if (seq <= (s.seen[taskId] ?? 0)) return;
+  if (seq <= (s.seen[taskId] ?? 0)) return false;
   s.seen[taskId] = seq;
   socket.emit(TASK_EVENT, message);
+  return true;
+}
+
+/**
+ * The highest seq of `taskId` delivered to (or being replayed to) `socket`; undefined when the socket
+ * has had no event of that task yet (e.g. it subscribed without `afterSeq` and nothing came since).
+ */
+export function seenSeq(socket: Pick<Socket, 'data'>, taskId: string): number | undefined {
+  return state(socket).seen[taskId];
 }
 
 /**

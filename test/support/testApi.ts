@@ -18,12 +18,14 @@ export interface TestApiOptions {
   /** Default `['local']`. */
   providerIds?: string[];
   logger?: Logger;
+  /** Postgres URL of the API's relay (its LISTEN connection); default the stack's. */
+  databaseUrl?: string;
 }
 
 /** Starts the API on a free port; the caller closes `api`. */
 export async function startTestApi(opts: TestApiOptions): Promise<{ api: ApiServer; baseUrl: string }> {
   const api = createApiServer({
-    databaseUrl: opts.stack.databaseUrl,
+    databaseUrl: opts.databaseUrl ?? opts.stack.databaseUrl,
     prisma: opts.prisma,
     temporal: opts.temporal,
     notifier: pgNotifier,
