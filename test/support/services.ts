@@ -39,14 +39,21 @@ export interface TestServices {
 
 let runtimeInstalled = false;
 
-export async function startServices(opts: { wrapProvider?: (local: LocalProvider) => SandboxProvider } = {}): Promise<TestServices> {
+export async function startServices(
+  opts: {
+    wrapProvider?: (local: LocalProvider) => SandboxProvider;
+    /** Postgres URL the worker and the API use (e.g. through a fault proxy, ./tcpProxy.ts); default the stack's. */
+    databaseUrl?: string;
+  } = {},
+): Promise<TestServices> {
   const stack = readStack();
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger((process.env.TEST_TEMPORAL_LOG_LEVEL ?? 'ERROR') as 'ERROR') });
     runtimeInstalled = true;
   }
   const logger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
-  const prisma = createPrismaClient(stack.databaseUrl);
+  const databaseUrl = opts.databaseUrl ?? stack.databaseUrl;
+  const prisma = createPrismaClient(databaseUrl);
   const temporal = await createTemporalClient({ address: stack.temporalAddress, namespace: stack.namespace });
   const connection = await NativeConnection.connect({ address: stack.temporalAddress });
   const taskQueue = `test-${randomUUID()}`;
@@ -67,7 +74,7 @@ export async function startServices(opts: { wrapProvider?: (local: LocalProvider
     workflowBundle: { codePath: stack.workflowBundlePath },
   });
   const running = worker.run();
-  const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, providerIds: [provider.id], logger });
+  const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, providerIds: [provider.id], logger, databaseUrl });
   return {
     stack,
     baseUrl,

@@ -1,0 +1,194 @@
+/**
+ * Postgres outages on the real stack. The worker and the API reach Postgres through a fault proxy
+ * (../support/tcpProxy.ts) that the test cuts and restores, so the machine's Postgres never restarts.
+ *
+ * - An outage during a step spends none of the step's provider attempts (more schedules than the
+ *   policy's attempts, no error) and the task still ends `running` with one sandbox, one agent
+ *   process and one agent session; the Socket.IO client holds every event once, in order.
+ * - Meanwhile the API answers 503 `database_unavailable` with Retry-After, `/readyz` answers 503
+ *   naming the database, `/healthz` stays 200.
+ * - An outage at the run's first mirror write (between steps) also ends `running`.
+ * - An outage longer than the run's patience ends the task in `error` with one sentence naming the
+ *   step and the cause, nothing of the database driver's text.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { appendTaskEvent } from '../../src/db/taskEvents';
+import { listAcpServers } from '../../src/providers/local/acpClient';
+import { findSandboxAgentsByHome } from '../../src/providers/local/sandboxAgentProcess';
+import { pgNotifier } from '../../src/realtime/notifier';
+import { startProvisionTask } from '../../src/temporal/client';
+import { provisionStateQuery, provisionWorkflowId, type ProvisionState } from '../../src/workflows/contracts';
+import { STEP_ACTIVITY_OPTIONS } from '../../src/workflows/policies';
+import { Gate, gatedProvider } from '../support/gate';
+import { createTestRepo } from '../support/gitRepo';
+import { runOf } from '../support/runs';
+import { getJson, postJson, startServices, type TestServices } from '../support/services';
+import { TaskEventClient } from '../support/socketClient';
+import { readStack } from '../support/stackFile';
+import { startTcpProxy, viaProxy, type TcpProxy } from '../support/tcpProxy';
+
+const WORKSPACE = 'ws-db-outage';
+
+describe('Postgres outages', () => {
+  let proxy: TcpProxy;
+  let services: TestServices;
+  let repo: string;
+  let gates: { createSandbox?: Gate } = {};
+
+  beforeAll(async () => {
+    const stack = readStack();
+    const direct = new URL(stack.databaseUrl);
+    proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+    services = await startServices({
+      databaseUrl: viaProxy(stack.databaseUrl, proxy),
+      wrapProvider: (local) => {
+        const gated = gatedProvider(local, {});
+        return { ...gated, createSandbox: async (req, progress) => (await gates.createSandbox?.pass(), local.createSandbox(req, progress)) };
+      },
+    });
+    repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+  });
+  afterAll(async () => {
+    await proxy?.restore();
+    await services?.stop();
+    await proxy?.close();
+  });
+  afterEach(async () => {
+    gates = {};
+    await proxy.restore();
+  });
+
+  /** Asserts the task ended `running` with exactly one sandbox, one live agent process and one agent session. */
+  async function expectOneOfEverything(taskId: string) {
+    const task = await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
+    expect(task.status).toBe('running');
+    const sandboxes = await services.prisma.sandbox.findMany({ where: { taskId } });
+    expect(sandboxes).toHaveLength(1);
+    const root = path.join(services.sandboxRoot, sandboxes[0]!.id);
+    expect(findSandboxAgentsByHome(path.join(root, 'home'))).toHaveLength(1);
+    const details = sandboxes[0]!.details as { agentPid?: number };
+    expect(findSandboxAgentsByHome(path.join(root, 'home'))).toEqual([details.agentPid]);
+    const agent = JSON.parse(readFileSync(path.join(root, 'agent.json'), 'utf8')) as { baseUrl: string; token: string };
+    expect(await listAcpServers({ baseUrl: agent.baseUrl, token: agent.token, timeoutMs: 2_000 })).toHaveLength(1);
+    return task;
+  }
+
+  /** Every event in Postgres reached the client once, in order. */
+  async function expectClientHasEveryEvent(client: TaskEventClient, taskId: string, snapshotSeq: number) {
+    const rows = await services.prisma.taskEvent.findMany({ where: { taskId }, orderBy: { seq: 'asc' }, select: { seq: true } });
+    expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
+    // Pushed events after the subscribe ack's snapshot: each once, in order (a client drops seq <= snapshot).
+    const seen = client.eventsOf(taskId).map((m) => m.event.seq).filter((seq) => seq > snapshotSeq);
+    expect(seen).toEqual(rows.map((r) => r.seq).filter((seq) => seq > snapshotSeq));
+  }
+
+  /** Subscribes to the task; returns the snapshot's lastEventSeq. */
+  async function follow(client: TaskEventClient, taskId: string): Promise<number> {
+    const ack = await client.subscribe({ taskId });
+    expect(ack.ok).toBe(true);
+    return ack.task!.lastEventSeq;
+  }
+
+  it('waits out an outage during a step without spending its attempts, and answers honestly meanwhile', async () => {
+    gates.createSandbox = new Gate();
+    const created = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: WORKSPACE, repository: repo, prompt: 'Survive a database outage' });
+    expect(created.status).toBe(201);
+    const taskId: string = created.body.id;
+    const client = new TaskEventClient(services.baseUrl, WORKSPACE);
+    const snapshot = await follow(client, taskId);
+    await gates.createSandbox.entered;
+
+    await proxy.cut();
+    // The API while Postgres is down: 503 with a code and Retry-After; liveness fine, readiness not.
+    const refused = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: WORKSPACE, repository: repo, prompt: 'Not now' });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(refused.body.error.code).toBe('database_unavailable');
+    expect(refused.body.error.message).not.toMatch(/prisma|invocation|\/work|\n/i);
+    const read = await getJson(`${services.baseUrl}/v1/tasks/${taskId}/events`);
+    expect(read.status).toBe(503);
+    expect(read.body.error.code).toBe('database_unavailable');
+    const ready = await fetch(`${services.baseUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(ready.headers.get('retry-after')).toMatch(/^\d+$/);
+    const report = await ready.json();
+    expect(report).toMatchObject({ status: 'unavailable', checks: { database: { ok: false }, temporal: { ok: true } } });
+    expect((await fetch(`${services.baseUrl}/healthz`)).status).toBe(200);
+
+    // The step goes on and finds the database down; the run waits instead of spending attempts.
+    gates.createSandbox.open();
+    const handle = await runOf(services.temporal, provisionWorkflowId(taskId));
+    let state: ProvisionState | undefined;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(200)) {
+      state = await handle.query(provisionStateQuery);
+      if ((state.steps.init_create_sandbox?.waitingFor?.hits ?? 0) >= 3) break;
+    }
+    expect(state?.steps.init_create_sandbox?.waitingFor).toMatchObject({ dependency: 'database' });
+    expect(state?.steps.init_create_sandbox?.subStep).toBe('waiting_for_database');
+    const hits = state!.steps.init_create_sandbox!.waitingFor!.hits;
+    await proxy.restore();
+
+    await client.waitFor((m) => m.event.taskId === taskId && m.task.status === 'running', 90_000);
+    await handle.result();
+    await expectOneOfEverything(taskId);
+    await expectClientHasEveryEvent(client, taskId, snapshot);
+    // More schedules of the step than its policy allows attempts: the outage spent none of them.
+    const history = await handle.fetchHistory();
+    const sandboxSchedules = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createSandbox');
+    expect(sandboxSchedules.length).toBeGreaterThan(hits);
+    expect(hits + 1).toBeGreaterThan(STEP_ACTIVITY_OPTIONS.init_create_sandbox.retry!.maximumAttempts!);
+    expect((await getJson(`${services.baseUrl}/v1/tasks/${taskId}/events?limit=500`)).body.items.map((e: { type: string }) => e.type)).not.toContain('task.error');
+    expect((await fetch(`${services.baseUrl}/readyz`)).status).toBe(200);
+    client.close();
+  });
+
+  it('waits out an outage at a mirror write between steps', async () => {
+    const created = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: WORKSPACE, repository: repo, prompt: 'Outage before the first transition' });
+    expect(created.status).toBe(201);
+    const taskId: string = created.body.id;
+    const client = new TaskEventClient(services.baseUrl, WORKSPACE);
+    const snapshot = await follow(client, taskId);
+    // Cut right away: the run (started after the answer) writes its first transition into the outage.
+    await proxy.cut();
+    const handle = await runOf(services.temporal, provisionWorkflowId(taskId));
+    await sleep(4_000);
+    expect((await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } }).catch(() => null))?.status ?? 'unreachable').toBe('unreachable');
+    await proxy.restore();
+    await handle.result();
+    await client.waitFor((m) => m.event.taskId === taskId && m.task.status === 'running', 60_000);
+    await expectOneOfEverything(taskId);
+    await expectClientHasEveryEvent(client, taskId, snapshot);
+    client.close();
+  });
+
+  it('fails the step with one sentence once an outage outlasts the patience', async () => {
+    gates.createSandbox = new Gate();
+    // The row as POST /v1/tasks commits it, then a run with a 2 s patience for outages.
+    const taskId = randomUUID();
+    await services.prisma.$transaction(async (tx) => {
+      await tx.task.create({ data: { id: taskId, workspaceId: WORKSPACE, repository: repo, prompt: 'Give up', providerId: 'local', agentType: 'claude', statusMessage: 'provision queued', workflowId: provisionWorkflowId(taskId) } });
+      await appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.created', payload: {}, dedupeKey: 'created' });
+    });
+    await startProvisionTask(services.temporal, { taskId, workspaceId: WORKSPACE, taskQueue: services.taskQueue, dependencyPatienceMs: 2_000 });
+    await gates.createSandbox.entered;
+    await proxy.cut();
+    gates.createSandbox.open();
+    const handle = await runOf(services.temporal, provisionWorkflowId(taskId));
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(200)) {
+      if ((await handle.query(provisionStateQuery)).status === 'error') break;
+    }
+    await proxy.restore();
+    await expect(handle.result()).rejects.toThrow();
+    const task = await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
+    expect(task.status).toBe('error');
+    expect(task.statusMessage).toMatch(/^init_create_sandbox failed: the database did not answer for \d+ s$/);
+    const error = await services.prisma.taskEvent.findFirstOrThrow({ where: { taskId, type: 'task.error' } });
+    expect(error.payload).toMatchObject({ step: 'init_create_sandbox', type: 'DependencyUnavailable', detail: task.statusMessage });
+    // The driver's full error stays in the run's history for engineers.
+    const history = JSON.stringify((await handle.fetchHistory()).events);
+    expect(history).toMatch(/Can't reach database server|ECONNREFUSED|Connection terminated/);
+  });
+});
