@@ -44,6 +44,8 @@ export async function startServices(
     wrapProvider?: (local: LocalProvider) => SandboxProvider;
     /** Postgres URL the worker and the API use (e.g. through a fault proxy, ./tcpProxy.ts); default the stack's. */
     databaseUrl?: string;
+    /** Temporal frontend (host:port) the worker and the API use (e.g. through a fault proxy); default the stack's. */
+    temporalAddress?: string;
   } = {},
 ): Promise<TestServices> {
   const stack = readStack();
@@ -54,8 +56,9 @@ export async function startServices(
   const logger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
   const databaseUrl = opts.databaseUrl ?? stack.databaseUrl;
   const prisma = createPrismaClient(databaseUrl);
-  const temporal = await createTemporalClient({ address: stack.temporalAddress, namespace: stack.namespace });
-  const connection = await NativeConnection.connect({ address: stack.temporalAddress });
+  const temporalAddress = opts.temporalAddress ?? stack.temporalAddress;
+  const temporal = await createTemporalClient({ address: temporalAddress, namespace: stack.namespace });
+  const connection = await NativeConnection.connect({ address: temporalAddress });
   const taskQueue = `test-${randomUUID()}`;
   const sandboxRoot = mkdtempSync(path.join(stack.workDir, 'sandboxes-'));
   const local = new LocalProvider({ sandboxRoot, logger });

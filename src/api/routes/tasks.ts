@@ -25,6 +25,7 @@ import type { Logger } from '../../logger';
 import type { TaskEventNotifier } from '../../realtime/notifier';
 import { startProvisionTask, startUnlessRunning, temporalUiLink } from '../../temporal/client';
 import type { ProvisionStarter } from '../../temporal/provisionStarter';
+import { TEMPORAL_RETRY_AFTER_SECONDS } from '../../temporal/unavailable';
 import { provisionStateQuery, provisionWorkflowId, type ProvisionState } from '../../workflows/contracts';
 import { KILL_TASK_WORKFLOW_TYPE, killWorkflowId } from '../../workflows/killContracts';
 import { assertOwnWorkspace } from '../auth';
@@ -51,6 +52,9 @@ export interface TaskRouteDeps {
   /** Starts provisioning runs after createTask has answered (../../temporal/provisionStarter.ts). */
   provisionStarter: ProvisionStarter;
 }
+
+/** How long GET /provisioning waits for Temporal to answer the query, in ms, before 503 workflow_unavailable. */
+const QUERY_DEADLINE_MS = 5_000;
 
 const encodeCursor = (t: { createdAt: Date; id: string }) => Buffer.from(`${t.createdAt.toISOString()}|${t.id}`).toString('base64url');
 const cursorShape = z.tuple([z.iso.datetime(), z.string().uuid()]);
@@ -295,19 +299,21 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    * Live provisioning state read from the run's `provisionState` query (current step, attempt,
    * per-step times, last progress, timeout per attempt). 200 ProvisionState; 404 task_not_found;
    * A task still queued whose run has not started yet answers 200 with the queued state (status
-   * init_enqueue_provision, no step). 503 workflow_unavailable when Temporal cannot answer.
+   * init_enqueue_provision, no step). 503 workflow_unavailable (Retry-After) when Temporal cannot
+   * answer within 5 s.
    */
   router.get('/:id/provisioning', async (req, res) => {
     const task = await findTask(req, res);
     try {
-      res.json(await deps.temporal.workflow.getHandle(task.workflowId).query(provisionStateQuery));
+      const { connection } = deps.temporal;
+      res.json(await connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => deps.temporal.workflow.getHandle(task.workflowId).query(provisionStateQuery)));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError && task.status === 'init_enqueue_provision') {
         res.json(queuedState(task));
         return;
       }
       deps.logger.warn({ err, taskId: task.id }, 'provisionState query failed');
-      throw new HttpError(503, 'workflow_unavailable', 'the provisioning run cannot be queried right now');
+      throw new HttpError(503, 'workflow_unavailable', 'the provisioning run cannot be queried right now; try again shortly', undefined, undefined, TEMPORAL_RETRY_AFTER_SECONDS);
     }
   });
 

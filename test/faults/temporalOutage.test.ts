@@ -1,0 +1,86 @@
+/**
+ * A Temporal frontend outage on the real stack: the worker and the API reach the run's Temporal dev
+ * server through a fault proxy (../support/tcpProxy.ts) that the test cuts and restores.
+ *
+ * - While it is down, requests that need Temporal answer 503 `workflow_unavailable` with Retry-After,
+ *   `/readyz` names Temporal, and a create still answers 201 (its run is started later).
+ * - A step that finishes while Temporal is down is not lost: once it is back the task reaches
+ *   `running` with one sandbox, one agent process and one session, and the client holds every event.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { listAcpServers } from '../../src/providers/local/acpClient';
+import { findSandboxAgentsByHome } from '../../src/providers/local/sandboxAgentProcess';
+import { provisionWorkflowId } from '../../src/workflows/contracts';
+import { Gate, gatedProvider } from '../support/gate';
+import { createTestRepo } from '../support/gitRepo';
+import { runOf } from '../support/runs';
+import { getJson, postJson, startServices, type TestServices } from '../support/services';
+import { TaskEventClient } from '../support/socketClient';
+import { readStack } from '../support/stackFile';
+import { startTcpProxy, type TcpProxy } from '../support/tcpProxy';
+
+const WORKSPACE = 'ws-temporal-outage';
+
+describe('a Temporal frontend outage', () => {
+  let proxy: TcpProxy;
+  let services: TestServices;
+  let repo: string;
+  const gate = new Gate();
+
+  beforeAll(async () => {
+    const [host, port] = readStack().temporalAddress.split(':');
+    proxy = await startTcpProxy({ host: host!, port: Number(port) });
+    services = await startServices({ temporalAddress: `${proxy.host}:${proxy.port}`, wrapProvider: (local) => gatedProvider(local, { createSandbox: gate }) });
+    repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+  });
+  afterAll(async () => {
+    gate.open();
+    await proxy?.restore();
+    await services?.stop();
+    await proxy?.close();
+  });
+
+  it('answers 503 workflow_unavailable meanwhile and loses no step', async () => {
+    const created = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: WORKSPACE, repository: repo, prompt: 'Survive a Temporal outage' });
+    expect(created.status).toBe(201);
+    const taskId: string = created.body.id;
+    const client = new TaskEventClient(services.baseUrl, WORKSPACE);
+    const ack = await client.subscribe({ taskId });
+    const snapshot = ack.task!.lastEventSeq;
+    await gate.entered;
+
+    await proxy.cut();
+    const live = await getJson(`${services.baseUrl}/v1/tasks/${taskId}/provisioning`);
+    expect(live.status).toBe(503);
+    expect(live.body.error.code).toBe('workflow_unavailable');
+    const ready = await fetch(`${services.baseUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(ready.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await ready.json()).toMatchObject({ status: 'unavailable', checks: { database: { ok: true }, temporal: { ok: false }, realtime: { ok: true } } });
+    // A create needs only Postgres: it answers at once; its run is started once Temporal answers.
+    const queued = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: WORKSPACE, repository: repo, prompt: 'Created while Temporal is down' });
+    expect(queued.status).toBe(201);
+    expect(queued.body.status).toBe('init_enqueue_provision');
+    // The held step finishes while Temporal cannot hear of it.
+    gate.open();
+    await new Promise((r) => setTimeout(r, 3_000));
+    await proxy.restore();
+
+    await (await runOf(services.temporal, provisionWorkflowId(taskId), 60_000)).result();
+    await client.waitFor((m) => m.event.taskId === taskId && m.task.status === 'running', 60_000);
+    const task = await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
+    expect(task.status).toBe('running');
+    const sandboxes = await services.prisma.sandbox.findMany({ where: { taskId } });
+    expect(sandboxes).toHaveLength(1);
+    const root = path.join(services.sandboxRoot, sandboxes[0]!.id);
+    expect(findSandboxAgentsByHome(path.join(root, 'home'))).toHaveLength(1);
+    const agent = JSON.parse(readFileSync(path.join(root, 'agent.json'), 'utf8')) as { baseUrl: string; token: string };
+    expect(await listAcpServers({ baseUrl: agent.baseUrl, token: agent.token, timeoutMs: 2_000 })).toHaveLength(1);
+    const rows = (await services.prisma.taskEvent.findMany({ where: { taskId }, orderBy: { seq: 'asc' }, select: { seq: true } })).map((r) => r.seq);
+    expect(rows).toEqual(rows.map((_, i) => i + 1));
+    expect(client.eventsOf(taskId).map((m) => m.event.seq).filter((s) => s > snapshot)).toEqual(rows.filter((s) => s > snapshot));
+    expect((await fetch(`${services.baseUrl}/readyz`)).status).toBe(200);
+    client.close();
+  });
+});
