@@ -12,17 +12,15 @@
  *   step and the cause, nothing of the database driver's text.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { appendTaskEvent } from '../../src/db/taskEvents';
-import { listAcpServers } from '../../src/providers/local/acpClient';
-import { findSandboxAgentsByHome } from '../../src/providers/local/sandboxAgentProcess';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { startProvisionTask } from '../../src/temporal/client';
 import { provisionStateQuery, provisionWorkflowId, type ProvisionState } from '../../src/workflows/contracts';
 import { STEP_ACTIVITY_OPTIONS } from '../../src/workflows/policies';
 import { Gate, gatedProvider } from '../support/gate';
+import { expectClientHasEveryEvent, expectOneOfEverything } from '../support/oneOfEverything';
 import { createTestRepo } from '../support/gitRepo';
 import { runOf } from '../support/runs';
 import { getJson, postJson, startServices, type TestServices } from '../support/services';
@@ -60,30 +58,6 @@ describe('Postgres outages', () => {
     gates = {};
     await proxy.restore();
   });
-
-  /** Asserts the task ended `running` with exactly one sandbox, one live agent process and one agent session. */
-  async function expectOneOfEverything(taskId: string) {
-    const task = await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
-    expect(task.status).toBe('running');
-    const sandboxes = await services.prisma.sandbox.findMany({ where: { taskId } });
-    expect(sandboxes).toHaveLength(1);
-    const root = path.join(services.sandboxRoot, sandboxes[0]!.id);
-    expect(findSandboxAgentsByHome(path.join(root, 'home'))).toHaveLength(1);
-    const details = sandboxes[0]!.details as { agentPid?: number };
-    expect(findSandboxAgentsByHome(path.join(root, 'home'))).toEqual([details.agentPid]);
-    const agent = JSON.parse(readFileSync(path.join(root, 'agent.json'), 'utf8')) as { baseUrl: string; token: string };
-    expect(await listAcpServers({ baseUrl: agent.baseUrl, token: agent.token, timeoutMs: 2_000 })).toHaveLength(1);
-    return task;
-  }
-
-  /** Every event in Postgres reached the client once, in order. */
-  async function expectClientHasEveryEvent(client: TaskEventClient, taskId: string, snapshotSeq: number) {
-    const rows = await services.prisma.taskEvent.findMany({ where: { taskId }, orderBy: { seq: 'asc' }, select: { seq: true } });
-    expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
-    // Pushed events after the subscribe ack's snapshot: each once, in order (a client drops seq <= snapshot).
-    const seen = client.eventsOf(taskId).map((m) => m.event.seq).filter((seq) => seq > snapshotSeq);
-    expect(seen).toEqual(rows.map((r) => r.seq).filter((seq) => seq > snapshotSeq));
-  }
 
   /** Subscribes to the task; returns the snapshot's lastEventSeq. */
   async function follow(client: TaskEventClient, taskId: string): Promise<number> {
@@ -133,8 +107,8 @@ describe('Postgres outages', () => {
 
     await client.waitFor((m) => m.event.taskId === taskId && m.task.status === 'running', 90_000);
     await handle.result();
-    await expectOneOfEverything(taskId);
-    await expectClientHasEveryEvent(client, taskId, snapshot);
+    await expectOneOfEverything(services, taskId);
+    await expectClientHasEveryEvent(services, client, taskId, snapshot);
     // More schedules of the step than its policy allows attempts: the outage spent none of them.
     const history = await handle.fetchHistory();
     const sandboxSchedules = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createSandbox');
@@ -159,8 +133,8 @@ describe('Postgres outages', () => {
     await proxy.restore();
     await handle.result();
     await client.waitFor((m) => m.event.taskId === taskId && m.task.status === 'running', 60_000);
-    await expectOneOfEverything(taskId);
-    await expectClientHasEveryEvent(client, taskId, snapshot);
+    await expectOneOfEverything(services, taskId);
+    await expectClientHasEveryEvent(services, client, taskId, snapshot);
     client.close();
   });
 

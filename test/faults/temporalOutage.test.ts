@@ -7,12 +7,10 @@
  * - A step that finishes while Temporal is down is not lost: once it is back the task reaches
  *   `running` with one sandbox, one agent process and one session, and the client holds every event.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { listAcpServers } from '../../src/providers/local/acpClient';
-import { findSandboxAgentsByHome } from '../../src/providers/local/sandboxAgentProcess';
 import { provisionWorkflowId } from '../../src/workflows/contracts';
 import { Gate, gatedProvider } from '../support/gate';
+import { expectClientHasEveryEvent, expectOneOfEverything } from '../support/oneOfEverything';
 import { createTestRepo } from '../support/gitRepo';
 import { runOf } from '../support/runs';
 import { getJson, postJson, startServices, type TestServices } from '../support/services';
@@ -69,17 +67,8 @@ describe('a Temporal frontend outage', () => {
 
     await (await runOf(services.temporal, provisionWorkflowId(taskId), 60_000)).result();
     await client.waitFor((m) => m.event.taskId === taskId && m.task.status === 'running', 60_000);
-    const task = await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
-    expect(task.status).toBe('running');
-    const sandboxes = await services.prisma.sandbox.findMany({ where: { taskId } });
-    expect(sandboxes).toHaveLength(1);
-    const root = path.join(services.sandboxRoot, sandboxes[0]!.id);
-    expect(findSandboxAgentsByHome(path.join(root, 'home'))).toHaveLength(1);
-    const agent = JSON.parse(readFileSync(path.join(root, 'agent.json'), 'utf8')) as { baseUrl: string; token: string };
-    expect(await listAcpServers({ baseUrl: agent.baseUrl, token: agent.token, timeoutMs: 2_000 })).toHaveLength(1);
-    const rows = (await services.prisma.taskEvent.findMany({ where: { taskId }, orderBy: { seq: 'asc' }, select: { seq: true } })).map((r) => r.seq);
-    expect(rows).toEqual(rows.map((_, i) => i + 1));
-    expect(client.eventsOf(taskId).map((m) => m.event.seq).filter((s) => s > snapshot)).toEqual(rows.filter((s) => s > snapshot));
+    await expectOneOfEverything(services, taskId);
+    await expectClientHasEveryEvent(services, client, taskId, snapshot);
     expect((await fetch(`${services.baseUrl}/readyz`)).status).toBe(200);
     client.close();
   });
