@@ -12,8 +12,7 @@ import { loadConfig } from '../src/config';
 import { applyMigrations, ensureDatabase } from '../src/db/migrate';
 import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../src/dev/temporalDevServer';
 import { createLogger } from '../src/logger';
-import { createPrismaClient } from '../src/db/prisma';
-import { findSandboxAgentsUnder, stopSandboxAgent } from '../src/providers/local/sandboxAgentProcess';
+import { LocalProvider } from '../src/providers/local/localProvider';
 import { spawnService } from '../src/dev/serviceProcess';
 
 async function main(): Promise<void> {
@@ -56,7 +55,8 @@ async function main(): Promise<void> {
           }),
       ),
     );
-    if (!process.argv.includes('--keep-sandboxes')) await stopLocalSandboxAgents(config.databaseUrl, config.sandboxRoot);
+    // Every local sandbox's processes (recorded in Postgres or not: this works with Postgres down).
+    if (!process.argv.includes('--keep-sandboxes')) await new LocalProvider({ sandboxRoot: config.sandboxRoot, logger, confinement: config.confinement }).stopAll();
     await temporal.stop();
     process.exit(code);
   };
@@ -75,29 +75,6 @@ async function main(): Promise<void> {
   // second signal must not kill it halfway through stopping the rest.
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
-}
-
-/**
- * Stops the sandbox-agent process of every local sandbox: those recorded in the database, and every
- * sandbox-agent whose HOME lies under the sandbox root, so that one whose pid never reached its
- * sandbox row (a worker or database outage between its start and the write) is stopped too. Works
- * with the database down.
- */
-async function stopLocalSandboxAgents(databaseUrl: string, sandboxRoot: string): Promise<void> {
-  const pids = new Set(findSandboxAgentsUnder(sandboxRoot));
-  const prisma = createPrismaClient(databaseUrl);
-  try {
-    const sandboxes = await prisma.sandbox.findMany({ where: { providerId: 'local', state: { not: 'destroyed' } }, select: { details: true } });
-    for (const { details } of sandboxes) {
-      const pid = (details as { agentPid?: number }).agentPid;
-      if (pid) pids.add(pid);
-    }
-  } catch (err) {
-    createLogger('dev').warn({ err }, 'could not read sandboxes from the database; stopping the sandbox-agent processes found under the sandbox root');
-  } finally {
-    await prisma.$disconnect();
-  }
-  for (const pid of pids) await stopSandboxAgent(pid);
 }
 
 main().catch((err) => {

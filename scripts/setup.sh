@@ -34,3 +34,22 @@ if command -v pg_isready >/dev/null && [ -z "${DATABASE_URL:-}" ] && ! pg_isread
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
   fi
 fi
+
+# Sandbox confinement (docs/SECURITY.md): bubblewrap, pasta, iproute2 and cgroup-tools from Debian's
+# packages, installed when missing unless isolation is switched off (SANDBOX_ISOLATION=none, unsafe).
+if [ "${SANDBOX_ISOLATION:-bwrap}" != "none" ]; then
+  missing_pkgs=()
+  command -v bwrap >/dev/null || missing_pkgs+=(bubblewrap)
+  command -v pasta >/dev/null || missing_pkgs+=(passt)
+  command -v ip >/dev/null || missing_pkgs+=(iproute2)
+  command -v cgexec >/dev/null || missing_pkgs+=(cgroup-tools)
+  if [ "${#missing_pkgs[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "[setup] apt-get install ${missing_pkgs[*]} (sandbox confinement)"
+      apt-get update -qq >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_pkgs[@]}" >/dev/null
+    else
+      echo "[setup] sandbox confinement needs the Debian packages: ${missing_pkgs[*]}; install them as root (or set SANDBOX_ISOLATION=none, for development only)" >&2
+    fi
+  fi
+fi

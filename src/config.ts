@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import type { ConfinementPolicy } from './confinement/policy';
 
 const schema = z.object({
   /** Postgres connection string; the database is created by the start script when missing. */
@@ -32,6 +33,18 @@ const schema = z.object({
   /** How long each step of the benchmark-only `slow` provider takes, in ms. */
   SLOW_PROVIDER_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `bwrap` (default): local sandboxes run confined (docs/SECURITY.md). `none`: UNSAFE, development only. */
+  SANDBOX_ISOLATION: z.enum(['bwrap', 'none']).default('bwrap'),
+  /** `allow` (default): sandboxes may connect to the outside world; `deny`: no outbound connection at all. */
+  SANDBOX_OUTBOUND: z.enum(['allow', 'deny']).default('allow'),
+  /** Memory of one sandbox's processes together, MiB. */
+  SANDBOX_MEMORY_MB: z.coerce.number().int().min(64).max(1_048_576).default(2048),
+  /** Processes and threads of one sandbox together. */
+  SANDBOX_PIDS_MAX: z.coerce.number().int().min(16).max(1_000_000).default(512),
+  /** CPU of one sandbox, percent of one core. */
+  SANDBOX_CPU_PERCENT: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** Comma-separated names of variables passed into sandboxes (e.g. an agent's API key); nothing else is. */
+  SANDBOX_PASS_ENV: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(,[A-Za-z_][A-Za-z0-9_]*)*$/).optional(),
 });
 
 export interface AppConfig {
@@ -47,6 +60,8 @@ export interface AppConfig {
   /** The benchmark-only `instant` provider: offered or not, and its step time in ms. */
   benchmarkProviders: { enabled: boolean; delayMs: number; slowDelayMs: number };
   logLevel: string;
+  /** How local sandboxes are confined (src/confinement/policy.ts). */
+  confinement: ConfinementPolicy;
 }
 
 /**
@@ -74,5 +89,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     benchmarkProviders: { enabled: c.ENABLE_BENCHMARK_PROVIDERS === '1', delayMs: c.INSTANT_PROVIDER_DELAY_MS, slowDelayMs: c.SLOW_PROVIDER_DELAY_MS },
     repositoryRoots: (c.REPOSITORY_ROOTS ?? path.resolve(__dirname, '../..')).split(':').filter(Boolean).map((r) => path.resolve(r)),
     logLevel: c.LOG_LEVEL,
+    confinement: {
+      isolation: c.SANDBOX_ISOLATION,
+      outbound: c.SANDBOX_OUTBOUND,
+      limits: { memoryMb: c.SANDBOX_MEMORY_MB, pidsMax: c.SANDBOX_PIDS_MAX, cpuPercent: c.SANDBOX_CPU_PERCENT },
+      passEnv: c.SANDBOX_PASS_ENV ? c.SANDBOX_PASS_ENV.split(',') : [],
+    },
   };
 }

@@ -36,7 +36,8 @@ import { REPO_ROOT, ensureTemporalCli, loadTemporalDevSettings, startTemporalDev
 import type { TaskEventMessage } from '../../src/domain/records';
 import { findFreePort } from '../../src/net/freePort';
 import { listAcpServers } from '../../src/providers/local/acpClient';
-import { findSandboxAgentsByHome, findSandboxAgentsUnder, stopSandboxAgent } from '../../src/providers/local/sandboxAgentProcess';
+import { LocalProvider } from '../../src/providers/local/localProvider';
+import { createLogger } from '../../src/logger';
 
 const program = new Command()
   .option('--tasks <n>', 'slow-provider tasks in all', (v) => Number(v), 20)
@@ -92,6 +93,7 @@ async function main(): Promise<number> {
     return spawnService(role, { env, stdio: ['ignore', log, log], detached: true });
   });
   const prisma = createPrismaClient(databaseUrl);
+  const local = new LocalProvider({ sandboxRoot, logger: createLogger('chaos', 'warn') }); // to inspect and stop the worker's sandboxes
   const postgres = postgresCluster();
   const client: Socket = io(baseUrl, { auth: { token: TOKEN }, transports: ['websocket'] });
   const received = new Map<string, number[]>();
@@ -165,7 +167,7 @@ async function main(): Promise<number> {
       let localOk = true;
       if (provider === 'local' && sandboxes[0]) {
         const root = path.join(sandboxRoot, sandboxes[0].id);
-        const live = findSandboxAgentsByHome(path.join(root, 'home'));
+        const live = local.agentProcesses(sandboxes[0].id);
         const agent = JSON.parse(readFileSync(path.join(root, 'agent.json'), 'utf8')) as { baseUrl: string; token: string };
         const servers = await listAcpServers({ baseUrl: agent.baseUrl, token: agent.token, timeoutMs: 2_000 });
         agents = String(live.length);
@@ -198,7 +200,7 @@ async function main(): Promise<number> {
       }
     }
     await sleep(3_000);
-    for (const pid of findSandboxAgentsUnder(sandboxRoot)) await stopSandboxAgent(pid);
+    await local.stopAll();
     await prisma.$disconnect();
     await temporal.stop();
     await dropDatabase(databaseUrl).catch(() => undefined);

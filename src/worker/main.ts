@@ -10,6 +10,7 @@ import { createStepProgressReporter } from '../activities/progress';
 import { createKillActivities } from '../activities/killActivities';
 import { createSessionActivities } from '../activities/sessionActivities';
 import { loadConfig } from '../config';
+import { assertConfinementAvailable } from '../confinement/hostCheck';
 import { createPrismaClient } from '../db/prisma';
 import { createLogger } from '../logger';
 import { createProviders } from '../providers/registry';
@@ -24,6 +25,11 @@ async function main(): Promise<void> {
   const prisma = createPrismaClient(config.databaseUrl);
   const client = await createTemporalClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
+  if (config.confinement.isolation === 'none') {
+    logger.warn('SANDBOX_ISOLATION=none: local sandboxes run UNCONFINED, with access to this host (development only; docs/SECURITY.md)');
+  } else {
+    await assertConfinementAvailable(); // refuses to start rather than run sandboxes unconfined
+  }
   const providers = createProviders(config, logger);
   const activities = {
     ...createActivities({ prisma, providers, notifier: pgNotifier, progress: createStepProgressReporter(client, logger), logger }),

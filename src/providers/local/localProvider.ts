@@ -7,6 +7,12 @@
  *   <sandboxRoot>/<sandboxKey>/logs        sandbox-agent logs
  *   <sandboxRoot>/<sandboxKey>/agent.json  the running sandbox-agent: { pid, port, baseUrl, token }
  *   <sandboxRoot>/<sandboxKey>/sessions/<sessionKey>.json  an agent session: { serverId, sessionId?, agent, attempt }
+ *   <sandboxRoot>/<sandboxKey>/pasta.pid   the pasta process of the sandbox's network namespace
+ *
+ * Confinement (src/confinement, docs/SECURITY.md): sandbox-agent and everything it starts run as an
+ * unprivileged uid in their own user, PID, network and mount namespaces, under cgroup limits, and see
+ * only repo/, home/, logs/ (read-write) and bin/ (read-only) of this directory, as /sandbox/<name>;
+ * the provider's own records (agent.json with the token, sessions/) stay outside their view.
  *
  * The two JSON files are the provider's own durable record: a retried step reads them and reuses what
  * an earlier attempt made (one clone, one sandbox-agent process, one session).
@@ -31,7 +37,9 @@ import {
 } from '../types';
 import { AcpError, acpServerExists, closeAcpServer, createAcpSession, sendPrompt } from './acpClient';
 import { ensureCheckout, listRemoteBranches } from './git';
-import { OFFLINE_AGENT_ID, checkHealth, findSandboxAgentsByHome, installOfflineAgent, isProcessAlive, startSandboxAgent, stopSandboxAgent } from './sandboxAgentProcess';
+import { OFFLINE_AGENT_ID, checkHealth, findSandboxAgentsByHome, installOfflineAgent, isProcessAlive, resolveSandboxAgentBinary, startSandboxAgent, stopSandboxAgent } from './sandboxAgentProcess';
+import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from '../../confinement/policy';
+import { SandboxConfinement } from '../../confinement/sandboxConfinement';
 
 export const LOCAL_PROVIDER_ID = 'local';
 
@@ -57,6 +65,8 @@ export interface LocalProviderOptions {
   /** Absolute directory holding one directory per sandbox. */
   sandboxRoot: string;
   logger: Logger;
+  /** How sandboxes are confined (docs/SECURITY.md); default DEFAULT_CONFINEMENT (isolated). */
+  confinement?: ConfinementPolicy;
 }
 
 export class LocalProvider implements SandboxProvider {
@@ -67,6 +77,27 @@ export class LocalProvider implements SandboxProvider {
   private dir(sandboxKey: string): string {
     if (!/^[A-Za-z0-9-]+$/.test(sandboxKey)) throw new ProviderError('SandboxBroken', `invalid sandbox key ${sandboxKey}`, false);
     return path.join(this.opts.sandboxRoot, sandboxKey);
+  }
+
+  /** The sandbox's confinement (its launcher, processes and release). */
+  private confinement(sandboxKey: string): SandboxConfinement {
+    const root = this.dir(sandboxKey);
+    const dirs = { root, repo: path.join(root, 'repo'), home: path.join(root, 'home'), logs: path.join(root, 'logs'), bin: path.join(root, 'bin') };
+    return new SandboxConfinement(this.opts.confinement ?? DEFAULT_CONFINEMENT, sandboxKey, dirs, resolveSandboxAgentBinary());
+  }
+
+  /**
+   * Host pids of the sandbox's live sandbox-agent servers: those in its cgroup when isolated, else
+   * those started with its HOME. Normally one; more only while an unrecorded one awaits clean-up.
+   */
+  agentProcesses(sandboxKey: string): number[] {
+    const confinement = this.confinement(sandboxKey);
+    return confinement.isolated ? confinement.agentProcesses() : findSandboxAgentsByHome(path.join(this.dir(sandboxKey), 'home'));
+  }
+
+  /** Host pids of every process of an isolated sandbox (its cgroup), detached ones included; [] when not isolated. */
+  sandboxProcesses(sandboxKey: string): number[] {
+    return this.confinement(sandboxKey).processes();
   }
 
   listBranches(repository: string): Promise<string[]> {
@@ -92,7 +123,25 @@ export class LocalProvider implements SandboxProvider {
     const root = this.dir(handle.sandboxKey);
     const agent = await readJson<AgentRecord>(path.join(root, 'agent.json'));
     if (agent) await stopSandboxAgent(agent.pid);
+    // Every other process of the sandbox too (the agent's tools, detached or not), its network and limits.
+    await this.confinement(handle.sandboxKey).release();
     await fs.rm(root, { recursive: true, force: true });
+  }
+
+  /**
+   * Stops every sandbox under the sandbox root, keeping their directories: each one's sandbox-agent
+   * (recorded or not) and every other process, its network namespace and its limits. For the start
+   * command's Ctrl-C; a later ensureAgent starts the agent again.
+   * @returns how many sandbox directories were stopped.
+   */
+  async stopAll(): Promise<number> {
+    const keys = (await fs.readdir(this.opts.sandboxRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && /^[A-Za-z0-9-]+$/.test(d.name)).map((d) => d.name);
+    for (const key of keys) {
+      const agent = await readJson<AgentRecord>(path.join(this.dir(key), 'agent.json'));
+      for (const pid of new Set([...(agent ? [agent.pid] : []), ...this.agentProcesses(key)])) await stopSandboxAgent(pid);
+      await this.confinement(key).release();
+    }
+    return keys.length;
   }
 
   async ensureAgent(handle: SandboxHandle, progress: ProgressFn): Promise<AgentEndpoint> {
@@ -109,7 +158,7 @@ export class LocalProvider implements SandboxProvider {
     }
     // A server whose start an earlier attempt never recorded (it died in between) is stopped first,
     // so the sandbox ends up with exactly one.
-    for (const stray of findSandboxAgentsByHome(path.join(root, 'home'))) {
+    for (const stray of this.agentProcesses(handle.sandboxKey)) {
       await progress('stopping_stray_agent', `stopping unrecorded sandbox-agent pid ${stray}`);
       await stopSandboxAgent(stray);
     }
@@ -119,7 +168,13 @@ export class LocalProvider implements SandboxProvider {
     const token = randomBytes(24).toString('hex');
     let server;
     try {
-      server = await startSandboxAgent({ home: path.join(root, 'home'), logDir: path.join(root, 'logs'), token, agentBinDir: binDir });
+      server = await startSandboxAgent({
+        home: path.join(root, 'home'),
+        logDir: path.join(root, 'logs'),
+        token,
+        agentBinDir: binDir,
+        launcher: this.confinement(handle.sandboxKey).launcher(),
+      });
     } catch (err) {
       throw new ProviderError('ProviderUnavailable', `sandbox-agent did not start: ${(err as Error).message}`, true, { cause: err });
     }
@@ -153,7 +208,8 @@ export class LocalProvider implements SandboxProvider {
       const record: SessionRecord = { serverId: `${handle.sandboxKey}-${req.sessionKey}-${attempt}`, agent, attempt };
       await writeJson(sessionFile, record);
       await progress('creating_session', `opening a ${agent} session in ${handle.directory}`);
-      const { sessionId } = await createAcpSession({ ...target, serverId: record.serverId, agent, cwd: handle.directory, timeoutMs: SESSION_CREATE_TIMEOUT_MS });
+      const cwd = this.confinement(handle.sandboxKey).repoPathInside; // the checkout as the sandbox sees it
+      const { sessionId } = await createAcpSession({ ...target, serverId: record.serverId, agent, cwd, timeoutMs: SESSION_CREATE_TIMEOUT_MS });
       record.sessionId = sessionId;
       await writeJson(sessionFile, record);
       return toSession(record);

@@ -35,6 +35,7 @@ import { spawn } from 'node:child_process';
 import { constants as fsConstants, existsSync, promises as fsp, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import { findFreePort } from '../../net/freePort';
 import path from 'node:path';
+import type { AgentLauncher } from '../../confinement/sandboxConfinement';
 
 /** The sandbox-agent agent id under which the offline agent is reported and launched. */
 export const OFFLINE_AGENT_ID = 'pi';
@@ -97,6 +98,11 @@ export interface StartSandboxAgentOptions {
   env?: Record<string, string>;
   /** How long to wait for `/v1/health` per start attempt, in ms; default 10000. */
   healthTimeoutMs?: number;
+  /**
+   * How the server is launched: confined (src/confinement) or directly. Default: directly, with the
+   * environment allowlist only.
+   */
+  launcher?: AgentLauncher;
 }
 
 export interface SandboxAgentServer {
@@ -120,19 +126,26 @@ export async function startSandboxAgent(opts: StartSandboxAgentOptions): Promise
   await fsp.mkdir(opts.home, { recursive: true });
   await fsp.mkdir(opts.logDir, { recursive: true });
 
-  const pathDirs = [opts.agentBinDir, path.dirname(process.execPath), process.env.PATH];
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+  // The server's whole environment: nothing of this process's own (API_TOKENS, DATABASE_URL, ...).
+  const pathDirs = [opts.agentBinDir, path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'];
+  const env: Record<string, string> = {
     HOME: opts.home,
     SANDBOX_AGENT_LOG_DIR: opts.logDir,
     PATH: pathDirs.filter((d): d is string => Boolean(d)).join(path.delimiter),
     ...(opts.requirePreinstall === false ? {} : { SANDBOX_AGENT_REQUIRE_PREINSTALL: '1' }),
     ...opts.env,
   };
+  const launcher: AgentLauncher = opts.launcher ?? {
+    prepare: async () => undefined,
+    command: (file, args, own) => ({ file, args: [...args], env: { LANG: 'C.UTF-8', ...own } }),
+    serverPid: (spawned) => spawned,
+    abort: async () => undefined,
+  };
 
   for (let attempt = 1; ; attempt++) {
     const port = await findFreePort(host);
-    const result = await spawnAndWaitHealthy(binary, host, port, opts, env);
+    await launcher.prepare(port);
+    const result = await spawnAndWaitHealthy(binary, host, port, opts, env, launcher);
     if (result.ok) return { pid: result.pid, port, baseUrl: result.baseUrl };
     if (result.exitCode === 1 && attempt < PORT_ATTEMPTS) continue;
     throw new Error(`sandbox-agent did not start on ${host}:${port}: ${result.reason} (logs in ${opts.logDir})`);
@@ -148,13 +161,15 @@ async function spawnAndWaitHealthy(
   host: string,
   port: number,
   opts: StartSandboxAgentOptions,
-  env: NodeJS.ProcessEnv,
+  env: Record<string, string>,
+  launcher: AgentLauncher,
 ): Promise<StartAttempt> {
   const out = openSync(path.join(opts.logDir, 'sandbox-agent.out'), 'a');
   const args = ['server', '--token', opts.token, '--host', host, '--port', String(port), '--no-telemetry'];
+  const launch = launcher.command(binary, args, env);
   let child;
   try {
-    child = spawn(binary, args, { detached: true, stdio: ['ignore', out, out], env, cwd: opts.home });
+    child = spawn(launch.file, launch.args, { detached: true, stdio: ['ignore', out, out], env: launch.env, cwd: opts.home });
   } finally {
     closeSync(out);
   }
@@ -166,17 +181,24 @@ async function spawnAndWaitHealthy(
   const baseUrl = `http://${formatHost(host)}:${port}`;
   const deadline = Date.now() + (opts.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS);
   while (Date.now() < deadline) {
-    if (spawnError) return { ok: false, exitCode: null, reason: spawnError.message };
+    if (spawnError) {
+      await launcher.abort();
+      return { ok: false, exitCode: null, reason: spawnError.message };
+    }
     if (exited) {
+      await launcher.abort();
       return { ok: false, exitCode: exited.code, reason: `exited early (code ${exited.code}, signal ${exited.signal})` };
     }
     if (await checkHealth(baseUrl, opts.token, 1_000)) {
       child.unref();
-      return { ok: true, pid: child.pid!, baseUrl };
+      const pid = launcher.serverPid(child.pid!);
+      if (pid !== null) return { ok: true, pid, baseUrl };
+      break;
     }
     await sleep(HEALTH_POLL_MS);
   }
   if (child.pid !== undefined) await terminate(child.pid, 1_000);
+  await launcher.abort();
   return { ok: false, exitCode: null, reason: 'not healthy in time' };
 }
 
@@ -276,15 +298,6 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export function findSandboxAgentsByHome(home: string): number[] {
   return findSandboxAgents((h) => h === home);
-}
-
-/**
- * Pids of live sandbox-agent servers whose HOME lies under `sandboxRoot`: every local sandbox's
- * server, recorded or not (for stopping them all when the service stops).
- */
-export function findSandboxAgentsUnder(sandboxRoot: string): number[] {
-  const prefix = sandboxRoot.endsWith('/') ? sandboxRoot : `${sandboxRoot}/`;
-  return findSandboxAgents((h) => h.startsWith(prefix));
 }
 
 /** Pids of live sandbox-agent processes whose HOME satisfies `matches`, from /proc. */

@@ -1,0 +1,74 @@
+/**
+ * The sandbox's view of the machine, as bubblewrap arguments: its own user namespace (an unprivileged
+ * uid), PID, IPC and UTS namespaces, a new session, an empty environment plus the allowlist, and a
+ * filesystem made only of: the system toolchains read-only (/usr, with the usual /bin, /lib links, and
+ * the few /etc files TLS and name resolution need), a private /tmp, fresh /proc and /dev, and the
+ * sandbox's own directories under /sandbox. Nothing else of the host is mounted: not the service's
+ * checkout, not `.data/`, not another sandbox, not the host's /root, /home or /etc.
+ */
+import path from 'node:path';
+
+/** Where the sandbox's own directories appear inside it. */
+export const SANDBOX_PATHS = {
+  /** The repository checkout (read-write). */
+  repo: '/sandbox/repo',
+  /** HOME: agents install here (read-write). */
+  home: '/sandbox/home',
+  /** sandbox-agent's logs (read-write). */
+  logs: '/sandbox/logs',
+  /** Agent launchers the provider puts first on PATH (read-only). */
+  bin: '/sandbox/bin',
+  /** The sandbox-agent binary (read-only). */
+  agentBinary: '/opt/sandbox-agent/sandbox-agent',
+} as const;
+
+/** Unprivileged uid and gid the sandbox runs as, inside its own user namespace. */
+export const SANDBOX_UID = 1000;
+
+/** Host files, beside /usr, a sandbox needs read-only (each only if present). */
+const HOST_READ_ONLY = ['/etc/ssl', '/etc/ca-certificates', '/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/alternatives'];
+
+export interface BwrapMounts {
+  /** Host directories behind SANDBOX_PATHS.repo / home / logs / bin. */
+  repo: string;
+  home: string;
+  logs: string;
+  bin: string;
+  /** Host path of the sandbox-agent binary. */
+  agentBinary: string;
+  /** Host directory of the Node.js that runs launchers written in JavaScript, when it is not under /usr. */
+  nodeDir?: string;
+}
+
+/**
+ * `bwrap` arguments that run `command args` (paths as the sandbox sees them) confined, with exactly
+ * `env` as its environment and SANDBOX_PATHS.repo as its working directory.
+ */
+export function bwrapArgs(mounts: BwrapMounts, env: Record<string, string>, command: string, args: readonly string[]): string[] {
+  const out = [
+    '--unshare-user', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID),
+    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'sandbox', '--unshare-cgroup-try',
+    '--new-session',
+    '--clearenv',
+    ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
+    '--ro-bind', '/usr', '/usr',
+    '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
+    ...HOST_READ_ONLY.flatMap((p) => ['--ro-bind-try', p, p]),
+    '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+    '--bind', mounts.repo, SANDBOX_PATHS.repo,
+    '--bind', mounts.home, SANDBOX_PATHS.home,
+    '--bind', mounts.logs, SANDBOX_PATHS.logs,
+    '--ro-bind', mounts.bin, SANDBOX_PATHS.bin,
+    '--ro-bind', mounts.agentBinary, SANDBOX_PATHS.agentBinary,
+    ...(mounts.nodeDir && !mounts.nodeDir.startsWith('/usr/') ? ['--ro-bind', mounts.nodeDir, mounts.nodeDir] : []),
+    '--remount-ro', '/', // the sandbox's own root (a tmpfs holding the mount points) is not writable either
+    '--chdir', SANDBOX_PATHS.repo,
+    '--', command, ...args,
+  ];
+  return out;
+}
+
+/** PATH inside a sandbox: its launchers, then the system's, then Node's directory if elsewhere. */
+export function sandboxPath(nodeDir: string): string {
+  return [SANDBOX_PATHS.bin, '/usr/local/bin', '/usr/bin', '/bin', ...(nodeDir.startsWith('/usr/') ? [] : [nodeDir])].join(path.delimiter);
+}

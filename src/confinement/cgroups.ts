@@ -1,0 +1,94 @@
+/**
+ * Per-sandbox resource limits with cgroup v1 controllers (memory, pids, cpu), through Debian's
+ * cgroup-tools (cgcreate, cgset, cgexec; an empty group is removed with rmdir). Each sandbox gets `tps-sandboxes/<sandboxKey>`
+ * in every controller; everything the sandbox runs starts inside it (cgexec), so the limits hold for
+ * the agent, its tools and whatever they detach, and the group lists every process to end.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ResourceLimits } from './policy';
+import { runTool } from './hostTools';
+
+/** Parent group of every sandbox's group. */
+export const CGROUP_PARENT = 'tps-sandboxes';
+/** The controllers a sandbox's group has. */
+export const CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
+const CFS_PERIOD_US = 100_000;
+
+/** `tps-sandboxes/<key>` (the key is our sandbox id: [A-Za-z0-9-]). */
+export function cgroupOf(sandboxKey: string): string {
+  if (!/^[A-Za-z0-9-]+$/.test(sandboxKey)) throw new Error(`invalid sandbox key ${sandboxKey}`);
+  return `${CGROUP_PARENT}/${sandboxKey}`;
+}
+
+/** Where cgroup v1 controller `controller` is mounted (from /proc/mounts), or null. */
+export function controllerMount(controller: string): string | null {
+  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+    const [, mountPoint, type, options] = line.split(' ');
+    if (type === 'cgroup' && options?.split(',').includes(controller)) return mountPoint!;
+  }
+  return null;
+}
+
+/** Creates (or resets) the sandbox's group in every controller and sets its limits. */
+export async function createSandboxCgroup(sandboxKey: string, limits: ResourceLimits): Promise<void> {
+  const group = cgroupOf(sandboxKey);
+  await runTool('cgcreate', ['-g', `${CONTROLLERS.join(',')}:${group}`]);
+  await runTool('cgset', [
+    '-r', `memory.limit_in_bytes=${limits.memoryMb * 1024 * 1024}`,
+    '-r', `pids.max=${limits.pidsMax}`,
+    '-r', `cpu.cfs_period_us=${CFS_PERIOD_US}`,
+    '-r', `cpu.cfs_quota_us=${Math.round((CFS_PERIOD_US * limits.cpuPercent) / 100)}`,
+    group,
+  ]);
+}
+
+/** The command prefix that starts a program inside the sandbox's group. */
+export function cgexecPrefix(sandboxKey: string): string[] {
+  return ['cgexec', '-g', `${CONTROLLERS.join(',')}:${cgroupOf(sandboxKey)}`];
+}
+
+/** Pids of every process in the sandbox's group (empty when the group does not exist). */
+export function cgroupProcesses(sandboxKey: string): number[] {
+  const mount = controllerMount('pids');
+  const file = mount ? path.join(mount, cgroupOf(sandboxKey), 'cgroup.procs') : null;
+  if (!file || !existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number);
+}
+
+/** A controller value of the sandbox's group, e.g. `memory.failcnt`, `pids.current`; null when absent. */
+export function cgroupValue(sandboxKey: string, controller: (typeof CONTROLLERS)[number], file: string): string | null {
+  const mount = controllerMount(controller);
+  const full = mount ? path.join(mount, cgroupOf(sandboxKey), file) : null;
+  return full && existsSync(full) ? readFileSync(full, 'utf8').trim() : null;
+}
+
+/**
+ * Ends every process of the sandbox (SIGKILL, repeated until the group is empty: a process may fork
+ * while others die) and removes its groups. No error when it does not exist.
+ * @throws Error if processes remain after 10 s.
+ */
+export async function destroySandboxCgroup(sandboxKey: string): Promise<void> {
+  for (const deadline = Date.now() + 10_000; ; await sleep(50)) {
+    const pids = cgroupProcesses(sandboxKey);
+    if (pids.length === 0) break;
+    if (Date.now() > deadline) throw new Error(`processes of sandbox ${sandboxKey} survived SIGKILL: ${pids.join(', ')}`);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  // An empty group is removed with rmdir, controller by controller (no error for one already gone).
+  for (const controller of CONTROLLERS) {
+    const mount = controllerMount(controller);
+    if (!mount) continue;
+    await rmdir(path.join(mount, cgroupOf(sandboxKey))).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+}

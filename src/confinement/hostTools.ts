@@ -1,0 +1,35 @@
+/**
+ * Running the host's confinement tools (bubblewrap, pasta, iproute2, cgroup-tools): argument arrays
+ * only, never a shell.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+/** An error of a confinement tool, with its stderr's first line. */
+export class ConfinementToolError extends Error {
+  constructor(
+    readonly tool: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ConfinementToolError';
+  }
+}
+
+/**
+ * Runs `tool args` and resolves with its stdout.
+ * @throws ConfinementToolError when it cannot start or exits non-zero (within `timeoutMs`, default 10 s).
+ */
+export async function runTool(tool: string, args: readonly string[], timeoutMs = 10_000): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(tool, [...args], { timeout: timeoutMs, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    return stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; message?: string };
+    const line = (e.stderr || e.message || 'failed').trim().split('\n')[0];
+    throw new ConfinementToolError(tool, `${tool} ${args[0] ?? ''}: ${line}`, { cause: err });
+  }
+}

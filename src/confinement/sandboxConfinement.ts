@@ -1,0 +1,119 @@
+/**
+ * One local sandbox's confinement, put together (docs/SECURITY.md): cgroup limits (./cgroups.ts),
+ * its own network namespace (./network.ts) and bubblewrap's namespaces and mounts (./bwrap.ts).
+ * The local provider starts the sandbox's sandbox-agent through {@link SandboxConfinement.launcher};
+ * everything the agent then runs inherits all of it.
+ *
+ *   cgexec -g memory,pids,cpu:tps-sandboxes/<key>   limits, and the list of every process
+ *     ip netns exec tps-<key>                        no host loopback; pasta forwards the agent port
+ *       bwrap …                                      uid 1000 in its own user namespace, own PID
+ *                                                    namespace, only /usr and /sandbox/* mounted
+ *         /opt/sandbox-agent/sandbox-agent server …
+ *
+ * With isolation `none` (UNSAFE, development only) the server runs directly, but still with the
+ * environment allowlist.
+ */
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { cgexecPrefix, cgroupProcesses, createSandboxCgroup, destroySandboxCgroup } from './cgroups';
+import { SANDBOX_PATHS, bwrapArgs, sandboxPath, type BwrapMounts } from './bwrap';
+import { createSandboxNetwork, deleteSandboxNetwork, netnsExecPrefix } from './network';
+import { sandboxEnvironment, type ConfinementPolicy } from './policy';
+
+/** How a sandbox-agent server is launched (implemented here; consumed by src/providers/local/sandboxAgentProcess.ts). */
+export interface AgentLauncher {
+  /** Prepares a start on `port` (limits, network namespace with the port forwarded). */
+  prepare(port: number): Promise<void>;
+  /** The program to spawn for `binary args` with the server's own variables `env` (host paths). */
+  command(binary: string, args: readonly string[], env: Record<string, string>): { file: string; args: string[]; env: NodeJS.ProcessEnv };
+  /** The pid of the server itself once it answers (not of its wrappers), or null if it cannot be found. */
+  serverPid(spawnedPid: number): number | null;
+  /** Ends whatever a failed start left and releases what `prepare` made. */
+  abort(): Promise<void>;
+}
+
+/** Host directories of one sandbox. */
+export interface SandboxDirs {
+  /** The sandbox's directory on the host (holds the provider's own records, never mounted). */
+  root: string;
+  repo: string;
+  home: string;
+  logs: string;
+  bin: string;
+}
+
+export class SandboxConfinement {
+  constructor(
+    private readonly policy: ConfinementPolicy,
+    private readonly sandboxKey: string,
+    private readonly dirs: SandboxDirs,
+    private readonly agentBinary: string,
+  ) {}
+
+  get isolated(): boolean {
+    return this.policy.isolation !== 'none';
+  }
+
+  /** The checkout's path as the sandbox's processes see it (the cwd of agent sessions). */
+  get repoPathInside(): string {
+    return this.isolated ? SANDBOX_PATHS.repo : this.dirs.repo;
+  }
+
+  private get pastaPidFile(): string {
+    return path.join(this.dirs.root, 'pasta.pid');
+  }
+
+  /** The launcher for this sandbox's sandbox-agent. */
+  launcher(): AgentLauncher {
+    const nodeDir = path.dirname(process.execPath);
+    if (!this.isolated) {
+      return {
+        prepare: async () => undefined,
+        command: (binary, args, env) => ({ file: binary, args: [...args], env: sandboxEnvironment(env, this.policy) }),
+        serverPid: (spawned) => spawned,
+        abort: async () => undefined,
+      };
+    }
+    const mounts: BwrapMounts = { repo: this.dirs.repo, home: this.dirs.home, logs: this.dirs.logs, bin: this.dirs.bin, agentBinary: this.agentBinary, nodeDir };
+    const inside: Record<string, string> = { [this.dirs.home]: SANDBOX_PATHS.home, [this.dirs.logs]: SANDBOX_PATHS.logs, [this.dirs.repo]: SANDBOX_PATHS.repo };
+    return {
+      prepare: async (port) => {
+        await createSandboxCgroup(this.sandboxKey, this.policy.limits);
+        await createSandboxNetwork(this.sandboxKey, port, this.policy.outbound, this.pastaPidFile);
+      },
+      command: (_binary, args, env) => {
+        // The server's own variables, with host paths replaced by the sandbox's view of them.
+        const own = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, inside[v] ?? v]));
+        own.PATH = sandboxPath(nodeDir);
+        const confined = bwrapArgs(mounts, sandboxEnvironment(own, this.policy), SANDBOX_PATHS.agentBinary, args);
+        const [cgexec, ...cgexecArgs] = cgexecPrefix(this.sandboxKey);
+        return { file: cgexec!, args: [...cgexecArgs, ...netnsExecPrefix(this.sandboxKey), 'bwrap', ...confined], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } };
+      },
+      serverPid: () => this.agentProcesses()[0] ?? null,
+      abort: () => this.release(),
+    };
+  }
+
+  /** Pids of the sandbox's live sandbox-agent servers (host pids). */
+  agentProcesses(): number[] {
+    return cgroupProcesses(this.sandboxKey).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sandbox-agent';
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** Every process of the sandbox (host pids), whatever started it. */
+  processes(): number[] {
+    return cgroupProcesses(this.sandboxKey);
+  }
+
+  /** Ends every process of the sandbox, including detached ones, and removes its network namespace and groups. */
+  async release(): Promise<void> {
+    if (!this.isolated) return;
+    await destroySandboxCgroup(this.sandboxKey);
+    await deleteSandboxNetwork(this.sandboxKey, this.pastaPidFile);
+  }
+}
