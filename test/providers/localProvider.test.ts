@@ -9,7 +9,7 @@ import { simpleGit } from 'simple-git';
 import { createLogger } from '../../src/logger';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import { LocalProvider } from '../../src/providers/local/localProvider';
-import { findSandboxAgentsByHome, isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
+import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { ProviderError, type SandboxHandle } from '../../src/providers/types';
 import { createTestRepo } from '../support/gitRepo';
 import { readStack } from '../support/stackFile';
@@ -67,11 +67,11 @@ describe('LocalProvider', () => {
     const recorded = JSON.parse(await fs.readFile(path.join(root, 'agent.json'), 'utf8')) as { pid: number };
     // An attempt that died between spawning the server and writing agent.json: a live, unrecorded server.
     await fs.rm(path.join(root, 'agent.json'));
-    expect(findSandboxAgentsByHome(path.join(root, 'home'))).toEqual([recorded.pid]);
+    expect(provider.agentProcesses(key)).toEqual([recorded.pid]);
     const again = await provider.ensureAgent(handle, report);
     expect(again.details.agentPid).not.toBe(recorded.pid);
     expect(isProcessAlive(recorded.pid)).toBe(false);
-    expect(findSandboxAgentsByHome(path.join(root, 'home'))).toEqual([again.details.agentPid]);
+    expect(provider.agentProcesses(key)).toEqual([again.details.agentPid]);
     handle = { ...handle, agentEndpoint: again.endpoint, details: { ...handle.details, ...again.details } };
   });
 

@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { listAcpServers } from '../../src/providers/local/acpClient';
-import { findSandboxAgentsByHome } from '../../src/providers/local/sandboxAgentProcess';
 import type { TestServices } from './services';
 import type { TaskEventClient } from './socketClient';
 
@@ -17,7 +16,7 @@ export async function expectOneOfEverything(services: TestServices, taskId: stri
   expect(sandboxes).toHaveLength(1);
   const root = path.join(services.sandboxRoot, sandboxes[0]!.id);
   const details = sandboxes[0]!.details as { agentPid?: number };
-  expect(findSandboxAgentsByHome(path.join(root, 'home'))).toEqual([details.agentPid]);
+  expect(services.local.agentProcesses(sandboxes[0]!.id)).toEqual([details.agentPid]);
   const agent = JSON.parse(readFileSync(path.join(root, 'agent.json'), 'utf8')) as { baseUrl: string; token: string };
   expect(await listAcpServers({ baseUrl: agent.baseUrl, token: agent.token, timeoutMs: 2_000 })).toHaveLength(1);
 }

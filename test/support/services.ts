@@ -17,6 +17,7 @@ import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
 import { createLogger } from '../../src/logger';
 import { LocalProvider } from '../../src/providers/local/localProvider';
 import type { SandboxProvider } from '../../src/providers/types';
+import type { ConfinementPolicy } from '../../src/confinement/policy';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { createTemporalClient } from '../../src/temporal/client';
 import { createProvisionWorker } from '../../src/worker/createWorker';
@@ -46,6 +47,8 @@ export async function startServices(
     databaseUrl?: string;
     /** Temporal frontend (host:port) the worker and the API use (e.g. through a fault proxy); default the stack's. */
     temporalAddress?: string;
+    /** Confinement of the local provider's sandboxes; default DEFAULT_CONFINEMENT (isolated). */
+    confinement?: ConfinementPolicy;
   } = {},
 ): Promise<TestServices> {
   const stack = readStack();
@@ -61,7 +64,7 @@ export async function startServices(
   const connection = await NativeConnection.connect({ address: temporalAddress });
   const taskQueue = `test-${randomUUID()}`;
   const sandboxRoot = mkdtempSync(path.join(stack.workDir, 'sandboxes-'));
-  const local = new LocalProvider({ sandboxRoot, logger });
+  const local = new LocalProvider({ sandboxRoot, logger, confinement: opts.confinement });
   const provider = opts.wrapProvider ? opts.wrapProvider(local) : local;
   const providers = new Map([[provider.id, provider]]);
   const activities = {

@@ -1,0 +1,44 @@
+/**
+ * The confinement switches on their own: the environment allowlist, and the outbound switch of a
+ * sandbox's network namespace (read from its routing table; no traffic is sent anywhere).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { createSandboxNetwork, deleteSandboxNetwork, netnsOf } from '../../src/confinement/network';
+import { sandboxEnvironment } from '../../src/confinement/policy';
+import { findFreePort } from '../../src/net/freePort';
+
+describe('sandboxEnvironment', () => {
+  it('is the provider\'s own variables, the locale and only the passEnv names the host has', () => {
+    const host = { API_TOKENS: 'a=b', DATABASE_URL: 'postgresql://x', ANTHROPIC_API_KEY: 'k', HOME: '/root' };
+    expect(sandboxEnvironment({ HOME: '/sandbox/home', PATH: '/usr/bin' }, { passEnv: ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY'] }, host)).toEqual({
+      LANG: 'C.UTF-8',
+      ANTHROPIC_API_KEY: 'k',
+      HOME: '/sandbox/home',
+      PATH: '/usr/bin',
+    });
+    expect(sandboxEnvironment({ HOME: '/h' }, { passEnv: [] }, host)).toEqual({ LANG: 'C.UTF-8', HOME: '/h' });
+  });
+});
+
+describe('the outbound switch', () => {
+  const routes = (key: string) => execFileSync('ip', ['netns', 'exec', netnsOf(key), 'ip', '-4', 'route', 'show'], { encoding: 'utf8' });
+
+  it.each([
+    ['allow', true],
+    ['deny', false],
+  ] as const)('outbound %s: a default route out of the namespace is %s', async (outbound, hasRoute) => {
+    const key = `probe-${randomUUID()}`;
+    const pidFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'tps-net-')), 'pasta.pid');
+    try {
+      await createSandboxNetwork(key, await findFreePort(), outbound, pidFile);
+      expect(/^default /m.test(routes(key))).toBe(hasRoute);
+    } finally {
+      await deleteSandboxNetwork(key, pidFile);
+    }
+    expect(() => routes(key)).toThrow();
+  });
+});
