@@ -34,8 +34,8 @@ function sandboxAgentPids(): number[] {
     .filter((d) => /^\d+$/.test(d))
     .filter((pid) => {
       try {
-        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        return cmd.includes('sandbox-agent') && cmd.includes('server');
+        // The server itself, not a confined sandbox's wrappers (whose arguments name it too).
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sandbox-agent';
       } catch {
         return false;
       }

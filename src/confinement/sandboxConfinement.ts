@@ -15,6 +15,7 @@
  */
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { cgexecPrefix, cgroupProcesses, createSandboxCgroup, destroySandboxCgroup } from './cgroups';
 import { SANDBOX_PATHS, bwrapArgs, sandboxPath, type BwrapMounts } from './bwrap';
 import { createSandboxNetwork, deleteSandboxNetwork, netnsExecPrefix } from './network';
@@ -78,6 +79,9 @@ export class SandboxConfinement {
     const inside: Record<string, string> = { [this.dirs.home]: SANDBOX_PATHS.home, [this.dirs.logs]: SANDBOX_PATHS.logs, [this.dirs.repo]: SANDBOX_PATHS.repo };
     return {
       prepare: async (port) => {
+        // Every mount source must exist (a sandbox destroyed by a kill while this step waited has none;
+        // the step then starts, returns, and is cleaned up like any step that outran a kill).
+        for (const dir of [this.dirs.repo, this.dirs.home, this.dirs.logs, this.dirs.bin]) await mkdir(dir, { recursive: true });
         await createSandboxCgroup(this.sandboxKey, this.policy.limits);
         await createSandboxNetwork(this.sandboxKey, port, this.policy.outbound, this.pastaPidFile);
       },

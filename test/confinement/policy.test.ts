@@ -25,7 +25,7 @@ describe('sandboxEnvironment', () => {
 });
 
 describe('the outbound switch', () => {
-  const routes = (key: string) => execFileSync('ip', ['netns', 'exec', netnsOf(key), 'ip', '-4', 'route', 'show'], { encoding: 'utf8' });
+  const routes = (key: string) => execFileSync('ip', ['netns', 'exec', netnsOf(key), 'ip', '-4', 'route', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
   it.each([
     ['allow', true],
