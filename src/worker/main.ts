@@ -10,7 +10,7 @@ import { createStepProgressReporter } from '../activities/progress';
 import { createKillActivities } from '../activities/killActivities';
 import { createSessionActivities } from '../activities/sessionActivities';
 import { loadConfig } from '../config';
-import { assertConfinementAvailable } from '../confinement/hostCheck';
+import { assertConfinementAvailable, type ConfinementUnavailableError } from '../confinement/hostCheck';
 import { createPrismaClient } from '../db/prisma';
 import { createLogger } from '../logger';
 import { createProviders } from '../providers/registry';
@@ -22,14 +22,18 @@ import { createProvisionWorker } from './createWorker';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('worker', config.logLevel);
-  const prisma = createPrismaClient(config.databaseUrl);
-  const client = await createTemporalClient(config.temporal);
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
   if (config.confinement.isolation === 'none') {
     logger.warn('SANDBOX_ISOLATION=none: local sandboxes run UNCONFINED, with access to this host (development only; docs/SECURITY.md)');
   } else {
-    await assertConfinementAvailable(); // refuses to start rather than run sandboxes unconfined
+    // Refuses to start rather than run sandboxes unconfined.
+    await assertConfinementAvailable().catch((err: Error) => {
+      logger.fatal({ missing: (err as ConfinementUnavailableError).missing }, err.message);
+      process.exit(1);
+    });
   }
+  const prisma = createPrismaClient(config.databaseUrl);
+  const client = await createTemporalClient(config.temporal);
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
   const providers = createProviders(config, logger);
   const activities = {
     ...createActivities({ prisma, providers, notifier: pgNotifier, progress: createStepProgressReporter(client, logger), logger }),
