@@ -18,7 +18,8 @@ import { createPrismaClient } from '../../src/db/prisma';
 import { PROVISION_STEPS } from '../../src/domain/status';
 import { createLogger } from '../../src/logger';
 import { listAcpServers } from '../../src/providers/local/acpClient';
-import { isProcessAlive, stopSandboxAgent } from '../../src/providers/local/sandboxAgentProcess';
+import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
+import { LocalProvider } from '../../src/providers/local/localProvider';
 import { createTemporalClient } from '../../src/temporal/client';
 import { authedFetch } from '../../test/support/auth';
 import { createTestRepo } from '../../test/support/gitRepo';
@@ -102,10 +103,8 @@ async function main(): Promise<number> {
   } finally {
     process.kill(-worker.pid!, 'SIGTERM');
     await api.close();
-    for (const s of await prisma.sandbox.findMany({ where: { taskId: { not: undefined } } })) {
-      const pid = (s.details as { agentPid?: number }).agentPid;
-      if (pid) await stopSandboxAgent(pid);
-    }
+    // Every sandbox's processes, network namespace and limits (the directories go with the work dir).
+    await new LocalProvider({ sandboxRoot, logger }).stopAll();
     await temporal.connection.close();
     await prisma.$disconnect();
     await globalTeardown();

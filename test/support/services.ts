@@ -99,6 +99,7 @@ export async function startServices(
         const handle = await local.resumeSandbox(s.id);
         if (handle) await local.destroySandbox(handle);
       }
+      await local.stopAll(); // whatever is left (a sandbox whose row was never completed): processes, namespace, limits
       await connection.close();
       await temporal.connection.close();
       await prisma.$disconnect();
