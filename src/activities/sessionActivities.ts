@@ -18,6 +18,7 @@ import {
   type WorkbenchActivities,
   type WorkbenchSessionInput,
 } from '../workflows/sessionContracts';
+import type { workbenchSession } from '../workflows/workbenchSession';
 import { asActivityErrors } from './errors';
 import { withKeepAliveHeartbeat } from './progress';
 import { loadSandbox } from './sandboxAccess';
@@ -140,9 +141,17 @@ export function createSessionActivities(deps: SessionActivityDeps): WorkbenchAct
         const common = { workflowId: workbenchWorkflowId(id), taskQueue, args };
         // signalWithStart: the tab's run may not have been started yet by the request that created it.
         if (outcome.kind === 'ready') {
-          await deps.temporal.workflow.signalWithStart(WORKBENCH_SESSION_WORKFLOW_TYPE, { ...common, signal: sandboxReadySignal, signalArgs: [{ sandboxId: outcome.sandboxId }] });
+          await deps.temporal.workflow.signalWithStart<typeof workbenchSession, [{ sandboxId: string }]>(WORKBENCH_SESSION_WORKFLOW_TYPE, {
+            ...common,
+            signal: sandboxReadySignal,
+            signalArgs: [{ sandboxId: outcome.sandboxId }],
+          });
         } else {
-          await deps.temporal.workflow.signalWithStart(WORKBENCH_SESSION_WORKFLOW_TYPE, { ...common, signal: provisioningFailedSignal, signalArgs: [{ message: outcome.message }] });
+          await deps.temporal.workflow.signalWithStart<typeof workbenchSession, [{ message: string }]>(WORKBENCH_SESSION_WORKFLOW_TYPE, {
+            ...common,
+            signal: provisioningFailedSignal,
+            signalArgs: [{ message: outcome.message }],
+          });
         }
       }
       return { signalled: waiting.length };

@@ -1,7 +1,8 @@
 /** Express application of the REST API (routes, JSON parsing with a size limit, request logs, errors). */
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
-import { requireBearer, type TokenResolver } from './auth';
+import type { TokenResolver } from '../auth/tokens';
+import { requireBearer } from './auth';
 import { errorHandler, notFound } from './errors';
 import type { ReadinessProbe } from './readiness';
 import { benchRoutes } from './routes/bench';

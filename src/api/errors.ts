@@ -7,11 +7,15 @@
  * 503 `database_unavailable`, one that needed an unreachable Temporal frontend 503
  * `workflow_unavailable`; every 503 carries `Retry-After` (seconds). Messages are one sentence;
  * the error itself (stack, cause) goes to the log only.
+ *
+ * The use cases (src/services) throw DomainError; {@link httpErrorOf} is the one place that gives each
+ * its HTTP status and names the request field it is about.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ZodError } from 'zod';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable';
 import type { Logger } from '../logger';
+import { DomainError, type DomainErrorField, type DomainErrorKind } from '../services/errors';
 import { TEMPORAL_RETRY_AFTER_SECONDS, isTemporalUnavailable } from '../temporal/unavailable';
 
 /** Retry-After (seconds) of a 503 that names no other. */
@@ -42,10 +46,33 @@ export function validationError(where: 'body' | 'query' | 'params' | 'header', e
   return new HttpError(400, 'validation_failed', `${first.field}: ${first.message}`, first.field, issues);
 }
 
+/** HTTP status of each kind of domain error. */
+const STATUS_OF_KIND: Record<DomainErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409, mismatch: 422, unavailable: 503 };
+
+/** Where each input a service names comes from in a REST request (the answer's `field`). */
+const FIELD_OF_INPUT: Record<DomainErrorField, string> = {
+  provider: 'body.provider',
+  repository: 'body.repository',
+  idempotencyKey: 'header.idempotency-key',
+  cursor: 'query.cursor',
+  taskId: 'params.id',
+  sessionId: 'params.sessionId',
+};
+
+/**
+ * The HTTP answer of a domain error: status by kind (invalid 400, not_found 404, conflict 409,
+ * mismatch 422, unavailable 503 with `Retry-After` = `retryAfterSeconds` or 5), the code and message
+ * unchanged, the field as the request's path (e.g. `idempotencyKey` -> `header.idempotency-key`).
+ */
+export function httpErrorOf(err: DomainError): HttpError {
+  return new HttpError(STATUS_OF_KIND[err.kind], err.code, err.message, err.field && FIELD_OF_INPUT[err.field], undefined, err.retryAfterSeconds);
+}
+
 export const notFound: RequestHandler = (req, _res, next) => next(new HttpError(404, 'route_not_found', `no route for ${req.method} ${req.path}`));
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
+    if (err instanceof DomainError) err = httpErrorOf(err);
     if (!(err instanceof HttpError) && isDatabaseUnavailable(err)) {
       logger.warn({ err, method: req.method, path: req.path }, 'database unavailable');
       err = new HttpError(503, 'database_unavailable', 'the database is not answering right now; try again shortly', undefined, undefined, DATABASE_RETRY_AFTER_SECONDS);

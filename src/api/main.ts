@@ -8,7 +8,7 @@ import { createLogger } from '../logger';
 import { providerIds } from '../providers/registry';
 import { pgNotifier } from '../realtime/notifier';
 import { createTemporalClient } from '../temporal/client';
-import { tokensFromConfig } from './auth';
+import { tokensFromConfig } from '../auth/tokens';
 import { createApiServer } from './server';
 
 async function main(): Promise<void> {
@@ -50,7 +50,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  // eslint-disable-next-line no-console
   console.error(err);
   process.exit(1);
 });

@@ -1,10 +1,11 @@
-/** Looking up the task a request's path names, within the request token's workspace. */
+/** Looking up the task or tab a request's path names, within the request token's workspace. */
 import type { Request, Response } from 'express';
-import type { PrismaClient, Task } from '../generated/prisma/client';
+import type { PrismaClient, Task, WorkbenchSession } from '../generated/prisma/client';
+import { findTabInWorkspace } from '../services/tabReads';
+import { findTaskInWorkspace } from '../services/taskReads';
 import { workspaceOf } from './auth';
-import { HttpError } from './errors';
 import { parse } from './parse';
-import { taskIdParams } from './schemas';
+import { sessionParams, taskIdParams } from './schemas';
 
 /**
  * The task of `req.params.id` if it belongs to the token's workspace.
@@ -13,7 +14,15 @@ import { taskIdParams } from './schemas';
  */
 export async function findOwnTask(prisma: PrismaClient, req: Request, res: Response): Promise<Task> {
   const { id } = parse(taskIdParams, { id: req.params.id }, 'params');
-  const task = await prisma.task.findFirst({ where: { id, workspaceId: workspaceOf(res) } });
-  if (!task) throw new HttpError(404, 'task_not_found', `no task ${id}`, 'params.id');
-  return task;
+  return findTaskInWorkspace(prisma, { workspaceId: workspaceOf(res), taskId: id });
+}
+
+/**
+ * The tab of `req.params.sessionId` on task `req.params.id`, if the task belongs to the token's workspace.
+ * @throws 400 validation_failed (bad `params.id` / `params.sessionId`); 404 session_not_found — also
+ *   for a missing task or another workspace's.
+ */
+export async function findOwnTab(prisma: PrismaClient, req: Request, res: Response): Promise<WorkbenchSession> {
+  const { id, sessionId } = parse(sessionParams, req.params, 'params');
+  return findTabInWorkspace(prisma, { workspaceId: workspaceOf(res), taskId: id, sessionId });
 }

@@ -1,5 +1,6 @@
 /**
- * Which repositories a task may name (issue 4, "repository paths restricted to configured roots").
+ * Which repositories a task may name: local paths only under the configured roots, and remote URLs
+ * only of transports that run nothing on this machine (docs/PRODUCT.md#repositories).
  *
  * - A local path must resolve (after `..` and, where it exists, symlinks) to a place under one of the
  *   configured roots: no path traversal out of them.

@@ -3,13 +3,17 @@
  */
 import { z } from 'zod';
 
-/** Agent ids sandbox-agent knows (reference/sandbox-agent.md: GET /v1/agents). Default `claude` (domain.md). */
+/** Agent ids sandbox-agent knows (its `GET /v1/agents`); the default is `claude` (docs/PRODUCT.md#agents). */
 export const AGENT_IDS = ['claude', 'codex', 'opencode', 'amp', 'pi', 'cursor'] as const;
 
 /** Postgres text cannot hold NUL characters; refuse them as bad input rather than fail on insert. */
 const noNul = (s: string) => !s.includes('\u0000');
 
-const workspaceId = z.string().min(1).max(100).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only');
+const workspaceId = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only');
 
 /**
  * True when `b` is a valid branch name by the rules of `git check-ref-format --branch`: not `HEAD`,
@@ -52,7 +56,7 @@ export const createTaskBody = z
       .max(100_000)
       .refine((p) => p.trim().length > 0, 'must not be blank')
       .refine(noNul, 'must not contain NUL characters'),
-    /** Explicit branch; a collision with an existing branch is an error (domain.md). */
+    /** Explicit branch; a collision with an existing branch is an error, never a rename (docs/PRODUCT.md#naming). */
     branchName: branchName.optional(),
     agent: z.enum(AGENT_IDS).default('claude'),
     provider: z.string().min(1).max(50).default('local'),
@@ -63,7 +67,10 @@ export const createTaskBody = z
 export type CreateTaskBody = z.infer<typeof createTaskBody>;
 
 /** A task id: a UUID in any letter case, normalized to lower case (as Postgres prints it). */
-export const taskId = z.string().uuid().transform((id) => id.toLowerCase());
+export const taskId = z
+  .string()
+  .uuid()
+  .transform((id) => id.toLowerCase());
 
 export const taskIdParams = z.object({ id: taskId }).strict();
 
@@ -86,7 +93,13 @@ export const listEventsQuery = z
 
 /** A tab id: `session-<uuid>` (lower case). */
 export const sessionParams = z
-  .object({ id: taskId, sessionId: z.string().regex(/^session-[0-9a-fA-F-]{36}$/, 'expected session-<uuid>').transform((s) => s.toLowerCase()) })
+  .object({
+    id: taskId,
+    sessionId: z
+      .string()
+      .regex(/^session-[0-9a-fA-F-]{36}$/, 'expected session-<uuid>')
+      .transform((s) => s.toLowerCase()),
+  })
   .strict();
 
 export const createSessionBody = z
@@ -98,7 +111,14 @@ export const createSessionBody = z
   .strict();
 
 export const messageBody = z
-  .object({ text: z.string().min(1).max(100_000).refine((t) => t.trim().length > 0, 'must not be blank').refine(noNul, 'must not contain NUL characters') })
+  .object({
+    text: z
+      .string()
+      .min(1)
+      .max(100_000)
+      .refine((t) => t.trim().length > 0, 'must not be blank')
+      .refine(noNul, 'must not contain NUL characters'),
+  })
   .strict();
 
 export const draftBody = z.object({ draft: z.string().max(100_000).refine(noNul, 'must not contain NUL characters') }).strict();
@@ -112,4 +132,9 @@ export const transcriptQuery = z
   .strict();
 
 /** `Idempotency-Key` header: 1..255 visible ASCII characters. */
-export const idempotencyKeyHeader = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'visible ASCII characters only').optional();
+export const idempotencyKeyHeader = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'visible ASCII characters only')
+  .optional();

@@ -9,7 +9,7 @@ import { startTaskEventRelay, type TaskEventRelay } from '../realtime/taskEventR
 import { createSocketServer } from '../realtime/socketServer';
 import { createApp } from './app';
 import { createReadinessProbe } from './readiness';
-import type { TokenResolver } from './auth';
+import type { TokenResolver } from '../auth/tokens';
 import type { TaskRouteDeps } from './routes/tasks';
 import { createProvisionStarter, type ProvisionStarter } from '../temporal/provisionStarter';
 
@@ -25,9 +25,7 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export function createApiServer(
-  deps: Omit<TaskRouteDeps, 'provisionStarter'> & { databaseUrl: string; resolveToken: TokenResolver; benchmarkEndpoints?: boolean },
-): ApiServer {
+export function createApiServer(deps: Omit<TaskRouteDeps, 'provisionStarter'> & { databaseUrl: string; resolveToken: TokenResolver; benchmarkEndpoints?: boolean }): ApiServer {
   const provisionStarter = createProvisionStarter({ temporal: deps.temporal, taskQueue: deps.taskQueue, logger: deps.logger });
   const realtime = { listening: () => false };
   const readiness = createReadinessProbe({ prisma: deps.prisma, temporal: deps.temporal, realtime: () => ({ listening: realtime.listening() }) });

@@ -1,6 +1,7 @@
 /**
- * `Idempotency-Key` for create requests (issue 4): a repeated or concurrent duplicate request returns
- * the first one's resource and creates nothing; the same key with a different body is refused.
+ * `Idempotency-Key` for create requests (docs/PRODUCT.md#idempotent-creates): a repeated or
+ * concurrent duplicate request returns the first one's resource and creates nothing; the same key
+ * with a different body is refused.
  *
  * The key is claimed inside the creating transaction with INSERT ... ON CONFLICT DO NOTHING: a
  * concurrent duplicate blocks on the primary key until the first transaction ends, then sees its row
@@ -9,16 +10,23 @@
 import { createHash } from 'node:crypto';
 import type { Prisma } from '../generated/prisma/client';
 
-export type IdempotencyClaim =
-  | { kind: 'new' }
-  | { kind: 'replay'; taskId: string | null; sessionId: string | null }
-  | { kind: 'mismatch' };
+export type IdempotencyClaim = { kind: 'new' } | { kind: 'replay'; taskId: string | null; sessionId: string | null } | { kind: 'mismatch' };
 
 /** SHA-256 (hex) of `body` as canonical JSON (object keys sorted), so key order does not matter. */
 export function requestHash(body: unknown): string {
   const canonical = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
-  return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex');
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(body)))
+    .digest('hex');
 }
 
 /** Claims `key` within `scope` for a request with `hash`, in the caller's transaction. */
@@ -33,9 +41,6 @@ export async function claimIdempotencyKey(tx: Prisma.TransactionClient, input: {
 }
 
 /** Records what the request that claimed `key` created. */
-export async function bindIdempotencyKey(
-  tx: Prisma.TransactionClient,
-  input: { scope: string; key: string; taskId?: string; sessionId?: string },
-): Promise<void> {
+export async function bindIdempotencyKey(tx: Prisma.TransactionClient, input: { scope: string; key: string; taskId?: string; sessionId?: string }): Promise<void> {
   await tx.idempotencyKey.update({ where: { scope_key: { scope: input.scope, key: input.key } }, data: { taskId: input.taskId, sessionId: input.sessionId } });
 }

@@ -3,10 +3,7 @@
  * room sees every change in sequence order): the tab row patch, and transcript appends with a dense
  * per-tab index.
  */
-import { randomUUID } from 'node:crypto';
 import type { Prisma, Task, TranscriptEntry, WorkbenchSession } from '../generated/prisma/client';
-import { INITIAL_SESSION_KEY } from '../providers/types';
-import { workbenchWorkflowId } from '../workflows/sessionContracts';
 import { toSessionRecord, toTranscriptEntryRecord, type TaskEventType } from '../domain/records';
 import type { TaskEventNotifier } from '../realtime/notifier';
 import { appendTaskEvent } from './taskEvents';
@@ -62,22 +59,24 @@ export function readySandboxOf(task: Task): string | null {
 }
 
 /**
- * Opens a tab on `task` (seeds/04 "create session metadata or a placeholder tab row immediately"):
- * a durable id `session-<uuid>`, the next "Session N", status `pending_session_create` when the
- * sandbox is ready and `pending_provision` otherwise, a `session.created` event, and `firstMessage`
- * (if given) as the first transcript entry, to be sent once the tab is ready. The task's first tab
- * with the task's own agent shares the session provisioning opened, so no second session is made.
+ * Opens a tab on `task` right away, as a placeholder row; its agent session is opened later by the
+ * tab's run. The tab gets the caller's `id` (`session-<uuid>`) and `workflowId` (of its run), the next
+ * "Session N", status `pending_session_create` when the sandbox is ready and `pending_provision`
+ * otherwise, a `session.created` event, and `firstMessage` (if given) as the first transcript entry, to
+ * be sent once the tab is ready. The task's first tab with the task's own agent shares the session
+ * provisioning opened (its key is `initialSessionKey`), so no second session is made
+ * (docs/PRODUCT.md#the-first-tab-shares-the-provisioned-session); every other tab's session key is its id.
+ * @returns the tab row (read back when a first message was added).
  */
 export async function insertSession(
   tx: Prisma.TransactionClient,
   notifier: TaskEventNotifier,
-  input: { task: Task; agent: string; model?: string | null; firstMessage?: string },
+  input: { task: Task; id: string; workflowId: string; initialSessionKey: string; agent: string; model?: string | null; firstMessage?: string },
 ): Promise<WorkbenchSession> {
-  const { task } = input;
+  const { task, id } = input;
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`tabs:${task.id}`}))`;
   const last = await tx.workbenchSession.aggregate({ where: { taskId: task.id }, _max: { ordinal: true } });
   const ordinal = (last._max.ordinal ?? 0) + 1;
-  const id = `session-${randomUUID()}`;
   const sandboxId = readySandboxOf(task);
   const session = await tx.workbenchSession.create({
     data: {
@@ -89,8 +88,8 @@ export async function insertSession(
       model: input.model ?? null,
       status: sandboxId ? 'pending_session_create' : 'pending_provision',
       sandboxId,
-      sessionKey: ordinal === 1 && input.agent === task.agentType ? INITIAL_SESSION_KEY : id,
-      workflowId: workbenchWorkflowId(id),
+      sessionKey: ordinal === 1 && input.agent === task.agentType ? input.initialSessionKey : id,
+      workflowId: input.workflowId,
     },
   });
   await appendTaskEvent(tx, notifier, { taskId: task.id, type: 'session.created', payload: { session: toSessionRecord(session) }, dedupeKey: `session:${id}:created` });

@@ -31,10 +31,18 @@ import { taskRoom, toTaskEventRecord, toTaskRecord, workspaceRoom } from '../dom
 import { catchUp } from './delivery';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable';
 import type { Logger } from '../logger';
-import { bearerToken, type TokenResolver } from '../api/auth';
+import { bearerToken, type TokenResolver } from '../auth/tokens';
 
 const subscription = z.union([
-  z.object({ taskId: z.string().uuid().transform((id) => id.toLowerCase()), afterSeq: z.number().int().min(0).optional() }).strict(),
+  z
+    .object({
+      taskId: z
+        .string()
+        .uuid()
+        .transform((id) => id.toLowerCase()),
+      afterSeq: z.number().int().min(0).optional(),
+    })
+    .strict(),
   z.object({ workspaceId: z.string().min(1).max(100) }).strict(),
 ]);
 
@@ -96,7 +104,10 @@ export function createSocketServer(httpServer: HttpServer, deps: { prisma: Prism
       } catch (err) {
         if (isDatabaseUnavailable(err)) {
           deps.logger.warn({ err }, 'subscribe failed: database unavailable');
-          return reply({ ok: false, error: { code: 'database_unavailable', message: 'the database is not answering right now; subscribe again shortly', retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS } });
+          return reply({
+            ok: false,
+            error: { code: 'database_unavailable', message: 'the database is not answering right now; subscribe again shortly', retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS },
+          });
         }
         deps.logger.error({ err }, 'subscribe failed');
         return reply({ ok: false, error: { code: 'internal', message: 'subscribe failed' } });

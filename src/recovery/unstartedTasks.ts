@@ -1,9 +1,8 @@
 /**
- * Recovery of the gap between the task row and its workflow (issue 4, "the gap between the row and
- * the workflow"): `POST /v1/tasks` commits the row, answers, then starts `provisionTask`
- * (src/temporal/provisionStarter.ts). If the API process dies between the two, or Temporal refuses the
- * start, the task would stay in `init_enqueue_provision` forever. This sweep finds such
- * tasks and starts their runs. Starting is idempotent (the workflow id is derived from the task id),
+ * Recovery of the gap between the task row and its workflow: `POST /v1/tasks` commits the row,
+ * answers, then starts `provisionTask` (src/temporal/provisionStarter.ts). If the API process dies
+ * between the two, or Temporal refuses the start, the task would stay in `init_enqueue_provision`
+ * forever. This sweep finds such tasks and starts their runs (docs/PRODUCT.md#provisioning-survives-restarts). Starting is idempotent (the workflow id is derived from the task id),
  * so several workers may sweep at once and a run the API did start is left alone.
  */
 import type { Client } from '@temporalio/client';

@@ -1,9 +1,15 @@
 /**
- * Temporal client side of the service: connecting, and starting `provisionTask` for a task.
+ * Temporal client side of the service: connecting, and starting (typed) and signalling the runs of
+ * the three workflows: `provisionTask` per task, `workbenchSession` per tab, `killTask` per kill.
  */
-import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { SearchAttributeType, TypedSearchAttributes, WorkflowIdReusePolicy, defineSearchAttributeKey } from '@temporalio/common';
 import { PROVISION_WORKFLOW_TYPE, provisionWorkflowId, type ProvisionTaskInput } from '../workflows/contracts';
+import { KILL_TASK_WORKFLOW_TYPE, killWorkflowId } from '../workflows/killContracts';
+import { WORKBENCH_SESSION_WORKFLOW_TYPE, type WorkbenchSessionInput } from '../workflows/sessionContracts';
+import type { killTask } from '../workflows/killTask';
+import type { provisionTask } from '../workflows/provisionTask';
+import type { workbenchSession } from '../workflows/workbenchSession';
 
 /** Custom search attributes set on every run (registered by temporal-dev.yaml), for finding a task's run in the Web UI. */
 export const TASK_ID_ATTRIBUTE = defineSearchAttributeKey('TaskId', SearchAttributeType.KEYWORD);
@@ -34,7 +40,7 @@ export async function startProvisionTask(
     ...(opts.stepTimeoutsMs ? { stepTimeoutsMs: opts.stepTimeoutsMs } : {}),
     ...(opts.dependencyPatienceMs !== undefined ? { dependencyPatienceMs: opts.dependencyPatienceMs } : {}),
   };
-  const handle = await client.workflow.start(PROVISION_WORKFLOW_TYPE, {
+  const handle = await client.workflow.start<typeof provisionTask>(PROVISION_WORKFLOW_TYPE, {
     taskQueue: opts.taskQueue,
     workflowId: provisionWorkflowId(opts.taskId),
     // A new run only after a failed, cancelled or terminated one (retry after `error`): a late or
@@ -47,6 +53,45 @@ export async function startProvisionTask(
     ]),
   });
   return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+}
+
+/**
+ * Starts the `workbenchSession` run of tab `sessionId` under `workflowId` (the tab row's) and returns
+ * once Temporal has accepted the start.
+ * @throws WorkflowExecutionAlreadyStartedError if the tab already has a run; what the client throws otherwise.
+ */
+export async function startWorkbenchSession(client: Client, opts: WorkbenchSessionInput & { workflowId: string; taskQueue: string }): Promise<void> {
+  await client.workflow.start<typeof workbenchSession>(WORKBENCH_SESSION_WORKFLOW_TYPE, {
+    taskQueue: opts.taskQueue,
+    workflowId: opts.workflowId,
+    args: [{ taskId: opts.taskId, sessionId: opts.sessionId }],
+  });
+}
+
+/**
+ * Starts the task's `killTask` run (workflow id `kill-task-<taskId>`) and returns once Temporal has
+ * accepted the start.
+ * @throws WorkflowExecutionAlreadyStartedError if a kill of the task is running; what the client throws otherwise.
+ */
+export async function startKillTask(client: Client, opts: { taskId: string; taskQueue: string }): Promise<void> {
+  await client.workflow.start<typeof killTask>(KILL_TASK_WORKFLOW_TYPE, {
+    taskQueue: opts.taskQueue,
+    workflowId: killWorkflowId(opts.taskId),
+    args: [{ taskId: opts.taskId }],
+  });
+}
+
+/**
+ * Runs `send` (a signal) against the run of `workflowId`; a run that has ended already, or never
+ * existed, needs nothing, so WorkflowNotFoundError is swallowed.
+ * @throws any other error of the signal.
+ */
+export async function signalUnlessEnded(client: Client, workflowId: string, send: (handle: WorkflowHandle) => Promise<void>): Promise<void> {
+  try {
+    await send(client.workflow.getHandle(workflowId));
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
 }
 
 /** Link to a run in the Temporal Web UI. */

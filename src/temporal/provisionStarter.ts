@@ -1,11 +1,10 @@
 /**
  * Starts `provisionTask` runs for tasks createTask has already answered for.
  *
- * seeds/01: "createTask returns once the task actor exists and initial task metadata is persisted",
- * then "enqueue task.command.provision with wait: false"; seeds/README maps the first to the committed
- * Task row and the second to starting the run, never awaited by the request. The committed row in
- * `init_enqueue_provision` is the durable record of that command (a transactional outbox): the request
- * commits it and answers, and this starter then starts the run in the background. Keeping the
+ * A create answers once the task row and its first event are committed, and provisioning is only
+ * requested, never awaited by the request (docs/PRODUCT.md#create-answers-before-provisioning). The
+ * committed row in `init_enqueue_provision` is the durable record of that request (a transactional
+ * outbox): the request commits it and answers, and this starter then starts the run in the background. Keeping the
  * Temporal call off the request means createTask costs one SQL statement, and a slow or briefly
  * unavailable Temporal frontend (the dev server serialises all of its writes) delays provisioning
  * without failing or slowing the request (docs/BENCHMARKS.md, scenario 1).

@@ -5,7 +5,7 @@
  * unless the request carries an Authorization header of its own (tests of authentication do). A request
  * about no (valid) workspace gets the token of `ws-anonymous`, so it meets validation, not a 401.
  */
-import type { TokenResolver } from '../../src/api/auth';
+import type { TokenResolver } from '../../src/auth/tokens';
 import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
 import { readStack } from './stackFile';
 

@@ -1,0 +1,88 @@
+/**
+ * A task's provisioning as its `provisionTask` run sees it, read through the run's `provisionState`
+ * query: the full state, or the short progress summary shown on the task while it provisions.
+ */
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Task } from '../generated/prisma/client';
+import { TEMPORAL_RETRY_AFTER_SECONDS } from '../temporal/unavailable';
+import { provisionStateQuery, type ProvisionState } from '../workflows/contracts';
+import type { ServiceDeps } from './deps';
+import { DomainError } from './errors';
+
+/** How long the full-state read waits for Temporal to answer the query, in ms. */
+const QUERY_DEADLINE_MS = 5_000;
+
+/** How long the progress summary waits for the query, in ms, before it gives up (null). */
+const PROGRESS_DEADLINE_MS = 2_000;
+
+/** Summary of the current step: ISO-8601 times; every field null when there is no step yet. */
+export interface ProvisioningProgress {
+  currentStep: string | null;
+  subStep: string | null;
+  attempt: number | null;
+  lastProgressAt: string;
+  timesOutAt: string | null;
+}
+
+/**
+ * What a task whose run has not started yet shows (the run is started after the create has answered):
+ * its status (`init_enqueue_provision`), no step.
+ */
+function queuedState(task: Task): ProvisionState {
+  return {
+    taskId: task.id,
+    status: task.status,
+    statusMessage: task.statusMessage,
+    currentStep: null,
+    steps: {},
+    lastProgressAt: task.updatedAt.toISOString(),
+  };
+}
+
+/**
+ * Current step, sub-step, attempt, last progress and the end of the attempt's start-to-close timeout,
+ * for a task that is provisioning. A task still queued needs no query.
+ * @returns null (and logs a warning) when the run cannot be asked within 2 s; never throws.
+ */
+export async function provisioningProgress(deps: Pick<ServiceDeps, 'temporal' | 'logger'>, task: Task): Promise<ProvisioningProgress | null> {
+  try {
+    const state =
+      task.status === 'init_enqueue_provision'
+        ? queuedState(task) // nothing to ask yet
+        : await Promise.race([
+            deps.temporal.workflow.getHandle(task.workflowId).query(provisionStateQuery),
+            new Promise<never>((_, reject) => setTimeout(() => reject(new Error('query timed out')), PROGRESS_DEADLINE_MS).unref()),
+          ]);
+    const step = state.currentStep ? state.steps[state.currentStep] : undefined;
+    const attemptStart = step?.attemptStartedAt ?? step?.startedAt;
+    return {
+      currentStep: state.currentStep,
+      subStep: step?.subStep ?? null,
+      attempt: step?.attempt ?? null,
+      lastProgressAt: state.lastProgressAt,
+      timesOutAt: step && attemptStart ? new Date(Date.parse(attemptStart) + step.startToCloseTimeoutMs).toISOString() : null,
+    };
+  } catch (err) {
+    deps.logger.warn({ err, workflowId: task.workflowId }, 'live progress unavailable');
+    return null;
+  }
+}
+
+/**
+ * The run's full provisioning state (current step, per-step attempts and times, last progress, timeout
+ * per attempt). A task still queued whose run has not started yet gets its queued state.
+ * @throws DomainError unavailable `workflow_unavailable` (retry after 5 s) when Temporal cannot answer
+ *   within 5 s or the run cannot be queried.
+ */
+export async function provisioningState(deps: Pick<ServiceDeps, 'temporal' | 'logger'>, task: Task): Promise<ProvisionState> {
+  try {
+    const { connection } = deps.temporal;
+    return await connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => deps.temporal.workflow.getHandle(task.workflowId).query(provisionStateQuery));
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError && task.status === 'init_enqueue_provision') return queuedState(task);
+    deps.logger.warn({ err, taskId: task.id }, 'provisionState query failed');
+    throw new DomainError('unavailable', 'workflow_unavailable', 'the provisioning run cannot be queried right now; try again shortly', {
+      retryAfterSeconds: TEMPORAL_RETRY_AFTER_SECONDS,
+    });
+  }
+}
