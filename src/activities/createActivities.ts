@@ -12,6 +12,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { appendTaskEvent } from '../db/taskEvents';
 import { deriveBranchName, deriveTitle, pickBranchName } from '../domain/naming';
+import { RELEASED_STATUSES, isReleased } from '../domain/status';
 import type { Logger } from '../logger';
 import { INITIAL_SESSION_KEY, type ProviderRegistry, type SandboxHandle, type SandboxProvider } from '../providers/types';
 import type { TaskEventNotifier } from '../realtime/notifier';
@@ -28,9 +29,6 @@ export interface ActivityDeps {
   logger: Logger;
 }
 
-/** Statuses whose tasks no longer hold their branch, and that provisioning never overwrites. */
-const RELEASED_STATUSES = ['archived', 'killed'] as const;
-const isReleased = (status: string) => (RELEASED_STATUSES as readonly string[]).includes(status);
 
 export function createActivities(deps: ActivityDeps): ProvisionActivities {
   const { prisma, notifier } = deps;

@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
 import { appendTranscriptEntry, readySandboxOf, updateSession } from '../db/sessions';
+import { isProvisioningOver } from '../domain/status';
 import type { Logger } from '../logger';
 import type { ProviderRegistry } from '../providers/types';
 import type { TaskEventNotifier } from '../realtime/notifier';
@@ -46,7 +47,7 @@ export function createSessionActivities(deps: SessionActivityDeps): WorkbenchAct
   return {
     async resolveSessionSandbox({ taskId }) {
       const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
-      if (task.status === 'error' || task.status === 'killed' || task.status === 'archived') {
+      if (isProvisioningOver(task.status)) {
         return { kind: 'failed', message: task.statusMessage };
       }
       const sandboxId = readySandboxOf(task);

@@ -5,6 +5,7 @@
  */
 import type { Prisma, Task, TranscriptEntry, WorkbenchSession } from '../generated/prisma/client';
 import { toSessionRecord, toTranscriptEntryRecord, type TaskEventType } from '../domain/records';
+import { isSandboxReady } from '../domain/status';
 import type { TaskEventNotifier } from '../realtime/notifier';
 import { appendTaskEvent } from './taskEvents';
 
@@ -46,16 +47,13 @@ export async function appendTranscriptEntry(
   return entry;
 }
 
-/** Task statuses in which the task's sandbox takes tabs: provisioning has finished. */
-const SANDBOX_READY_STATUSES: ReadonlySet<string> = new Set(['running', 'idle']);
-
 /**
  * The sandbox a new tab of `task` can open its session in now, or null while provisioning runs.
  * Tabs wait for the whole provisioning (not just the agent step) because the task's first tab shares
  * the session provisioning opens; provisionTask releases waiting tabs right after `running`.
  */
 export function readySandboxOf(task: Task): string | null {
-  return task.activeSandboxId && SANDBOX_READY_STATUSES.has(task.status) ? task.activeSandboxId : null;
+  return task.activeSandboxId && isSandboxReady(task.status) ? task.activeSandboxId : null;
 }
 
 /**

@@ -31,3 +31,28 @@ export const STEP_MESSAGES: Record<ProvisionStep, string> = {
 export function isProvisioning(status: TaskStatus): boolean {
   return status.startsWith('init_');
 }
+
+/**
+ * Statuses of a task that holds no branch or sandbox any more and that provisioning never
+ * overwrites: a late transition of a cancelled run, or a run started after the kill, is dropped
+ * (docs/PRODUCT.md#kill).
+ */
+export const RELEASED_STATUSES = ['archived', 'killed'] as const satisfies readonly TaskStatus[];
+
+/** True for a killed or archived task (see {@link RELEASED_STATUSES}). */
+export function isReleased(status: string): boolean {
+  return (RELEASED_STATUSES as readonly string[]).includes(status);
+}
+
+/** Statuses in which the task's sandbox takes tabs: provisioning has finished (docs/PRODUCT.md#pending-tabs). */
+export const SANDBOX_READY_STATUSES = ['running', 'idle'] as const satisfies readonly TaskStatus[];
+
+/** True when the task's sandbox takes tabs now ({@link SANDBOX_READY_STATUSES}). */
+export function isSandboxReady(status: string): boolean {
+  return (SANDBOX_READY_STATUSES as readonly string[]).includes(status);
+}
+
+/** True when provisioning cannot give the task's tabs a sandbox (until a retry): `error`, or released. */
+export function isProvisioningOver(status: string): boolean {
+  return status === 'error' || isReleased(status);
+}

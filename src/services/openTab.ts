@@ -4,6 +4,7 @@
  */
 import type { Task, WorkbenchSession } from '../generated/prisma/client';
 import { startUnlessRunning, startWorkbenchSession } from '../temporal/client';
+import { isReleased } from '../domain/status';
 import type { ServiceDeps } from './deps';
 import { DomainError } from './errors';
 import { createIdempotently } from './idempotency';
@@ -25,7 +26,7 @@ export interface OpenTabInput {
  *   run could not be started (the tab row is removed again).
  */
 export async function openTab(deps: ServiceDeps, task: Task, input: OpenTabInput & { idempotencyKey?: string }): Promise<{ session: WorkbenchSession; replayed: boolean }> {
-  if (task.status === 'killed' || task.status === 'archived') throw new DomainError('conflict', 'task_closed', `task is ${task.status}`);
+  if (isReleased(task.status)) throw new DomainError('conflict', 'task_closed', `task is ${task.status}`);
   const { idempotencyKey, ...request } = input;
   const outcome = await createIdempotently(deps.prisma, {
     scope: `sessions:${task.id}`,

@@ -5,10 +5,7 @@
  * Also sweeps for tasks whose provisioning run was never started (src/recovery/unstartedTasks.ts).
  */
 import { NativeConnection } from '@temporalio/worker';
-import { createActivities } from '../activities/createActivities';
-import { createStepProgressReporter } from '../activities/progress';
-import { createKillActivities } from '../activities/killActivities';
-import { createSessionActivities } from '../activities/sessionActivities';
+import { createWorkerActivities } from '../activities';
 import { loadConfig } from '../config';
 import { assertConfinementAvailable, type ConfinementUnavailableError } from '../confinement/hostCheck';
 import { createPrismaClient } from '../db/prisma';
@@ -35,11 +32,7 @@ async function main(): Promise<void> {
   const client = await createTemporalClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const providers = createProviders(config, logger);
-  const activities = {
-    ...createActivities({ prisma, providers, notifier: pgNotifier, progress: createStepProgressReporter(client, logger), logger }),
-    ...createSessionActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger }),
-    ...createKillActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger }),
-  };
+  const activities = createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger });
   const worker = await createProvisionWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, activities });
   logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker polling');
   // Tasks whose row committed but whose run was never started (the API died in between) get started.

@@ -8,10 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { createActivities } from '../../src/activities/createActivities';
-import { createStepProgressReporter } from '../../src/activities/progress';
-import { createKillActivities } from '../../src/activities/killActivities';
-import { createSessionActivities } from '../../src/activities/sessionActivities';
+import { createWorkerActivities } from '../../src/activities';
 import type { ApiServer } from '../../src/api/server';
 import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
 import { createLogger } from '../../src/logger';
@@ -67,11 +64,7 @@ export async function startServices(
   const local = new LocalProvider({ sandboxRoot, logger, confinement: opts.confinement });
   const provider = opts.wrapProvider ? opts.wrapProvider(local) : local;
   const providers = new Map([[provider.id, provider]]);
-  const activities = {
-    ...createActivities({ prisma, providers, notifier: pgNotifier, progress: createStepProgressReporter(temporal, logger), logger }),
-    ...createSessionActivities({ prisma, providers, notifier: pgNotifier, temporal, logger }),
-    ...createKillActivities({ prisma, providers, notifier: pgNotifier, temporal, logger }),
-  };
+  const activities = createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal, logger });
   const worker: Worker = await createProvisionWorker({
     connection,
     namespace: stack.namespace,
