@@ -14,6 +14,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import { ensureTemporalCli, loadTemporalDevSettings } from '../src/dev/temporalDevServer';
 import { Prisma } from '../src/generated/prisma/client';
 import { ProviderError, type SandboxProvider } from '../src/providers/types';
@@ -72,13 +73,67 @@ function databaseOutageAtSandbox(local: LocalProvider): SandboxProvider {
   });
 }
 
+/** Holds the first agent turn of the `tab-continued-as-new` scenario until it lets it go. */
+const heldTurn = (() => {
+  let enter!: () => void;
+  let release!: () => void;
+  return {
+    entered: new Promise<void>((r) => (enter = r)),
+    released: new Promise<void>((r) => (release = r)),
+    enter: () => enter(),
+    release: () => release(),
+  };
+})();
+
+/** Test-only: the first prompt waits until `heldTurn` is released, so a second message queues behind it. */
+function holdFirstTurn(local: LocalProvider): SandboxProvider {
+  let held = false;
+  return Object.assign(Object.create(local) as LocalProvider, {
+    prompt: async (...args: Parameters<LocalProvider['prompt']>) => {
+      if (!held) {
+        held = true;
+        heldTurn.enter();
+        await heldTurn.released;
+      }
+      return local.prompt(...args);
+    },
+  });
+}
+
+/**
+ * Recording-only: every `workbenchSession` run started through `temporal` (the client the API and
+ * the activities share) gets `continueAsNewAfterTurns: afterTurns`, so a short conversation continues
+ * as new, as a long one does when Temporal suggests it.
+ */
+function forceContinueAsNew(temporal: Client, afterTurns: number): void {
+  const workflow = temporal.workflow;
+  const start = workflow.start.bind(workflow);
+  const isTab = (type: unknown) => (typeof type === 'string' ? type : (type as { name?: string }).name) === 'workbenchSession';
+  workflow.start = ((type: any, options: any) =>
+    start(type, isTab(type) ? { ...options, args: [{ ...options.args[0], continueAsNewAfterTurns: afterTurns }] } : options)) as typeof workflow.start;
+}
+
+/** Run ids of `workflowId`'s chain from `firstRunId`, following each continue-as-new to the next run. */
+async function runChain(temporal: Client, workflowId: string, firstRunId: string): Promise<string[]> {
+  const runs = [firstRunId];
+  for (;;) {
+    const { events } = await temporal.workflow.getHandle(workflowId, runs[runs.length - 1]).fetchHistory();
+    const next = events?.[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    if (!next) return runs;
+    runs.push(next);
+  }
+}
+
 type Services = Awaited<ReturnType<typeof startServices>>;
+
+/** A run to record: the latest run of a workflow id, or one run of it. */
+type RecordedRun = string | { workflowId: string; runId: string };
 
 interface Scenario {
   name: string;
   wrap?: (l: LocalProvider) => SandboxProvider;
-  /** Drives the scenario; returns the workflow ids to record, by file-name suffix. */
-  run(services: Services, repo: string): Promise<Record<string, string>>;
+  /** Drives the scenario; returns the runs to record, by file-name suffix. */
+  run(services: Services, repo: string): Promise<Record<string, RecordedRun>>;
 }
 
 const api = async (services: Services, method: string, p: string, body?: unknown): Promise<any> => {
@@ -205,6 +260,37 @@ const SCENARIOS: Scenario[] = [
       return { '': `workbench-${tab.id}` };
     },
   },
+  {
+    // A tab whose runs continue as new after every turn (forced; Temporal suggests it only near its
+    // history limits). The second message is sent while the first turn is held, so the first run
+    // hands it to the second run queued; the second run sends it and continues as new again; the
+    // third run is closed and ends the agent session. One file per run: -run1, -run2, -run3.
+    name: 'tab-continued-as-new',
+    wrap: holdFirstTurn,
+    async run(s, repo) {
+      forceContinueAsNew(s.temporal, 1);
+      const t = await createTask(s, { repository: repo, prompt: 'Continue as new' });
+      await done(s, t.workflowId);
+      const tab = await api(s, 'POST', `/v1/tasks/${t.id}/sessions`, {});
+      const workflowId = `workbench-${tab.id}`;
+      await waitForTab(s, t.id, tab.id, (x) => x.status === 'ready');
+      const { runId: firstRunId } = await (await runOf(s.temporal, workflowId)).describe();
+      await api(s, 'POST', `/v1/tasks/${t.id}/sessions/${tab.id}/messages`, { text: 'First turn' });
+      await heldTurn.entered;
+      const { entry } = await api(s, 'POST', `/v1/tasks/${t.id}/sessions/${tab.id}/messages`, { text: 'Queued behind the first turn' });
+      heldTurn.release();
+      await waitForTab(s, t.id, tab.id, (x) => x.lastEntryIndex > entry.index && x.status === 'ready' && x.unread);
+      // Closed only once the third run serves the tab (a close before would keep the second run).
+      for (const deadline = Date.now() + 60_000; (await runChain(s.temporal, workflowId, firstRunId)).length < 3; await new Promise((r) => setTimeout(r, 100))) {
+        if (Date.now() > deadline) throw new Error(`tab ${tab.id} did not continue as new twice: was continueAsNewAfterTurns applied?`);
+      }
+      await api(s, 'DELETE', `/v1/tasks/${t.id}/sessions/${tab.id}`);
+      await done(s, workflowId);
+      const runs = await runChain(s.temporal, workflowId, firstRunId);
+      if (runs.length !== 3) throw new Error(`expected the tab to run 3 times (continued as new twice), got ${runs.length}`);
+      return Object.fromEntries(runs.map((runId, i) => [`run${i + 1}`, { workflowId, runId }]));
+    },
+  },
 ];
 
 async function main(): Promise<void> {
@@ -220,9 +306,12 @@ async function main(): Promise<void> {
       try {
         const repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
         const runs = await scenario.run(services, repo);
-        for (const [suffix, workflowId] of Object.entries(runs)) {
+        for (const [suffix, recorded] of Object.entries(runs)) {
+          const { workflowId, runId } = typeof recorded === 'string' ? { workflowId: recorded, runId: undefined } : recorded;
+          const which = ['--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : [])];
+          const server = ['--address', services.stack.temporalAddress, '--namespace', services.stack.namespace];
           // The Temporal CLI writes the standard JSON history format (as the Web UI's download does).
-          const json = execFileSync(cli, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', services.stack.temporalAddress, '--namespace', services.stack.namespace], { encoding: 'utf8' });
+          const json = execFileSync(cli, ['workflow', 'show', ...which, '--output', 'json', ...server], { encoding: 'utf8' });
           const file = path.join(OUT_DIR, `${scenario.name}${suffix ? `-${suffix}` : ''}.json`);
           writeFileSync(file, json);
           process.stdout.write(`recorded ${path.basename(file)}: ${(JSON.parse(json) as { events: unknown[] }).events.length} events\n`);

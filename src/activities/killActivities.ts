@@ -11,6 +11,7 @@ import type { ProviderRegistry } from '../providers/types';
 import type { TaskEventNotifier } from '../realtime/notifier';
 import type { KillActivities } from '../workflows/killContracts';
 import { closeSessionSignal } from '../workflows/sessionContracts';
+import { withKeepAliveHeartbeat } from './progress';
 import { loadSandbox, providerFor } from './sandboxAccess';
 
 export interface KillActivityDeps {
@@ -51,8 +52,13 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
           updateSession(tx, notifier, { sessionId: s.id, type: 'session.closed', patch: { closed: true, closedAt: new Date() }, dedupeKey: `session:${s.id}:closed` }),
         );
         try {
-          await deps.temporal.workflow.getHandle(s.workflowId).signal(closeSessionSignal);
-          await deps.temporal.workflow.getHandle(s.workflowId).result();
+          // The run ends its agent session once a turn in progress is over (up to the prompt
+          // activity's limit): heartbeat meanwhile, well inside this activity's heartbeat timeout.
+          // `result()` follows the tab's runs across continue-as-new to the last one.
+          await withKeepAliveHeartbeat(async () => {
+            await deps.temporal.workflow.getHandle(s.workflowId).signal(closeSessionSignal);
+            await deps.temporal.workflow.getHandle(s.workflowId).result();
+          });
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) deps.logger.warn({ err, sessionId: s.id }, 'tab run did not close cleanly');
         }

@@ -21,6 +21,33 @@ export function workbenchWorkflowId(sessionId: string): string {
 export interface WorkbenchSessionInput {
   taskId: string;
   sessionId: string;
+  /**
+   * For tests and history recording only: every run of the tab continues as new after this many
+   * turns (>= 1), as it otherwise does only when Temporal suggests it (near the history limits).
+   * Carried to the next run. Unset in production.
+   */
+  continueAsNewAfterTurns?: number;
+  /** Set only by a run that continued as new: where the tab stood, so this run goes on from there. */
+  continued?: WorkbenchSessionCarryOver;
+}
+
+/**
+ * What a `workbenchSession` run hands to the run it continues as (same workflow id, new run id). The
+ * transcript and the tab row are in Postgres already; this is only the run's own memory.
+ */
+export interface WorkbenchSessionCarryOver {
+  /** The sandbox the tab's agent session lives in. */
+  sandboxId: string;
+  /**
+   * The agent session is open and the tab is `ready` (recorded by an earlier run): the next run
+   * neither opens it again nor records `pending_session_create` / `ready` again. When false the next
+   * run opens it as a new attempt.
+   */
+  sessionOpen: boolean;
+  /** Transcript indexes of user messages signalled but not yet sent, oldest first. */
+  queuedMessages: number[];
+  /** A `retrySession` signal arrived and was not used yet (it lets the next failure be retried at once, as within one run). */
+  retryRequested: boolean;
 }
 
 export type SandboxOutcome = { kind: 'ready'; sandboxId: string } | { kind: 'failed'; message: string };

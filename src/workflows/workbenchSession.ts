@@ -7,9 +7,25 @@
  *   provisioning failed --> error --sandboxReady (after the task is retried)--> pending_session_create
  *   closeSession at any point --> the agent session (existing or being created) is ended; run completes
  *
+ * A tab lives as long as its user keeps it, at about ten history events per turn, so between two
+ * turns a run continues as new (same workflow id, new run id) when Temporal suggests it, handing the
+ * next run what it needs (`WorkbenchSessionInput.continued`): the next run neither opens a second
+ * agent session nor records again what this one recorded.
+ *
  * Workflow code only: no I/O.
  */
-import { condition, proxyActivities, setHandler, workflowInfo, ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  patched,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+} from '@temporalio/workflow';
 import {
   closeSessionSignal,
   provisioningFailedSignal,
@@ -25,22 +41,50 @@ import {
 import { outlastOutages } from './dependencyOutage';
 import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, SESSION_ACTIVITY_OPTIONS } from './policies';
 
-const { recordSessionTransition, resolveSessionSandbox, undeliveredMessages, endAgentSession } = proxyActivities<
-  Pick<WorkbenchActivities, 'recordSessionTransition' | 'resolveSessionSandbox' | 'undeliveredMessages' | 'endAgentSession'>
->(MIRROR_ACTIVITY_OPTIONS);
+const { recordSessionTransition, resolveSessionSandbox, undeliveredMessages, endAgentSession } =
+  proxyActivities<Pick<WorkbenchActivities, 'recordSessionTransition' | 'resolveSessionSandbox' | 'undeliveredMessages' | 'endAgentSession'>>(MIRROR_ACTIVITY_OPTIONS);
 /** openAgentSession with the open policy, limited to `maximumAttempts` (what a database outage left of the budget). */
 const openAgentSessionWithin = (maximumAttempts: number | undefined) =>
-  proxyActivities<Pick<WorkbenchActivities, 'openAgentSession'>>({ ...SESSION_ACTIVITY_OPTIONS.open, retry: { ...SESSION_ACTIVITY_OPTIONS.open.retry, maximumAttempts } }).openAgentSession;
+  proxyActivities<Pick<WorkbenchActivities, 'openAgentSession'>>({ ...SESSION_ACTIVITY_OPTIONS.open, retry: { ...SESSION_ACTIVITY_OPTIONS.open.retry, maximumAttempts } })
+    .openAgentSession;
 const { promptAgent } = proxyActivities<Pick<WorkbenchActivities, 'promptAgent'>>(SESSION_ACTIVITY_OPTIONS.prompt);
 
+/**
+ * Patch id: a run continues as new between turns when Temporal suggests it (or after
+ * `continueAsNewAfterTurns` turns). Runs recorded before it never continued as new.
+ */
+export const CONTINUE_AS_NEW_PATCH = 'workbench-continue-as-new';
+
+/**
+ * Patch id: the clean-up in `finally` (ending the agent session) runs in a non-cancellable scope, so a
+ * cancelled run still ends its session. Runs recorded before it scheduled it in the run's own scope.
+ */
+export const NON_CANCELLABLE_CLEANUP_PATCH = 'workbench-non-cancellable-cleanup';
+
+/**
+ * Serves one tab until it is closed; resolves once the agent session is ended. A run that continues
+ * as new ends by Temporal's continue-as-new instead (nothing is ended: the next run serves the tab).
+ * @param input the tab; `continued` only from a previous run of the same tab.
+ */
 export async function workbenchSession(input: WorkbenchSessionInput): Promise<void> {
-  const { sessionId, taskId } = input;
+  const { sessionId, taskId, continued } = input;
+  // Dedupe keys are per run: a continued run records only transitions of its own, under its own run id.
   const runKey = workflowInfo().runId;
   let transitions = 0;
   let closed = false;
-  let retryRequested = false;
+  let retryRequested = continued?.retryRequested ?? false;
   let failedProvisioning: string | null = null;
-  const state: WorkbenchSessionState = { sessionId, phase: 'waiting_for_sandbox', sandboxId: null, queuedMessages: [], error: null };
+  /** Turns this run has finished (successfully). */
+  let turns = 0;
+  /** The next run's input, once this run hands the tab over (continue-as-new). */
+  let handOver: WorkbenchSessionInput | null = null;
+  const state: WorkbenchSessionState = {
+    sessionId,
+    phase: 'waiting_for_sandbox',
+    sandboxId: continued?.sandboxId ?? null,
+    queuedMessages: [...(continued?.queuedMessages ?? [])],
+    error: null,
+  };
 
   setHandler(workbenchSessionStateQuery, () => state);
   setHandler(sandboxReadySignal, ({ sandboxId }) => {
@@ -70,11 +114,21 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
     retryRequested = false;
   };
 
-  const found = await resolveSessionSandbox({ taskId });
-  if (found.kind === 'ready') state.sandboxId ??= found.sandboxId;
-  if (found.kind === 'failed') failedProvisioning ??= found.message;
+  /** Between turns: whether this run should hand the tab over to a new run now. */
+  const continueAsNewDue = () => {
+    const forcedAfter = input.continueAsNewAfterTurns;
+    return workflowInfo().continueAsNewSuggested || (forcedAfter !== undefined && forcedAfter >= 1 && turns >= forcedAfter);
+  };
+
+  if (!continued) {
+    const found = await resolveSessionSandbox({ taskId });
+    if (found.kind === 'ready') state.sandboxId ??= found.sandboxId;
+    if (found.kind === 'failed') failedProvisioning ??= found.message;
+  }
 
   let sessionOpen = false;
+  /** A continued run whose agent session is open starts at its turns: no second open, no second `ready`. */
+  let resumeOpenSession = continued?.sessionOpen === true && state.sandboxId !== null;
   try {
     await condition(() => closed || state.sandboxId !== null || failedProvisioning !== null);
     while (!closed && state.sandboxId === null && failedProvisioning !== null) {
@@ -89,28 +143,49 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
     }
     while (!closed && state.sandboxId !== null) {
       const sandboxId: string = state.sandboxId;
-      state.phase = 'creating_session';
-      state.error = null;
-      await transition({ status: 'pending_session_create', errorMessage: null, sandboxId });
-      try {
-        // A database outage is waited out (./dependencyOutage.ts) instead of showing the tab in error.
-        const { sandboxSessionId } = await outlastOutages((max) => openAgentSessionWithin(max)({ sessionId, sandboxId }), {
-          maximumAttempts: SESSION_ACTIVITY_OPTIONS.open.retry?.maximumAttempts,
-          patienceMs: DEPENDENCY_PATIENCE_MS,
-        });
+      if (resumeOpenSession) {
+        // Continued from a previous run with the session open and `ready` recorded; every message
+        // signalled since is in `queuedMessages`, so the transcript need not be read again.
+        resumeOpenSession = false;
         sessionOpen = true;
-        if (closed) break; // closed while the session was being created: end it below
         state.phase = 'ready';
-        await transition({ status: 'ready', sandboxSessionId });
-      } catch (err) {
-        await fail(`opening the agent session failed: ${failureMessage(err)}`);
-        continue;
-      }
-      for (const index of await undeliveredMessages({ sessionId })) {
-        if (!state.queuedMessages.includes(index)) state.queuedMessages.push(index);
+      } else {
+        state.phase = 'creating_session';
+        state.error = null;
+        await transition({ status: 'pending_session_create', errorMessage: null, sandboxId });
+        try {
+          // A database outage is waited out (./dependencyOutage.ts) instead of showing the tab in error.
+          const { sandboxSessionId } = await outlastOutages((max) => openAgentSessionWithin(max)({ sessionId, sandboxId }), {
+            maximumAttempts: SESSION_ACTIVITY_OPTIONS.open.retry?.maximumAttempts,
+            patienceMs: DEPENDENCY_PATIENCE_MS,
+          });
+          sessionOpen = true;
+          if (closed) break; // closed while the session was being created: end it below
+          state.phase = 'ready';
+          await transition({ status: 'ready', sandboxSessionId });
+        } catch (err) {
+          await fail(`opening the agent session failed: ${failureMessage(err)}`);
+          continue;
+        }
+        for (const index of await undeliveredMessages({ sessionId })) {
+          if (!state.queuedMessages.includes(index)) state.queuedMessages.push(index);
+        }
       }
       let turnFailed: string | null = null;
       while (!closed && turnFailed === null) {
+        // The safe point to continue as new: between turns, once every handler has finished.
+        if (continueAsNewDue() && patched(CONTINUE_AS_NEW_PATCH)) {
+          await condition(allHandlersFinished);
+          if (!closed) {
+            handOver = {
+              taskId,
+              sessionId,
+              ...(input.continueAsNewAfterTurns !== undefined ? { continueAsNewAfterTurns: input.continueAsNewAfterTurns } : {}),
+              continued: { sandboxId, sessionOpen: true, queuedMessages: [...state.queuedMessages], retryRequested },
+            };
+            break;
+          }
+        }
         await condition(() => closed || state.queuedMessages.length > 0);
         if (closed) break;
         const entryIndex = state.queuedMessages.shift()!;
@@ -118,10 +193,12 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
         try {
           await promptAgent({ sessionId, entryIndex });
           state.phase = 'ready';
+          turns++;
         } catch (err) {
           turnFailed = failureMessage(err);
         }
       }
+      if (handOver) break;
       if (turnFailed !== null) {
         await endAgentSession({ sessionId });
         sessionOpen = false;
@@ -129,11 +206,19 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
       }
     }
   } finally {
-    state.phase = 'closing';
-    // End the agent session whether it is open or was perhaps half-made by an interrupted attempt.
-    if (sessionOpen || state.sandboxId !== null) await endAgentSession({ sessionId });
-    state.phase = 'closed';
+    // A run that hands over leaves the agent session to the next run.
+    if (!handOver) {
+      state.phase = 'closing';
+      // End the agent session whether it is open or was perhaps half-made by an interrupted attempt;
+      // also when the run was cancelled.
+      if (sessionOpen || state.sandboxId !== null) {
+        if (patched(NON_CANCELLABLE_CLEANUP_PATCH)) await CancellationScope.nonCancellable(() => endAgentSession({ sessionId }));
+        else await endAgentSession({ sessionId });
+      }
+      state.phase = 'closed';
+    }
   }
+  if (handOver) await continueAsNew<typeof workbenchSession>(handOver);
 }
 
 function failureMessage(err: unknown): string {

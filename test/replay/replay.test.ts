@@ -4,7 +4,8 @@
  * already in flight fails here. `before-tabs/`: provisionTask runs from before the
  * release-workbench-sessions patch; `before-local-mirror/`: runs from before the
  * mirror-as-local-activity patch (tabs included); `current/`: runs of today's code (including one that
- * waited out a database outage behind the wait-out-dependency-outages patch).
+ * waited out a database outage behind the wait-out-dependency-outages patch, and the three runs of a
+ * tab that continued as new twice behind the workbench-continue-as-new patch).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +16,12 @@ import { readStack } from '../support/stackFile';
 const DIR = path.join(__dirname, '../fixtures/histories');
 
 interface HistoryJson {
-  events: Array<{ eventType: string; activityTaskScheduledEventAttributes?: { activityType: { name: string } }; activityTaskStartedEventAttributes?: { attempt: number } }>;
+  events: Array<{
+    eventType: string;
+    activityTaskScheduledEventAttributes?: { activityType: { name: string } };
+    activityTaskStartedEventAttributes?: { attempt: number };
+    workflowExecutionStartedEventAttributes?: { input?: { payloads: Array<{ data: string }> } };
+  }>;
 }
 
 const load = (name: string): HistoryJson => JSON.parse(readFileSync(path.join(DIR, `${name}.json`), 'utf8'));
@@ -32,6 +38,8 @@ const hasPatchMarker = (h: HistoryJson, patchId: string) =>
   });
 const activities = (h: HistoryJson) => h.events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
 const lastType = (h: HistoryJson) => h.events[h.events.length - 1]!.eventType;
+/** The run's input (its first argument; payload data is base64 JSON). */
+const inputOf = (h: HistoryJson): any => JSON.parse(Buffer.from(h.events[0]!.workflowExecutionStartedEventAttributes!.input!.payloads[0]!.data, 'base64').toString());
 
 describe('replay of recorded provisionTask histories', () => {
   const options = () => ({ workflowBundle: { codePath: readStack().workflowBundlePath } });
@@ -58,7 +66,7 @@ describe('replay of recorded provisionTask histories', () => {
       [
         ...provisioning.map((n) => `before-tabs/${n}`),
         ...[...provisioning, ...tabs].map((n) => `before-local-mirror/${n}`),
-        ...[...provisioning, ...tabs, 'running-after-database-outage'].map((n) => `current/${n}`),
+        ...[...provisioning, ...tabs, 'running-after-database-outage', ...['run1', 'run2', 'run3'].map((r) => `tab-continued-as-new-${r}`)].map((n) => `current/${n}`),
       ].sort(),
     );
     const steps = ['ensureName', 'createSandbox', 'ensureAgent', 'createSession'];
@@ -93,6 +101,20 @@ describe('replay of recorded provisionTask histories', () => {
     expect(lastType(outage)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
     const retriedRun = load('current/task-retried-after-error'); // the second run of the task's workflow id
     expect(activities(retriedRun).filter((a) => a !== 'recordTransition' && a !== 'releasePendingSessions')).toEqual(steps);
+    // A tab forced to continue as new after every turn: the first run opens the session and serves the
+    // first message, the second message queued behind it is carried to the second run, which sends it
+    // (opening nothing, recording nothing again); the third run is closed and ends the session.
+    const [run1, run2, run3] = ['run1', 'run2', 'run3'].map((r) => load(`current/tab-continued-as-new-${r}`));
+    expect(activities(run1!).filter((a) => a !== 'recordSessionTransition')).toEqual(['resolveSessionSandbox', 'openAgentSession', 'undeliveredMessages', 'promptAgent']);
+    expect(hasPatchMarker(run1!, 'workbench-continue-as-new')).toBe(true);
+    expect(lastType(run1!)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
+    expect(inputOf(run2!)).toMatchObject({ continueAsNewAfterTurns: 1, continued: { sessionOpen: true, queuedMessages: [expect.any(Number)] } });
+    expect(activities(run2!)).toEqual(['promptAgent']);
+    expect(lastType(run2!)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
+    expect(inputOf(run3!)).toMatchObject({ continued: { sessionOpen: true, queuedMessages: [] } });
+    expect(activities(run3!)).toEqual(['endAgentSession']);
+    expect(hasPatchMarker(run3!, 'workbench-non-cancellable-cleanup')).toBe(true);
+    expect(lastType(run3!)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
   });
 
   it('replays every fixture with no error', async () => {

@@ -1,0 +1,79 @@
+/**
+ * The `provisionTask` state machine with stubbed activities (./stubWorker.ts): a kill (cancellation
+ * of the run) while a step's activity is in flight ends the run cancelled, records no `error`, and
+ * the step's activity learns of it through its heartbeats.
+ */
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure, Context } from '@temporalio/activity';
+import type { ProvisionActivities } from '../../src/workflows/contracts';
+import { provisionTask } from '../../src/workflows/provisionTask';
+import type { WorkbenchActivities } from '../../src/workflows/sessionContracts';
+import { StubCalls, installRuntime, withStubWorker } from './stubWorker';
+
+type ProvisionStubs = ProvisionActivities & Pick<WorkbenchActivities, 'releasePendingSessions'>;
+
+describe('provisionTask with stubbed activities', () => {
+  beforeAll(installRuntime);
+
+  it('killed (cancelled) during a step: the run ends cancelled, no error transition, the step activity saw the cancellation', async () => {
+    const calls = new StubCalls();
+    let seq = 0;
+    const stubs: ProvisionStubs = {
+      recordTransition: async (input) => {
+        calls.record('recordTransition', input);
+        return { seq: ++seq };
+      },
+      ensureName: async (input) => {
+        calls.record('ensureName', input);
+        return { title: 'Add a health endpoint', branchName: 'add-a-health-endpoint' };
+      },
+      createSandbox: async (input) => {
+        calls.record('createSandbox', input);
+        const ctx = Context.current();
+        // Heartbeats carry the cancellation to the activity; it waits for nothing else.
+        const beat = setInterval(() => ctx.heartbeat(), 50);
+        try {
+          return await ctx.cancelled;
+        } catch (err) {
+          calls.record(err instanceof CancelledFailure ? 'createSandbox:cancelled' : 'createSandbox:failed', input);
+          throw err;
+        } finally {
+          clearInterval(beat);
+        }
+      },
+      ensureAgent: async (input) => {
+        calls.record('ensureAgent', input);
+        return { endpoint: 'http://127.0.0.1:1' };
+      },
+      createSession: async (input) => {
+        calls.record('createSession', input);
+        return { sessionId: 'agent-session-1', agent: 'claude' };
+      },
+      releasePendingSessions: async (input) => {
+        calls.record('releasePendingSessions', input);
+        return { signalled: 0 };
+      },
+    };
+    const taskId = `task-${randomUUID()}`;
+    await withStubWorker(stubs, async ({ client, taskQueue }) => {
+      const run = await client.workflow.start(provisionTask, { taskQueue, workflowId: `provision-task-${taskId}`, args: [{ taskId }] });
+      await calls.waitFor((c) => c.name === 'createSandbox');
+      await run.cancel();
+      const failure = await run.result().then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect(failure).toBeInstanceOf(WorkflowFailedError);
+      expect((failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      expect((await run.describe()).status.name).toBe('CANCELLED');
+      await calls.waitFor((c) => c.name === 'createSandbox:cancelled');
+    });
+    expect(calls.names()).toEqual(['recordTransition', 'ensureName', 'recordTransition', 'recordTransition', 'createSandbox', 'createSandbox:cancelled']);
+    expect(calls.of('recordTransition').map((c) => [c.input.status, c.input.event.type])).toEqual([
+      ['init_ensure_name', 'task.step'],
+      ['init_ensure_name', 'task.named'],
+      ['init_create_sandbox', 'task.step'],
+    ]);
+  });
+});
