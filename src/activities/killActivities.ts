@@ -1,7 +1,6 @@
 /**
  * Activities of the `killTask` workflow, built from their dependencies.
  */
-import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
 import { updateSession } from '../db/sessions';
@@ -32,12 +31,8 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
         const { status } = await handle.describe();
         if (status.name !== 'RUNNING') return { wasRunning: false };
         await handle.cancel();
-        const beat = setInterval(() => Context.current().heartbeat(), 5_000);
-        try {
-          await handle.result().catch(() => undefined); // closes as cancelled once in-flight activities are done
-        } finally {
-          clearInterval(beat);
-        }
+        // Closes as cancelled once in-flight activities are done.
+        await withKeepAliveHeartbeat(() => handle.result().catch(() => undefined));
         return { wasRunning: true };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return { wasRunning: false };

@@ -10,7 +10,8 @@
  *
  * Workflow code only: no I/O.
  */
-import { ActivityFailure, ApplicationFailure, patched, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, patched, sleep } from '@temporalio/workflow';
+import { activityCause } from './failures';
 
 /** Failure type of an activity that could not reach a dependency (the database). */
 export const DEPENDENCY_UNAVAILABLE = 'DependencyUnavailable';
@@ -46,7 +47,7 @@ export interface OutageWaitState {
 
 /** The outage a failure reports, or null for any other failure. */
 export function dependencyOutageOf(err: unknown): DependencyOutage | null {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const cause = activityCause(err);
   if (!(cause instanceof ApplicationFailure) || cause.type !== DEPENDENCY_UNAVAILABLE) return null;
   const details = cause.details?.[0] as Partial<DependencyOutage> | undefined;
   return { dependency: details?.dependency ?? 'database', attempt: details?.attempt ?? 1 };

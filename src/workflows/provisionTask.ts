@@ -10,7 +10,7 @@
  * Workflow code only: no I/O. The `provisionState` query reads workflow memory; step activities report
  * their attempt and sub-step through the `stepProgress` signal.
  */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { StepTiming } from '../domain/records';
 import { STEP_MESSAGES, type ProvisionStep, type TaskStatus } from '../domain/status';
 import {
@@ -23,6 +23,7 @@ import {
   type TransitionInput,
 } from './contracts';
 import { outlastOutages } from './dependencyOutage';
+import { describeActivityFailure, timeoutName } from './failures';
 import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, MIRROR_LOCAL_ACTIVITY_OPTIONS, STEP_ACTIVITY_OPTIONS } from './policies';
 import type { SandboxOutcome, WorkbenchActivities } from './sessionContracts';
 
@@ -195,25 +196,10 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
 
 /** A step failure as `{type, message}`; the message names the step and, for timeouts, the limit. */
 function describeFailure(err: unknown, step: ProvisionStep, limitMs: number): { type: string; message: string } {
-  const cause: unknown = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof TimeoutFailure) {
+  const { type, message, timeout } = describeActivityFailure(err);
+  if (timeout) {
     const attempts = STEP_ACTIVITY_OPTIONS[step].retry?.maximumAttempts;
-    return { type: 'StepTimeout', message: `${step} failed: timed out (${timeoutName(cause.timeoutType)}, limit ${limitMs / 1000}s per attempt${attempts ? `, ${attempts} attempts` : ''})` };
+    return { type, message: `${step} failed: timed out (${timeoutName(timeout.timeoutType)}, limit ${limitMs / 1000}s per attempt${attempts ? `, ${attempts} attempts` : ''})` };
   }
-  if (cause instanceof ApplicationFailure) {
-    return { type: cause.type ?? 'Error', message: `${step} failed: ${oneLine(cause.message)}` };
-  }
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return { type: 'Error', message: `${step} failed: ${oneLine(message)}` };
-}
-
-/** The first line of `text`, at most 300 characters: a status message is one sentence, never a stack or an excerpt. */
-function oneLine(text: string): string {
-  const line = text.trim().split('\n')[0]!.trim();
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
-}
-
-/** `START_TO_CLOSE` -> `start-to-close`, as a person reads it in the status message. */
-function timeoutName(type: unknown): string {
-  return String(type ?? 'unknown').toLowerCase().replace(/_/g, '-');
+  return { type, message: `${step} failed: ${message}` };
 }

@@ -22,8 +22,6 @@ import {
   proxyActivities,
   setHandler,
   workflowInfo,
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
 } from '@temporalio/workflow';
 import {
@@ -39,6 +37,7 @@ import {
   type WorkbenchSessionState,
 } from './sessionContracts';
 import { outlastOutages } from './dependencyOutage';
+import { describeActivityFailure } from './failures';
 import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, SESSION_ACTIVITY_OPTIONS } from './policies';
 
 const { recordSessionTransition, resolveSessionSandbox, undeliveredMessages, endAgentSession } =
@@ -222,7 +221,5 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
 }
 
 function failureMessage(err: unknown): string {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) return cause.message;
-  return cause instanceof Error ? cause.message : String(cause);
+  return describeActivityFailure(err).message;
 }
