@@ -7,13 +7,13 @@ import type { PrismaClient } from '../generated/prisma/client';
 import type { Logger } from '../logger';
 import type { ProviderRegistry } from '../providers/types';
 import type { TaskEventNotifier } from '../realtime/notifier';
-import type { ProvisionActivities } from '../workflows/contracts';
-import type { KillActivities } from '../workflows/killContracts';
-import type { WorkbenchActivities } from '../workflows/sessionContracts';
-import { createActivities } from './createActivities';
-import { createKillActivities } from './killActivities';
+import type { ProvisionActivities } from '../workflows/provisionTask.contract';
+import type { KillActivities } from '../workflows/killTask.contract';
+import type { WorkbenchActivities } from '../workflows/workbenchSession.contract';
+import { createProvisionActivities } from './provisionTask.activities';
+import { createKillActivities } from './killTask.activities';
 import { createStepProgressReporter } from './progress';
-import { createSessionActivities } from './sessionActivities';
+import { createWorkbenchActivities } from './workbenchSession.activities';
 
 export interface WorkerActivityDeps {
   prisma: PrismaClient;
@@ -27,8 +27,8 @@ export interface WorkerActivityDeps {
 /** The activities of provisionTask, workbenchSession and killTask, as one object for `Worker.create`. */
 export function createWorkerActivities(deps: WorkerActivityDeps): ProvisionActivities & WorkbenchActivities & KillActivities {
   return {
-    ...createActivities({ ...deps, progress: createStepProgressReporter(deps.temporal, deps.logger) }),
-    ...createSessionActivities(deps),
+    ...createProvisionActivities({ ...deps, progress: createStepProgressReporter(deps.temporal, deps.logger) }),
+    ...createWorkbenchActivities(deps),
     ...createKillActivities(deps),
   };
 }

@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { ProvisionStep } from '../domain/status';
 import type { Logger } from '../logger';
-import { stepProgressSignal } from '../workflows/contracts';
+import { stepProgressSignal } from '../workflows/provisionTask.contract';
 import type { ProgressFn } from '../providers/types';
 
 export type StepProgressReporter = (step: ProvisionStep) => ProgressFn;

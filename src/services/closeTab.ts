@@ -2,7 +2,7 @@
 import type { WorkbenchSession } from '../generated/prisma/client';
 import { updateSession } from '../db/sessions';
 import { signalUnlessEnded } from '../temporal/client';
-import { closeSessionSignal } from '../workflows/sessionContracts';
+import { closeSessionSignal } from '../workflows/workbenchSession.contract';
 import type { ServiceDeps } from './deps';
 
 /**

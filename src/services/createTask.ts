@@ -8,7 +8,7 @@ import type { Task, WorkbenchSession } from '../generated/prisma/client';
 import { insertTaskWithCreatedEvent, type NewTask } from '../db/taskEvents';
 import { startUnlessRunning, startWorkbenchSession } from '../temporal/client';
 import type { ProvisionStarter } from '../temporal/provisionStarter';
-import { provisionWorkflowId } from '../workflows/contracts';
+import { provisionWorkflowId } from '../workflows/provisionTask.contract';
 import type { ServiceDeps } from './deps';
 import { DomainError } from './errors';
 import { createIdempotently } from './idempotency';

@@ -7,7 +7,7 @@ import type { Prisma, Task, WorkbenchSession } from '../generated/prisma/client'
 import { insertSession } from '../db/sessions';
 import { INITIAL_SESSION_KEY } from '../providers/types';
 import type { TaskEventNotifier } from '../realtime/notifier';
-import { workbenchWorkflowId } from '../workflows/sessionContracts';
+import { workbenchWorkflowId } from '../workflows/workbenchSession.contract';
 
 /**
  * Opens a tab on `task` in `tx` (row, `session.created` event, and `firstMessage` as its first

@@ -5,7 +5,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Task } from '../generated/prisma/client';
 import { TEMPORAL_RETRY_AFTER_SECONDS } from '../temporal/unavailable';
-import { provisionStateQuery, type ProvisionState } from '../workflows/contracts';
+import { provisionStateQuery, type ProvisionState } from '../workflows/provisionTask.contract';
 import type { ServiceDeps } from './deps';
 import { DomainError } from './errors';
 

@@ -1,7 +1,7 @@
 /** Asking a tab in `error` for a new attempt: its run opens the agent session again. */
 import type { WorkbenchSession } from '../generated/prisma/client';
 import { signalUnlessEnded } from '../temporal/client';
-import { retrySessionSignal } from '../workflows/sessionContracts';
+import { retrySessionSignal } from '../workflows/workbenchSession.contract';
 import type { ServiceDeps } from './deps';
 import { DomainError } from './errors';
 

@@ -5,7 +5,7 @@
 import type { TranscriptEntry, WorkbenchSession } from '../generated/prisma/client';
 import { appendTranscriptEntry } from '../db/sessions';
 import { signalUnlessEnded } from '../temporal/client';
-import { sendMessageSignal } from '../workflows/sessionContracts';
+import { sendMessageSignal } from '../workflows/workbenchSession.contract';
 import type { ServiceDeps } from './deps';
 import { DomainError } from './errors';
 

@@ -4,9 +4,9 @@
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { SearchAttributeType, TypedSearchAttributes, WorkflowIdReusePolicy, defineSearchAttributeKey } from '@temporalio/common';
-import { PROVISION_WORKFLOW_TYPE, provisionWorkflowId, type ProvisionTaskInput } from '../workflows/contracts';
-import { KILL_TASK_WORKFLOW_TYPE, killWorkflowId } from '../workflows/killContracts';
-import { WORKBENCH_SESSION_WORKFLOW_TYPE, type WorkbenchSessionInput } from '../workflows/sessionContracts';
+import { PROVISION_WORKFLOW_TYPE, provisionWorkflowId, type ProvisionTaskInput } from '../workflows/provisionTask.contract';
+import { KILL_TASK_WORKFLOW_TYPE, killWorkflowId } from '../workflows/killTask.contract';
+import { WORKBENCH_SESSION_WORKFLOW_TYPE, type WorkbenchSessionInput } from '../workflows/workbenchSession.contract';
 import type { killTask } from '../workflows/killTask';
 import type { provisionTask } from '../workflows/provisionTask';
 import type { workbenchSession } from '../workflows/workbenchSession';

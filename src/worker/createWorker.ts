@@ -2,9 +2,9 @@
  * Builds the Temporal worker that runs `provisionTask`, `workbenchSession`, `killTask` and their activities on one task queue.
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
-import type { ProvisionActivities } from '../workflows/contracts';
-import type { KillActivities } from '../workflows/killContracts';
-import type { WorkbenchActivities } from '../workflows/sessionContracts';
+import type { ProvisionActivities } from '../workflows/provisionTask.contract';
+import type { KillActivities } from '../workflows/killTask.contract';
+import type { WorkbenchActivities } from '../workflows/workbenchSession.contract';
 
 export interface ProvisionWorkerOptions {
   connection: NativeConnection;
@@ -15,7 +15,7 @@ export interface ProvisionWorkerOptions {
   workflowBundle?: { codePath: string };
 }
 
-export async function createProvisionWorker(opts: ProvisionWorkerOptions): Promise<Worker> {
+export async function createWorker(opts: ProvisionWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,

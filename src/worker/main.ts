@@ -14,7 +14,7 @@ import { createProviders } from '../providers/registry';
 import { pgNotifier } from '../realtime/notifier';
 import { createTemporalClient } from '../temporal/client';
 import { runUnstartedTaskSweeper } from '../recovery/unstartedTasks';
-import { createProvisionWorker } from './createWorker';
+import { createWorker } from './createWorker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const providers = createProviders(config, logger);
   const activities = createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger });
-  const worker = await createProvisionWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, activities });
+  const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, activities });
   logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker polling');
   // Tasks whose row committed but whose run was never started (the API died in between) get started.
   const stopSweeper = runUnstartedTaskSweeper({ prisma, temporal: client, taskQueue: config.temporal.taskQueue, logger, minAgeMs: 30_000, intervalMs: 30_000 });

@@ -6,7 +6,7 @@
  * kill converges. Workflow code only: no I/O.
  */
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { KillActivities } from './killContracts';
+import type { KillActivities } from './killTask.contract';
 import { MIRROR_ACTIVITY_OPTIONS } from './policies';
 
 const { cancelProvisioning, closeTaskSessions, destroyTaskSandboxes, markKilled } = proxyActivities<KillActivities>({

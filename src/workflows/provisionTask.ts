@@ -21,11 +21,11 @@ import {
   type ProvisionTaskInput,
   type ProvisionTaskResult,
   type TransitionInput,
-} from './contracts';
+} from './provisionTask.contract';
 import { outlastOutages } from './dependencyOutage';
 import { describeActivityFailure, timeoutName } from './failures';
 import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, MIRROR_LOCAL_ACTIVITY_OPTIONS, STEP_ACTIVITY_OPTIONS } from './policies';
-import type { SandboxOutcome, WorkbenchActivities } from './sessionContracts';
+import type { SandboxOutcome, WorkbenchActivities } from './workbenchSession.contract';
 
 const { recordTransition } = proxyActivities<Pick<ProvisionActivities, 'recordTransition'>>(MIRROR_ACTIVITY_OPTIONS);
 const { recordTransition: recordTransitionLocally } = proxyLocalActivities<Pick<ProvisionActivities, 'recordTransition'>>(MIRROR_LOCAL_ACTIVITY_OPTIONS);

@@ -1,5 +1,5 @@
 /**
- * `workbenchSession`: serves one workbench tab for its whole life (see ./sessionContracts.ts).
+ * `workbenchSession`: serves one workbench tab for its whole life (see ./workbenchSession.contract.ts).
  *
  *   pending_provision --sandboxReady--> pending_session_create --session open--> ready
  *   ready --sendMessage--> (turn: running) --> ready, one turn at a time, in message order
@@ -35,7 +35,7 @@ import {
   type WorkbenchActivities,
   type WorkbenchSessionInput,
   type WorkbenchSessionState,
-} from './sessionContracts';
+} from './workbenchSession.contract';
 import { outlastOutages } from './dependencyOutage';
 import { describeActivityFailure } from './failures';
 import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, SESSION_ACTIVITY_OPTIONS } from './policies';

@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { appendTaskEvent } from '../../src/db/taskEvents';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { startProvisionTask } from '../../src/temporal/client';
-import { provisionStateQuery, provisionWorkflowId, type ProvisionState } from '../../src/workflows/contracts';
+import { provisionStateQuery, provisionWorkflowId, type ProvisionState } from '../../src/workflows/provisionTask.contract';
 import { STEP_ACTIVITY_OPTIONS } from '../../src/workflows/policies';
 import { Gate, gatedProvider } from '../support/gate';
 import { expectClientHasEveryEvent, expectOneOfEverything } from '../support/oneOfEverything';

@@ -8,7 +8,7 @@
  *   `running` with one sandbox, one agent process and one session, and the client holds every event.
  */
 import path from 'node:path';
-import { provisionWorkflowId } from '../../src/workflows/contracts';
+import { provisionWorkflowId } from '../../src/workflows/provisionTask.contract';
 import { Gate, gatedProvider } from '../support/gate';
 import { expectClientHasEveryEvent, expectOneOfEverything } from '../support/oneOfEverything';
 import { createTestRepo } from '../support/gitRepo';

@@ -87,7 +87,7 @@ describe('unexpectedErrorMessage', () => {
   });
 
   it('never passes on code excerpts, source paths or stack frames', () => {
-    const prismaLike = Object.assign(new Error('\nInvalid `prisma.task.findUniqueOrThrow()` invocation in\n/work/main/src/activities/createActivities.ts:111:40\n\n→ 111 const task = await prisma.task.findUniqueOrThrow(\nNo record was found'), {
+    const prismaLike = Object.assign(new Error('\nInvalid `prisma.task.findUniqueOrThrow()` invocation in\n/work/main/src/activities/createProvisionActivities.ts:111:40\n\n→ 111 const task = await prisma.task.findUniqueOrThrow(\nNo record was found'), {
       name: 'PrismaClientKnownRequestError',
       code: 'P2025',
     });

@@ -9,7 +9,7 @@ import { PROVISION_STEPS } from '../../src/domain/status';
 import { checkHealth, isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { listAcpSessions } from '../../src/providers/local/acpClient';
 import { ProviderError } from '../../src/providers/types';
-import { provisionStateQuery, provisionWorkflowId } from '../../src/workflows/contracts';
+import { provisionStateQuery, provisionWorkflowId } from '../../src/workflows/provisionTask.contract';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { createLogger } from '../../src/logger';
 import { insertTaskWithCreatedEvent } from '../../src/db/taskEvents';

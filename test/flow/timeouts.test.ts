@@ -10,7 +10,7 @@ import { STEP_ACTIVITY_OPTIONS } from '../../src/workflows/policies';
 import { appendTaskEvent } from '../../src/db/taskEvents';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { startProvisionTask } from '../../src/temporal/client';
-import { provisionWorkflowId } from '../../src/workflows/contracts';
+import { provisionWorkflowId } from '../../src/workflows/provisionTask.contract';
 import { gatedProvider } from '../support/gate';
 import { createTestRepo } from '../support/gitRepo';
 import { getJson, startServices, type TestServices } from '../support/services';

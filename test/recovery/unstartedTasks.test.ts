@@ -9,7 +9,7 @@ import { appendTaskEvent } from '../../src/db/taskEvents';
 import { createLogger } from '../../src/logger';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { startUnstartedTasks } from '../../src/recovery/unstartedTasks';
-import { provisionWorkflowId } from '../../src/workflows/contracts';
+import { provisionWorkflowId } from '../../src/workflows/provisionTask.contract';
 import { createTestRepo } from '../support/gitRepo';
 import { startServices, type TestServices } from '../support/services';
 

@@ -17,7 +17,7 @@ import type { SandboxProvider } from '../../src/providers/types';
 import type { ConfinementPolicy } from '../../src/confinement/policy';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { createTemporalClient } from '../../src/temporal/client';
-import { createProvisionWorker } from '../../src/worker/createWorker';
+import { createWorker } from '../../src/worker/createWorker';
 import { authedFetch, closeAuthLookups } from './auth';
 import { readStack, type TestStack } from './stackFile';
 import { startTestApi } from './testApi';
@@ -65,7 +65,7 @@ export async function startServices(
   const provider = opts.wrapProvider ? opts.wrapProvider(local) : local;
   const providers = new Map([[provider.id, provider]]);
   const activities = createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal, logger });
-  const worker: Worker = await createProvisionWorker({
+  const worker: Worker = await createWorker({
     connection,
     namespace: stack.namespace,
     taskQueue,

@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure, Context } from '@temporalio/activity';
-import type { ProvisionActivities } from '../../src/workflows/contracts';
+import type { ProvisionActivities } from '../../src/workflows/provisionTask.contract';
 import { provisionTask } from '../../src/workflows/provisionTask';
-import type { WorkbenchActivities } from '../../src/workflows/sessionContracts';
+import type { WorkbenchActivities } from '../../src/workflows/workbenchSession.contract';
 import { StubCalls, installRuntime, withStubWorker } from './stubWorker';
 
 type ProvisionStubs = ProvisionActivities & Pick<WorkbenchActivities, 'releasePendingSessions'>;

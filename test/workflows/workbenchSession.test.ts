@@ -16,7 +16,7 @@ import {
   workbenchSessionStateQuery,
   type WorkbenchActivities,
   type WorkbenchSessionInput,
-} from '../../src/workflows/sessionContracts';
+} from '../../src/workflows/workbenchSession.contract';
 import { workbenchSession } from '../../src/workflows/workbenchSession';
 import { Hold, StubCalls, installRuntime, withStubWorker, type StubCall } from './stubWorker';
 

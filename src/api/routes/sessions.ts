@@ -1,7 +1,7 @@
 /**
  * Workbench tab endpoints, under /v1/tasks/:id/sessions. No request here provisions anything or opens
  * an agent session inline: each persists a cheap mutation and hands the work to the tab's
- * `workbenchSession` workflow (see src/workflows/sessionContracts.ts).
+ * `workbenchSession` workflow (see src/workflows/workbenchSession.contract.ts).
  *
  *   POST   /                         open a tab -> 201 placeholder (pending_provision | pending_session_create)
  *   GET    /                         open tabs, in creation order

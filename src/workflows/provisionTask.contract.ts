@@ -94,7 +94,7 @@ export interface TransitionInput {
   fields?: { title?: string; branchName?: string; activeSandboxId?: string; activeSessionId?: string };
 }
 
-/** Activities `provisionTask` calls; built by `createActivities` (src/activities). */
+/** Activities `provisionTask` calls; built by `createProvisionActivities` (src/activities). */
 export interface ProvisionActivities {
   /** Mirrors a transition into Postgres (task row + history event, one transaction) and notifies. */
   recordTransition(input: TransitionInput): Promise<{ seq: number }>;

@@ -16,7 +16,7 @@ import { RELEASED_STATUSES, isReleased } from '../domain/status';
 import type { Logger } from '../logger';
 import { INITIAL_SESSION_KEY, type ProviderRegistry, type SandboxHandle, type SandboxProvider } from '../providers/types';
 import type { TaskEventNotifier } from '../realtime/notifier';
-import type { ProvisionActivities } from '../workflows/contracts';
+import type { ProvisionActivities } from '../workflows/provisionTask.contract';
 import { asActivityErrors } from './errors';
 import { withKeepAliveHeartbeat, type StepProgressReporter } from './progress';
 import { loadSandbox, providerFor } from './sandboxAccess';
@@ -30,7 +30,7 @@ export interface ActivityDeps {
 }
 
 
-export function createActivities(deps: ActivityDeps): ProvisionActivities {
+export function createProvisionActivities(deps: ActivityDeps): ProvisionActivities {
   const { prisma, notifier } = deps;
 
   const providerOf = (providerId: string) => providerFor(deps.providers, providerId);

@@ -18,7 +18,7 @@ import {
   workbenchWorkflowId,
   type WorkbenchActivities,
   type WorkbenchSessionInput,
-} from '../workflows/sessionContracts';
+} from '../workflows/workbenchSession.contract';
 import type { workbenchSession } from '../workflows/workbenchSession';
 import { asActivityErrors } from './errors';
 import { withKeepAliveHeartbeat } from './progress';
@@ -35,7 +35,7 @@ export interface SessionActivityDeps {
 /** Longest agent turn, in ms (the prompt activity's own limit is a little longer). */
 const TURN_TIMEOUT_MS = 14 * 60_000;
 
-export function createSessionActivities(deps: SessionActivityDeps): WorkbenchActivities {
+export function createWorkbenchActivities(deps: SessionActivityDeps): WorkbenchActivities {
   const { prisma, notifier } = deps;
 
   const sessionWithSandbox = async (sessionId: string) => {

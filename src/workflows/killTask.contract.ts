@@ -3,7 +3,7 @@
 export const KILL_TASK_WORKFLOW_TYPE = 'killTask';
 export const killWorkflowId = (taskId: string) => `kill-task-${taskId}`;
 
-/** Activities of `killTask` (src/activities/killActivities.ts). */
+/** Activities of `killTask` (src/activities/killTask.activities.ts). */
 export interface KillActivities {
   /** Requests cancellation of the task's provisioning run and waits until it has closed. */
   cancelProvisioning(input: { taskId: string }): Promise<{ wasRunning: boolean }>;

@@ -8,8 +8,8 @@ import { appendTaskEvent } from '../db/taskEvents';
 import type { Logger } from '../logger';
 import type { ProviderRegistry } from '../providers/types';
 import type { TaskEventNotifier } from '../realtime/notifier';
-import type { KillActivities } from '../workflows/killContracts';
-import { closeSessionSignal } from '../workflows/sessionContracts';
+import type { KillActivities } from '../workflows/killTask.contract';
+import { closeSessionSignal } from '../workflows/workbenchSession.contract';
 import { withKeepAliveHeartbeat } from './progress';
 import { loadSandbox, providerFor } from './sandboxAccess';
 
@@ -65,7 +65,7 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
       const rows = await prisma.sandbox.findMany({ where: { taskId, state: { not: 'destroyed' } } });
       for (const row of rows) {
         // Marked first: a provisioning activity still in flight sees it when its provider call returns
-        // and destroys what it made (src/activities/createActivities.ts), so nothing outlives the kill.
+        // and destroys what it made (src/activities/createProvisionActivities.ts), so nothing outlives the kill.
         await prisma.sandbox.update({ where: { id: row.id }, data: { state: 'destroyed', agentEndpoint: null } });
         const provider = providerFor(deps.providers, row.providerId);
         const handle = row.providerSandboxId && row.directory ? (await loadSandbox(prisma, deps.providers, row.id)).handle : await provider.resumeSandbox(row.id);
