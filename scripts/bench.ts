@@ -27,7 +27,7 @@ import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } fr
 import type { TaskEventMessage } from '../src/domain/records';
 import { stopSandboxAgent } from '../src/providers/local/sandboxAgentProcess';
 import { createTemporalClient } from '../src/temporal/client';
-import { createTestRepo } from '../test/support/gitRepo';
+import { createTestRepo } from '../src/dev/stack/gitRepo';
 import { findFreePort } from '../src/net/freePort';
 import { spawnService, waitForHealth } from '../src/dev/serviceProcess';
 
@@ -514,7 +514,6 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err) => {
-    // eslint-disable-next-line no-console
     console.error(err);
     process.exit(1);
   },

@@ -19,12 +19,12 @@ import { ensureTemporalCli, loadTemporalDevSettings } from '../src/dev/temporalD
 import { Prisma } from '../src/generated/prisma/client';
 import { ProviderError, type SandboxProvider } from '../src/providers/types';
 import type { LocalProvider } from '../src/providers/local/localProvider';
-import { authedFetch } from '../test/support/auth';
-import { createTestRepo } from '../test/support/gitRepo';
-import { runOf } from '../test/support/runs';
-import globalSetup from '../test/support/globalSetup';
-import globalTeardown from '../test/support/globalTeardown';
-import { startServices } from '../test/support/services';
+import { authedFetch } from '../src/dev/stack/auth';
+import { createTestRepo } from '../src/dev/stack/gitRepo';
+import { runOf } from '../src/dev/stack/runs';
+import globalSetup from '../src/dev/stack/globalSetup';
+import globalTeardown from '../src/dev/stack/globalTeardown';
+import { startServices } from '../src/dev/stack/services';
 
 const OUT_DIR = path.resolve(__dirname, '../test/fixtures/histories/current');
 
@@ -326,7 +326,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  // eslint-disable-next-line no-console
   console.error(err);
   process.exit(1);
 });

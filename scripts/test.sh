@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command to run the whole test suite: installs what is missing, then runs Jest, whose global
-# setup starts one Temporal dev server and one throw-away database for the run (test/support).
+# setup starts one Temporal dev server and one throw-away database for the run (src/dev/stack).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh

@@ -15,11 +15,11 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { InstantProvider } from '../../src/providers/instant/instantProvider';
 import type { TaskEventMessage } from '../../src/domain/records';
-import { authedFetch } from '../../test/support/auth';
-import globalSetup from '../../test/support/globalSetup';
-import globalTeardown from '../../test/support/globalTeardown';
-import { TaskEventClient } from '../../test/support/socketClient';
-import { startServices } from '../../test/support/services';
+import { authedFetch } from '../../src/dev/stack/auth';
+import globalSetup from '../../src/dev/stack/globalSetup';
+import globalTeardown from '../../src/dev/stack/globalTeardown';
+import { TaskEventClient } from '../../src/dev/stack/socketClient';
+import { startServices } from '../../src/dev/stack/services';
 
 const opts = new Command().option('--tasks <n>', 'tasks to create', '500').option('--concurrency <n>', 'requests in flight', '50').parse().opts<{ tasks: string; concurrency: string }>();
 const N = Number(opts.tasks);
@@ -111,7 +111,6 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    // eslint-disable-next-line no-console
     console.error(err);
     process.exit(1);
   },

@@ -19,10 +19,10 @@ import { applyMigrations, dropDatabase, ensureDatabase } from '../../src/db/migr
 import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer, type RunningTemporalDevServer } from '../../src/dev/temporalDevServer';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
-import { Gate, gatedProvider } from '../../test/support/gate';
-import { createTestRepo } from '../../test/support/gitRepo';
-import { postJson, startServices } from '../../test/support/services';
-import { STACK_FILE_ENV, type TestStack } from '../../test/support/stackFile';
+import { Gate, gatedProvider } from '../../src/dev/stack/gate';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { postJson, startServices } from '../../src/dev/stack/services';
+import { STACK_FILE_ENV, type TestStack } from '../../src/dev/stack/stackFile';
 import { findFreePort } from '../../src/net/freePort';
 
 async function main(): Promise<number> {
@@ -84,7 +84,6 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    // eslint-disable-next-line no-console
     console.error(err);
     process.exit(1);
   },

@@ -21,12 +21,12 @@ import { listAcpServers } from '../../src/providers/local/acpClient';
 import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { LocalProvider } from '../../src/providers/local/localProvider';
 import { createTemporalClient } from '../../src/temporal/client';
-import { authedFetch } from '../../test/support/auth';
-import { createTestRepo } from '../../test/support/gitRepo';
-import globalSetup from '../../test/support/globalSetup';
-import globalTeardown from '../../test/support/globalTeardown';
-import { readStack } from '../../test/support/stackFile';
-import { startTestApi } from '../../test/support/testApi';
+import { authedFetch } from '../../src/dev/stack/auth';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import globalSetup from '../../src/dev/stack/globalSetup';
+import globalTeardown from '../../src/dev/stack/globalTeardown';
+import { readStack } from '../../src/dev/stack/stackFile';
+import { startTestApi } from '../../src/dev/stack/testApi';
 import { spawnService } from '../../src/dev/serviceProcess';
 
 
@@ -116,7 +116,6 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    // eslint-disable-next-line no-console
     console.error(err);
     process.exit(1);
   },

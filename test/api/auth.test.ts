@@ -6,10 +6,10 @@
 import path from 'node:path';
 import { io } from 'socket.io-client';
 import { tokensFromConfig } from '../../src/api/auth';
-import { tokenFor } from '../support/auth';
-import { TaskEventClient } from '../support/socketClient';
-import { startServices, type TestServices } from '../support/services';
-import { runOf } from '../support/runs';
+import { tokenFor } from '../../src/dev/stack/auth';
+import { TaskEventClient } from '../../src/dev/stack/socketClient';
+import { startServices, type TestServices } from '../../src/dev/stack/services';
+import { runOf } from '../../src/dev/stack/runs';
 
 describe('authentication', () => {
   let services: TestServices;

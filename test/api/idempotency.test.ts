@@ -3,11 +3,11 @@
  * duplicate returns the first request's resource and creates nothing new; the same key with a
  * different body is 422.
  */
-import { authedFetch } from '../support/auth';
+import { authedFetch } from '../../src/dev/stack/auth';
 import path from 'node:path';
-import { createTestRepo } from '../support/gitRepo';
-import { startServices, type TestServices } from '../support/services';
-import { runOf } from '../support/runs';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { startServices, type TestServices } from '../../src/dev/stack/services';
+import { runOf } from '../../src/dev/stack/runs';
 
 describe('Idempotency-Key', () => {
   let services: TestServices;

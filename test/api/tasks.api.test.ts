@@ -6,15 +6,15 @@
  * - Socket.IO `subscribe` validation and workspace isolation of pushed events.
  * Tasks created here provision in the background; every run is waited for before teardown.
  */
-import { authedFetch } from '../support/auth';
+import { authedFetch } from '../../src/dev/stack/auth';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { taskRoom, type TaskEventMessage } from '../../src/domain/records';
-import { createTestRepo } from '../support/gitRepo';
-import { TaskEventClient } from '../support/socketClient';
-import { getJson, postJson, startServices, type TestServices } from '../support/services';
-import { runOf } from '../support/runs';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { TaskEventClient } from '../../src/dev/stack/socketClient';
+import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
+import { runOf } from '../../src/dev/stack/runs';
 
 type Res = { status: number; body: any };
 

@@ -10,10 +10,10 @@ import { cgroupValue } from '../../src/confinement/cgroups';
 import { REPO_ROOT } from '../../src/dev/temporalDevServer';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import { checkHealth, isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
-import { createTestRepo } from '../support/gitRepo';
-import { runOf } from '../support/runs';
-import { getJson, postJson, startServices, type TestServices } from '../support/services';
-import { readStack } from '../support/stackFile';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { runOf } from '../../src/dev/stack/runs';
+import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
+import { readStack } from '../../src/dev/stack/stackFile';
 
 const WORKSPACE = 'ws-confinement';
 const LIMITS = { memoryMb: 256, pidsMax: 64, cpuPercent: 100 };

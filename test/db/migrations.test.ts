@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { applyMigrations, dropDatabase, ensureDatabase } from '../../src/db/migrate';
 import { shapeFromDatabase, shapeFromPrismaSchema } from '../support/schemaDrift';
-import { readStack } from '../support/stackFile';
+import { readStack } from '../../src/dev/stack/stackFile';
 
 const schemaText = readFileSync(path.join(__dirname, '../../prisma/schema.prisma'), 'utf8');
 

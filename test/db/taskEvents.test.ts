@@ -7,7 +7,7 @@ import { Client } from 'pg';
 import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
 import { appendTaskEvent, insertTaskWithCreatedEvent, type NewTask } from '../../src/db/taskEvents';
 import { TASK_EVENTS_CHANNEL, pgNotifier } from '../../src/realtime/notifier';
-import { readStack } from '../support/stackFile';
+import { readStack } from '../../src/dev/stack/stackFile';
 
 describe('appendTaskEvent', () => {
   const { databaseUrl } = readStack();

@@ -9,13 +9,13 @@
  */
 import path from 'node:path';
 import { provisionWorkflowId } from '../../src/workflows/provisionTask.contract';
-import { Gate, gatedProvider } from '../support/gate';
+import { Gate, gatedProvider } from '../../src/dev/stack/gate';
 import { expectClientHasEveryEvent, expectOneOfEverything } from '../support/oneOfEverything';
-import { createTestRepo } from '../support/gitRepo';
-import { runOf } from '../support/runs';
-import { getJson, postJson, startServices, type TestServices } from '../support/services';
-import { TaskEventClient } from '../support/socketClient';
-import { readStack } from '../support/stackFile';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { runOf } from '../../src/dev/stack/runs';
+import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
+import { TaskEventClient } from '../../src/dev/stack/socketClient';
+import { readStack } from '../../src/dev/stack/stackFile';
 import { startTcpProxy, type TcpProxy } from '../support/tcpProxy';
 
 const WORKSPACE = 'ws-temporal-outage';

@@ -10,7 +10,7 @@ import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
 import { isDatabaseUnavailable } from '../../src/db/unavailable';
 import { findFreePort } from '../../src/net/freePort';
 import { isTemporalUnavailable } from '../../src/temporal/unavailable';
-import { readStack } from '../support/stackFile';
+import { readStack } from '../../src/dev/stack/stackFile';
 
 /** The error `fn` rejects with. */
 async function failureOf(fn: () => Promise<unknown>): Promise<unknown> {

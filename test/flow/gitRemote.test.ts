@@ -9,8 +9,8 @@ import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { simpleGit } from 'simple-git';
 import { createBareRepo, createGitDaemon, type GitDaemon } from '../support/gitDaemon';
-import { runOf } from '../support/runs';
-import { getJson, postJson, startServices, type TestServices } from '../support/services';
+import { runOf } from '../../src/dev/stack/runs';
+import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
 type PendingActivity = NonNullable<Awaited<ReturnType<WorkflowHandle['describe']>>['raw']['pendingActivities']>[number];

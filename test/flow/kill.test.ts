@@ -5,10 +5,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
-import { Gate, gatedProvider } from '../support/gate';
-import { createTestRepo } from '../support/gitRepo';
-import { getJson, postJson, startServices, type TestServices } from '../support/services';
-import { runOf } from '../support/runs';
+import { Gate, gatedProvider } from '../../src/dev/stack/gate';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
+import { runOf } from '../../src/dev/stack/runs';
 
 describe('killing a task', () => {
   let services: TestServices;

@@ -15,12 +15,12 @@ import { createLogger } from '../../src/logger';
 import { insertTaskWithCreatedEvent } from '../../src/db/taskEvents';
 import { startUnstartedTasks } from '../../src/recovery/unstartedTasks';
 import { startProvisionTask } from '../../src/temporal/client';
-import { Gate, gatedProvider } from '../support/gate';
-import { createTestRepo } from '../support/gitRepo';
-import { TaskEventClient } from '../support/socketClient';
-import { getJson, postJson, startServices, type TestServices } from '../support/services';
-import { startTestApi } from '../support/testApi';
-import { runOf } from '../support/runs';
+import { Gate, gatedProvider } from '../../src/dev/stack/gate';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { TaskEventClient } from '../../src/dev/stack/socketClient';
+import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
+import { startTestApi } from '../../src/dev/stack/testApi';
+import { runOf } from '../../src/dev/stack/runs';
 
 describe('provisionTask on the real stack', () => {
   let services: TestServices;

@@ -2,11 +2,11 @@
  * POST /v1/tasks/:id/retry: a task in `error` is provisioned again by a new run that reuses what is
  * sound; tabs that showed the failure follow it to `ready`.
  */
-import { authedFetch } from '../support/auth';
+import { authedFetch } from '../../src/dev/stack/auth';
 import path from 'node:path';
-import { createTestRepo } from '../support/gitRepo';
-import { getJson, postJson, startServices, type TestServices } from '../support/services';
-import { runOf } from '../support/runs';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
+import { runOf } from '../../src/dev/stack/runs';
 
 describe('retrying a failed task', () => {
   let services: TestServices;

@@ -3,17 +3,17 @@
  * pending_provision -> pending_session_create -> ready through pushed events alone; messages round-trip
  * through the real sandbox-agent and the offline agent; unread, draft, close; the first prompt.
  */
-import { authedFetch } from '../support/auth';
+import { authedFetch } from '../../src/dev/stack/auth';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import type { TaskEventMessage } from '../../src/domain/records';
 import { ProviderError } from '../../src/providers/types';
-import { Gate, gatedProvider } from '../support/gate';
-import { createTestRepo } from '../support/gitRepo';
-import { TaskEventClient } from '../support/socketClient';
-import { getJson, postJson, startServices, type TestServices } from '../support/services';
-import { runOf } from '../support/runs';
+import { Gate, gatedProvider } from '../../src/dev/stack/gate';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { TaskEventClient } from '../../src/dev/stack/socketClient';
+import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
+import { runOf } from '../../src/dev/stack/runs';
 
 async function request(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await authedFetch(url, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });

@@ -11,10 +11,10 @@ import { appendTaskEvent } from '../../src/db/taskEvents';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { startProvisionTask } from '../../src/temporal/client';
 import { provisionWorkflowId } from '../../src/workflows/provisionTask.contract';
-import { gatedProvider } from '../support/gate';
-import { createTestRepo } from '../support/gitRepo';
-import { getJson, startServices, type TestServices } from '../support/services';
-import { runOf } from '../support/runs';
+import { gatedProvider } from '../../src/dev/stack/gate';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { getJson, startServices, type TestServices } from '../../src/dev/stack/services';
+import { runOf } from '../../src/dev/stack/runs';
 
 describe('a step that overruns its limit', () => {
   let services: TestServices;

@@ -12,7 +12,7 @@ import { classifyGitFailure } from '../../src/providers/local/gitErrors';
 import { currentBranch, ensureCheckout, listRemoteBranches } from '../../src/providers/local/git';
 import { ProviderError } from '../../src/providers/types';
 import { createBareRepo, createGitDaemon, type GitDaemon } from '../support/gitDaemon';
-import { readStack } from '../support/stackFile';
+import { readStack } from '../../src/dev/stack/stackFile';
 
 const SSH_TAIL = 'fatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\nand the repository exists.\n';
 

@@ -11,8 +11,8 @@ import { listAcpServers } from '../../src/providers/local/acpClient';
 import { LocalProvider } from '../../src/providers/local/localProvider';
 import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { ProviderError, type SandboxHandle } from '../../src/providers/types';
-import { createTestRepo } from '../support/gitRepo';
-import { readStack } from '../support/stackFile';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { readStack } from '../../src/dev/stack/stackFile';
 
 describe('LocalProvider', () => {
   const root = mkdtempSync(path.join(readStack().workDir, 'local-provider-'));

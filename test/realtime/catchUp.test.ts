@@ -3,11 +3,11 @@
  * missed, in order, exactly once, from Postgres — also while new events keep arriving live.
  */
 import path from 'node:path';
-import { Gate, gatedProvider } from '../support/gate';
-import { createTestRepo } from '../support/gitRepo';
-import { TaskEventClient } from '../support/socketClient';
-import { postJson, startServices, type TestServices } from '../support/services';
-import { runOf } from '../support/runs';
+import { Gate, gatedProvider } from '../../src/dev/stack/gate';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { TaskEventClient } from '../../src/dev/stack/socketClient';
+import { postJson, startServices, type TestServices } from '../../src/dev/stack/services';
+import { runOf } from '../../src/dev/stack/runs';
 
 describe('catching up on missed events', () => {
   let services: TestServices;

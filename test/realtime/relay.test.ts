@@ -6,11 +6,11 @@ import path from 'node:path';
 import { createPrismaClient } from '../../src/db/prisma';
 import { createLogger } from '../../src/logger';
 import type { ApiServer } from '../../src/api/server';
-import { createTestRepo } from '../support/gitRepo';
-import { TaskEventClient } from '../support/socketClient';
-import { postJson, startServices, type TestServices } from '../support/services';
-import { readStack } from '../support/stackFile';
-import { startTestApi } from '../support/testApi';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { TaskEventClient } from '../../src/dev/stack/socketClient';
+import { postJson, startServices, type TestServices } from '../../src/dev/stack/services';
+import { readStack } from '../../src/dev/stack/stackFile';
+import { startTestApi } from '../../src/dev/stack/testApi';
 
 describe('realtime relay across API processes', () => {
   let services: TestServices;

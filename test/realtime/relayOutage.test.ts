@@ -12,10 +12,10 @@ import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
 import { appendTaskEvent, insertTaskWithCreatedEvent } from '../../src/db/taskEvents';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { createTemporalClient } from '../../src/temporal/client';
-import { TaskEventClient } from '../support/socketClient';
-import { readStack } from '../support/stackFile';
+import { TaskEventClient } from '../../src/dev/stack/socketClient';
+import { readStack } from '../../src/dev/stack/stackFile';
 import { startTcpProxy, viaProxy, type TcpProxy } from '../support/tcpProxy';
-import { startTestApi } from '../support/testApi';
+import { startTestApi } from '../../src/dev/stack/testApi';
 
 const stack = readStack();
 

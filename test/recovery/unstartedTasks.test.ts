@@ -10,8 +10,8 @@ import { createLogger } from '../../src/logger';
 import { pgNotifier } from '../../src/realtime/notifier';
 import { startUnstartedTasks } from '../../src/recovery/unstartedTasks';
 import { provisionWorkflowId } from '../../src/workflows/provisionTask.contract';
-import { createTestRepo } from '../support/gitRepo';
-import { startServices, type TestServices } from '../support/services';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { startServices, type TestServices } from '../../src/dev/stack/services';
 
 describe('recovery of tasks whose run was never started', () => {
   let services: TestServices;

@@ -11,7 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { readStack } from '../support/stackFile';
+import { readStack } from '../../src/dev/stack/stackFile';
 
 const DIR = path.join(__dirname, '../fixtures/histories');
 

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { Client } from 'pg';
 import { io } from 'socket.io-client';
-import { readStack } from '../support/stackFile';
+import { readStack } from '../../src/dev/stack/stackFile';
 import { findFreePort } from '../../src/net/freePort';
 import { spawnService, waitForHealth } from '../../src/dev/serviceProcess';
 

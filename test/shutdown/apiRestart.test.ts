@@ -7,13 +7,13 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import type { TaskEventMessage } from '../../src/domain/records';
-import { tokenFor } from '../support/auth';
-import { Gate, gatedProvider } from '../support/gate';
-import { createTestRepo } from '../support/gitRepo';
-import { startServices, type TestServices } from '../support/services';
+import { tokenFor } from '../../src/dev/stack/auth';
+import { Gate, gatedProvider } from '../../src/dev/stack/gate';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { startServices, type TestServices } from '../../src/dev/stack/services';
 import { findFreePort } from '../../src/net/freePort';
 import { spawnService, waitForHealth } from '../../src/dev/serviceProcess';
-import { runOf } from '../support/runs';
+import { runOf } from '../../src/dev/stack/runs';
 
 
 describe('API process death', () => {

@@ -5,9 +5,9 @@
 import path from 'node:path';
 import { createPrismaClient } from '../../src/db/prisma';
 import { createTemporalClient } from '../../src/temporal/client';
-import { authedFetch } from '../support/auth';
-import { readStack } from '../support/stackFile';
-import { startTestApi } from '../support/testApi';
+import { authedFetch } from '../../src/dev/stack/auth';
+import { readStack } from '../../src/dev/stack/stackFile';
+import { startTestApi } from '../../src/dev/stack/testApi';
 import { spawnService } from '../../src/dev/serviceProcess';
 
 

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { simpleGit } from 'simple-git';
 import { findFreePort } from '../../src/net/freePort';
-import { createTestRepo } from './gitRepo';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
 
 export interface GitDaemon {
   /** Directory whose bare repositories are served (`git://127.0.0.1:<port>/<name>` is `<baseDir>/<name>`). */

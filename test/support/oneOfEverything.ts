@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { listAcpServers } from '../../src/providers/local/acpClient';
-import type { TestServices } from './services';
-import type { TaskEventClient } from './socketClient';
+import type { TestServices } from '../../src/dev/stack/services';
+import type { TaskEventClient } from '../../src/dev/stack/socketClient';
 
 /** Asserts `taskId` is `running` with exactly one sandbox row, one live sandbox-agent process (the recorded one) and one agent session. */
 export async function expectOneOfEverything(services: TestServices, taskId: string): Promise<void> {

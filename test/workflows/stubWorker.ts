@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { readStack } from '../support/stackFile';
+import { readStack } from '../../src/dev/stack/stackFile';
 
 /** One activity call as a stub saw it. */
 export interface StubCall {

@@ -248,9 +248,9 @@ export async function stopSandboxAgent(pid: number, graceMs = 3_000): Promise<vo
 }
 
 async function terminate(pid: number, graceMs: number): Promise<void> {
-  signal(-pid, 'SIGTERM') || signal(pid, 'SIGTERM');
+  if (!signal(-pid, 'SIGTERM')) signal(pid, 'SIGTERM');
   if (!(await waitForExit(pid, graceMs))) {
-    signal(-pid, 'SIGKILL') || signal(pid, 'SIGKILL');
+    if (!signal(-pid, 'SIGKILL')) signal(pid, 'SIGKILL');
     await waitForExit(pid, 2_000);
   }
   // Agent processes left in the group (a live group id is never reused as a pid, so this is safe).

@@ -1,6 +1,6 @@
 /** A real Socket.IO client that follows tasks and records what it receives. */
 import { io, type Socket } from 'socket.io-client';
-import type { TaskEventMessage, TaskRecord } from '../../src/domain/records';
+import type { TaskEventMessage, TaskRecord } from '../../domain/records';
 import { tokenFor } from './auth';
 
 export class TaskEventClient {
@@ -8,7 +8,7 @@ export class TaskEventClient {
   readonly messages: TaskEventMessage[] = [];
   private waiters: Array<() => void> = [];
 
-  /** Connects with the test token of `workspaceId` (test/support/auth.ts). */
+  /** Connects with the test token of `workspaceId` (./auth.ts). */
   constructor(baseUrl: string, workspaceId: string) {
     this.socket = io(baseUrl, { transports: ['websocket'], reconnection: false, auth: { token: tokenFor(workspaceId) } });
     this.socket.on('task.event', (m: TaskEventMessage) => {

@@ -7,10 +7,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
-import { applyMigrations, ensureDatabase } from '../../src/db/migrate';
-import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../../src/dev/temporalDevServer';
+import { applyMigrations, ensureDatabase } from '../../db/migrate';
+import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../../dev/temporalDevServer';
 import { STACK_FILE_ENV, type TestStack } from './stackFile';
-import { findFreePort } from '../../src/net/freePort';
+import { findFreePort } from '../../net/freePort';
 
 export default async function globalSetup(): Promise<void> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'tps-test-'));
@@ -30,7 +30,7 @@ export default async function globalSetup(): Promise<void> {
   await ensureDatabase(databaseUrl);
   await applyMigrations(databaseUrl);
 
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
   const workflowBundlePath = path.join(workDir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, code);
 

@@ -2,7 +2,7 @@
  * Test gates: hold a provider step open until the test opens the gate, to observe the system while a
  * step is in flight. The wrapped provider is the real one; only the timing changes.
  */
-import type { SandboxProvider } from '../../src/providers/types';
+import type { SandboxProvider } from '../../providers/types';
 
 export class Gate {
   private releaseFn!: () => void;

@@ -5,9 +5,9 @@
  */
 import { rmSync } from 'node:fs';
 import { Client } from 'pg';
-import { dropDatabase } from '../../src/db/migrate';
-import type { RunningTemporalDevServer } from '../../src/dev/temporalDevServer';
-import { stopSandboxAgent } from '../../src/providers/local/sandboxAgentProcess';
+import { dropDatabase } from '../../db/migrate';
+import type { RunningTemporalDevServer } from '../../dev/temporalDevServer';
+import { stopSandboxAgent } from '../../providers/local/sandboxAgentProcess';
 import { readStack } from './stackFile';
 
 export default async function globalTeardown(): Promise<void> {

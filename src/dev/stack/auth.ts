@@ -5,8 +5,8 @@
  * unless the request carries an Authorization header of its own (tests of authentication do). A request
  * about no (valid) workspace gets the token of `ws-anonymous`, so it meets validation, not a 401.
  */
-import type { TokenResolver } from '../../src/auth/tokens';
-import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
+import type { TokenResolver } from '../../auth/tokens';
+import { createPrismaClient, type PrismaClient } from '../../db/prisma';
 import { readStack } from './stackFile';
 
 export const testTokenResolver: TokenResolver = (token) => /^test-token\.([A-Za-z0-9._-]{1,100})$/.exec(token)?.[1] ?? null;

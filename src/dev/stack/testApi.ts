@@ -3,10 +3,10 @@
  * test tokens, repositories under the run's work directory, the pg notifier.
  */
 import type { Client } from '@temporalio/client';
-import { createApiServer, type ApiServer } from '../../src/api/server';
-import type { PrismaClient } from '../../src/db/prisma';
-import { createLogger, type Logger } from '../../src/logger';
-import { pgNotifier } from '../../src/realtime/notifier';
+import { createApiServer, type ApiServer } from '../../api/server';
+import type { PrismaClient } from '../../db/prisma';
+import { createLogger, type Logger } from '../../logger';
+import { pgNotifier } from '../../realtime/notifier';
 import { testTokenResolver } from './auth';
 import type { TestStack } from './stackFile';
 
