@@ -84,7 +84,9 @@ const rssMiB = (pid: number) =>
  */
 function ownCpuMs(pid: number, opts: { reapedChildren?: boolean } = {}): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
     // fields 14-17 of stat: utime, stime, cutime, cstime
     const own = Number(fields[11]) + Number(fields[12]);
     return (opts.reapedChildren ? own + Number(fields[13]) + Number(fields[14]) : own) * 10;
@@ -220,7 +222,10 @@ async function main(): Promise<void> {
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         while (next < open.length) {
-          await client.workflow.getHandle(open[next++]!).terminate('benchmark: backlog discarded between load runs').catch(() => undefined);
+          await client.workflow
+            .getHandle(open[next++]!)
+            .terminate('benchmark: backlog discarded between load runs')
+            .catch(() => undefined);
         }
       }),
     );
@@ -271,11 +276,37 @@ async function main(): Promise<void> {
     for (let i = 0; i < (runs(1) ? 50 : 0); i++) {
       const id = randomUUID();
       let t = performance.now();
-      await prisma.task.create({ data: { id, workspaceId: 'bench-breakdown', repository: repo, prompt: 'p', providerId: 'floor', agentType: 'claude', status: 'archived', statusMessage: 'benchmark floor row', workflowId: `floor-${id}` } });
+      await prisma.task.create({
+        data: {
+          id,
+          workspaceId: 'bench-breakdown',
+          repository: repo,
+          prompt: 'p',
+          providerId: 'floor',
+          agentType: 'claude',
+          status: 'archived',
+          statusMessage: 'benchmark floor row',
+          workflowId: `floor-${id}`,
+        },
+      });
       breakdown.insert.push(performance.now() - t);
       const id2 = randomUUID();
       t = performance.now();
-      await insertTaskWithCreatedEvent(prisma, { id: id2, workspaceId: 'bench-breakdown', repository: repo, prompt: 'p', requestedBranch: null, providerId: 'instant', agentType: 'claude', statusMessage: 'provision queued', workflowId: `bd-${id2}` }, {});
+      await insertTaskWithCreatedEvent(
+        prisma,
+        {
+          id: id2,
+          workspaceId: 'bench-breakdown',
+          repository: repo,
+          prompt: 'p',
+          requestedBranch: null,
+          providerId: 'instant',
+          agentType: 'claude',
+          statusMessage: 'provision queued',
+          workflowId: `bd-${id2}`,
+        },
+        {},
+      );
       breakdown.transaction.push(performance.now() - t);
       t = performance.now();
       const handle = await client.workflow.start('provisionTask', { taskQueue: 'bench-breakdown-no-worker', workflowId: `bd-${id2}`, args: [{ taskId: id2 }] });
@@ -321,7 +352,10 @@ async function main(): Promise<void> {
       const s3: Record<string, { response: number[]; running: number[] }> = {};
       const firstEvent: number[] = [];
       const stepDelay = new Map<string, number[]>();
-      for (const [provider, n] of [['instant', 30], ['local', 10]] as const) {
+      for (const [provider, n] of [
+        ['instant', 30],
+        ['local', 10],
+      ] as const) {
         s3[provider] = { response: [], running: [] };
         for (let i = 0; i < n; i++) {
           const { id, t0, t1 } = await createOne(provider);
@@ -344,7 +378,9 @@ async function main(): Promise<void> {
         '',
         '| provider | tasks | median time to the create response | median time to `running` (what a synchronous create made users wait) | ratio |',
         '| --- | --- | --- | --- | --- |',
-        ...Object.entries(s3).map(([p, v]) => `| ${p} | ${v.response.length} | ${ms(median(v.response))} | ${ms(median(v.running))} | ${ratio(median(v.running), median(v.response))}× |`),
+        ...Object.entries(s3).map(
+          ([p, v]) => `| ${p} | ${v.response.length} | ${ms(median(v.response))} | ${ms(median(v.running))} | ${ratio(median(v.running), median(v.response))}× |`,
+        ),
         '',
         '## 4. Time to first event and to each step (instant provider, sequential tasks)',
         '',
@@ -418,7 +454,10 @@ async function main(): Promise<void> {
     // ------------------------------------------------------------------------------ the report
     const cpu = os.cpus()[0]?.model ?? 'unknown';
     const s16 = s1.find((r) => r.c === 16);
-    const cpuPerRequest = (c: Record<string, number>, count: number) => Object.keys(c).map((k) => `${CPU_LABELS[k] ?? k} ${(c[k]! / count).toFixed(2)}`).join(', ');
+    const cpuPerRequest = (c: Record<string, number>, count: number) =>
+      Object.keys(c)
+        .map((k) => `${CPU_LABELS[k] ?? k} ${(c[k]! / count).toFixed(2)}`)
+        .join(', ');
     report.push(
       '# Benchmarks',
       '',

@@ -66,7 +66,10 @@ function databaseOutageAtSandbox(local: LocalProvider): SandboxProvider {
     createSandbox: async (...args: Parameters<LocalProvider['createSandbox']>) => {
       if (failures < 2) {
         failures++;
-        throw new Prisma.PrismaClientKnownRequestError("Can't reach database server at 127.0.0.1:5432 (injected outage, recording)", { code: 'P1001', clientVersion: Prisma.prismaVersion.client });
+        throw new Prisma.PrismaClientKnownRequestError("Can't reach database server at 127.0.0.1:5432 (injected outage, recording)", {
+          code: 'P1001',
+          clientVersion: Prisma.prismaVersion.client,
+        });
       }
       return local.createSandbox(...args);
     },
@@ -137,7 +140,11 @@ interface Scenario {
 }
 
 const api = async (services: Services, method: string, p: string, body?: unknown): Promise<any> => {
-  const res = await authedFetch(`${services.baseUrl}${p}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await authedFetch(`${services.baseUrl}${p}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const json = await res.json();
   if (res.status >= 400) throw new Error(`${method} ${p} answered ${res.status} ${JSON.stringify(json)}`);
   return json;

@@ -5,4 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 node_modules/.bin/tsc --noEmit -p tsconfig.json
+# Layer rules, no floating promises, no I/O in workflow code (eslint.config.mjs); formatting (.prettierrc.json).
+node_modules/.bin/eslint --max-warnings 0 .
+node_modules/.bin/prettier --check --log-level warn .
 exec node_modules/.bin/jest "$@"

@@ -44,7 +44,10 @@ const schema = z.object({
   /** CPU of one sandbox, percent of one core. */
   SANDBOX_CPU_PERCENT: z.coerce.number().int().min(1).max(100_000).default(100),
   /** Comma-separated names of variables passed into sandboxes (e.g. an agent's API key); nothing else is. */
-  SANDBOX_PASS_ENV: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(,[A-Za-z_][A-Za-z0-9_]*)*$/).optional(),
+  SANDBOX_PASS_ENV: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*(,[A-Za-z_][A-Za-z0-9_]*)*$/)
+    .optional(),
 });
 
 export interface AppConfig {
@@ -87,7 +90,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sandboxRoot: path.resolve(c.SANDBOX_ROOT),
     apiTokens: c.API_TOKENS,
     benchmarkProviders: { enabled: c.ENABLE_BENCHMARK_PROVIDERS === '1', delayMs: c.INSTANT_PROVIDER_DELAY_MS, slowDelayMs: c.SLOW_PROVIDER_DELAY_MS },
-    repositoryRoots: (c.REPOSITORY_ROOTS ?? path.resolve(__dirname, '../..')).split(':').filter(Boolean).map((r) => path.resolve(r)),
+    repositoryRoots: (c.REPOSITORY_ROOTS ?? path.resolve(__dirname, '../..'))
+      .split(':')
+      .filter(Boolean)
+      .map((r) => path.resolve(r)),
     logLevel: c.LOG_LEVEL,
     confinement: {
       isolation: c.SANDBOX_ISOLATION,

@@ -21,7 +21,11 @@ import globalTeardown from '../../src/dev/stack/globalTeardown';
 import { TaskEventClient } from '../../src/dev/stack/socketClient';
 import { startServices } from '../../src/dev/stack/services';
 
-const opts = new Command().option('--tasks <n>', 'tasks to create', '500').option('--concurrency <n>', 'requests in flight', '50').parse().opts<{ tasks: string; concurrency: string }>();
+const opts = new Command()
+  .option('--tasks <n>', 'tasks to create', '500')
+  .option('--concurrency <n>', 'requests in flight', '50')
+  .parse()
+  .opts<{ tasks: string; concurrency: string }>();
 const N = Number(opts.tasks);
 const C = Number(opts.concurrency);
 

@@ -176,7 +176,9 @@ async function main(): Promise<number> {
       }
       const checks = task.status === 'running' && dense && clientOk && sandboxes.length === 1 && runs.length === 1 && runs[0] === 'COMPLETED' && localOk;
       if (!checks) failures++;
-      rows.push(`| ${id.slice(0, 8)} | ${provider} | ${task.status} | ${seqs.length} | ${got.length} (after snapshot ${snapshot}) | ${clientOk ? 'yes' : 'NO'} | ${sandboxes.length} | ${agents} / ${sessions} | ${runs.join(',')} | ${checks ? 'ok' : 'FAILED'} |`);
+      rows.push(
+        `| ${id.slice(0, 8)} | ${provider} | ${task.status} | ${seqs.length} | ${got.length} (after snapshot ${snapshot}) | ${clientOk ? 'yes' : 'NO'} | ${sandboxes.length} | ${agents} / ${sessions} | ${runs.join(',')} | ${checks ? 'ok' : 'FAILED'} |`,
+      );
     }
     await temporalClient.connection.close();
     ok = failures === 0;

@@ -36,7 +36,14 @@ async function main(): Promise<number> {
   await ensureDatabase(db.toString());
   await applyMigrations(db.toString());
   const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
-  const stack: TestStack = { temporalAddress: temporal.address, namespace: temporal.namespace, temporalUiUrl: temporal.uiUrl, databaseUrl: db.toString(), workflowBundlePath: path.join(workDir, 'bundle.js'), workDir };
+  const stack: TestStack = {
+    temporalAddress: temporal.address,
+    namespace: temporal.namespace,
+    temporalUiUrl: temporal.uiUrl,
+    databaseUrl: db.toString(),
+    workflowBundlePath: path.join(workDir, 'bundle.js'),
+    workDir,
+  };
   writeFileSync(stack.workflowBundlePath, code);
   writeFileSync(path.join(workDir, 'stack.json'), JSON.stringify(stack));
   process.env[STACK_FILE_ENV] = path.join(workDir, 'stack.json');

@@ -29,7 +29,6 @@ import { readStack } from '../../src/dev/stack/stackFile';
 import { startTestApi } from '../../src/dev/stack/testApi';
 import { spawnService } from '../../src/dev/serviceProcess';
 
-
 function sandboxAgentPids(): number[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
@@ -71,7 +70,11 @@ async function main(): Promise<number> {
   try {
     for (const step of PROVISION_STEPS) {
       const agentsBefore = sandboxAgentPids().length;
-      const res = await authedFetch(`${baseUrl}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workspaceId: 'ws-sigkill', repository: repo, prompt: `Survive a kill at ${step}` }) });
+      const res = await authedFetch(`${baseUrl}/v1/tasks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ workspaceId: 'ws-sigkill', repository: repo, prompt: `Survive a kill at ${step}` }),
+      });
       const task = (await res.json()) as { id: string; workflowId: string };
       for (;;) {
         const { status } = await prisma.task.findUniqueOrThrow({ where: { id: task.id }, select: { status: true } });
@@ -109,7 +112,9 @@ async function main(): Promise<number> {
     await prisma.$disconnect();
     await globalTeardown();
   }
-  process.stdout.write(`\n| killed during | result | kill → running | sandboxes | new agent processes | ACP servers | checks |\n| --- | --- | --- | --- | --- | --- | --- |\n${rows.join('\n')}\n`);
+  process.stdout.write(
+    `\n| killed during | result | kill → running | sandboxes | new agent processes | ACP servers | checks |\n| --- | --- | --- | --- | --- | --- | --- |\n${rows.join('\n')}\n`,
+  );
   return failures === 0 ? 0 : 1;
 }
 

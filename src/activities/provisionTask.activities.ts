@@ -29,7 +29,6 @@ export interface ActivityDeps {
   logger: Logger;
 }
 
-
 export function createProvisionActivities(deps: ActivityDeps): ProvisionActivities {
   const { prisma, notifier } = deps;
 
@@ -116,9 +115,7 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
         // The row is written before the provider acts, so whatever the provider makes is findable by its key.
         const existing = await prisma.sandbox.findFirst({ where: { taskId, providerId: provider.id, state: { not: 'destroyed' } }, orderBy: { createdAt: 'desc' } });
         const row = existing ?? (await prisma.sandbox.create({ data: { id: randomUUID(), taskId, providerId: provider.id, state: 'creating' } }));
-        const handle = await withKeepAliveHeartbeat(() =>
-          provider.createSandbox({ sandboxKey: row.id, repository: task.repository, branchName }, report),
-        );
+        const handle = await withKeepAliveHeartbeat(() => provider.createSandbox({ sandboxKey: row.id, repository: task.repository, branchName }, report));
         await unlessKilled(row.id, provider, handle);
         await prisma.sandbox.update({
           where: { id: row.id },
@@ -147,7 +144,9 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
       return asActivityErrors(async () => {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
-        const session = await withKeepAliveHeartbeat(() => provider.createSession(handle, { agent: task.agentType, sessionKey: INITIAL_SESSION_KEY }, deps.progress('init_create_session')));
+        const session = await withKeepAliveHeartbeat(() =>
+          provider.createSession(handle, { agent: task.agentType, sessionKey: INITIAL_SESSION_KEY }, deps.progress('init_create_session')),
+        );
         await unlessKilled(sandboxId, provider, handle);
         await prisma.sandbox.update({
           where: { id: sandboxId },

@@ -37,10 +37,14 @@ export async function createSandboxCgroup(sandboxKey: string, limits: ResourceLi
   const group = cgroupOf(sandboxKey);
   await runTool('cgcreate', ['-g', `${CONTROLLERS.join(',')}:${group}`]);
   await runTool('cgset', [
-    '-r', `memory.limit_in_bytes=${limits.memoryMb * 1024 * 1024}`,
-    '-r', `pids.max=${limits.pidsMax}`,
-    '-r', `cpu.cfs_period_us=${CFS_PERIOD_US}`,
-    '-r', `cpu.cfs_quota_us=${Math.round((CFS_PERIOD_US * limits.cpuPercent) / 100)}`,
+    '-r',
+    `memory.limit_in_bytes=${limits.memoryMb * 1024 * 1024}`,
+    '-r',
+    `pids.max=${limits.pidsMax}`,
+    '-r',
+    `cpu.cfs_period_us=${CFS_PERIOD_US}`,
+    '-r',
+    `cpu.cfs_quota_us=${Math.round((CFS_PERIOD_US * limits.cpuPercent) / 100)}`,
     group,
   ]);
 }

@@ -9,7 +9,9 @@ import { runTool } from './hostTools';
 /** The host lacks what confinement needs; `missing` lists each thing, one sentence each. */
 export class ConfinementUnavailableError extends Error {
   constructor(readonly missing: string[]) {
-    super(`sandboxes cannot be confined on this host: ${missing.join('; ')} (install the Debian packages bubblewrap, passt, iproute2 and cgroup-tools and run as root, or set SANDBOX_ISOLATION=none for development only)`);
+    super(
+      `sandboxes cannot be confined on this host: ${missing.join('; ')} (install the Debian packages bubblewrap, passt, iproute2 and cgroup-tools and run as root, or set SANDBOX_ISOLATION=none for development only)`,
+    );
     this.name = 'ConfinementUnavailableError';
   }
 }
@@ -47,8 +49,26 @@ export async function assertConfinementAvailable(): Promise<void> {
   await runTool('ip', ['netns', 'add', probe])
     .then(() => runTool('ip', ['netns', 'del', probe]))
     .catch((err: Error) => missing.push(`network namespaces cannot be created (${err.message})`));
-  await runTool('bwrap', ['--unshare-user', '--uid', '1000', '--unshare-pid', '--unshare-net', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--', 'true']).catch((err: Error) =>
-    missing.push(`bubblewrap cannot create user and PID namespaces (${err.message})`),
-  );
+  await runTool('bwrap', [
+    '--unshare-user',
+    '--uid',
+    '1000',
+    '--unshare-pid',
+    '--unshare-net',
+    '--ro-bind',
+    '/usr',
+    '/usr',
+    '--symlink',
+    'usr/bin',
+    '/bin',
+    '--symlink',
+    'usr/lib',
+    '/lib',
+    '--symlink',
+    'usr/lib64',
+    '/lib64',
+    '--',
+    'true',
+  ]).catch((err: Error) => missing.push(`bubblewrap cannot create user and PID namespaces (${err.message})`));
   if (missing.length > 0) throw new ConfinementUnavailableError(missing);
 }

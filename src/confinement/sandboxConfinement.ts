@@ -91,7 +91,11 @@ export class SandboxConfinement {
         own.PATH = sandboxPath(nodeDir);
         const confined = bwrapArgs(mounts, sandboxEnvironment(own, this.policy), SANDBOX_PATHS.agentBinary, args);
         const [cgexec, ...cgexecArgs] = cgexecPrefix(this.sandboxKey);
-        return { file: cgexec!, args: [...cgexecArgs, ...netnsExecPrefix(this.sandboxKey), 'bwrap', ...confined], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } };
+        return {
+          file: cgexec!,
+          args: [...cgexecArgs, ...netnsExecPrefix(this.sandboxKey), 'bwrap', ...confined],
+          env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+        };
       },
       serverPid: () => this.agentProcesses()[0] ?? null,
       abort: () => this.release(),

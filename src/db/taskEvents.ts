@@ -26,11 +26,7 @@ export interface AppendTaskEventInput {
  * @returns the event's sequence number and whether this call wrote it.
  * @throws Prisma's P2025 when the task does not exist.
  */
-export async function appendTaskEvent(
-  tx: Prisma.TransactionClient,
-  notifier: TaskEventNotifier,
-  input: AppendTaskEventInput,
-): Promise<{ seq: number; created: boolean }> {
+export async function appendTaskEvent(tx: Prisma.TransactionClient, notifier: TaskEventNotifier, input: AppendTaskEventInput): Promise<{ seq: number; created: boolean }> {
   const existing = await tx.taskEvent.findUnique({
     where: { taskId_dedupeKey: { taskId: input.taskId, dedupeKey: input.dedupeKey } },
     select: { seq: true },
@@ -79,11 +75,7 @@ export interface NewTask {
  * @returns the task row as Prisma returns it.
  * @throws Prisma's P2010 (raw query failed) wrapping a unique violation if `id`/`workflowId` exist.
  */
-export async function insertTaskWithCreatedEvent(
-  client: Prisma.TransactionClient,
-  task: NewTask,
-  createdPayload: Record<string, unknown>,
-): Promise<Task> {
+export async function insertTaskWithCreatedEvent(client: Prisma.TransactionClient, task: NewTask, createdPayload: Record<string, unknown>): Promise<Task> {
   const notice = Prisma.sql`json_build_object('taskId', t.id, 'workspaceId', t.workspace_id, 'seq', 1)::text`;
   const rows = await client.$queryRaw<Array<{ createdAt: Date; updatedAt: Date }>>`
     WITH t AS (

@@ -22,7 +22,12 @@ export function spawnService(role: keyof typeof ENTRY_POINTS, options: SpawnOpti
  */
 export async function waitForHealth(baseUrl: string, timeoutMs = 60_000): Promise<void> {
   for (const deadline = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 100))) {
-    if (await fetch(`${baseUrl}/healthz`).then((r) => r.ok).catch(() => false)) return;
+    if (
+      await fetch(`${baseUrl}/healthz`)
+        .then((r) => r.ok)
+        .catch(() => false)
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`${baseUrl} did not become healthy within ${timeoutMs} ms`);
   }
 }

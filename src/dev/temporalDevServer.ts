@@ -74,12 +74,18 @@ export async function startTemporalDevServer(
   opts: { readyTimeoutMs?: number; stdio?: 'inherit' | 'ignore' } = {},
 ): Promise<RunningTemporalDevServer> {
   const args = [
-    'server', 'start-dev',
-    '--ip', settings.ip,
-    '--port', String(settings.port),
-    '--ui-port', String(settings.uiPort),
-    '--namespace', settings.namespace,
-    '--log-level', settings.logLevel,
+    'server',
+    'start-dev',
+    '--ip',
+    settings.ip,
+    '--port',
+    String(settings.port),
+    '--ui-port',
+    String(settings.uiPort),
+    '--namespace',
+    settings.namespace,
+    '--log-level',
+    settings.logLevel,
   ];
   if (settings.dbFilename) {
     const db = path.resolve(REPO_ROOT, settings.dbFilename);

@@ -28,7 +28,10 @@ export function titlePrefix(prompt: string): 'fix' | 'docs' | 'refactor' | 'feat
  */
 export function deriveTitle(prompt: string): string {
   const firstLine = prompt.split(/\r?\n/).find((l) => l.trim().length > 0) ?? '';
-  const cleaned = firstLine.replace(/[^\p{L}\p{N} -]/gu, '').replace(/\s+/g, ' ').trim();
+  const cleaned = firstLine
+    .replace(/[^\p{L}\p{N} -]/gu, '')
+    .replace(/\s+/g, ' ')
+    .trim();
   const title = cleaned ? `${titlePrefix(prompt)}: ${cleaned}` : titlePrefix(prompt);
   return title.slice(0, MAX_TITLE_LENGTH).replace(/[\s-]+$/, '');
 }

@@ -8,15 +8,7 @@
 export const PROVISION_STEPS = ['init_ensure_name', 'init_create_sandbox', 'init_ensure_agent', 'init_create_session'] as const;
 export type ProvisionStep = (typeof PROVISION_STEPS)[number];
 
-export const TASK_STATUSES = [
-  'init_enqueue_provision',
-  ...PROVISION_STEPS,
-  'running',
-  'idle',
-  'error',
-  'archived',
-  'killed',
-] as const;
+export const TASK_STATUSES = ['init_enqueue_provision', ...PROVISION_STEPS, 'running', 'idle', 'error', 'archived', 'killed'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 /** Human message shown under each status while its step runs (domain.md: "Every status change carries a short human message"). */

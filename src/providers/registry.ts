@@ -11,7 +11,9 @@ export function providerIds(config: Pick<AppConfig, 'benchmarkProviders'>): stri
 }
 
 export function createProviders(config: Pick<AppConfig, 'sandboxRoot' | 'benchmarkProviders' | 'confinement'>, logger: Logger): ProviderRegistry {
-  const providers: SandboxProvider[] = [new LocalProvider({ sandboxRoot: config.sandboxRoot, logger: logger.child({ provider: LOCAL_PROVIDER_ID }), confinement: config.confinement })];
+  const providers: SandboxProvider[] = [
+    new LocalProvider({ sandboxRoot: config.sandboxRoot, logger: logger.child({ provider: LOCAL_PROVIDER_ID }), confinement: config.confinement }),
+  ];
   if (config.benchmarkProviders.enabled) {
     providers.push(new InstantProvider(config.benchmarkProviders.delayMs), new InstantProvider(config.benchmarkProviders.slowDelayMs, SLOW_PROVIDER_ID));
   }

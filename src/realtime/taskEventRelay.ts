@@ -96,10 +96,11 @@ export function startTaskEventRelay(deps: {
     missEpoch++;
   };
 
-  const databaseAnswers = () => prisma.$queryRaw`SELECT 1`.then(
-    () => true,
-    () => false,
-  );
+  const databaseAnswers = () =>
+    prisma.$queryRaw`SELECT 1`.then(
+      () => true,
+      () => false,
+    );
 
   const relayLive = async (notice: TaskEventNotice) => {
     const [task, event] = await Promise.all([

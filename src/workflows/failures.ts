@@ -24,7 +24,9 @@ export function describeActivityFailure(err: unknown): { type: string; message: 
 
 /** `START_TO_CLOSE` -> `start-to-close`, as a person reads it. */
 export function timeoutName(type: unknown): string {
-  return String(type ?? 'unknown').toLowerCase().replace(/_/g, '-');
+  return String(type ?? 'unknown')
+    .toLowerCase()
+    .replace(/_/g, '-');
 }
 
 /** The first line of `text`, at most 300 characters. */

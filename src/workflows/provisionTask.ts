@@ -96,9 +96,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   });
 
   const stepTimings = (): Record<string, StepTiming> =>
-    Object.fromEntries(
-      Object.entries(state.steps).map(([k, s]) => [k, { startedAt: s.startedAt, endedAt: s.endedAt, attempt: s.attempt }]),
-    );
+    Object.fromEntries(Object.entries(state.steps).map(([k, s]) => [k, { startedAt: s.startedAt, endedAt: s.endedAt, attempt: s.attempt }]));
 
   const transition = async (
     status: TaskStatus,
@@ -170,7 +168,11 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   await transition(
     'init_create_sandbox',
     'sandbox ready',
-    { type: 'task.step', payload: { step: 'init_create_sandbox', status: 'completed', message: 'sandbox ready', sandboxId: sandbox.sandboxId }, key: 'init_create_sandbox:completed' },
+    {
+      type: 'task.step',
+      payload: { step: 'init_create_sandbox', status: 'completed', message: 'sandbox ready', sandboxId: sandbox.sandboxId },
+      key: 'init_create_sandbox:completed',
+    },
     { activeSandboxId: sandbox.sandboxId },
   );
 

@@ -14,16 +14,7 @@
  *
  * Workflow code only: no I/O.
  */
-import {
-  allHandlersFinished,
-  condition,
-  continueAsNew,
-  patched,
-  proxyActivities,
-  setHandler,
-  workflowInfo,
-  CancellationScope,
-} from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setHandler, workflowInfo, CancellationScope } from '@temporalio/workflow';
 import {
   closeSessionSignal,
   provisioningFailedSignal,

@@ -26,7 +26,11 @@ describe('authentication', () => {
 
   beforeAll(async () => {
     services = await startServices();
-    const created = await call('POST', '/v1/tasks', tokenFor('ws-auth-b'), { workspaceId: 'ws-auth-b', repository: path.join(services.sandboxRoot, 'none'), prompt: 'Belongs to B' });
+    const created = await call('POST', '/v1/tasks', tokenFor('ws-auth-b'), {
+      workspaceId: 'ws-auth-b',
+      repository: path.join(services.sandboxRoot, 'none'),
+      prompt: 'Belongs to B',
+    });
     expect(created.status).toBe(201);
     taskOfB = created.body;
     await (await runOf(services.temporal, taskOfB.workflowId)).result().catch(() => undefined);
@@ -66,7 +70,7 @@ describe('authentication', () => {
     expect(await services.prisma.workbenchSession.count({ where: { taskId: taskOfB.id } })).toBe(0);
   });
 
-  it("refuses to create in or list another workspace (403) and writes nothing", async () => {
+  it('refuses to create in or list another workspace (403) and writes nothing', async () => {
     const before = await services.prisma.task.count();
     const create = await call('POST', '/v1/tasks', tokenFor('ws-auth-a'), { workspaceId: 'ws-auth-b', repository: path.join(services.sandboxRoot, 'none'), prompt: 'Into B' });
     expect(create).toMatchObject({ status: 403, body: { error: { code: 'workspace_forbidden', field: 'body.workspaceId' } } });

@@ -12,7 +12,7 @@ import { sandboxEnvironment } from '../../src/confinement/policy';
 import { findFreePort } from '../../src/net/freePort';
 
 describe('sandboxEnvironment', () => {
-  it('is the provider\'s own variables, the locale and only the passEnv names the host has', () => {
+  it("is the provider's own variables, the locale and only the passEnv names the host has", () => {
     const host = { API_TOKENS: 'a=b', DATABASE_URL: 'postgresql://x', ANTHROPIC_API_KEY: 'k', HOME: '/root' };
     expect(sandboxEnvironment({ HOME: '/sandbox/home', PATH: '/usr/bin' }, { passEnv: ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY'] }, host)).toEqual({
       LANG: 'C.UTF-8',

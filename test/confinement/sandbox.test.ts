@@ -79,10 +79,13 @@ describe('a confined local sandbox', () => {
     await services?.stop();
   });
 
-  it('gets an environment without any of the service\'s variables', async () => {
+  it("gets an environment without any of the service's variables", async () => {
     const { stdout, exitCode } = await run(sandbox, 'env', []);
     expect(exitCode).toBe(0);
-    const names = stdout.split('\n').filter(Boolean).map((line) => line.split('=')[0]!);
+    const names = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split('=')[0]!);
     for (const name of [...Object.keys(planted), 'TPS_TEST_STACK_FILE', 'PATH_TO_SERVICE', 'JEST_WORKER_ID', 'NODE_OPTIONS']) expect(names).not.toContain(name);
     expect(stdout).not.toContain('secret');
     expect(names.sort()).toEqual(expect.arrayContaining(['HOME', 'PATH']));
@@ -166,11 +169,11 @@ describe('a confined local sandbox', () => {
     for (const pid of services.local.sandboxProcesses(sandbox.sandboxId)) {
       if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep') process.kill(pid, 'SIGKILL');
     }
-    for (const deadline = Date.now() + 10_000; Number(cgroupValue(sandbox.sandboxId, 'pids', 'pids.current')) > 10 && Date.now() < deadline; ) await sleep(100);
+    for (const deadline = Date.now() + 10_000; Number(cgroupValue(sandbox.sandboxId, 'pids', 'pids.current')) > 10 && Date.now() < deadline;) await sleep(100);
     expect(await checkHealth(sandbox.baseUrl, sandbox.token, 2_000)).toBe(true);
   });
 
-  it('kills a memory hog at the memory limit, and the service, its agent and the other task\'s session carry on', async () => {
+  it("kills a memory hog at the memory limit, and the service, its agent and the other task's session carry on", async () => {
     const hog = await run(sandbox, 'node', ['-e', 'const a=[];for(;;)a.push(Buffer.alloc(16<<20,1))']);
     expect(hog.exitCode).toBeNull(); // killed by a signal (the OOM killer's SIGKILL)
     expect(Number(cgroupValue(sandbox.sandboxId, 'memory', 'memory.failcnt'))).toBeGreaterThan(0);
@@ -183,7 +186,7 @@ describe('a confined local sandbox', () => {
   it('ends every process of the sandbox on kill, detached ones included', async () => {
     await sh(sandbox, 'setsid sh -c "sleep 600" >/dev/null 2>&1 < /dev/null &');
     const sleeping = () => services.local.sandboxProcesses(sandbox.sandboxId).filter((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep');
-    for (const deadline = Date.now() + 10_000; sleeping().length === 0 && Date.now() < deadline; ) await sleep(50);
+    for (const deadline = Date.now() + 10_000; sleeping().length === 0 && Date.now() < deadline;) await sleep(50);
     expect(sleeping().length).toBeGreaterThan(0);
     const before = services.local.sandboxProcesses(sandbox.sandboxId);
     const killed = await postJson(`${services.baseUrl}/v1/tasks/${sandbox.taskId}/kill`, {});

@@ -44,7 +44,9 @@ describe('migrations', () => {
       expect(rows.rows).toEqual(
         first.map((name) => ({
           migration_name: name,
-          checksum: createHash('sha256').update(readFileSync(path.join(__dirname, '../../prisma/migrations', name, 'migration.sql'))).digest('hex'),
+          checksum: createHash('sha256')
+            .update(readFileSync(path.join(__dirname, '../../prisma/migrations', name, 'migration.sql')))
+            .digest('hex'),
           finished_at: expect.any(Date),
           applied_steps_count: 1,
           rolled_back_at: null,

@@ -30,9 +30,7 @@ describe('appendTaskEvent', () => {
   it('gives concurrent appends to one task consecutive numbers from 1', async () => {
     const taskId = await newTask();
     const seqs = await Promise.all(
-      Array.from({ length: 12 }, (_, i) =>
-        prisma.$transaction((tx) => appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: { i }, dedupeKey: `k${i}` })),
-      ),
+      Array.from({ length: 12 }, (_, i) => prisma.$transaction((tx) => appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: { i }, dedupeKey: `k${i}` }))),
     );
     expect(seqs.map((s) => s.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
@@ -43,7 +41,13 @@ describe('appendTaskEvent', () => {
     const taskId = await newTask();
     const write = () =>
       prisma.$transaction((tx) =>
-        appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: { step: 'init_ensure_name' }, dedupeKey: 'run1:init_ensure_name:started', patch: { status: 'init_ensure_name', statusMessage: 'naming task' } }),
+        appendTaskEvent(tx, pgNotifier, {
+          taskId,
+          type: 'task.step',
+          payload: { step: 'init_ensure_name' },
+          dedupeKey: 'run1:init_ensure_name:started',
+          patch: { status: 'init_ensure_name', statusMessage: 'naming task' },
+        }),
       );
     expect(await write()).toEqual({ seq: 1, created: true });
     await prisma.task.update({ where: { id: taskId }, data: { statusMessage: 'moved on' } });
@@ -75,10 +79,20 @@ describe('appendTaskEvent', () => {
     }
   });
 
-  describe('insertTaskWithCreatedEvent (createTask\'s one statement)', () => {
+  describe("insertTaskWithCreatedEvent (createTask's one statement)", () => {
     const input = (): NewTask => {
       const id = randomUUID();
-      return { id, workspaceId: 'ws-events', repository: '/repo', prompt: 'p', requestedBranch: 'feature/x', providerId: 'local', agentType: 'claude', statusMessage: 'provision queued', workflowId: `wf-${id}` };
+      return {
+        id,
+        workspaceId: 'ws-events',
+        repository: '/repo',
+        prompt: 'p',
+        requestedBranch: 'feature/x',
+        providerId: 'local',
+        agentType: 'claude',
+        statusMessage: 'provision queued',
+        workflowId: `wf-${id}`,
+      };
     };
     const listen = async () => {
       const listener = new Client({ connectionString: databaseUrl });
@@ -102,7 +116,10 @@ describe('appendTaskEvent', () => {
         ]);
         expect(notices).toEqual([{ taskId: task.id, workspaceId: 'ws-events', seq: 1 }]);
         // A later event continues the sequence.
-        expect(await prisma.$transaction((tx) => appendTaskEvent(tx, pgNotifier, { taskId: task.id, type: 'task.step', payload: {}, dedupeKey: 'next' }))).toEqual({ seq: 2, created: true });
+        expect(await prisma.$transaction((tx) => appendTaskEvent(tx, pgNotifier, { taskId: task.id, type: 'task.step', payload: {}, dedupeKey: 'next' }))).toEqual({
+          seq: 2,
+          created: true,
+        });
       } finally {
         await listener.end();
       }

@@ -143,7 +143,18 @@ describe('Postgres outages', () => {
     // The row as POST /v1/tasks commits it, then a run with a 2 s patience for outages.
     const taskId = randomUUID();
     await services.prisma.$transaction(async (tx) => {
-      await tx.task.create({ data: { id: taskId, workspaceId: WORKSPACE, repository: repo, prompt: 'Give up', providerId: 'local', agentType: 'claude', statusMessage: 'provision queued', workflowId: provisionWorkflowId(taskId) } });
+      await tx.task.create({
+        data: {
+          id: taskId,
+          workspaceId: WORKSPACE,
+          repository: repo,
+          prompt: 'Give up',
+          providerId: 'local',
+          agentType: 'claude',
+          statusMessage: 'provision queued',
+          workflowId: provisionWorkflowId(taskId),
+        },
+      });
       await appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.created', payload: {}, dedupeKey: 'created' });
     });
     await startProvisionTask(services.temporal, { taskId, workspaceId: WORKSPACE, taskQueue: services.taskQueue, dependencyPatienceMs: 2_000 });

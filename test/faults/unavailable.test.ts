@@ -42,7 +42,7 @@ describe('isDatabaseUnavailable', () => {
     }
   });
 
-  it('is false for the same socket error from something else (a provider\'s HTTP call)', async () => {
+  it("is false for the same socket error from something else (a provider's HTTP call)", async () => {
     const refused = await failureOf(() => fetch(closedPortUrl.replace('postgresql', 'http')));
     expect(isDatabaseUnavailable(refused)).toBe(false);
   });
@@ -87,13 +87,20 @@ describe('unexpectedErrorMessage', () => {
   });
 
   it('never passes on code excerpts, source paths or stack frames', () => {
-    const prismaLike = Object.assign(new Error('\nInvalid `prisma.task.findUniqueOrThrow()` invocation in\n/work/main/src/activities/createProvisionActivities.ts:111:40\n\n→ 111 const task = await prisma.task.findUniqueOrThrow(\nNo record was found'), {
-      name: 'PrismaClientKnownRequestError',
-      code: 'P2025',
-    });
+    const prismaLike = Object.assign(
+      new Error(
+        '\nInvalid `prisma.task.findUniqueOrThrow()` invocation in\n/work/main/src/activities/createProvisionActivities.ts:111:40\n\n→ 111 const task = await prisma.task.findUniqueOrThrow(\nNo record was found',
+      ),
+      {
+        name: 'PrismaClientKnownRequestError',
+        code: 'P2025',
+      },
+    );
     expect(unexpectedErrorMessage(prismaLike)).toBe('an unexpected database error (P2025) occurred');
     const fsLike = Object.assign(new Error("ENOENT: no such file or directory, open '/work/main/.data/sandboxes/x/agent.json'"), { code: 'ENOENT' });
     expect(unexpectedErrorMessage(fsLike)).toBe('an unexpected Error (ENOENT) occurred');
-    expect(unexpectedErrorMessage(new TypeError("Cannot read properties of undefined (reading 'x')\n    at f (/work/main/src/a.ts:1:2)"))).toBe("Cannot read properties of undefined (reading 'x')");
+    expect(unexpectedErrorMessage(new TypeError("Cannot read properties of undefined (reading 'x')\n    at f (/work/main/src/a.ts:1:2)"))).toBe(
+      "Cannot read properties of undefined (reading 'x')",
+    );
   });
 });

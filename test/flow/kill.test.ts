@@ -65,7 +65,7 @@ describe('killing a task', () => {
     // The held step now goes on and starts an agent in the destroyed sandbox; the activity notices the
     // kill when its provider call returns and destroys what it made.
     gates.ensureAgent.open();
-    for (const deadline = Date.now() + 30_000; seen.destroys < destroysBefore + 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+    for (const deadline = Date.now() + 30_000; seen.destroys < destroysBefore + 2 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 50));
     expect(seen.destroys).toBe(destroysBefore + 2);
     expect(seen.agentPids).toHaveLength(1);
     expect(isProcessAlive(seen.agentPids[0]!)).toBe(false);

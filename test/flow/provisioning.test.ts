@@ -58,7 +58,12 @@ describe('provisionTask on the real stack', () => {
       // The create request came back while provisioning cannot have passed the sandbox step.
       expect(created.status).toBe(201);
       expect(created.headers.get('location')).toBe(`/v1/tasks/${created.body.id}`);
-      expect(created.body).toMatchObject({ workspaceId: 'ws-flow', status: 'init_enqueue_provision', statusMessage: 'provision queued', workflowId: `provision-task-${created.body.id}` });
+      expect(created.body).toMatchObject({
+        workspaceId: 'ws-flow',
+        status: 'init_enqueue_provision',
+        statusMessage: 'provision queued',
+        workflowId: `provision-task-${created.body.id}`,
+      });
       expect(created.body.realtime.subscribe).toEqual({ event: 'subscribe', payload: { taskId: created.body.id } });
       const taskId: string = created.body.id;
 
@@ -136,7 +141,11 @@ describe('provisionTask on the real stack', () => {
   });
 
   it('ends in error with the step named when the repository does not exist; create was unaffected', async () => {
-    const created = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: 'ws-flow', repository: path.join(services.sandboxRoot, 'no-such-repo'), prompt: 'add a feature' });
+    const created = await postJson(`${services.baseUrl}/v1/tasks`, {
+      workspaceId: 'ws-flow',
+      repository: path.join(services.sandboxRoot, 'no-such-repo'),
+      prompt: 'add a feature',
+    });
     expect(created.status).toBe(201);
     expect(created.body.status).toBe('init_enqueue_provision');
     await expect((await runOf(services.temporal, created.body.workflowId)).result()).rejects.toThrow();
@@ -154,7 +163,7 @@ describe('provisionTask on the real stack', () => {
     try {
       const created = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: 'ws-flow', repository: repo, prompt: 'refactor the parser', agent: 'codex' });
       expect(created.status).toBe(201);
-      const handle = (await runOf(services.temporal, created.body.workflowId));
+      const handle = await runOf(services.temporal, created.body.workflowId);
       await expect(handle.result()).rejects.toThrow();
       const task = (await getJson(`${services.baseUrl}/v1/tasks/${created.body.id}`)).body;
       expect(task).toMatchObject({ status: 'error', statusMessage: 'init_ensure_agent failed: agent binary rejected by the test', branchName: 'refactor-refactor-the-parser' });
@@ -191,7 +200,13 @@ describe('provisionTask on the real stack', () => {
     expect(queued).toMatchObject({ status: 200, body: { taskId, status: 'init_enqueue_provision', currentStep: null, steps: {} } });
     expect((await getJson(`${services.baseUrl}/v1/tasks/${taskId}`)).body.provisioning).toMatchObject({ currentStep: null, attempt: null });
 
-    const started = await startUnstartedTasks({ prisma: services.prisma, temporal: services.temporal, taskQueue: services.taskQueue, logger: createLogger('test', 'silent'), minAgeMs: 0 });
+    const started = await startUnstartedTasks({
+      prisma: services.prisma,
+      temporal: services.temporal,
+      taskQueue: services.taskQueue,
+      logger: createLogger('test', 'silent'),
+      minAgeMs: 0,
+    });
     expect(started).toContain(taskId);
     expect(await (await runOf(services.temporal, workflowId)).result()).toMatchObject({ status: 'running' });
     expect((await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).status).toBe('running');
@@ -201,7 +216,21 @@ describe('provisionTask on the real stack', () => {
     // The run is started after createTask answers, so a kill can land first: a queued row, killed.
     const taskId = randomUUID();
     const workflowId = provisionWorkflowId(taskId);
-    await insertTaskWithCreatedEvent(services.prisma, { id: taskId, workspaceId: 'ws-killed-queued', repository: repo, prompt: 'killed before it started', requestedBranch: null, providerId: 'local', agentType: 'claude', statusMessage: 'provision queued', workflowId }, {});
+    await insertTaskWithCreatedEvent(
+      services.prisma,
+      {
+        id: taskId,
+        workspaceId: 'ws-killed-queued',
+        repository: repo,
+        prompt: 'killed before it started',
+        requestedBranch: null,
+        providerId: 'local',
+        agentType: 'claude',
+        statusMessage: 'provision queued',
+        workflowId,
+      },
+      {},
+    );
     await services.prisma.task.update({ where: { id: taskId }, data: { status: 'killed', statusMessage: 'killed' } });
     // A late start (the API's starter or the recovery sweep) then runs provisionTask anyway.
     await startProvisionTask(services.temporal, { taskId, workspaceId: 'ws-killed-queued', taskQueue: services.taskQueue });

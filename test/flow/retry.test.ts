@@ -30,7 +30,10 @@ describe('retrying a failed task', () => {
     const failed = (await getJson(url(`/v1/tasks/${created.id}`))).body;
     expect(failed.status).toBe('error');
     const tabId = created.firstSession.id;
-    const tabFailed = await until(async () => (await getJson(url(`/v1/tasks/${created.id}/sessions/${tabId}`))).body.session, (s) => s.status === 'error');
+    const tabFailed = await until(
+      async () => (await getJson(url(`/v1/tasks/${created.id}/sessions/${tabId}`))).body.session,
+      (s) => s.status === 'error',
+    );
     expect(tabFailed.errorMessage).toMatch(/^the task's provisioning failed: init_ensure_name failed/);
 
     // Fix the cause, then retry (once: a second retry finds the task no longer in error).
@@ -60,7 +63,10 @@ describe('retrying a failed task', () => {
     ]);
 
     // The tab that showed the failure follows the new run, and its first prompt is sent once.
-    const tab = await until(async () => (await getJson(url(`/v1/tasks/${created.id}/sessions/${tabId}`))).body, (d) => d.session.status === 'ready' && d.session.unread);
+    const tab = await until(
+      async () => (await getJson(url(`/v1/tasks/${created.id}/sessions/${tabId}`))).body,
+      (d) => d.session.status === 'ready' && d.session.unread,
+    );
     expect(tab.session.errorMessage).toBeNull();
     expect(tab.transcript.items.filter((e: { role: string }) => e.role === 'user')).toEqual([expect.objectContaining({ text: 'Retry me', delivery: 'sent' })]);
     await authedFetch(url(`/v1/tasks/${created.id}/sessions/${tabId}`), { method: 'DELETE' });

@@ -16,7 +16,11 @@ import { getJson, postJson, startServices, type TestServices } from '../../src/d
 import { runOf } from '../../src/dev/stack/runs';
 
 async function request(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await authedFetch(url, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await authedFetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, body: await res.json().catch(() => null) };
 }
 
@@ -81,7 +85,15 @@ describe('workbench sessions on the real stack', () => {
       const opened = await request('POST', url(`/v1/tasks/${task.id}/sessions`), { agent: 'codex' });
       expect(opened.status).toBe(201);
       const tab = opened.body;
-      expect(tab).toMatchObject({ taskId: task.id, name: 'Session 1', agent: 'codex', status: 'pending_provision', statusLabel: 'Preparing environment', composerEnabled: false, closed: false });
+      expect(tab).toMatchObject({
+        taskId: task.id,
+        name: 'Session 1',
+        agent: 'codex',
+        status: 'pending_provision',
+        statusLabel: 'Preparing environment',
+        composerEnabled: false,
+        closed: false,
+      });
       expect(tab.id).toMatch(/^session-[0-9a-f-]{36}$/);
       expect((await getJson(url(`/v1/tasks/${task.id}`))).body.status).toBe('init_create_sandbox'); // nothing provisioned inline
 
@@ -109,7 +121,9 @@ describe('workbench sessions on the real stack', () => {
       expect((turnEnd.event.payload as any).session.status).toBe('ready');
       expect(sessionUpdates(client, tab.id)).toEqual(['pending_provision', 'pending_session_create', 'ready', 'running', 'ready']);
 
-      const chunks = client.messages.filter((m: TaskEventMessage) => m.event.type === 'session.transcript' && (m.event.payload as any).sessionId === tab.id).map((m) => (m.event.payload as any).entry);
+      const chunks = client.messages
+        .filter((m: TaskEventMessage) => m.event.type === 'session.transcript' && (m.event.payload as any).sessionId === tab.id)
+        .map((m) => (m.event.payload as any).entry);
       expect(chunks[0]).toMatchObject({ index: 1, role: 'user' });
       const reply = chunks.slice(1);
       expect(reply.length).toBeGreaterThan(1); // streamed in several chunks
@@ -122,7 +136,13 @@ describe('workbench sessions on the real stack', () => {
       expect(detail.session.unread).toBe(true);
       const read = await request('POST', url(`/v1/tasks/${task.id}/sessions/${tab.id}/read`));
       expect(read.body.unread).toBe(false);
-      await client.waitFor((m) => m.event.type === 'session.updated' && (m.event.payload as any).session.id === tab.id && (m.event.payload as any).session.unread === false && m.event.seq > turnEnd.event.seq);
+      await client.waitFor(
+        (m) =>
+          m.event.type === 'session.updated' &&
+          (m.event.payload as any).session.id === tab.id &&
+          (m.event.payload as any).session.unread === false &&
+          m.event.seq > turnEnd.event.seq,
+      );
     } finally {
       client.close();
     }
@@ -166,7 +186,12 @@ describe('workbench sessions on the real stack', () => {
     const detail = await sessionDetailWhen(created.body.id, tab.id, (d) => d.session.unread && d.session.status === 'ready');
     const entries = detail.transcript.items;
     expect(entries.filter((e: any) => e.role === 'user')).toEqual([expect.objectContaining({ index: 1, text: 'Write the changelog', delivery: 'sent' })]);
-    expect(entries.filter((e: any) => e.role === 'agent').map((e: any) => e.text).join('')).toBe('offline agent: received 19 characters: Write the changelog');
+    expect(
+      entries
+        .filter((e: any) => e.role === 'agent')
+        .map((e: any) => e.text)
+        .join(''),
+    ).toBe('offline agent: received 19 characters: Write the changelog');
     const task = (await getJson(url(`/v1/tasks/${created.body.id}`))).body;
     expect(detail.session.sandboxSessionId).toBe(task.activeSessionId); // the provisioned session, not a second one
   });
@@ -180,7 +205,9 @@ describe('workbench sessions on the real stack', () => {
       await client.subscribe({ taskId: created.id });
       const tab = (await request('POST', url(`/v1/tasks/${created.id}/sessions`), { agent: 'codex' })).body;
       expect(tab.status).toBe('pending_session_create');
-      const failed = await client.waitFor((m) => m.event.type === 'session.updated' && (m.event.payload as any).session.id === tab.id && (m.event.payload as any).session.status === 'error');
+      const failed = await client.waitFor(
+        (m) => m.event.type === 'session.updated' && (m.event.payload as any).session.id === tab.id && (m.event.payload as any).session.status === 'error',
+      );
       expect((failed.event.payload as any).session).toMatchObject({ errorMessage: 'opening the agent session failed: session refused by the test', composerEnabled: false });
       expect((await request('POST', url(`/v1/tasks/${created.id}/sessions/${tab.id}/messages`), { text: 'hi' })).body.error.code).toBe('session_not_ready');
 

@@ -41,14 +41,25 @@ describe('a step that overruns its limit', () => {
     // The task row as POST /v1/tasks commits it, then a run whose agent step has a 1 s limit.
     const id = randomUUID();
     await services.prisma.$transaction(async (tx) => {
-      await tx.task.create({ data: { id, workspaceId: 'ws-timeouts', repository: repo, prompt: 'Time out', providerId: 'local', agentType: 'claude', statusMessage: 'provision queued', workflowId: provisionWorkflowId(id) } });
+      await tx.task.create({
+        data: {
+          id,
+          workspaceId: 'ws-timeouts',
+          repository: repo,
+          prompt: 'Time out',
+          providerId: 'local',
+          agentType: 'claude',
+          statusMessage: 'provision queued',
+          workflowId: provisionWorkflowId(id),
+        },
+      });
       await appendTaskEvent(tx, pgNotifier, { taskId: id, type: 'task.created', payload: {}, dedupeKey: 'created' });
     });
     await startProvisionTask(services.temporal, { taskId: id, workspaceId: 'ws-timeouts', taskQueue: services.taskQueue, stepTimeoutsMs: { init_ensure_agent: 1_000 } });
     const created = { body: { id, workflowId: provisionWorkflowId(id) } };
 
     // While the step is in flight the task shows the shortened limit.
-    for (const deadline = Date.now() + 20_000; agentCalls.length === 0 && Date.now() < deadline; ) await sleep(20);
+    for (const deadline = Date.now() + 20_000; agentCalls.length === 0 && Date.now() < deadline;) await sleep(20);
     const live = (await getJson(`${services.baseUrl}/v1/tasks/${id}`)).body.provisioning;
     expect(live.currentStep).toBe('init_ensure_agent');
     expect(Date.parse(live.timesOutAt) - Date.parse(live.lastProgressAt)).toBeLessThanOrEqual(1_000);

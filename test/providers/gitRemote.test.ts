@@ -36,7 +36,11 @@ describe('classifyGitFailure', () => {
     ['fatal: unable to connect to 127.0.0.1:\n127.0.0.1[0: 127.0.0.1]: errno=Connection refused\n', 'transient', 'connection refused'],
     ["Cloning into '/tmp/x.partial-1-2'...\nfatal: unable to connect to 127.0.0.1:\n127.0.0.1[0: 127.0.0.1]: errno=Connection refused\n", 'transient', 'connection refused'],
     ['ssh: connect to host 127.0.0.1 port 43127: Connection refused\n' + SSH_TAIL, 'transient', 'connection refused'],
-    ["fatal: unable to access 'https://127.0.0.1:43127/x.git/': Failed to connect to 127.0.0.1 port 43127 after 0 ms: Couldn't connect to server\n", 'transient', 'could not connect'],
+    [
+      "fatal: unable to access 'https://127.0.0.1:43127/x.git/': Failed to connect to 127.0.0.1 port 43127 after 0 ms: Couldn't connect to server\n",
+      'transient',
+      'could not connect',
+    ],
     ["fatal: unable to access 'https://nohost.invalid/x.git/': Could not resolve host: nohost.invalid\n", 'transient', 'host name could not be resolved'],
     ['fatal: unable to look up nohost.invalid (port 9418) (Name or service not known)\n', 'transient', 'host name could not be resolved'],
     ['ssh: Could not resolve hostname nohost.invalid: Name or service not known\n' + SSH_TAIL, 'transient', 'host name could not be resolved'],
@@ -51,7 +55,11 @@ describe('classifyGitFailure', () => {
     ["fatal: unable to access 'https://host/x.git/': The requested URL returned error: 503\n", 'transient', 'server error (HTTP 503)'],
     ['ssh: connect to host 10.0.0.1 port 22: Network is unreachable\n' + SSH_TAIL, 'transient', 'network unreachable'],
     // unknown: transient, worded from git's last fatal line
-    ["fatal: unable to access 'https://host/x.git/': SSL certificate problem: unable to get local issuer certificate\n", 'transient', "unable to access 'https://host/x.git/': SSL certificate problem: unable to get local issuer certificate"],
+    [
+      "fatal: unable to access 'https://host/x.git/': SSL certificate problem: unable to get local issuer certificate\n",
+      'transient',
+      "unable to access 'https://host/x.git/': SSL certificate problem: unable to get local issuer certificate",
+    ],
     ['', 'transient', 'git failed without a message'],
   ])('%j -> %s (%s)', (text, kind, reason) => {
     expect(classifyGitFailure(text)).toEqual({ kind, reason });
@@ -180,7 +188,11 @@ describe('git remotes: time limit and non-interactive authentication', () => {
         retryable: true,
         message: `repository ${url(503)} cannot be reached: server error (HTTP 503)`,
       });
-      await expect(listRemoteBranches(url(404))).rejects.toMatchObject({ type: 'RepositoryNotFound', retryable: false, message: `repository ${url(404)} cannot be read: not found` });
+      await expect(listRemoteBranches(url(404))).rejects.toMatchObject({
+        type: 'RepositoryNotFound',
+        retryable: false,
+        message: `repository ${url(404)} cannot be read: not found`,
+      });
       await expect(listRemoteBranches(url(401))).rejects.toMatchObject({
         type: 'RepositoryNotFound',
         retryable: false,

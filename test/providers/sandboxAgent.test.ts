@@ -7,14 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-import {
-  AcpError,
-  acpServerExists,
-  closeAcpServer,
-  createAcpSession,
-  listAcpSessions,
-  sendPrompt,
-} from '../../src/providers/local/acpClient';
+import { AcpError, acpServerExists, closeAcpServer, createAcpSession, listAcpSessions, sendPrompt } from '../../src/providers/local/acpClient';
 import {
   OFFLINE_AGENT_ID,
   type SandboxAgentServer,
@@ -66,9 +59,7 @@ test('starts sandbox-agent, runs an offline ACP session with a streamed reply, a
   expect(await checkHealth(baseUrl, token, 2_000)).toBe(true);
   expect(await checkHealth(baseUrl, 'wrong-token', 2_000)).toBe(false);
 
-  const agents = (await (
-    await fetch(`${baseUrl}/v1/agents`, { headers: { Authorization: `Bearer ${token}` } })
-  ).json()) as { agents: Array<{ id: string; installed: boolean }> };
+  const agents = (await (await fetch(`${baseUrl}/v1/agents`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { agents: Array<{ id: string; installed: boolean }> };
   expect(agents.agents.find((a) => a.id === OFFLINE_AGENT_ID)?.installed).toBe(true);
 
   const target = { baseUrl, token, serverId: 'task-1', timeoutMs: 10_000 };
@@ -91,9 +82,7 @@ test('starts sandbox-agent, runs an offline ACP session with a streamed reply, a
   expect(second.join('')).toBe('offline agent: received 5 characters: again');
 
   // Unknown session: the agent's JSON-RPC error comes back typed.
-  await expect(
-    sendPrompt({ ...target, sessionId: 'nope', text: 'x', onChunk: () => undefined }),
-  ).rejects.toMatchObject({ kind: 'rpc', code: -32602 });
+  await expect(sendPrompt({ ...target, sessionId: 'nope', text: 'x', onChunk: () => undefined })).rejects.toMatchObject({ kind: 'rpc', code: -32602 });
 
   const agentsBefore = agentPids(pid);
   expect(agentsBefore).toHaveLength(1);

@@ -142,7 +142,6 @@ describe('realtime across a database outage', () => {
     return { taskId, clients: [byTask, byWorkspace] as const, byTask, byWorkspace, expectAllUpTo };
   }
 
-  
   it('after a short outage, delivers exactly the missed events in order, then keeps relaying live', async () => {
     const { proxy, api, baseUrl, logs } = await proxiedApi();
     const workspaceId = `ws-outage-short-${randomUUID().slice(0, 8)}`;

@@ -29,7 +29,17 @@ describe('recovery of tasks whose run was never started', () => {
     const id = randomUUID();
     await services.prisma.$transaction(async (tx) => {
       await tx.task.create({
-        data: { id, workspaceId: 'ws-recovery', repository: repo, prompt: 'Recover me', providerId: 'local', agentType: 'claude', statusMessage: 'provision queued', workflowId: provisionWorkflowId(id), createdAt: new Date(Date.now() - ageMs) },
+        data: {
+          id,
+          workspaceId: 'ws-recovery',
+          repository: repo,
+          prompt: 'Recover me',
+          providerId: 'local',
+          agentType: 'claude',
+          statusMessage: 'provision queued',
+          workflowId: provisionWorkflowId(id),
+          createdAt: new Date(Date.now() - ageMs),
+        },
       });
       await appendTaskEvent(tx, pgNotifier, { taskId: id, type: 'task.created', payload: {}, dedupeKey: 'created' });
     });

@@ -28,13 +28,22 @@ const load = (name: string): HistoryJson => JSON.parse(readFileSync(path.join(DI
 const listFixtures = (): string[] =>
   readdirSync(DIR, { withFileTypes: true })
     .filter((d) => d.isDirectory())
-    .flatMap((d) => readdirSync(path.join(DIR, d.name)).filter((f) => f.endsWith('.json')).map((f) => `${d.name}/${f.replace(/\.json$/, '')}`))
+    .flatMap((d) =>
+      readdirSync(path.join(DIR, d.name))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => `${d.name}/${f.replace(/\.json$/, '')}`),
+    )
     .sort();
 /** True when the run recorded the patch marker `patchId` (payload data is base64 JSON). */
 const hasPatchMarker = (h: HistoryJson, patchId: string) =>
   h.events.some((e) => {
     const marker = (e as { markerRecordedEventAttributes?: { markerName: string; details?: Record<string, { payloads: Array<{ data: string }> }> } }).markerRecordedEventAttributes;
-    return marker?.markerName === 'core_patch' && Buffer.from(marker.details?.['patch-data']?.payloads[0]?.data ?? '', 'base64').toString().includes(`"${patchId}"`);
+    return (
+      marker?.markerName === 'core_patch' &&
+      Buffer.from(marker.details?.['patch-data']?.payloads[0]?.data ?? '', 'base64')
+        .toString()
+        .includes(`"${patchId}"`)
+    );
   });
 const activities = (h: HistoryJson) => h.events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
 const lastType = (h: HistoryJson) => h.events[h.events.length - 1]!.eventType;

@@ -9,13 +9,21 @@ import { readStack } from '../../src/dev/stack/stackFile';
 import { findFreePort } from '../../src/net/freePort';
 import { spawnService, waitForHealth } from '../../src/dev/serviceProcess';
 
-
 describe('API shutdown', () => {
   it('finishes a request in flight, closes sockets, refuses new connections and exits 0 on SIGTERM', async () => {
     const stack = readStack();
     const port = await findFreePort();
     const api = spawnService('api', {
-      env: { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, PORT: String(port), TEMPORAL_TASK_QUEUE: 'drain-test-no-worker', REPOSITORY_ROOTS: stack.workDir, API_TOKENS: 'drain-test-token=ws-drain', LOG_LEVEL: process.env.DRAIN_LOG ?? 'silent' },
+      env: {
+        ...process.env,
+        DATABASE_URL: stack.databaseUrl,
+        TEMPORAL_ADDRESS: stack.temporalAddress,
+        PORT: String(port),
+        TEMPORAL_TASK_QUEUE: 'drain-test-no-worker',
+        REPOSITORY_ROOTS: stack.workDir,
+        API_TOKENS: 'drain-test-token=ws-drain',
+        LOG_LEVEL: process.env.DRAIN_LOG ?? 'silent',
+      },
       stdio: process.env.DRAIN_LOG ? 'inherit' : 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => api.once('exit', (code) => resolve(code)));
@@ -42,7 +50,10 @@ describe('API shutdown', () => {
       await locker.query('SELECT pg_stat_clear_snapshot()');
       const waiting = await locker.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
       if (waiting.rows[0].n > 0) break;
-      if (Date.now() > deadline) throw new Error(`the create request never reached the database (${await Promise.race([inFlight.then(async (r) => `answered ${r.status} ${await r.text()}`), Promise.resolve('no answer yet')])})`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `the create request never reached the database (${await Promise.race([inFlight.then(async (r) => `answered ${r.status} ${await r.text()}`), Promise.resolve('no answer yet')])})`,
+        );
     }
     api.kill('SIGTERM');
     expect(['io server disconnect', 'transport close']).toContain(await disconnected); // closed by the server

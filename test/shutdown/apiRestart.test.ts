@@ -15,7 +15,6 @@ import { findFreePort } from '../../src/net/freePort';
 import { spawnService, waitForHealth } from '../../src/dev/serviceProcess';
 import { runOf } from '../../src/dev/stack/runs';
 
-
 describe('API process death', () => {
   let services: TestServices;
   const gates: { createSandbox?: Gate } = {};

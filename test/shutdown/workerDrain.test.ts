@@ -10,7 +10,6 @@ import { readStack } from '../../src/dev/stack/stackFile';
 import { startTestApi } from '../../src/dev/stack/testApi';
 import { spawnService } from '../../src/dev/serviceProcess';
 
-
 describe('worker shutdown', () => {
   it('lets the activity in flight finish on SIGTERM, exits 0, and a new worker continues', async () => {
     const stack = readStack();
@@ -21,7 +20,15 @@ describe('worker shutdown', () => {
     // The worker runs as its own process with the benchmark-only provider, each step taking 3 s.
     const startWorker = () =>
       spawnService('worker', {
-        env: { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_TASK_QUEUE: taskQueue, ENABLE_BENCHMARK_PROVIDERS: '1', INSTANT_PROVIDER_DELAY_MS: '3000', LOG_LEVEL: 'silent' },
+        env: {
+          ...process.env,
+          DATABASE_URL: stack.databaseUrl,
+          TEMPORAL_ADDRESS: stack.temporalAddress,
+          TEMPORAL_TASK_QUEUE: taskQueue,
+          ENABLE_BENCHMARK_PROVIDERS: '1',
+          INSTANT_PROVIDER_DELAY_MS: '3000',
+          LOG_LEVEL: 'silent',
+        },
         stdio: 'ignore',
       });
     const first = startWorker();
@@ -46,7 +53,9 @@ describe('worker shutdown', () => {
       const history = await temporal.workflow.getHandle(task.workflowId).fetchHistory();
       const events = history.events ?? [];
       const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createSandbox');
-      const completed = events.find((e) => e.activityTaskCompletedEventAttributes && String(e.activityTaskCompletedEventAttributes.scheduledEventId) === String(scheduled?.eventId));
+      const completed = events.find(
+        (e) => e.activityTaskCompletedEventAttributes && String(e.activityTaskCompletedEventAttributes.scheduledEventId) === String(scheduled?.eventId),
+      );
       expect(scheduled).toBeDefined();
       expect(completed).toBeDefined();
       expect(events.some((e) => e.activityTaskTimedOutEventAttributes)).toBe(false);

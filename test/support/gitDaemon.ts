@@ -36,11 +36,9 @@ export async function createGitDaemon(baseDir: string): Promise<GitDaemon> {
 
   const launch = () =>
     new Promise<ChildProcess>((resolve, reject) => {
-      const p = spawn(
-        'git',
-        ['daemon', '--reuseaddr', '--verbose', '--listen=127.0.0.1', `--port=${port}`, `--base-path=${baseDir}`, '--export-all', baseDir],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
+      const p = spawn('git', ['daemon', '--reuseaddr', '--verbose', '--listen=127.0.0.1', `--port=${port}`, `--base-path=${baseDir}`, '--export-all', baseDir], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let log = '';
       const onData = (chunk: Buffer) => {
         log = (log + chunk.toString('utf8')).slice(-4000); // keep draining: --verbose logs every connection

@@ -28,6 +28,9 @@ export async function expectOneOfEverything(services: TestServices, taskId: stri
 export async function expectClientHasEveryEvent(services: TestServices, client: TaskEventClient, taskId: string, snapshotSeq: number): Promise<void> {
   const rows = (await services.prisma.taskEvent.findMany({ where: { taskId }, orderBy: { seq: 'asc' }, select: { seq: true } })).map((r) => r.seq);
   expect(rows).toEqual(rows.map((_, i) => i + 1));
-  const seen = client.eventsOf(taskId).map((m) => m.event.seq).filter((seq) => seq > snapshotSeq);
+  const seen = client
+    .eventsOf(taskId)
+    .map((m) => m.event.seq)
+    .filter((seq) => seq > snapshotSeq);
   expect(seen).toEqual(rows.filter((seq) => seq > snapshotSeq));
 }

@@ -75,7 +75,7 @@ export function shapeFromPrismaSchema(schemaText: string): SchemaShape {
         }
         continue;
       }
-      const type = f.kind === 'enum' ? f.type : (f.nativeType && NATIVE_TYPES[f.nativeType[0]]) ?? SCALAR_TYPES[f.type] ?? `?${f.type}`;
+      const type = f.kind === 'enum' ? f.type : ((f.nativeType && NATIVE_TYPES[f.nativeType[0]]) ?? SCALAR_TYPES[f.type] ?? `?${f.type}`);
       columns.push(`${table}.${f.dbName ?? f.name} ${type}${f.isList ? '[]' : ''} ${f.isRequired ? 'notnull' : 'null'} ${f.hasDefaultValue ? 'default' : 'nodefault'}`);
     }
   }
@@ -100,7 +100,15 @@ export async function shapeFromDatabase(databaseUrl: string): Promise<SchemaShap
     const tables = await db.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> '_prisma_migrations'`,
     );
-    const cols = await db.query<{ table_name: string; column_name: string; data_type: string; udt_name: string; datetime_precision: number | null; is_nullable: string; column_default: string | null }>(
+    const cols = await db.query<{
+      table_name: string;
+      column_name: string;
+      data_type: string;
+      udt_name: string;
+      datetime_precision: number | null;
+      is_nullable: string;
+      column_default: string | null;
+    }>(
       `SELECT table_name, column_name, data_type, udt_name, datetime_precision, is_nullable, column_default FROM information_schema.columns
        WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'`,
     );

@@ -17,7 +17,9 @@ export class TaskEventClient {
     });
   }
 
-  async subscribe(payload: { taskId: string; afterSeq?: number } | { workspaceId: string }): Promise<{ ok: boolean; task?: TaskRecord; replayed?: number; error?: { code: string; field?: string } }> {
+  async subscribe(
+    payload: { taskId: string; afterSeq?: number } | { workspaceId: string },
+  ): Promise<{ ok: boolean; task?: TaskRecord; replayed?: number; error?: { code: string; field?: string } }> {
     return this.socket.timeout(5000).emitWithAck('subscribe', payload);
   }
 
@@ -32,7 +34,8 @@ export class TaskEventClient {
       const found = this.messages.find(pred);
       if (found) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching task.event within ${timeoutMs} ms; got: ${this.messages.map((m) => `${m.event.seq}:${m.event.type}:${m.task.status}`).join(', ')}`);
+      if (left <= 0)
+        throw new Error(`no matching task.event within ${timeoutMs} ms; got: ${this.messages.map((m) => `${m.event.seq}:${m.event.type}:${m.task.status}`).join(', ')}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {

@@ -75,9 +75,7 @@ const LIVE_ONLY_EVENT_ID = '18446744073709551615';
  * @returns the agent's session id.
  * @throws AcpError; kind 'timeout' means the session may still have been created.
  */
-export async function createAcpSession(
-  opts: AcpTarget & { serverId: string; agent: string; cwd: string; timeoutMs: number },
-): Promise<{ sessionId: string }> {
+export async function createAcpSession(opts: AcpTarget & { serverId: string; agent: string; cwd: string; timeoutMs: number }): Promise<{ sessionId: string }> {
   const signal = AbortSignal.timeout(opts.timeoutMs);
   const target = { ...opts, signal };
   await rpcRequest(target, 'initialize', {
@@ -101,9 +99,7 @@ export async function createAcpSession(
  *   or 'requested' (timed out).
  * @throws AcpError of kind 'connection' (server unreachable) or 'http' (other statuses).
  */
-export async function closeAcpServer(
-  opts: AcpTarget & { serverId: string; timeoutMs: number },
-): Promise<'closed' | 'requested'> {
+export async function closeAcpServer(opts: AcpTarget & { serverId: string; timeoutMs: number }): Promise<'closed' | 'requested'> {
   try {
     const res = await fetch(acpUrl(opts.baseUrl, opts.serverId), {
       method: 'DELETE',
@@ -143,9 +139,7 @@ export async function acpServerExists(opts: AcpTarget & { serverId: string; time
  * @returns `[{sessionId, cwd}]` (first page only).
  * @throws AcpError; kind 'http' status 400 if the ACP server does not exist.
  */
-export async function listAcpSessions(
-  opts: AcpTarget & { serverId: string; timeoutMs: number },
-): Promise<Array<{ sessionId: string; cwd?: string }>> {
+export async function listAcpSessions(opts: AcpTarget & { serverId: string; timeoutMs: number }): Promise<Array<{ sessionId: string; cwd?: string }>> {
   const result = (await rpcRequest({ ...opts, signal: AbortSignal.timeout(opts.timeoutMs) }, 'session/list', {})) as {
     sessions?: Array<{ sessionId: string; cwd?: string }>;
   };
@@ -187,10 +181,15 @@ export async function sendPrompt(
     // The stream carries the prompt's response after all its chunks; the POST's own copy of it only
     // matters when the POST fails (HTTP error, unreachable server).
     const streamed = readPromptStream(stream.body, opts.sessionId, requestId, opts.onChunk);
-    const posted = rpcRequest({ ...opts, signal }, 'session/prompt', {
-      sessionId: opts.sessionId,
-      prompt: [{ type: 'text', text: opts.text }],
-    }, requestId);
+    const posted = rpcRequest(
+      { ...opts, signal },
+      'session/prompt',
+      {
+        sessionId: opts.sessionId,
+        prompt: [{ type: 'text', text: opts.text }],
+      },
+      requestId,
+    );
     const result = (await Promise.race([streamed, posted.then(() => streamed)])) as { stopReason?: unknown };
     if (typeof result?.stopReason !== 'string') {
       throw new AcpError('rpc', `session/prompt returned no stopReason: ${JSON.stringify(result)}`);
@@ -206,12 +205,7 @@ export async function sendPrompt(
 }
 
 /** Reads SSE events until the response to `requestId`; returns its result or throws its error. */
-async function readPromptStream(
-  body: ReadableStream<Uint8Array>,
-  sessionId: string,
-  requestId: string,
-  onChunk: (text: string) => void,
-): Promise<unknown> {
+async function readPromptStream(body: ReadableStream<Uint8Array>, sessionId: string, requestId: string, onChunk: (text: string) => void): Promise<unknown> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';

@@ -35,7 +35,11 @@ const RULES: readonly Rule[] = [
   // -- transient (retried)
   [/timed out|timeout|block timeout reached/i, 'transient', 'timed out'],
   [/connection refused/i, 'transient', 'connection refused'],
-  [/could not resolve host|unable to look up|name or service not known|temporary failure in name resolution|nodename nor servname/i, 'transient', 'host name could not be resolved'],
+  [
+    /could not resolve host|unable to look up|name or service not known|temporary failure in name resolution|nodename nor servname/i,
+    'transient',
+    'host name could not be resolved',
+  ],
   [/network is unreachable|no route to host|host is unreachable/i, 'transient', 'network unreachable'],
   [/couldn't connect to server|failed to connect to|unable to connect to/i, 'transient', 'could not connect'],
   [/returned error: (5\d\d|429)\b/i, 'transient', (m) => `server error (HTTP ${m[1]})`],

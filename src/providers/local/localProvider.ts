@@ -37,7 +37,16 @@ import {
 } from '../types';
 import { AcpError, acpServerExists, closeAcpServer, createAcpSession, sendPrompt } from './acpClient';
 import { ensureCheckout, listRemoteBranches } from './git';
-import { OFFLINE_AGENT_ID, checkHealth, findSandboxAgentsByHome, installOfflineAgent, isProcessAlive, resolveSandboxAgentBinary, startSandboxAgent, stopSandboxAgent } from './sandboxAgentProcess';
+import {
+  OFFLINE_AGENT_ID,
+  checkHealth,
+  findSandboxAgentsByHome,
+  installOfflineAgent,
+  isProcessAlive,
+  resolveSandboxAgentBinary,
+  startSandboxAgent,
+  stopSandboxAgent,
+} from './sandboxAgentProcess';
 import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from '../../confinement/policy';
 import { SandboxConfinement } from '../../confinement/sandboxConfinement';
 
@@ -135,7 +144,9 @@ export class LocalProvider implements SandboxProvider {
    * @returns how many sandbox directories were stopped.
    */
   async stopAll(): Promise<number> {
-    const keys = (await fs.readdir(this.opts.sandboxRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && /^[A-Za-z0-9-]+$/.test(d.name)).map((d) => d.name);
+    const keys = (await fs.readdir(this.opts.sandboxRoot, { withFileTypes: true }).catch(() => []))
+      .filter((d) => d.isDirectory() && /^[A-Za-z0-9-]+$/.test(d.name))
+      .map((d) => d.name);
     for (const key of keys) {
       const agent = await readJson<AgentRecord>(path.join(this.dir(key), 'agent.json'));
       for (const pid of new Set([...(agent ? [agent.pid] : []), ...this.agentProcesses(key)])) await stopSandboxAgent(pid);
@@ -273,7 +284,11 @@ export class LocalProvider implements SandboxProvider {
 }
 
 const toEndpoint = (r: AgentRecord): AgentEndpoint => ({ endpoint: r.baseUrl, details: { agentPid: r.pid, agentPort: r.port } });
-const toSession = (r: SessionRecord): AgentSession => ({ sessionId: r.sessionId!, agent: r.agent, details: { acpServerId: r.serverId, sessionId: r.sessionId, sessionAgent: r.agent } });
+const toSession = (r: SessionRecord): AgentSession => ({
+  sessionId: r.sessionId!,
+  agent: r.agent,
+  details: { acpServerId: r.serverId, sessionId: r.sessionId, sessionAgent: r.agent },
+});
 
 async function readJson<T>(file: string): Promise<T | null> {
   try {

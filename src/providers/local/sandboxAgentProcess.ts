@@ -152,9 +152,7 @@ export async function startSandboxAgent(opts: StartSandboxAgentOptions): Promise
   }
 }
 
-type StartAttempt =
-  | { ok: true; pid: number; baseUrl: string }
-  | { ok: false; exitCode: number | null; reason: string };
+type StartAttempt = { ok: true; pid: number; baseUrl: string } | { ok: false; exitCode: number | null; reason: string };
 
 async function spawnAndWaitHealthy(
   binary: string,
@@ -312,7 +310,9 @@ function findSandboxAgents(matches: (home: string) => boolean): number[] {
     .filter((pid) => {
       try {
         if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('sandbox-agent')) return false;
-        const home = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((v) => v.startsWith('HOME='));
+        const home = readFileSync(`/proc/${pid}/environ`, 'utf8')
+          .split('\0')
+          .find((v) => v.startsWith('HOME='));
         return home !== undefined && matches(home.slice('HOME='.length));
       } catch {
         return false;

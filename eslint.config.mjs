@@ -1,0 +1,109 @@
+// Lint rules of this repository, run by `bash scripts/test.sh` (and so by CI) before the tests.
+// The layer rules keep imports pointing down (docs/ARCHITECTURE.md): a folder never imports from a
+// layer above it, workflow code imports nothing with I/O, and nothing outside test/ imports test/.
+import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+import prettier from 'eslint-config-prettier';
+
+const src = (dir) => `./src/${dir}`;
+/** `from` may not import any of `targets` (folders under src/). */
+const zone = (from, targets, message) => targets.map((t) => ({ target: src(from), from: src(t), message }));
+
+const NODE_BUILTINS = [
+  'fs',
+  'fs/promises',
+  'path',
+  'os',
+  'child_process',
+  'net',
+  'http',
+  'https',
+  'crypto',
+  'dns',
+  'worker_threads',
+  'timers',
+  'timers/promises',
+  'process',
+  'stream',
+  'util',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'src/generated/**', '.data/**', '.tools/**', 'dist/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.js', '.json'] } } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-require-imports': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            ...zone(
+              'domain',
+              ['api', 'services', 'auth', 'db', 'workflows', 'activities', 'providers', 'confinement', 'realtime', 'temporal', 'recovery', 'worker', 'dev'],
+              'domain/ is pure: it imports no other layer',
+            ),
+            ...zone(
+              'workflows',
+              [
+                'api',
+                'services',
+                'auth',
+                'db',
+                'activities',
+                'providers',
+                'confinement',
+                'realtime',
+                'temporal',
+                'recovery',
+                'worker',
+                'dev',
+                'config.ts',
+                'logger.ts',
+                'generated',
+              ],
+              'workflow code imports only domain/ and its own contracts (no I/O)',
+            ),
+            ...zone('db', ['api', 'services', 'workflows', 'activities', 'providers', 'confinement', 'temporal', 'recovery', 'worker'], 'db/ is below everything that uses it'),
+            ...zone(
+              'providers',
+              ['api', 'services', 'auth', 'db', 'workflows', 'activities', 'realtime', 'temporal', 'recovery', 'worker'],
+              'providers/ sit behind src/providers/types.ts, below the activities',
+            ),
+            ...zone(
+              'confinement',
+              ['api', 'services', 'auth', 'db', 'workflows', 'activities', 'providers', 'realtime', 'temporal', 'recovery', 'worker'],
+              'confinement/ is a leaf the local provider uses',
+            ),
+            ...zone('realtime', ['api', 'services', 'activities', 'workflows', 'providers', 'worker'], 'realtime/ is below the API'),
+            ...zone('auth', ['api', 'services', 'realtime', 'db', 'workflows', 'activities', 'providers'], 'auth/ is shared by REST and Socket.IO, below both'),
+            ...zone('services', ['api'], 'services/ are below the routes'),
+            ...zone('activities', ['api', 'services', 'worker'], 'activities/ are below the worker'),
+            { target: ['./src', './scripts'], from: './test', message: 'nothing outside test/ imports from test/' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: NODE_BUILTINS.flatMap((m) => [m, `node:${m}`]),
+          patterns: [{ group: ['node:*'], message: "workflow code runs in Temporal's sandbox: no Node built-ins, no I/O" }],
+        },
+      ],
+    },
+  },
+  prettier,
+);
