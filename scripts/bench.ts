@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: measures what the asynchronous design buys (issue 5) and writes docs/BENCHMARKS.md.
+ * `npm run bench`: measures what the asynchronous design buys (docs/BENCHMARKS.md, method) and writes docs/BENCHMARKS.md.
  *
  * It brings the stack up the way the start command does — a Temporal dev server (in memory, free
  * ports), a fresh Postgres database with the migrations, the worker and the API as separate processes
@@ -30,6 +30,7 @@ import { createTemporalClient } from '../src/temporal/client';
 import { createTestRepo } from '../src/dev/stack/gitRepo';
 import { findFreePort } from '../src/net/freePort';
 import { spawnService, waitForHealth } from '../src/dev/serviceProcess';
+import type { provisionTask } from '../src/workflows/provisionTask';
 
 const ROOT = path.resolve(__dirname, '..');
 const opts = new Command()
@@ -309,7 +310,11 @@ async function main(): Promise<void> {
       );
       breakdown.transaction.push(performance.now() - t);
       t = performance.now();
-      const handle = await client.workflow.start('provisionTask', { taskQueue: 'bench-breakdown-no-worker', workflowId: `bd-${id2}`, args: [{ taskId: id2 }] });
+      const handle = await client.workflow.start<typeof provisionTask>('provisionTask', {
+        taskQueue: 'bench-breakdown-no-worker',
+        workflowId: `bd-${id2}`,
+        args: [{ taskId: id2 }],
+      });
       breakdown.start.push(performance.now() - t);
       await handle.terminate('benchmark breakdown');
       await prisma.task.delete({ where: { id: id2 } }); // never provisioned: keep it from the recovery sweep

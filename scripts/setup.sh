@@ -20,7 +20,7 @@ fi
 
 # Prisma Client: generated from prisma/schema.prisma. The CLI wants its native schema engine only to
 # be present for `generate`; it cannot be downloaded here, so point it at an existing file
-# (see ../shared/reference/platform.md). Where the real engine exists, this variable is left alone.
+# (docs/ARCHITECTURE.md#build-machine-constraints). Where the real engine exists, this variable is left alone.
 if [ ! -f src/generated/prisma/client.ts ] || [ prisma/schema.prisma -nt src/generated/prisma/client.ts ]; then
   echo "[setup] prisma generate"
   PRISMA_SCHEMA_ENGINE_BINARY="${PRISMA_SCHEMA_ENGINE_BINARY:-$(type -P true)}" node_modules/.bin/prisma generate >/dev/null

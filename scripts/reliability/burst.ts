@@ -1,5 +1,5 @@
 /**
- * Reliability scenario 7 (issue 4): a burst of task creations against the real stack, with the
+ * Reliability scenario 7 (docs/RELIABILITY.md): a burst of task creations against the real stack, with the
  * benchmark-only `instant` provider so the service itself is what is loaded.
  *
  *   npx tsx scripts/reliability/burst.ts [--tasks 500] [--concurrency 50]

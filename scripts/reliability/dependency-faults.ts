@@ -1,5 +1,5 @@
 /**
- * Chaos script: dependency outages with tasks in flight (issue 9).
+ * Chaos script: dependency outages with tasks in flight (docs/RELIABILITY.md, dependency outages).
  *
  *   npx tsx scripts/reliability/dependency-faults.ts [--tasks 20] [--local-tasks 2] [--rounds 3]
  *        [--postgres-down-ms 6000] [--temporal-down-ms 5000] [--step-ms 3000]

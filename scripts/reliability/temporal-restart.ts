@@ -1,5 +1,5 @@
 /**
- * Reliability scenario 1, Temporal part (issue 4): stop the Temporal dev server while a task is in the
+ * Reliability scenario 1, Temporal part (docs/RELIABILITY.md): stop the Temporal dev server while a task is in the
  * middle of provisioning, start it again with the same database file, and check that the task still
  * reaches `running` with one sandbox, one sandbox-agent process and one session.
  *

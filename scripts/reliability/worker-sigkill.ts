@@ -1,5 +1,5 @@
 /**
- * Reliability scenario 1 (issue 4): SIGKILL the worker while each provisioning step runs, restart it,
+ * Reliability scenario 1 (docs/RELIABILITY.md): SIGKILL the worker while each provisioning step runs, restart it,
  * and check that every task still reaches `running` with exactly one sandbox directory, one
  * sandbox-agent process and one agent session.
  *

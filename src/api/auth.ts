@@ -9,7 +9,6 @@ import { bearerToken, type TokenResolver } from '../auth/tokens';
 import { HttpError } from './errors';
 
 // Still importable from here for code written against the earlier layout (test/api/auth.test.ts).
-export { tokensFromConfig } from '../auth/tokens';
 
 /**
  * Express middleware: 401 `unauthorized` (with `WWW-Authenticate: Bearer`) without a known token;

@@ -5,7 +5,7 @@
  *   - migrations applied in directory-name order, each once;
  *   - the same advisory lock id (72707369), so concurrent starters wait for each other.
  * We need our own applier only because the Prisma CLI's native schema engine cannot be downloaded on
- * these machines (see ../shared/reference/platform.md); each migration also runs in a transaction.
+ * these machines (docs/ARCHITECTURE.md#build-machine-constraints); each migration also runs in a transaction.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Task naming rules, from reference/domain.md "Naming":
+ * Task naming rules, docs/PRODUCT.md#naming:
  * - title = a conventional prefix chosen from keywords in the prompt (fix/bug -> `fix`,
  *   doc/readme -> `docs`, refactor -> `refactor`, otherwise `feat`) plus the first prompt line with
  *   only letters, digits, spaces and dashes kept, at most 62 characters;

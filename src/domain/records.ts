@@ -5,7 +5,7 @@
 import type { Task, TaskEvent, TranscriptEntry, WorkbenchSession } from '../generated/prisma/client';
 import type { TaskStatus } from './status';
 
-/** History event types (reference/domain.md "History events"). */
+/** History event types (docs/PRODUCT.md#history-events). */
 export type TaskEventType =
   | 'task.created'
   | 'task.named'
@@ -105,7 +105,7 @@ export function toTaskEventRecord(e: TaskEvent): TaskEventRecord {
   };
 }
 
-/** A workbench tab as clients see it (reference/domain.md "Workbench sessions"). */
+/** A workbench tab as clients see it (docs/PRODUCT.md#tab-statuses). */
 export interface SessionRecord {
   id: string;
   taskId: string;

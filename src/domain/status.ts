@@ -1,7 +1,6 @@
 /**
  * Task status names and provisioning steps, exactly as the specs name them
- * (seeds/01-task-creation-bootstrap-only.md "Persist a clear queued/running state",
- * reference/domain.md "Task"). Pure data: imported by workflow code too.
+ * (docs/PRODUCT.md#statuses). Pure data: imported by workflow code too.
  */
 
 /** Provisioning steps in the order `provisionTask` runs them. */
@@ -11,7 +10,7 @@ export type ProvisionStep = (typeof PROVISION_STEPS)[number];
 export const TASK_STATUSES = ['init_enqueue_provision', ...PROVISION_STEPS, 'running', 'idle', 'error', 'archived', 'killed'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
-/** Human message shown under each status while its step runs (domain.md: "Every status change carries a short human message"). */
+/** Human message shown under each status while its step runs (docs/PRODUCT.md#status-messages). */
 export const STEP_MESSAGES: Record<ProvisionStep, string> = {
   init_ensure_name: 'naming task',
   init_create_sandbox: 'creating sandbox',

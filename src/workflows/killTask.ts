@@ -1,5 +1,5 @@
 /**
- * `killTask`: stops a task wherever it is (issue 4 "Kill and retry"): cancels its provisioning run and
+ * `killTask`: stops a task wherever it is (docs/PRODUCT.md#kill): cancels its provisioning run and
  * waits until that run has closed (in-flight provider calls finish first, so nothing is made after the
  * clean-up), closes its tabs, destroys its sandboxes (agent process stopped, directory removed), and
  * ends the task in `killed` with a `task.kill` event. Each step is idempotent, so a retried or replayed

@@ -1,7 +1,7 @@
 /**
  * `provisionTask`: provisions one task in the background after the API has committed its row.
  *
- * Steps, in order (specs' status names): init_ensure_name -> init_create_sandbox -> init_ensure_agent
+ * Steps, in order (status names: docs/PRODUCT.md#statuses): init_ensure_name -> init_create_sandbox -> init_ensure_agent
  * -> init_create_session -> running; `error` on a failure no retry fixes, with a message naming the
  * step. Each step is one activity with its own timeout and retry policy (./policies.ts). Every
  * transition runs the mirror activity, which writes the task row and a history event in one
@@ -51,7 +51,7 @@ const { releasePendingSessions } = proxyActivities<Pick<WorkbenchActivities, 're
  */
 export const RELEASE_SESSIONS_PATCH = 'release-workbench-sessions';
 
-/** Tells the task's tabs waiting in `pending_provision` how provisioning went (seeds/04). */
+/** Tells the task's tabs waiting in `pending_provision` how provisioning went (docs/PRODUCT.md#pending-tabs). */
 async function releaseWaitingTabs(taskId: string, outcome: SandboxOutcome): Promise<void> {
   if (patched(RELEASE_SESSIONS_PATCH)) await releasePendingSessions({ taskId, outcome });
 }

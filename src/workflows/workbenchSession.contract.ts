@@ -1,7 +1,7 @@
 /**
  * Contract of the `workbenchSession` workflow: one run per workbench tab, for the tab's whole life.
  *
- * Where session creation lives (seeds/04 "Split tab creation from sandbox session creation"): the
+ * Where session creation lives (docs/PRODUCT.md#tabs-open-at-once: tab creation is split from agent session creation): the
  * REST request only commits the tab row and starts this workflow; provisioning stays the concern of
  * `provisionTask`. A tab opened before the sandbox is ready waits (status `pending_provision`) for the
  * `sandboxReady` signal that `provisionTask` sends to every pending tab once sandbox-agent is healthy

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { io } from 'socket.io-client';
-import { tokensFromConfig } from '../../src/api/auth';
+import { tokensFromConfig } from '../../src/auth/tokens';
 import { tokenFor } from '../../src/dev/stack/auth';
 import { TaskEventClient } from '../../src/dev/stack/socketClient';
 import { startServices, type TestServices } from '../../src/dev/stack/services';

@@ -1,6 +1,6 @@
 import { BranchTakenError, MAX_BRANCH_LENGTH, MAX_TITLE_LENGTH, deriveBranchName, deriveTitle, pickBranchName, titlePrefix } from '../../src/domain/naming';
 
-describe('naming rules (reference/domain.md)', () => {
+describe('naming rules (docs/PRODUCT.md#naming)', () => {
   it.each([
     ['Fix the crash on save', 'fix'],
     ['there is a bug in login', 'fix'],

@@ -1,5 +1,5 @@
 /**
- * Git remotes on the real stack (issue 9, "git remotes: transient vs final"): a task whose git://
+ * Git remotes on the real stack (transient vs final failures, docs/ARCHITECTURE.md#git-remote-unreachable): a task whose git://
  * repository is served by a `git daemon` on loopback that is down when the task starts retries its
  * naming step and reaches `running` once the daemon is up; a repository the daemon does not serve ends
  * the task in `error` after one attempt.

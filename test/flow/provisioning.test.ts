@@ -110,7 +110,7 @@ describe('provisionTask on the real stack', () => {
         'task.step:init_create_session:started',
         'task.initialized',
       ]);
-      // Status order seen over the socket follows the specs' names.
+      // Status order seen over the socket follows docs/PRODUCT.md#statuses.
       const statuses = pushed.map((m) => m.task.status).filter((s, i, all) => s !== all[i - 1]);
       expect(statuses).toEqual(['init_enqueue_provision', ...PROVISION_STEPS, 'running']);
 

@@ -1,5 +1,5 @@
 /**
- * Workbench tabs on the real stack (seeds/04): opening a tab never provisions inline; a tab goes
+ * Workbench tabs on the real stack (docs/PRODUCT.md#tabs-open-at-once): opening a tab never provisions inline; a tab goes
  * pending_provision -> pending_session_create -> ready through pushed events alone; messages round-trip
  * through the real sandbox-agent and the offline agent; unread, draft, close; the first prompt.
  */

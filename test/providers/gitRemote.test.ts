@@ -1,5 +1,5 @@
 /**
- * Git remotes, transient vs final (issue 9): the classifier on git's own words, then the real thing
+ * Git remotes, transient vs final (docs/ARCHITECTURE.md#git-remote-unreachable): the classifier on git's own words, then the real thing
  * against a `git daemon` on loopback that the test stops and starts, and small loopback HTTP/TCP
  * servers for the HTTP answers and a remote that never answers.
  */

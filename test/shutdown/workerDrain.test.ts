@@ -3,6 +3,7 @@
  * time) and its result reaches Temporal before the process exits 0; a new worker then carries on.
  */
 import path from 'node:path';
+import { temporal as temporalProto } from '@temporalio/proto';
 import { createPrismaClient } from '../../src/db/prisma';
 import { createTemporalClient } from '../../src/temporal/client';
 import { authedFetch } from '../../src/dev/stack/auth';
@@ -41,10 +42,13 @@ describe('worker shutdown', () => {
         body: JSON.stringify({ workspaceId: 'ws-worker-drain', repository: path.join(stack.workDir, 'any'), prompt: 'Drain me', provider: 'instant' }),
       });
       const task = (await res.json()) as { id: string; workflowId: string };
+      // Wait until the sandbox step's activity is really running on the worker (the task's status
+      // changes just before the activity is scheduled, so it alone could race the SIGTERM).
       for (const deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 20))) {
         const { status } = await prisma.task.findUniqueOrThrow({ where: { id: task.id }, select: { status: true } });
-        if (status === 'init_create_sandbox') break;
-        if (Date.now() > deadline) throw new Error(`task never reached the sandbox step (${status})`);
+        const pending = status === 'init_create_sandbox' ? ((await temporal.workflow.getHandle(task.workflowId).describe()).raw.pendingActivities ?? []) : [];
+        if (pending.some((a) => a.activityType?.name === 'createSandbox' && a.state === temporalProto.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED)) break;
+        if (Date.now() > deadline) throw new Error(`the sandbox step never started (${status})`);
       }
       first.kill('SIGTERM'); // the 3 s sandbox step is in flight
       expect(await firstExit).toBe(0);

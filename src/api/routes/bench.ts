@@ -6,7 +6,7 @@
  *                          no history event, no notification, no workflow start).
  *                          201 { id }.
  *
- * It is the floor createTask is measured against in docs/BENCHMARKS.md (issue 5, scenario 1).
+ * It is the floor createTask is measured against in docs/BENCHMARKS.md (scenario 1).
  */
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
