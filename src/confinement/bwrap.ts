@@ -40,73 +40,38 @@ export interface BwrapMounts {
   nodeDir?: string;
 }
 
+/** The system toolchains, read-only: /usr and Debian's merged-/usr links. Used for sandboxes and for the host check. */
+// prettier-ignore
+export const SYSTEM_MOUNTS: readonly string[] = [
+  '--ro-bind', '/usr', '/usr',
+  '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
+];
+
 /**
  * `bwrap` arguments that run `command args` (paths as the sandbox sees them) confined, with exactly
  * `env` as its environment and SANDBOX_PATHS.repo as its working directory.
  */
+// prettier-ignore
 export function bwrapArgs(mounts: BwrapMounts, env: Record<string, string>, command: string, args: readonly string[]): string[] {
-  const out = [
-    '--unshare-user',
-    '--uid',
-    String(SANDBOX_UID),
-    '--gid',
-    String(SANDBOX_UID),
-    '--unshare-pid',
-    '--unshare-ipc',
-    '--unshare-uts',
-    '--hostname',
-    'sandbox',
-    '--unshare-cgroup-try',
+  return [
+    '--unshare-user', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID),
+    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'sandbox', '--unshare-cgroup-try',
     '--new-session',
     '--clearenv',
     ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
-    '--ro-bind',
-    '/usr',
-    '/usr',
-    '--symlink',
-    'usr/bin',
-    '/bin',
-    '--symlink',
-    'usr/sbin',
-    '/sbin',
-    '--symlink',
-    'usr/lib',
-    '/lib',
-    '--symlink',
-    'usr/lib64',
-    '/lib64',
+    ...SYSTEM_MOUNTS,
     ...HOST_READ_ONLY.flatMap((p) => ['--ro-bind-try', p, p]),
-    '--proc',
-    '/proc',
-    '--dev',
-    '/dev',
-    '--tmpfs',
-    '/tmp',
-    '--bind',
-    mounts.repo,
-    SANDBOX_PATHS.repo,
-    '--bind',
-    mounts.home,
-    SANDBOX_PATHS.home,
-    '--bind',
-    mounts.logs,
-    SANDBOX_PATHS.logs,
-    '--ro-bind',
-    mounts.bin,
-    SANDBOX_PATHS.bin,
-    '--ro-bind',
-    mounts.agentBinary,
-    SANDBOX_PATHS.agentBinary,
+    '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+    '--bind', mounts.repo, SANDBOX_PATHS.repo,
+    '--bind', mounts.home, SANDBOX_PATHS.home,
+    '--bind', mounts.logs, SANDBOX_PATHS.logs,
+    '--ro-bind', mounts.bin, SANDBOX_PATHS.bin,
+    '--ro-bind', mounts.agentBinary, SANDBOX_PATHS.agentBinary,
     ...(mounts.nodeDir && !mounts.nodeDir.startsWith('/usr/') ? ['--ro-bind', mounts.nodeDir, mounts.nodeDir] : []),
-    '--remount-ro',
-    '/', // the sandbox's own root (a tmpfs holding the mount points) is not writable either
-    '--chdir',
-    SANDBOX_PATHS.repo,
-    '--',
-    command,
-    ...args,
+    '--remount-ro', '/', // the sandbox's own root (a tmpfs holding the mount points) is not writable either
+    '--chdir', SANDBOX_PATHS.repo,
+    '--', command, ...args,
   ];
-  return out;
 }
 
 /** PATH inside a sandbox: its launchers, then the system's, then Node's directory if elsewhere. */

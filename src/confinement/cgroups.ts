@@ -36,15 +36,12 @@ export function controllerMount(controller: string): string | null {
 export async function createSandboxCgroup(sandboxKey: string, limits: ResourceLimits): Promise<void> {
   const group = cgroupOf(sandboxKey);
   await runTool('cgcreate', ['-g', `${CONTROLLERS.join(',')}:${group}`]);
+  // prettier-ignore
   await runTool('cgset', [
-    '-r',
-    `memory.limit_in_bytes=${limits.memoryMb * 1024 * 1024}`,
-    '-r',
-    `pids.max=${limits.pidsMax}`,
-    '-r',
-    `cpu.cfs_period_us=${CFS_PERIOD_US}`,
-    '-r',
-    `cpu.cfs_quota_us=${Math.round((CFS_PERIOD_US * limits.cpuPercent) / 100)}`,
+    '-r', `memory.limit_in_bytes=${limits.memoryMb * 1024 * 1024}`,
+    '-r', `pids.max=${limits.pidsMax}`,
+    '-r', `cpu.cfs_period_us=${CFS_PERIOD_US}`,
+    '-r', `cpu.cfs_quota_us=${Math.round((CFS_PERIOD_US * limits.cpuPercent) / 100)}`,
     group,
   ]);
 }

@@ -3,6 +3,7 @@
  * isolation is on and something is missing, rather than running sandboxes unconfined.
  */
 import { randomUUID } from 'node:crypto';
+import { SYSTEM_MOUNTS } from './bwrap';
 import { CONTROLLERS, controllerMount } from './cgroups';
 import { runTool } from './hostTools';
 
@@ -49,26 +50,8 @@ export async function assertConfinementAvailable(): Promise<void> {
   await runTool('ip', ['netns', 'add', probe])
     .then(() => runTool('ip', ['netns', 'del', probe]))
     .catch((err: Error) => missing.push(`network namespaces cannot be created (${err.message})`));
-  await runTool('bwrap', [
-    '--unshare-user',
-    '--uid',
-    '1000',
-    '--unshare-pid',
-    '--unshare-net',
-    '--ro-bind',
-    '/usr',
-    '/usr',
-    '--symlink',
-    'usr/bin',
-    '/bin',
-    '--symlink',
-    'usr/lib',
-    '/lib',
-    '--symlink',
-    'usr/lib64',
-    '/lib64',
-    '--',
-    'true',
-  ]).catch((err: Error) => missing.push(`bubblewrap cannot create user and PID namespaces (${err.message})`));
+  await runTool('bwrap', ['--unshare-user', '--uid', '1000', '--unshare-pid', '--unshare-net', ...SYSTEM_MOUNTS, '--', 'true']).catch((err: Error) =>
+    missing.push(`bubblewrap cannot create user and PID namespaces (${err.message})`),
+  );
   if (missing.length > 0) throw new ConfinementUnavailableError(missing);
 }

@@ -34,24 +34,12 @@ export async function createSandboxNetwork(sandboxKey: string, port: number, out
   await runTool('ip', ['netns', 'add', name]);
   // pasta daemonizes once the namespace is configured; --runas 0 because it may not drop to `nobody`
   // and still enter a namespace made by root.
+  // prettier-ignore
   await runTool('pasta', [
-    '--config-net',
-    '--quiet',
-    '--no-map-gw',
-    '--runas',
-    '0',
-    '-t',
-    `127.0.0.1/${port}`,
-    '-u',
-    'none',
-    '-T',
-    'none',
-    '-U',
-    'none',
-    '--pid',
-    pidFile,
-    '--netns',
-    name,
+    '--config-net', '--quiet', '--no-map-gw', '--runas', '0',
+    '-t', `127.0.0.1/${port}`, '-u', 'none', '-T', 'none', '-U', 'none', // only the agent port, inbound
+    '--pid', pidFile,
+    '--netns', name,
   ]);
   if (outbound === 'deny') {
     for (const family of ['-4', '-6']) await runTool('ip', ['netns', 'exec', name, 'ip', family, 'route', 'flush', 'table', 'main']).catch(() => undefined);
