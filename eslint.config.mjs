@@ -72,7 +72,11 @@ export default tseslint.config(
               ],
               'workflow code imports only domain/ and its own contracts (no I/O)',
             ),
-            ...zone('db', ['api', 'services', 'workflows', 'activities', 'providers', 'confinement', 'temporal', 'recovery', 'worker'], 'db/ is below everything that uses it'),
+            ...zone(
+              'db',
+              ['api', 'services', 'workflows', 'activities', 'providers', 'confinement', 'realtime', 'temporal', 'recovery', 'worker'],
+              'db/ is below everything that uses it',
+            ),
             ...zone(
               'providers',
               ['api', 'services', 'auth', 'db', 'workflows', 'activities', 'realtime', 'temporal', 'recovery', 'worker'],

@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { Logger } from '../logger';
 import type { ProviderRegistry } from '../providers/types';
-import type { TaskEventNotifier } from '../realtime/notifier';
+import type { TaskEventNotifier } from '../db/notifier';
 import type { ProvisionActivities } from '../workflows/provisionTask.contract';
 import type { KillActivities } from '../workflows/killTask.contract';
 import type { WorkbenchActivities } from '../workflows/workbenchSession.contract';

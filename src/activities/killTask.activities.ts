@@ -7,7 +7,7 @@ import { updateSession } from '../db/sessions';
 import { appendTaskEvent } from '../db/taskEvents';
 import type { Logger } from '../logger';
 import type { ProviderRegistry } from '../providers/types';
-import type { TaskEventNotifier } from '../realtime/notifier';
+import type { TaskEventNotifier } from '../db/notifier';
 import type { KillActivities } from '../workflows/killTask.contract';
 import { closeSessionSignal } from '../workflows/workbenchSession.contract';
 import { withKeepAliveHeartbeat } from './progress';

@@ -15,7 +15,7 @@ import { deriveBranchName, deriveTitle, pickBranchName } from '../domain/naming'
 import { RELEASED_STATUSES, isReleased } from '../domain/status';
 import type { Logger } from '../logger';
 import { INITIAL_SESSION_KEY, type ProviderRegistry, type SandboxHandle, type SandboxProvider } from '../providers/types';
-import type { TaskEventNotifier } from '../realtime/notifier';
+import type { TaskEventNotifier } from '../db/notifier';
 import type { ProvisionActivities } from '../workflows/provisionTask.contract';
 import { asActivityErrors } from './errors';
 import { withKeepAliveHeartbeat, type StepProgressReporter } from './progress';

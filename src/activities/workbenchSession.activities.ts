@@ -10,7 +10,7 @@ import { appendTranscriptEntry, readySandboxOf, updateSession } from '../db/sess
 import { isProvisioningOver } from '../domain/status';
 import type { Logger } from '../logger';
 import type { ProviderRegistry } from '../providers/types';
-import type { TaskEventNotifier } from '../realtime/notifier';
+import type { TaskEventNotifier } from '../db/notifier';
 import {
   WORKBENCH_SESSION_WORKFLOW_TYPE,
   provisioningFailedSignal,

@@ -6,7 +6,7 @@ import { loadConfig } from '../config';
 import { createPrismaClient } from '../db/prisma';
 import { createLogger } from '../logger';
 import { providerIds } from '../providers/registry';
-import { pgNotifier } from '../realtime/notifier';
+import { pgNotifier } from '../db/notifier';
 import { createTemporalClient } from '../temporal/client';
 import { tokensFromConfig } from '../auth/tokens';
 import { createApiServer } from './server';

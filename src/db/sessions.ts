@@ -6,7 +6,7 @@
 import type { Prisma, Task, TranscriptEntry, WorkbenchSession } from '../generated/prisma/client';
 import { toSessionRecord, toTranscriptEntryRecord, type TaskEventType } from '../domain/records';
 import { isSandboxReady } from '../domain/status';
-import type { TaskEventNotifier } from '../realtime/notifier';
+import type { TaskEventNotifier } from './notifier';
 import { appendTaskEvent } from './taskEvents';
 
 /**

@@ -6,7 +6,7 @@
  */
 import { Prisma, type Task } from '../generated/prisma/client';
 import type { TaskEventType } from '../domain/records';
-import { TASK_EVENTS_CHANNEL, type TaskEventNotifier } from '../realtime/notifier';
+import { TASK_EVENTS_CHANNEL, type TaskEventNotifier } from './notifier';
 
 export interface AppendTaskEventInput {
   taskId: string;

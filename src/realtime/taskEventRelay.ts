@@ -20,7 +20,7 @@ import { taskRoom, toTaskEventRecord, toTaskRecord, workspaceRoom, type TaskEven
 import type { Logger } from '../logger';
 import { retryWithBackoff, RetryAbortedError } from './backoff';
 import { deliver } from './delivery';
-import { TASK_EVENTS_CHANNEL, type TaskEventNotice } from './notifier';
+import { TASK_EVENTS_CHANNEL, type TaskEventNotice } from '../db/notifier';
 import { startPgListener, type PgListenerOptions } from './pgListener';
 import { catchUpSubscribers, type CatchUpResult } from './relayCatchUp';
 

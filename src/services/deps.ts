@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { Logger } from '../logger';
-import type { TaskEventNotifier } from '../realtime/notifier';
+import type { TaskEventNotifier } from '../db/notifier';
 
 export interface ServiceDeps {
   prisma: PrismaClient;

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Prisma, Task, WorkbenchSession } from '../generated/prisma/client';
 import { insertSession } from '../db/sessions';
 import { INITIAL_SESSION_KEY } from '../providers/types';
-import type { TaskEventNotifier } from '../realtime/notifier';
+import type { TaskEventNotifier } from '../db/notifier';
 import { workbenchWorkflowId } from '../workflows/workbenchSession.contract';
 
 /**

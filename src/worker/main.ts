@@ -11,7 +11,7 @@ import { assertConfinementAvailable, type ConfinementUnavailableError } from '..
 import { createPrismaClient } from '../db/prisma';
 import { createLogger } from '../logger';
 import { createProviders } from '../providers/registry';
-import { pgNotifier } from '../realtime/notifier';
+import { pgNotifier } from '../db/notifier';
 import { createTemporalClient } from '../temporal/client';
 import { runUnstartedTaskSweeper } from '../recovery/unstartedTasks';
 import { createWorker } from './createWorker';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
 import { appendTaskEvent, insertTaskWithCreatedEvent, type NewTask } from '../../src/db/taskEvents';
-import { TASK_EVENTS_CHANNEL, pgNotifier } from '../../src/realtime/notifier';
+import { TASK_EVENTS_CHANNEL, pgNotifier } from '../../src/db/notifier';
 import { readStack } from '../../src/dev/stack/stackFile';
 
 describe('appendTaskEvent', () => {

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { appendTaskEvent } from '../../src/db/taskEvents';
-import { pgNotifier } from '../../src/realtime/notifier';
+import { pgNotifier } from '../../src/db/notifier';
 import { startProvisionTask } from '../../src/temporal/client';
 import { provisionStateQuery, provisionWorkflowId, type ProvisionState } from '../../src/workflows/provisionTask.contract';
 import { STEP_ACTIVITY_OPTIONS } from '../../src/workflows/policies';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { STEP_ACTIVITY_OPTIONS } from '../../src/workflows/policies';
 import { appendTaskEvent } from '../../src/db/taskEvents';
-import { pgNotifier } from '../../src/realtime/notifier';
+import { pgNotifier } from '../../src/db/notifier';
 import { startProvisionTask } from '../../src/temporal/client';
 import { provisionWorkflowId } from '../../src/workflows/provisionTask.contract';
 import { gatedProvider } from '../../src/dev/stack/gate';

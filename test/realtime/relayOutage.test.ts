@@ -10,7 +10,7 @@ import pino from 'pino';
 import type { Client } from '@temporalio/client';
 import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
 import { appendTaskEvent, insertTaskWithCreatedEvent } from '../../src/db/taskEvents';
-import { pgNotifier } from '../../src/realtime/notifier';
+import { pgNotifier } from '../../src/db/notifier';
 import { createTemporalClient } from '../../src/temporal/client';
 import { TaskEventClient } from '../../src/dev/stack/socketClient';
 import { readStack } from '../../src/dev/stack/stackFile';

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { appendTaskEvent } from '../../src/db/taskEvents';
 import { createLogger } from '../../src/logger';
-import { pgNotifier } from '../../src/realtime/notifier';
+import { pgNotifier } from '../../src/db/notifier';
 import { startUnstartedTasks } from '../../src/recovery/unstartedTasks';
 import { provisionWorkflowId } from '../../src/workflows/provisionTask.contract';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';

@@ -15,7 +15,7 @@ import { createLogger } from '../../logger';
 import { LocalProvider } from '../../providers/local/localProvider';
 import type { SandboxProvider } from '../../providers/types';
 import type { ConfinementPolicy } from '../../confinement/policy';
-import { pgNotifier } from '../../realtime/notifier';
+import { pgNotifier } from '../../db/notifier';
 import { createTemporalClient } from '../../temporal/client';
 import { createWorker } from '../../worker/createWorker';
 import { authedFetch, closeAuthLookups } from './auth';

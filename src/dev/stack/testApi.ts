@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import { createApiServer, type ApiServer } from '../../api/server';
 import type { PrismaClient } from '../../db/prisma';
 import { createLogger, type Logger } from '../../logger';
-import { pgNotifier } from '../../realtime/notifier';
+import { pgNotifier } from '../../db/notifier';
 import { testTokenResolver } from './auth';
 import type { TestStack } from './stackFile';
 
