@@ -4,6 +4,8 @@ import { pinoHttp } from 'pino-http';
 import type { TokenResolver } from '../auth/tokens';
 import { requireBearer } from './auth';
 import { errorHandler, notFound } from './errors';
+import { DOCS_ASSETS_PATH, docsAssets, docsPage } from './openapi/docsPage';
+import { openApiDocument } from './openapi/document';
 import type { ReadinessProbe } from './readiness';
 import { benchRoutes } from './routes/bench';
 import { sessionRoutes } from './routes/sessions';
@@ -12,6 +14,10 @@ import { taskRoutes, type TaskRouteDeps } from './routes/tasks';
 /** Largest JSON body accepted; larger answers 413 payload_too_large. */
 export const BODY_LIMIT = '256kb';
 
+/**
+ * The Express app: health checks, the OpenAPI document and its docs page (all open), then the bearer
+ * check for everything under /v1, the task and tab routes, and the error contract (./errors.ts).
+ */
 export function createApp(deps: TaskRouteDeps & { resolveToken: TokenResolver; readiness: ReadinessProbe; benchmarkEndpoints?: boolean }): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -35,6 +41,14 @@ export function createApp(deps: TaskRouteDeps & { resolveToken: TokenResolver; r
     if (report.status !== 'ready') res.status(503).set('Retry-After', '5');
     res.json(report);
   });
+  /** The OpenAPI 3.1 document of this API (./openapi/document.ts). Open, like the health checks. */
+  const document = openApiDocument(); // built here, so a broken document stops the start, not a request
+  app.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  /** Swagger UI for /openapi.json, with its assets served from here (./openapi/docsPage.ts). Open. */
+  app.get('/docs', docsPage);
+  app.use(DOCS_ASSETS_PATH, docsAssets);
   app.use('/v1', requireBearer(deps.resolveToken));
   app.use('/v1/tasks/:id/sessions', sessionRoutes(deps));
   app.use('/v1/tasks', taskRoutes(deps));

@@ -1,5 +1,6 @@
 /**
- * Request schemas of the REST API (zod, strict: unknown fields are rejected).
+ * Request schemas of the REST API (zod, strict: unknown fields are rejected). The `.meta()`
+ * descriptions only feed the OpenAPI document (./openapi/document.ts); they change no parsing.
  */
 import { z } from 'zod';
 
@@ -13,7 +14,8 @@ const workspaceId = z
   .string()
   .min(1)
   .max(100)
-  .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only');
+  .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only')
+  .meta({ description: 'The workspace; must be the one the bearer token is bound to.' });
 
 /**
  * True when `b` is a valid branch name by the rules of `git check-ref-format --branch`: not `HEAD`,
@@ -36,7 +38,12 @@ export function isValidBranchName(b: string): boolean {
   );
 }
 
-const branchName = z.string().min(1).max(200).refine(isValidBranchName, 'not a valid git branch name');
+const branchName = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine(isValidBranchName, 'not a valid git branch name')
+  .meta({ description: 'Explicit branch (a valid git branch name); a collision with an existing branch is an error, never a rename.' });
 
 export const createTaskBody = z
   .object({
@@ -48,20 +55,22 @@ export const createTaskBody = z
       .min(1)
       .max(2048)
       .refine((r) => !r.startsWith('-'), 'must not start with "-"')
-      .refine(noNul, 'must not contain NUL characters'),
+      .refine(noNul, 'must not contain NUL characters')
+      .meta({ description: 'A git repository path or URL that git can read, under the configured roots; must not start with "-".' }),
     /** The task prompt; its first line names the task. */
     prompt: z
       .string()
       .min(1)
       .max(100_000)
       .refine((p) => p.trim().length > 0, 'must not be blank')
-      .refine(noNul, 'must not contain NUL characters'),
+      .refine(noNul, 'must not contain NUL characters')
+      .meta({ description: 'The task prompt (not blank); its first line names the task.' }),
     /** Explicit branch; a collision with an existing branch is an error, never a rename (docs/PRODUCT.md#naming). */
     branchName: branchName.optional(),
-    agent: z.enum(AGENT_IDS).default('claude'),
-    provider: z.string().min(1).max(50).default('local'),
+    agent: z.enum(AGENT_IDS).default('claude').meta({ description: 'Agent sandbox-agent runs in the task’s session.' }),
+    provider: z.string().min(1).max(50).default('local').meta({ description: 'Sandbox provider; one the worker serves (`unknown_provider` otherwise).' }),
     /** Open the task's first workbench tab at creation and send the prompt there once it is ready. */
-    openSession: z.boolean().default(false),
+    openSession: z.boolean().default(false).meta({ description: 'Open the task’s first workbench tab at creation and send the prompt there once it is ready.' }),
   })
   .strict();
 export type CreateTaskBody = z.infer<typeof createTaskBody>;
@@ -70,6 +79,7 @@ export type CreateTaskBody = z.infer<typeof createTaskBody>;
 export const taskId = z
   .string()
   .uuid()
+  .meta({ description: 'Task id (a UUID, any letter case).' })
   .transform((id) => id.toLowerCase());
 
 export const taskIdParams = z.object({ id: taskId }).strict();
@@ -78,16 +88,16 @@ export const taskIdParams = z.object({ id: taskId }).strict();
 export const listTasksQuery = z
   .object({
     workspaceId,
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-    cursor: z.string().max(200).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: 'Page size.' }),
+    cursor: z.string().max(200).optional().meta({ description: 'The previous page’s `nextCursor` (opaque).' }),
   })
   .strict();
 
 export const listEventsQuery = z
   .object({
     /** Return events with seq greater than this (0 = from the start). */
-    after: z.coerce.number().int().min(0).default(0),
-    limit: z.coerce.number().int().min(1).max(500).default(100),
+    after: z.coerce.number().int().min(0).default(0).meta({ description: 'Return events with seq greater than this (0 = from the start).' }),
+    limit: z.coerce.number().int().min(1).max(500).default(100).meta({ description: 'Page size.' }),
   })
   .strict();
 
@@ -98,6 +108,7 @@ export const sessionParams = z
     sessionId: z
       .string()
       .regex(/^session-[0-9a-fA-F-]{36}$/, 'expected session-<uuid>')
+      .meta({ description: 'Tab id `session-<uuid>`.' })
       .transform((s) => s.toLowerCase()),
   })
   .strict();
@@ -105,8 +116,8 @@ export const sessionParams = z
 export const createSessionBody = z
   .object({
     /** Agent of the tab; default the task's agent. */
-    agent: z.enum(AGENT_IDS).optional(),
-    model: z.string().min(1).max(100).refine(noNul, 'must not contain NUL characters').optional(),
+    agent: z.enum(AGENT_IDS).optional().meta({ description: 'Agent of the tab; default the task’s agent.' }),
+    model: z.string().min(1).max(100).refine(noNul, 'must not contain NUL characters').optional().meta({ description: 'Model the agent should use.' }),
   })
   .strict();
 
@@ -117,17 +128,20 @@ export const messageBody = z
       .min(1)
       .max(100_000)
       .refine((t) => t.trim().length > 0, 'must not be blank')
-      .refine(noNul, 'must not contain NUL characters'),
+      .refine(noNul, 'must not contain NUL characters')
+      .meta({ description: 'The message (not blank).' }),
   })
   .strict();
 
-export const draftBody = z.object({ draft: z.string().max(100_000).refine(noNul, 'must not contain NUL characters') }).strict();
+export const draftBody = z
+  .object({ draft: z.string().max(100_000).refine(noNul, 'must not contain NUL characters').meta({ description: 'The unsent text of the composer (may be empty).' }) })
+  .strict();
 
 export const transcriptQuery = z
   .object({
     /** Return entries with index greater than this (0 = from the start). */
-    after: z.coerce.number().int().min(0).default(0),
-    limit: z.coerce.number().int().min(1).max(500).default(100),
+    after: z.coerce.number().int().min(0).default(0).meta({ description: 'Return entries with index greater than this (0 = from the start).' }),
+    limit: z.coerce.number().int().min(1).max(500).default(100).meta({ description: 'Page size.' }),
   })
   .strict();
 
