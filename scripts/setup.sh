@@ -28,10 +28,13 @@ if [ ! -f src/generated/prisma/client.ts ] || [ prisma/schema.prisma -nt src/gen
 fi
 
 # Postgres: the default DATABASE_URL points at the local server; start it when it is installed but down.
+# Where none is installed (or it does not come up), nothing fails here: scripts/dev.ts then runs an
+# embedded PostgreSQL for the start command (src/dev/embeddedPostgres.ts).
 if command -v pg_isready >/dev/null && [ -z "${DATABASE_URL:-}" ] && ! pg_isready -q -h 127.0.0.1 -p 5432; then
-  if command -v pg_ctlcluster >/dev/null; then
+  pg_cluster_version=$(ls /etc/postgresql 2>/dev/null | head -n 1 || true)
+  if command -v pg_ctlcluster >/dev/null && [ -n "$pg_cluster_version" ]; then
     echo "[setup] starting the local PostgreSQL server"
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+    pg_ctlcluster --skip-systemctl-redirect "$pg_cluster_version" main start || echo "[setup] the local PostgreSQL server did not start" >&2
   fi
 fi
 
