@@ -74,10 +74,15 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
       return { destroyed: rows.length };
     },
 
-    async markKilled({ taskId, dedupeKey, summary }) {
-      await prisma.$transaction((tx) =>
-        appendTaskEvent(tx, notifier, { taskId, type: 'task.kill', payload: summary, dedupeKey, patch: { status: 'killed', statusMessage: 'killed' } }),
-      );
+    async markKilled({ taskId, dedupeKey, summary, outcome = 'killed' }) {
+      await prisma.$transaction(async (tx) => {
+        // The row lock orders this against a concurrent kill or archive: an archive wins over a kill
+        // that ends after it (a task once archived stays archived), an archive of a killed task flips it.
+        const [row] = await tx.$queryRaw<Array<{ status: string }>>`SELECT status::text AS status FROM tasks WHERE id = ${taskId}::uuid FOR UPDATE`;
+        if (outcome === 'killed' && row?.status === 'archived') return;
+        const type = outcome === 'archived' ? 'task.archive' : 'task.kill';
+        await appendTaskEvent(tx, notifier, { taskId, type, payload: summary, dedupeKey, patch: { status: outcome, statusMessage: outcome } });
+      });
     },
   };
 }

@@ -90,6 +90,7 @@ export const listTasksQuery = z
     workspaceId,
     limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: 'Page size.' }),
     cursor: z.string().max(200).optional().meta({ description: 'The previous page’s `nextCursor` (opaque).' }),
+    include: z.enum(['archived']).optional().meta({ description: '`archived` lists archived tasks too; without it they are hidden.' }),
   })
   .strict();
 

@@ -16,6 +16,8 @@ export type TaskEventType =
   | 'task.retry'
   /** The task was killed and cleaned up: payload { provisioningCancelled, tabsClosed, sandboxesDestroyed }. */
   | 'task.kill'
+  /** The task was archived (agent stopped, sandbox released, record and history kept): payload as `task.kill`'s. */
+  | 'task.archive'
   /** A workbench tab was opened: payload { session: SessionRecord }. */
   | 'session.created'
   /** A tab changed (status, unread, error): payload { session: SessionRecord }. */

@@ -33,14 +33,19 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
 }
 
 /**
- * A page of `workspaceId`'s tasks, newest first (by creation time, then id).
+ * A page of `workspaceId`'s tasks, newest first (by creation time, then id). Archived tasks are left
+ * out unless `include` is `archived`.
  * @param page `limit` tasks at most; `cursor` from the previous page's `nextCursor`.
  * @returns the rows and the cursor of the next page (null on the last page).
  * @throws DomainError invalid `invalid_cursor` (field `cursor`).
  */
-export async function listTasks(prisma: PrismaClient, page: { workspaceId: string; limit: number; cursor?: string }): Promise<{ items: Task[]; nextCursor: string | null }> {
+export async function listTasks(
+  prisma: PrismaClient,
+  page: { workspaceId: string; limit: number; cursor?: string; include?: 'archived' },
+): Promise<{ items: Task[]; nextCursor: string | null }> {
   const after = page.cursor ? decodeCursor(page.cursor) : undefined;
   const where: Prisma.TaskWhereInput = { workspaceId: page.workspaceId };
+  if (page.include !== 'archived') where.status = { not: 'archived' };
   if (after) where.OR = [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }];
   const rows = await prisma.task.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: page.limit + 1 });
   const items = rows.slice(0, page.limit);

@@ -1,11 +1,11 @@
 /**
  * Temporal client side of the service: connecting, and starting (typed) and signalling the runs of
- * the three workflows: `provisionTask` per task, `workbenchSession` per tab, `killTask` per kill.
+ * the three workflows: `provisionTask` per task, `workbenchSession` per tab, `killTask` per kill or archive.
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { SearchAttributeType, TypedSearchAttributes, WorkflowIdReusePolicy, defineSearchAttributeKey } from '@temporalio/common';
 import { PROVISION_WORKFLOW_TYPE, provisionWorkflowId, type ProvisionTaskInput } from '../workflows/provisionTask.contract';
-import { KILL_TASK_WORKFLOW_TYPE, killWorkflowId } from '../workflows/killTask.contract';
+import { KILL_TASK_WORKFLOW_TYPE, archiveWorkflowId, killWorkflowId } from '../workflows/killTask.contract';
 import { WORKBENCH_SESSION_WORKFLOW_TYPE, type WorkbenchSessionInput } from '../workflows/workbenchSession.contract';
 import type { killTask } from '../workflows/killTask';
 import type { provisionTask } from '../workflows/provisionTask';
@@ -78,6 +78,20 @@ export async function startKillTask(client: Client, opts: { taskId: string; task
     taskQueue: opts.taskQueue,
     workflowId: killWorkflowId(opts.taskId),
     args: [{ taskId: opts.taskId }],
+  });
+}
+
+/**
+ * Starts the task's archive run (workflow id `archive-task-<taskId>`): the `killTask` workflow with
+ * outcome `archived`, so it ends the task in `archived` with a `task.archive` event. Returns once
+ * Temporal has accepted the start.
+ * @throws WorkflowExecutionAlreadyStartedError if an archive of the task is running; what the client throws otherwise.
+ */
+export async function startArchiveTask(client: Client, opts: { taskId: string; taskQueue: string }): Promise<void> {
+  await client.workflow.start<typeof killTask>(KILL_TASK_WORKFLOW_TYPE, {
+    taskQueue: opts.taskQueue,
+    workflowId: archiveWorkflowId(opts.taskId),
+    args: [{ taskId: opts.taskId, outcome: 'archived' }],
   });
 }
 

@@ -1,7 +1,20 @@
-/** Contract of the `killTask` workflow (./killTask.ts): its type, id and activities. */
+/** Contract of the `killTask` workflow (./killTask.ts): its type, ids, input and activities. */
 
 export const KILL_TASK_WORKFLOW_TYPE = 'killTask';
+/** Workflow id of a task's kill run. */
 export const killWorkflowId = (taskId: string) => `kill-task-${taskId}`;
+/** Workflow id of a task's archive run (the same `killTask` workflow with outcome `archived`). */
+export const archiveWorkflowId = (taskId: string) => `archive-task-${taskId}`;
+
+/** Final status a `killTask` run records: `killed` (a kill) or `archived` (an archive). */
+export type KillOutcome = 'killed' | 'archived';
+
+/** Input of `killTask`. Runs started before `outcome` existed have none, and are kills. */
+export interface KillTaskInput {
+  taskId: string;
+  /** Default `killed`. */
+  outcome?: KillOutcome;
+}
 
 /** Activities of `killTask` (src/activities/killTask.activities.ts). */
 export interface KillActivities {
@@ -11,6 +24,10 @@ export interface KillActivities {
   closeTaskSessions(input: { taskId: string }): Promise<{ closed: number }>;
   /** Stops and removes every sandbox of the task. */
   destroyTaskSandboxes(input: { taskId: string }): Promise<{ destroyed: number }>;
-  /** Sets the task to `killed` with a `task.kill` event (once). */
-  markKilled(input: { taskId: string; dedupeKey: string; summary: Record<string, unknown> }): Promise<void>;
+  /**
+   * Records the run's outcome (once): `killed` with a `task.kill` event (the default, and all a run
+   * recorded before `outcome` existed), or `archived` with a `task.archive` event. A kill never
+   * overwrites `archived`.
+   */
+  markKilled(input: { taskId: string; dedupeKey: string; summary: Record<string, unknown>; outcome?: KillOutcome }): Promise<void>;
 }

@@ -4,9 +4,13 @@
  * clean-up), closes its tabs, destroys its sandboxes (agent process stopped, directory removed), and
  * ends the task in `killed` with a `task.kill` event. Each step is idempotent, so a retried or replayed
  * kill converges. Workflow code only: no I/O.
+ *
+ * An archive (docs/PRODUCT.md#archive) is the same run with input `outcome: 'archived'`: the same
+ * commands in the same order, only the last activity's argument differs (it records `archived` with a
+ * `task.archive` event), so runs recorded before `outcome` existed replay unchanged.
  */
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { KillActivities } from './killTask.contract';
+import type { KillActivities, KillTaskInput } from './killTask.contract';
 import { MIRROR_ACTIVITY_OPTIONS } from './policies';
 
 const { cancelProvisioning, closeTaskSessions, destroyTaskSandboxes, markKilled } = proxyActivities<KillActivities>({
@@ -15,14 +19,17 @@ const { cancelProvisioning, closeTaskSessions, destroyTaskSandboxes, markKilled 
   heartbeatTimeout: 30_000,
 });
 
-export async function killTask(input: { taskId: string }): Promise<void> {
-  const { taskId } = input;
+/** Runs the kill (or, with `outcome: 'archived'`, the archive) of task `input.taskId`. */
+export async function killTask(input: KillTaskInput): Promise<void> {
+  const { taskId, outcome = 'killed' } = input;
   const provisioning = await cancelProvisioning({ taskId });
   const sessions = await closeTaskSessions({ taskId });
   const sandboxes = await destroyTaskSandboxes({ taskId });
   await markKilled({
     taskId,
-    dedupeKey: `${workflowInfo().runId}:killed`,
+    dedupeKey: `${workflowInfo().runId}:${outcome}`,
     summary: { provisioningCancelled: provisioning.wasRunning, tabsClosed: sessions.closed, sandboxesDestroyed: sandboxes.destroyed },
+    // Only an archive names its outcome: a kill's argument stays what it always was.
+    ...(outcome === 'archived' ? { outcome } : {}),
   });
 }

@@ -285,7 +285,7 @@ describe('OpenAPI document', () => {
       expect(unknown.body.error.code).toBe('route_not_found');
     });
 
-    it('a task, its tabs and their answers match the document through provisioning, use and kill', async () => {
+    it('a task, its tabs and their answers match the document through provisioning, use, kill and archive', async () => {
       // Create while the sandbox step is held; idempotent repeat; same key, other body.
       const body = { workspaceId, repository: repo, prompt: 'Document the API\nEvery route.' };
       const key = `openapi-${randomUUID()}`;
@@ -358,8 +358,23 @@ describe('OpenAPI document', () => {
       await (await runOf(services.temporal, `kill-task-${taskId}`)).result();
       expect((await taskWhen(taskId, (t) => t.status === 'killed')).status).toBe('killed');
       expect((await checked('POST', '/v1/tasks/{id}/sessions', `/v1/tasks/${taskId}/sessions`, { body: {} })).body.error.code).toBe('task_closed');
+
+      // Archive the killed task (its status flips to `archived`): the default list hides it, include=archived shows it.
+      const archived = await checked('POST', '/v1/tasks/{id}/archive', `/v1/tasks/${taskId}/archive`);
+      expect(archived).toMatchObject({ status: 202, body: { id: taskId, status: 'killed' } });
+      await (await runOf(services.temporal, `archive-task-${taskId}`)).result();
+      expect((await taskWhen(taskId, (t) => t.status === 'archived')).status).toBe('archived');
+      expect((await checked('POST', '/v1/tasks/{id}/archive', `/v1/tasks/${taskId}/archive`)).body.status).toBe('archived');
+      expect((await checked('POST', '/v1/tasks/{id}/archive', `/v1/tasks/not-a-uuid/archive`)).body.error.field).toBe('params.id');
+      expect((await checked('POST', '/v1/tasks/{id}/archive', `/v1/tasks/${randomUUID()}/archive`)).body.error.code).toBe('task_not_found');
       await checked('GET', '/v1/tasks/{id}/events', `/v1/tasks/${taskId}/events`);
-      await checked('GET', '/v1/tasks', `/v1/tasks?workspaceId=${workspaceId}`);
+      const ids = (page: { body: { items: Array<{ id: string }> } }) => page.body.items.map((t) => t.id);
+      expect(ids(await checked('GET', '/v1/tasks', `/v1/tasks?workspaceId=${workspaceId}`))).not.toContain(taskId);
+      expect(ids(await checked('GET', '/v1/tasks', `/v1/tasks?workspaceId=${workspaceId}&include=archived`))).toContain(taskId);
+      expect((await checked('GET', '/v1/tasks', `/v1/tasks?workspaceId=${workspaceId}&include=deleted`)).body.error).toMatchObject({
+        code: 'validation_failed',
+        field: 'query.include',
+      });
     });
 
     it('exercised every operation of the document', () => {

@@ -146,7 +146,8 @@ const paths: ZodOpenApiPathsObject = {
       operationId: 'listTasks',
       tag: 'tasks',
       summary: 'List a workspace’s tasks',
-      description: 'Newest first, cursor pagination. Query: workspaceId (required, the token’s own), limit 1..100 (20), cursor (the previous page’s `nextCursor`).',
+      description:
+        'Newest first, cursor pagination. Query: workspaceId (required, the token’s own), limit 1..100 (20), cursor (the previous page’s `nextCursor`), include (`archived`: archived tasks are listed too; without it they are hidden).',
       params: { query: listTasksQuery },
       responses: { '200': { description: 'A page of tasks.', content: json(taskPage) } },
       errors: ['validation_failed', 'invalid_cursor', 'workspace_forbidden'],
@@ -216,9 +217,21 @@ const paths: ZodOpenApiPathsObject = {
       tag: 'tasks',
       summary: 'Kill a task',
       description:
-        'Its `killTask` run cancels provisioning, closes its tabs, destroys its sandboxes and ends it in `killed` with a `task.kill` event. 202 with the task record: the kill runs in the background, follow the task’s events. A task already killed answers 202 unchanged.',
+        'Its `killTask` run cancels provisioning, closes its tabs, destroys its sandboxes and ends it in `killed` with a `task.kill` event. 202 with the task record: the kill runs in the background, follow the task’s events. A task already killed or archived answers 202 unchanged.',
       params: taskPath,
       responses: { '202': { description: 'Kill started.', content: json(taskRecord) } },
+      errors: ['task_not_found', 'workflow_start_failed'],
+    }),
+  },
+  '/v1/tasks/{id}/archive': {
+    post: v1({
+      operationId: 'archiveTask',
+      tag: 'tasks',
+      summary: 'Archive a task',
+      description:
+        'Stops the agent and releases the sandbox, keeping the record and its history: its archive run (the `killTask` workflow with outcome `archived`) cancels provisioning, closes its tabs, destroys its sandboxes and ends it in `archived` with a `task.archive` event. The default task list hides it (`include=archived` shows it). 202 with the task record: the archive runs in the background, follow the task’s events. A task already archived answers 202 unchanged; a killed task is only flipped to `archived`.',
+      params: taskPath,
+      responses: { '202': { description: 'Archive started.', content: json(taskRecord) } },
       errors: ['task_not_found', 'workflow_start_failed'],
     }),
   },

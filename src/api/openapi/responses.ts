@@ -19,7 +19,7 @@ const isoTime = () => z.iso.datetime();
 export const taskStatus = z.enum(TASK_STATUSES).meta({
   id: 'TaskStatus',
   description:
-    'Task status: `init_enqueue_provision` → `init_ensure_name` → `init_create_sandbox` → `init_ensure_agent` → `init_create_session` → `running`; `error` on a failure no retry fixes; `killed` after a kill; `idle` and `archived` are reserved.',
+    'Task status: `init_enqueue_provision` → `init_ensure_name` → `init_create_sandbox` → `init_ensure_agent` → `init_create_session` → `running`; `error` on a failure no retry fixes; `killed` after a kill; `archived` after an archive (hidden from the default list); `idle` is reserved.',
 });
 
 export const provisionStep = z.enum(PROVISION_STEPS).meta({ id: 'ProvisionStep', description: 'A provisioning step, in the order provisionTask runs them.' });
@@ -33,6 +33,7 @@ export const TASK_EVENT_TYPES = [
   'task.error',
   'task.retry',
   'task.kill',
+  'task.archive',
   'session.created',
   'session.updated',
   'session.transcript',
@@ -102,7 +103,7 @@ export const taskEventRecord = z
     type: z.enum(TASK_EVENT_TYPES),
     payload: z.record(z.string(), z.unknown()).meta({
       description:
-        'By type: `task.created` {}; `task.step` {step, status: started|completed, message}; `task.named` {title, branchName}; `task.initialized` {provider, sandboxId, sessionId, agent}; `task.error` {step, type, detail}; `task.retry` {previousStatusMessage}; `task.kill` {provisioningCancelled, tabsClosed, sandboxesDestroyed}; `session.created` / `session.updated` / `session.closed` {session: SessionRecord}; `session.transcript` {sessionId, entry: TranscriptEntryRecord}.',
+        'By type: `task.created` {}; `task.step` {step, status: started|completed, message}; `task.named` {title, branchName}; `task.initialized` {provider, sandboxId, sessionId, agent}; `task.error` {step, type, detail}; `task.retry` {previousStatusMessage}; `task.kill` and `task.archive` {provisioningCancelled, tabsClosed, sandboxesDestroyed}; `session.created` / `session.updated` / `session.closed` {session: SessionRecord}; `session.transcript` {sessionId, entry: TranscriptEntryRecord}.',
     }),
     createdAt: isoTime(),
   })

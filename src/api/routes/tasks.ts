@@ -4,12 +4,15 @@
  *   POST /v1/tasks                    create a task; answers 201 once the row is committed and the
  *                                     provisionTask run is started (never awaited)
  *   GET  /v1/tasks?workspaceId=...    a workspace's tasks, newest first, cursor pagination
+ *                                     (archived ones only with include=archived)
  *   GET  /v1/tasks/:id                one task
  *   GET  /v1/tasks/:id/events         its history, oldest first, from `after` (seq)
  *   GET  /v1/tasks/:id/provisioning   live step state from the workflow's `provisionState` query
  *   GET  /v1/tasks/:id/sandbox        the task's active sandbox (directory, agent endpoint, session)
  *   POST /v1/tasks/:id/retry          provision a task in `error` again
  *   POST /v1/tasks/:id/kill           stop the task and clean up, ending in `killed`
+ *   POST /v1/tasks/:id/archive        stop the agent, release the sandbox, keep record and history:
+ *                                     `archived`
  *
  * Each handler parses the request, checks the workspace, calls one use case (src/services) and shapes
  * the answer. Errors: see ../errors.ts.
@@ -17,6 +20,7 @@
 import { Router } from 'express';
 import { toSessionRecord, toTaskEventRecord, toTaskRecord } from '../../domain/records';
 import { isProvisioning } from '../../domain/status';
+import { archiveTask } from '../../services/archiveTask';
 import { createTask } from '../../services/createTask';
 import type { ServiceDeps } from '../../services/deps';
 import { killTask } from '../../services/killTask';
@@ -79,8 +83,8 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   });
 
   /**
-   * List a workspace's tasks, newest first. Query: workspaceId (required), limit 1..100 (20), cursor.
-   * 200 { items: TaskRecord[], nextCursor: string | null }; 400 invalid_cursor.
+   * List a workspace's tasks, newest first. Query: workspaceId (required), limit 1..100 (20), cursor,
+   * include (`archived`: archived tasks too; hidden without it). 200 { items: TaskRecord[], nextCursor: string | null }; 400 invalid_cursor.
    */
   router.get('/', async (req, res) => {
     const q = parse(listTasksQuery, req.query, 'query');
@@ -115,12 +119,24 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   /**
    * Kill a task wherever it is: its `killTask` run cancels provisioning, closes its tabs, destroys its
    * sandboxes and ends it in `killed` with a `task.kill` event. 202 TaskRecord (the kill runs in the
-   * background; follow the task's events); a task already killed answers 202 unchanged.
+   * background; follow the task's events); a task already killed or archived answers 202 unchanged.
    * 503 workflow_start_failed.
    */
   router.post('/:id/kill', async (req, res) => {
     const task = await findOwnTask(prisma, req, res);
     res.status(202).json(toTaskRecord(await killTask(deps, task)));
+  });
+
+  /**
+   * Archive a task: its archive run (the killTask workflow with outcome `archived`) cancels
+   * provisioning, closes its tabs, releases its sandboxes (agent stopped, directory removed) and ends
+   * it in `archived` with a `task.archive` event; the record and history stay readable, and the default
+   * list hides it. 202 TaskRecord (the archive runs in the background); a task already archived
+   * answers 202 unchanged; a killed task is only flipped to `archived`. 503 workflow_start_failed.
+   */
+  router.post('/:id/archive', async (req, res) => {
+    const task = await findOwnTask(prisma, req, res);
+    res.status(202).json(toTaskRecord(await archiveTask(deps, task)));
   });
 
   /**
