@@ -29,7 +29,7 @@ const NODE_BUILTINS = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'src/generated/**', '.data/**', '.tools/**', 'dist/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  { ignores: ['node_modules/**', 'src/generated/**', 'client/schema.d.ts', '.data/**', '.tools/**', 'dist/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -92,6 +92,7 @@ export default tseslint.config(
             ...zone('services', ['api'], 'services/ are below the routes'),
             ...zone('activities', ['api', 'services', 'worker'], 'activities/ are below the worker'),
             { target: ['./src', './scripts'], from: './test', message: 'nothing outside test/ imports from test/' },
+            { target: './client', from: ['./src', './scripts', './test'], message: 'client/ runs in browsers: its types come from client/schema.d.ts, not from src/' },
           ],
         },
       ],
@@ -105,6 +106,18 @@ export default tseslint.config(
         {
           paths: NODE_BUILTINS.flatMap((m) => [m, `node:${m}`]),
           patterns: [{ group: ['node:*'], message: "workflow code runs in Temporal's sandbox: no Node built-ins, no I/O" }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: NODE_BUILTINS.flatMap((m) => [m, `node:${m}`]),
+          patterns: [{ group: ['node:*'], message: 'client/ runs in browsers: no Node built-ins' }],
         },
       ],
     },

@@ -1,7 +1,9 @@
 /**
  * Demo: creates a task against a real repository through the running service, prints each event as
  * it arrives over Socket.IO until the task is `running` or `error`, then prints the sandbox path,
- * agent endpoint, session id and the Temporal Web UI link of the run.
+ * agent endpoint, session id and the Temporal Web UI link of the run. It uses the typed client
+ * (client/): the REST client for the calls and `watchTask` for the events (snapshot, order, gaps and
+ * reconnects are the client's job).
  *
  *   npm run demo -- [--api http://127.0.0.1:3000] [--repository <path or URL>] [--prompt "..."]
  *
@@ -9,8 +11,10 @@
  */
 import path from 'node:path';
 import { Command } from 'commander';
-import { io } from 'socket.io-client';
-import type { TaskEventMessage, TaskRecord } from '../src/domain/records';
+import { createRealtimeClient, createTaskServiceClient, type operations, type TaskView } from '../client';
+
+/** The create body; `--agent` is checked by the API (400 `validation_failed` for an unknown one). */
+type CreateTaskBody = operations['createTask']['requestBody']['content']['application/json'];
 
 const program = new Command()
   .name('demo')
@@ -27,53 +31,50 @@ const opts = program.opts<{ api: string; repository: string; prompt: string; wor
 const time = () => new Date().toISOString().slice(11, 23);
 
 async function main(): Promise<number> {
-  const socket = io(opts.api, { transports: ['websocket'], auth: { token: opts.token } });
-  const auth = { authorization: `Bearer ${opts.token}` };
-  const seen = new Set<number>();
-  let taskId: string | undefined;
-  let finish!: (m: TaskEventMessage) => void;
-  const finished = new Promise<TaskEventMessage>((resolve) => (finish = resolve));
-  const early: TaskEventMessage[] = [];
+  const rest = createTaskServiceClient({ baseUrl: opts.api, token: opts.token });
+  const live = createRealtimeClient({ baseUrl: opts.api, token: opts.token, rest, socket: { transports: ['websocket'] } });
+  try {
+    const started = Date.now();
+    const {
+      data: created,
+      error,
+      response,
+    } = await rest.POST('/v1/tasks', {
+      body: { workspaceId: opts.workspace, repository: opts.repository, prompt: opts.prompt, agent: opts.agent as CreateTaskBody['agent'] },
+    });
+    if (!created) throw new Error(`create answered ${response.status}: ${JSON.stringify(error)}`);
+    console.log(`${time()}  created task ${created.id} in ${Date.now() - started} ms (status ${created.status}); following it over Socket.IO`);
 
-  const show = (m: TaskEventMessage) => {
-    if (m.event.taskId !== taskId || seen.has(m.event.seq)) return;
-    seen.add(m.event.seq);
-    const { step, status, message, detail } = m.event.payload as Record<string, string | undefined>;
-    const what = m.event.type === 'task.step' ? `${step} ${status}` : m.event.type;
-    console.log(`${time()}  #${m.event.seq} ${what.padEnd(32)} status=${m.task.status}  ${message ?? detail ?? m.task.statusMessage}`);
-    if (m.task.status === 'running' || m.task.status === 'error') finish(m);
-  };
-  socket.on('task.event', (m: TaskEventMessage) => (taskId ? show(m) : early.push(m)));
-
-  // Join the workspace room before creating, so even the first event is pushed to us.
-  const ack = await socket.timeout(5000).emitWithAck('subscribe', { workspaceId: opts.workspace });
-  if (!ack.ok) throw new Error(`subscribe failed: ${JSON.stringify(ack.error)}`);
-
-  const started = Date.now();
-  const res = await fetch(`${opts.api}/v1/tasks`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...auth },
-    body: JSON.stringify({ workspaceId: opts.workspace, repository: opts.repository, prompt: opts.prompt, agent: opts.agent }),
-  });
-  const created = (await res.json()) as TaskRecord & { temporalUiUrl: string; error?: unknown };
-  if (res.status !== 201) throw new Error(`create answered ${res.status}: ${JSON.stringify(created)}`);
-  taskId = created.id;
-  console.log(`${time()}  created task ${created.id} in ${Date.now() - started} ms (status ${created.status}); following it over Socket.IO`);
-  early.forEach(show);
-
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no running/error within ${opts.timeout}s`)), Number(opts.timeout) * 1000).unref());
-  const last = await Promise.race([finished, timeout]);
-  socket.close();
-  console.log(`\ntask ${last.task.id}: ${last.task.status} (${last.task.statusMessage}) after ${Date.now() - started} ms`);
-  if (last.task.status === 'running') {
-    const sandbox = (await (await fetch(`${opts.api}/v1/tasks/${last.task.id}/sandbox`, { headers: auth })).json()) as Record<string, string>;
-    console.log(`  branch           ${last.task.branchName}`);
-    console.log(`  sandbox path     ${sandbox.directory}`);
-    console.log(`  agent endpoint   ${sandbox.agentEndpoint}`);
-    console.log(`  session id       ${sandbox.sessionId}`);
+    // The first subscribe replays the history from seq 1, so even the events before it are printed.
+    const watch = live.watchTask(created.id);
+    let printed = 0;
+    const show = (v: TaskView) => {
+      for (const e of v.events.slice(printed)) {
+        const { step, status, message, detail } = e.payload as Record<string, string | undefined>;
+        const what = e.type === 'task.step' ? `${step} ${status}` : e.type;
+        console.log(`${time()}  #${e.seq} ${what.padEnd(32)} status=${v.task?.status}  ${message ?? detail ?? v.task?.statusMessage}`);
+      }
+      printed = v.events.length;
+    };
+    watch.subscribe(show);
+    const done = (v: TaskView) => (v.task?.status === 'running' || v.task?.status === 'error') && v.lastSeq >= v.task.lastEventSeq;
+    const last = await watch.until(done, Number(opts.timeout) * 1000).catch(() => {
+      throw new Error(`no running/error within ${opts.timeout}s${watch.error ? ` (${watch.error.code}: ${watch.error.message})` : ''}`);
+    });
+    const task = last.task!;
+    console.log(`\ntask ${task.id}: ${task.status} (${task.statusMessage}) after ${Date.now() - started} ms`);
+    if (task.status === 'running') {
+      const { data: sandbox } = await rest.GET('/v1/tasks/{id}/sandbox', { params: { path: { id: task.id } } });
+      console.log(`  branch           ${task.branchName}`);
+      console.log(`  sandbox path     ${sandbox?.directory}`);
+      console.log(`  agent endpoint   ${sandbox?.agentEndpoint}`);
+      console.log(`  session id       ${sandbox?.sessionId}`);
+    }
+    console.log(`  Temporal Web UI  ${created.temporalUiUrl}`);
+    return task.status === 'running' ? 0 : 1;
+  } finally {
+    live.close();
   }
-  console.log(`  Temporal Web UI  ${created.temporalUiUrl}`);
-  return last.task.status === 'running' ? 0 : 1;
 }
 
 main().then(
