@@ -44,7 +44,7 @@ describe('classifyGitFailure', () => {
     ["fatal: unable to access 'https://nohost.invalid/x.git/': Could not resolve host: nohost.invalid\n", 'transient', 'host name could not be resolved'],
     ['fatal: unable to look up nohost.invalid (port 9418) (Name or service not known)\n', 'transient', 'host name could not be resolved'],
     ['ssh: Could not resolve hostname nohost.invalid: Name or service not known\n' + SSH_TAIL, 'transient', 'host name could not be resolved'],
-    ['ssh: connect to host 10.0.0.1 port 22: Connection timed out\n' + SSH_TAIL, 'transient', 'timed out'],
+    ['ssh: connect to host 127.0.0.1 port 22: Connection timed out\n' + SSH_TAIL, 'transient', 'timed out'],
     ["fatal: unable to access 'https://host/x.git/': Failed to connect to host port 443 after 130000 ms: Connection timed out\n", 'transient', 'timed out'],
     ['block timeout reached', 'transient', 'timed out'],
     ['kex_exchange_identification: read: Connection reset by peer\n' + SSH_TAIL, 'transient', 'connection lost'],
@@ -53,7 +53,7 @@ describe('classifyGitFailure', () => {
     ["fatal: unable to access 'http://127.0.0.1:1/x.git/': Empty reply from server\n", 'transient', 'connection lost'],
     ["fatal: unable to access 'https://host/x.git/': The requested URL returned error: 502\n", 'transient', 'server error (HTTP 502)'],
     ["fatal: unable to access 'https://host/x.git/': The requested URL returned error: 503\n", 'transient', 'server error (HTTP 503)'],
-    ['ssh: connect to host 10.0.0.1 port 22: Network is unreachable\n' + SSH_TAIL, 'transient', 'network unreachable'],
+    ['ssh: connect to host 127.0.0.1 port 22: Network is unreachable\n' + SSH_TAIL, 'transient', 'network unreachable'],
     // unknown: transient, worded from git's last fatal line
     [
       "fatal: unable to access 'https://host/x.git/': SSL certificate problem: unable to get local issuer certificate\n",
