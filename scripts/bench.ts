@@ -19,11 +19,12 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { Command } from 'commander';
 import { io, type Socket } from 'socket.io-client';
-import { applyMigrations, dropDatabase, ensureDatabase } from '../src/db/migrate';
+import { dropDatabase } from '../src/db/migrate';
+import { createScratchDatabase } from '../src/dev/scratchDatabase';
 import { randomUUID } from 'node:crypto';
 import { createPrismaClient } from '../src/db/prisma';
 import { insertTaskWithCreatedEvent } from '../src/db/taskEvents';
-import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../src/dev/temporalDevServer';
+import { ownDevServerSettings, startTemporalDevServer } from '../src/dev/temporalDevServer';
 import type { TaskEventMessage } from '../src/domain/records';
 import { stopSandboxAgent } from '../src/providers/local/sandboxAgentProcess';
 import { createTemporalClient } from '../src/temporal/client';
@@ -163,14 +164,9 @@ async function load(url: string, body: unknown, connections: number, onSample?: 
 async function main(): Promise<void> {
   const started = new Date();
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'tps-bench-'));
-  const settings = loadTemporalDevSettings();
-  const cli = await ensureTemporalCli(settings, (l) => process.stderr.write(`${l}\n`));
-  const temporal = await startTemporalDevServer(cli, { ...settings.server, port: await findFreePort(), uiPort: await findFreePort(), dbFilename: undefined, logLevel: 'error' });
-  const dbUrl = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
-  dbUrl.pathname = `/tps_bench_${Date.now()}`;
-  const databaseUrl = dbUrl.toString();
-  await ensureDatabase(databaseUrl);
-  await applyMigrations(databaseUrl);
+  const { cli, server } = await ownDevServerSettings({ log: (l) => process.stderr.write(`${l}\n`) });
+  const temporal = await startTemporalDevServer(cli, server);
+  const databaseUrl = await createScratchDatabase('tps_bench', process.env.DATABASE_URL);
   const apiPort = await findFreePort();
   const env = {
     ...process.env,

@@ -30,9 +30,10 @@ import { Command } from 'commander';
 import { io, type Socket } from 'socket.io-client';
 import { Connection, Client } from '@temporalio/client';
 import { createPrismaClient } from '../../src/db/prisma';
-import { applyMigrations, dropDatabase, ensureDatabase } from '../../src/db/migrate';
+import { dropDatabase } from '../../src/db/migrate';
+import { createScratchDatabase } from '../../src/dev/scratchDatabase';
 import { spawnService, waitForHealth } from '../../src/dev/serviceProcess';
-import { REPO_ROOT, ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer, type RunningTemporalDevServer } from '../../src/dev/temporalDevServer';
+import { REPO_ROOT, ownDevServerSettings, startTemporalDevServer, type RunningTemporalDevServer } from '../../src/dev/temporalDevServer';
 import type { TaskEventMessage } from '../../src/domain/records';
 import { findFreePort } from '../../src/net/freePort';
 import { listAcpServers } from '../../src/providers/local/acpClient';
@@ -62,15 +63,9 @@ function postgresCluster(): { stop(): void; start(): void } {
 
 async function main(): Promise<number> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'tps-chaos-'));
-  const settings = loadTemporalDevSettings();
-  const cli = await ensureTemporalCli(settings);
-  const server = { ...settings.server, port: await findFreePort(), uiPort: await findFreePort(), dbFilename: path.join(workDir, 'temporal.sqlite'), logLevel: 'error' as const };
+  const { cli, server } = await ownDevServerSettings({ dbFilename: path.join(workDir, 'temporal.sqlite') });
   let temporal: RunningTemporalDevServer = await startTemporalDevServer(cli, server);
-  const db = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
-  db.pathname = `/tps_chaos_${Date.now()}`;
-  const databaseUrl = db.toString();
-  await ensureDatabase(databaseUrl);
-  await applyMigrations(databaseUrl);
+  const databaseUrl = await createScratchDatabase('tps_chaos', process.env.DATABASE_URL);
   const sandboxRoot = path.join(workDir, 'sandboxes');
   const port = await findFreePort();
   const baseUrl = `http://127.0.0.1:${port}`;

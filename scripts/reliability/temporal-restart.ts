@@ -15,32 +15,27 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
-import { applyMigrations, dropDatabase, ensureDatabase } from '../../src/db/migrate';
-import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer, type RunningTemporalDevServer } from '../../src/dev/temporalDevServer';
+import { dropDatabase } from '../../src/db/migrate';
+import { createScratchDatabase } from '../../src/dev/scratchDatabase';
+import { ownDevServerSettings, startTemporalDevServer, type RunningTemporalDevServer } from '../../src/dev/temporalDevServer';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { Gate, gatedProvider } from '../../src/dev/stack/gate';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { postJson, startServices } from '../../src/dev/stack/services';
 import { STACK_FILE_ENV, type TestStack } from '../../src/dev/stack/stackFile';
-import { findFreePort } from '../../src/net/freePort';
 
 async function main(): Promise<number> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'tps-temporal-restart-'));
-  const settings = loadTemporalDevSettings();
-  const cli = await ensureTemporalCli(settings);
-  const server = { ...settings.server, port: await findFreePort(), uiPort: await findFreePort(), dbFilename: path.join(workDir, 'temporal.sqlite'), logLevel: 'error' as const };
+  const { cli, server } = await ownDevServerSettings({ dbFilename: path.join(workDir, 'temporal.sqlite') });
   let temporal: RunningTemporalDevServer = await startTemporalDevServer(cli, server);
-  const db = new URL(process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
-  db.pathname = `/tps_restart_${Date.now()}`;
-  await ensureDatabase(db.toString());
-  await applyMigrations(db.toString());
+  const databaseUrl = await createScratchDatabase('tps_restart', process.env.TEST_DATABASE_URL);
   const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
   const stack: TestStack = {
     temporalAddress: temporal.address,
     namespace: temporal.namespace,
     temporalUiUrl: temporal.uiUrl,
-    databaseUrl: db.toString(),
+    databaseUrl,
     workflowBundlePath: path.join(workDir, 'bundle.js'),
     workDir,
   };
@@ -83,7 +78,7 @@ async function main(): Promise<number> {
   } finally {
     await services.stop();
     await temporal.stop();
-    await dropDatabase(db.toString());
+    await dropDatabase(databaseUrl);
   }
   return ok ? 0 : 1;
 }

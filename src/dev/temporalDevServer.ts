@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { findFreePort } from '../net/freePort';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 
@@ -52,6 +53,17 @@ export async function ensureTemporalCli(settings: TemporalDevSettings, log: (lin
   });
   writeFileSync(stamp, `${wanted}\n`);
   return bin;
+}
+
+/**
+ * Settings of a dev server of a run's own (tests, benchmark, reliability scripts): the CLI (built on
+ * first use), free loopback ports, errors-only logs, and its history in memory or, with
+ * `dbFilename`, in that SQLite file (kept across the server's restarts).
+ */
+export async function ownDevServerSettings(opts: { dbFilename?: string; log?: (line: string) => void } = {}): Promise<{ cli: string; server: TemporalDevSettings['server'] }> {
+  const settings = loadTemporalDevSettings();
+  const cli = await ensureTemporalCli(settings, opts.log);
+  return { cli, server: { ...settings.server, port: await findFreePort(), uiPort: await findFreePort(), dbFilename: opts.dbFilename, logLevel: 'error' } };
 }
 
 export interface RunningTemporalDevServer {

@@ -7,28 +7,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
-import { applyMigrations, ensureDatabase } from '../../db/migrate';
-import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../../dev/temporalDevServer';
+import { createScratchDatabase } from '../scratchDatabase';
+import { ownDevServerSettings, startTemporalDevServer } from '../temporalDevServer';
 import { STACK_FILE_ENV, type TestStack } from './stackFile';
-import { findFreePort } from '../../net/freePort';
 
 export default async function globalSetup(): Promise<void> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'tps-test-'));
-  const settings = loadTemporalDevSettings();
-  const cli = await ensureTemporalCli(settings, (line) => process.stderr.write(`${line}\n`));
-  const temporal = await startTemporalDevServer(cli, {
-    ...settings.server,
-    port: await findFreePort(),
-    uiPort: await findFreePort(),
-    dbFilename: undefined,
-    logLevel: 'error',
-  });
-
-  const base = new URL(process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
-  base.pathname = `/tps_test_${Date.now()}_${process.pid}`;
-  const databaseUrl = base.toString();
-  await ensureDatabase(databaseUrl);
-  await applyMigrations(databaseUrl);
+  const { cli, server } = await ownDevServerSettings({ log: (line) => process.stderr.write(`${line}\n`) });
+  const temporal = await startTemporalDevServer(cli, server);
+  const databaseUrl = await createScratchDatabase('tps_test', process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL);
 
   const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
   const workflowBundlePath = path.join(workDir, 'workflow-bundle.js');
