@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import type { ConfinementPolicy } from './confinement/policy';
+import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from './confinement/policy';
 
 const schema = z.object({
   /** Postgres connection string; the database is created by the start script when missing. */
@@ -34,15 +34,15 @@ const schema = z.object({
   SLOW_PROVIDER_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `bwrap` (default): local sandboxes run confined (docs/SECURITY.md). `none`: UNSAFE, development only. */
-  SANDBOX_ISOLATION: z.enum(['bwrap', 'none']).default('bwrap'),
+  SANDBOX_ISOLATION: z.enum(['bwrap', 'none']).default(DEFAULT_CONFINEMENT.isolation),
   /** `allow` (default): sandboxes may connect to the outside world; `deny`: no outbound connection at all. */
-  SANDBOX_OUTBOUND: z.enum(['allow', 'deny']).default('allow'),
+  SANDBOX_OUTBOUND: z.enum(['allow', 'deny']).default(DEFAULT_CONFINEMENT.outbound),
   /** Memory of one sandbox's processes together, MiB. */
-  SANDBOX_MEMORY_MB: z.coerce.number().int().min(64).max(1_048_576).default(2048),
+  SANDBOX_MEMORY_MB: z.coerce.number().int().min(64).max(1_048_576).default(DEFAULT_CONFINEMENT.limits.memoryMb),
   /** Processes and threads of one sandbox together. */
-  SANDBOX_PIDS_MAX: z.coerce.number().int().min(16).max(1_000_000).default(512),
+  SANDBOX_PIDS_MAX: z.coerce.number().int().min(16).max(1_000_000).default(DEFAULT_CONFINEMENT.limits.pidsMax),
   /** CPU of one sandbox, percent of one core. */
-  SANDBOX_CPU_PERCENT: z.coerce.number().int().min(1).max(100_000).default(100),
+  SANDBOX_CPU_PERCENT: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_CONFINEMENT.limits.cpuPercent),
   /** Comma-separated names of variables passed into sandboxes (e.g. an agent's API key); nothing else is. */
   SANDBOX_PASS_ENV: z
     .string()

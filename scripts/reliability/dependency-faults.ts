@@ -38,6 +38,7 @@ import type { TaskEventMessage } from '../../src/domain/records';
 import { findFreePort } from '../../src/net/freePort';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import { LocalProvider } from '../../src/providers/local/localProvider';
+import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 
 const program = new Command()
@@ -88,7 +89,7 @@ async function main(): Promise<number> {
     return spawnService(role, { env, stdio: ['ignore', log, log], detached: true });
   });
   const prisma = createPrismaClient(databaseUrl);
-  const local = new LocalProvider({ sandboxRoot, logger: createLogger('chaos', 'warn') }); // to inspect and stop the worker's sandboxes
+  const local = new LocalProvider({ sandboxRoot, logger: createLogger('chaos', 'warn'), confinement: loadConfig(env).confinement }); // to inspect and stop the worker's sandboxes, confined as it confines them
   const postgres = postgresCluster();
   const client: Socket = io(baseUrl, { auth: { token: TOKEN }, transports: ['websocket'] });
   const received = new Map<string, number[]>();

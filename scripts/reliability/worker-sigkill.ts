@@ -20,6 +20,8 @@ import { createLogger } from '../../src/logger';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { LocalProvider } from '../../src/providers/local/localProvider';
+import { loadConfig } from '../../src/config';
+import { isSandboxAgentServer } from '../../src/confinement/processes';
 import { createTemporalClient } from '../../src/temporal/client';
 import { authedFetch } from '../../src/dev/stack/auth';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
@@ -29,19 +31,12 @@ import { readStack } from '../../src/dev/stack/stackFile';
 import { startTestApi } from '../../src/dev/stack/testApi';
 import { spawnService } from '../../src/dev/serviceProcess';
 
+/** Live sandbox-agent servers on this machine (the servers themselves, not a confined sandbox's wrappers). */
 function sandboxAgentPids(): number[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
-    .filter((pid) => {
-      try {
-        // The server itself, not a confined sandbox's wrappers (whose arguments name it too).
-        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sandbox-agent';
-      } catch {
-        return false;
-      }
-    })
     .map(Number)
-    .filter(isProcessAlive);
+    .filter((pid) => isSandboxAgentServer(pid) && isProcessAlive(pid));
 }
 
 async function main(): Promise<number> {
@@ -107,7 +102,7 @@ async function main(): Promise<number> {
     process.kill(-worker.pid!, 'SIGTERM');
     await api.close();
     // Every sandbox's processes, network namespace and limits (the directories go with the work dir).
-    await new LocalProvider({ sandboxRoot, logger }).stopAll();
+    await new LocalProvider({ sandboxRoot, logger, confinement: loadConfig(env).confinement }).stopAll(); // as the worker confined them
     await temporal.connection.close();
     await prisma.$disconnect();
     await globalTeardown();

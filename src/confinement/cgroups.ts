@@ -12,24 +12,33 @@ import type { ResourceLimits } from './policy';
 import { runTool } from './hostTools';
 
 /** Parent group of every sandbox's group. */
-export const CGROUP_PARENT = 'tps-sandboxes';
+const CGROUP_PARENT = 'tps-sandboxes';
 /** The controllers a sandbox's group has. */
 export const CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
 const CFS_PERIOD_US = 100_000;
 
 /** `tps-sandboxes/<key>` (the key is our sandbox id: [A-Za-z0-9-]). */
-export function cgroupOf(sandboxKey: string): string {
+function cgroupOf(sandboxKey: string): string {
   if (!/^[A-Za-z0-9-]+$/.test(sandboxKey)) throw new Error(`invalid sandbox key ${sandboxKey}`);
   return `${CGROUP_PARENT}/${sandboxKey}`;
 }
 
-/** Where cgroup v1 controller `controller` is mounted (from /proc/mounts), or null. */
+const mounts = new Map<string, string | null>();
+
+/**
+ * Where cgroup v1 controller `controller` is mounted (from /proc/mounts), or null. Read once per
+ * controller: the controllers' mounts do not move while the service runs, and this is asked in
+ * polling loops.
+ */
 export function controllerMount(controller: string): string | null {
-  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
-    const [, mountPoint, type, options] = line.split(' ');
-    if (type === 'cgroup' && options?.split(',').includes(controller)) return mountPoint!;
+  if (!mounts.has(controller)) {
+    const line = readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .find(([, , type, options]) => type === 'cgroup' && options?.split(',').includes(controller));
+    mounts.set(controller, line?.[1] ?? null);
   }
-  return null;
+  return mounts.get(controller)!;
 }
 
 /** Creates (or resets) the sandbox's group in every controller and sets its limits. */

@@ -3,7 +3,7 @@
  * isolation is on and something is missing, rather than running sandboxes unconfined.
  */
 import { randomUUID } from 'node:crypto';
-import { SYSTEM_MOUNTS } from './bwrap';
+import { SANDBOX_UID, SYSTEM_MOUNTS } from './bwrap';
 import { CONTROLLERS, controllerMount } from './cgroups';
 import { runTool } from './hostTools';
 
@@ -50,7 +50,7 @@ export async function assertConfinementAvailable(): Promise<void> {
   await runTool('ip', ['netns', 'add', probe])
     .then(() => runTool('ip', ['netns', 'del', probe]))
     .catch((err: Error) => missing.push(`network namespaces cannot be created (${err.message})`));
-  await runTool('bwrap', ['--unshare-user', '--uid', '1000', '--unshare-pid', '--unshare-net', ...SYSTEM_MOUNTS, '--', 'true']).catch((err: Error) =>
+  await runTool('bwrap', ['--unshare-user', '--uid', String(SANDBOX_UID), '--unshare-pid', '--unshare-net', ...SYSTEM_MOUNTS, '--', 'true']).catch((err: Error) =>
     missing.push(`bubblewrap cannot create user and PID namespaces (${err.message})`),
   );
   if (missing.length > 0) throw new ConfinementUnavailableError(missing);

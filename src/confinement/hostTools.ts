@@ -7,6 +7,9 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
+/** PATH the host's confinement tools are looked up on (the service's own, or the system's). */
+export const HOST_TOOLS_PATH = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
+
 /** An error of a confinement tool, with its stderr's first line. */
 export class ConfinementToolError extends Error {
   constructor(
@@ -25,7 +28,7 @@ export class ConfinementToolError extends Error {
  */
 export async function runTool(tool: string, args: readonly string[], timeoutMs = 10_000): Promise<string> {
   try {
-    const { stdout } = await execFileAsync(tool, [...args], { timeout: timeoutMs, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    const { stdout } = await execFileAsync(tool, [...args], { timeout: timeoutMs, env: { PATH: HOST_TOOLS_PATH } });
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message?: string };

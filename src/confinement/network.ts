@@ -10,6 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConfinementPolicy } from './policy';
+import { processName } from './processes';
 import { runTool } from './hostTools';
 
 /** Name of the sandbox's network namespace (/run/netns/<name>). */
@@ -50,7 +51,7 @@ export async function createSandboxNetwork(sandboxKey: string, port: number, out
 export async function deleteSandboxNetwork(sandboxKey: string, pidFile: string): Promise<void> {
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    if (pid > 0 && isPasta(pid)) {
+    if (pid > 0 && processName(pid)?.startsWith('pasta')) {
       try {
         process.kill(pid, 'SIGTERM');
       } catch {
@@ -59,12 +60,4 @@ export async function deleteSandboxNetwork(sandboxKey: string, pidFile: string):
     }
   }
   if (existsSync(path.join('/run/netns', netnsOf(sandboxKey)))) await runTool('ip', ['netns', 'del', netnsOf(sandboxKey)]);
-}
-
-function isPasta(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim().startsWith('pasta');
-  } catch {
-    return false;
-  }
 }

@@ -4,7 +4,7 @@
  */
 
 /** `bwrap`: namespaces + mounts (bubblewrap), own network namespace (pasta), cgroup limits. `none`: UNSAFE, development only. */
-export type IsolationMode = 'bwrap' | 'none';
+type IsolationMode = 'bwrap' | 'none';
 
 export interface ResourceLimits {
   /** Memory of every process of the sandbox together, in MiB (cgroup memory.limit_in_bytes); beyond it the kernel's OOM killer ends the largest. */

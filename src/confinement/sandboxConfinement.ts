@@ -14,11 +14,12 @@
  * environment allowlist.
  */
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { cgexecPrefix, cgroupProcesses, createSandboxCgroup, destroySandboxCgroup } from './cgroups';
 import { SANDBOX_PATHS, bwrapArgs, sandboxPath, type BwrapMounts } from './bwrap';
 import { createSandboxNetwork, deleteSandboxNetwork, netnsExecPrefix } from './network';
+import { HOST_TOOLS_PATH } from './hostTools';
+import { isSandboxAgentServer } from './processes';
 import { sandboxEnvironment, type ConfinementPolicy } from './policy';
 
 /** How a sandbox-agent server is launched (implemented here; consumed by src/providers/local/sandboxAgentProcess.ts). */
@@ -34,7 +35,7 @@ export interface AgentLauncher {
 }
 
 /** Host directories of one sandbox. */
-export interface SandboxDirs {
+interface SandboxDirs {
   /** The sandbox's directory on the host (holds the provider's own records, never mounted). */
   root: string;
   repo: string;
@@ -43,12 +44,24 @@ export interface SandboxDirs {
   bin: string;
 }
 
+/**
+ * Runs the server directly, with only the environment allowlist (isolation `none`, and the default
+ * of src/providers/local/sandboxAgentProcess.ts `startSandboxAgent`).
+ */
+export function directLauncher(policy: Pick<ConfinementPolicy, 'passEnv'>): AgentLauncher {
+  return {
+    prepare: async () => undefined,
+    command: (binary, args, env) => ({ file: binary, args: [...args], env: sandboxEnvironment(env, policy) }),
+    serverPid: (spawned) => spawned,
+    abort: async () => undefined,
+  };
+}
+
 export class SandboxConfinement {
   constructor(
     private readonly policy: ConfinementPolicy,
     private readonly sandboxKey: string,
     private readonly dirs: SandboxDirs,
-    private readonly agentBinary: string,
   ) {}
 
   get isolated(): boolean {
@@ -66,17 +79,8 @@ export class SandboxConfinement {
 
   /** The launcher for this sandbox's sandbox-agent. */
   launcher(): AgentLauncher {
+    if (!this.isolated) return directLauncher(this.policy);
     const nodeDir = path.dirname(process.execPath);
-    if (!this.isolated) {
-      return {
-        prepare: async () => undefined,
-        command: (binary, args, env) => ({ file: binary, args: [...args], env: sandboxEnvironment(env, this.policy) }),
-        serverPid: (spawned) => spawned,
-        abort: async () => undefined,
-      };
-    }
-    const mounts: BwrapMounts = { repo: this.dirs.repo, home: this.dirs.home, logs: this.dirs.logs, bin: this.dirs.bin, agentBinary: this.agentBinary, nodeDir };
-    const inside: Record<string, string> = { [this.dirs.home]: SANDBOX_PATHS.home, [this.dirs.logs]: SANDBOX_PATHS.logs, [this.dirs.repo]: SANDBOX_PATHS.repo };
     return {
       prepare: async (port) => {
         // Every mount source must exist (a sandbox destroyed by a kill while this step waited has none;
@@ -85,16 +89,16 @@ export class SandboxConfinement {
         await createSandboxCgroup(this.sandboxKey, this.policy.limits);
         await createSandboxNetwork(this.sandboxKey, port, this.policy.outbound, this.pastaPidFile);
       },
-      command: (_binary, args, env) => {
-        // The server's own variables, with host paths replaced by the sandbox's view of them.
-        const own = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, inside[v] ?? v]));
-        own.PATH = sandboxPath(nodeDir);
+      command: (binary, args, env) => {
+        const mounts: BwrapMounts = { repo: this.dirs.repo, home: this.dirs.home, logs: this.dirs.logs, bin: this.dirs.bin, agentBinary: binary, nodeDir };
+        // The server's own variables, with its directories as the sandbox sees them.
+        const own = { ...env, HOME: SANDBOX_PATHS.home, SANDBOX_AGENT_LOG_DIR: SANDBOX_PATHS.logs, PATH: sandboxPath(nodeDir) };
         const confined = bwrapArgs(mounts, sandboxEnvironment(own, this.policy), SANDBOX_PATHS.agentBinary, args);
         const [cgexec, ...cgexecArgs] = cgexecPrefix(this.sandboxKey);
         return {
           file: cgexec!,
           args: [...cgexecArgs, ...netnsExecPrefix(this.sandboxKey), 'bwrap', ...confined],
-          env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+          env: { PATH: HOST_TOOLS_PATH },
         };
       },
       serverPid: () => this.agentProcesses()[0] ?? null,
@@ -104,13 +108,7 @@ export class SandboxConfinement {
 
   /** Pids of the sandbox's live sandbox-agent servers (host pids). */
   agentProcesses(): number[] {
-    return cgroupProcesses(this.sandboxKey).filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sandbox-agent';
-      } catch {
-        return false;
-      }
-    });
+    return cgroupProcesses(this.sandboxKey).filter(isSandboxAgentServer);
   }
 
   /** Every process of the sandbox (host pids), whatever started it. */

@@ -37,16 +37,7 @@ import {
 } from '../types';
 import { AcpError, acpServerExists, closeAcpServer, createAcpSession, sendPrompt } from './acpClient';
 import { ensureCheckout, listRemoteBranches } from './git';
-import {
-  OFFLINE_AGENT_ID,
-  checkHealth,
-  findSandboxAgentsByHome,
-  installOfflineAgent,
-  isProcessAlive,
-  resolveSandboxAgentBinary,
-  startSandboxAgent,
-  stopSandboxAgent,
-} from './sandboxAgentProcess';
+import { OFFLINE_AGENT_ID, checkHealth, findSandboxAgentsByHome, installOfflineAgent, isProcessAlive, startSandboxAgent, stopSandboxAgent } from './sandboxAgentProcess';
 import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from '../../confinement/policy';
 import { SandboxConfinement } from '../../confinement/sandboxConfinement';
 
@@ -92,7 +83,7 @@ export class LocalProvider implements SandboxProvider {
   private confinement(sandboxKey: string): SandboxConfinement {
     const root = this.dir(sandboxKey);
     const dirs = { root, repo: path.join(root, 'repo'), home: path.join(root, 'home'), logs: path.join(root, 'logs'), bin: path.join(root, 'bin') };
-    return new SandboxConfinement(this.opts.confinement ?? DEFAULT_CONFINEMENT, sandboxKey, dirs, resolveSandboxAgentBinary());
+    return new SandboxConfinement(this.opts.confinement ?? DEFAULT_CONFINEMENT, sandboxKey, dirs);
   }
 
   /**

@@ -35,7 +35,7 @@ import { spawn } from 'node:child_process';
 import { constants as fsConstants, existsSync, promises as fsp, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import { findFreePort } from '../../net/freePort';
 import path from 'node:path';
-import type { AgentLauncher } from '../../confinement/sandboxConfinement';
+import { directLauncher, type AgentLauncher } from '../../confinement/sandboxConfinement';
 
 /** The sandbox-agent agent id under which the offline agent is reported and launched. */
 export const OFFLINE_AGENT_ID = 'pi';
@@ -135,12 +135,7 @@ export async function startSandboxAgent(opts: StartSandboxAgentOptions): Promise
     ...(opts.requirePreinstall === false ? {} : { SANDBOX_AGENT_REQUIRE_PREINSTALL: '1' }),
     ...opts.env,
   };
-  const launcher: AgentLauncher = opts.launcher ?? {
-    prepare: async () => undefined,
-    command: (file, args, own) => ({ file, args: [...args], env: { LANG: 'C.UTF-8', ...own } }),
-    serverPid: (spawned) => spawned,
-    abort: async () => undefined,
-  };
+  const launcher = opts.launcher ?? directLauncher({ passEnv: [] });
 
   for (let attempt = 1; ; attempt++) {
     const port = await findFreePort(host);
@@ -178,14 +173,15 @@ async function spawnAndWaitHealthy(
 
   const baseUrl = `http://${formatHost(host)}:${port}`;
   const deadline = Date.now() + (opts.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS);
+  let failure: Extract<StartAttempt, { ok: false }> = { ok: false, exitCode: null, reason: 'not healthy in time' };
   while (Date.now() < deadline) {
     if (spawnError) {
-      await launcher.abort();
-      return { ok: false, exitCode: null, reason: spawnError.message };
+      failure = { ok: false, exitCode: null, reason: spawnError.message };
+      break;
     }
     if (exited) {
-      await launcher.abort();
-      return { ok: false, exitCode: exited.code, reason: `exited early (code ${exited.code}, signal ${exited.signal})` };
+      failure = { ok: false, exitCode: exited.code, reason: `exited early (code ${exited.code}, signal ${exited.signal})` };
+      break;
     }
     if (await checkHealth(baseUrl, opts.token, 1_000)) {
       child.unref();
@@ -195,9 +191,9 @@ async function spawnAndWaitHealthy(
     }
     await sleep(HEALTH_POLL_MS);
   }
-  if (child.pid !== undefined) await terminate(child.pid, 1_000);
+  if (child.pid !== undefined && !exited) await terminate(child.pid, 1_000);
   await launcher.abort();
-  return { ok: false, exitCode: null, reason: 'not healthy in time' };
+  return failure;
 }
 
 /**
