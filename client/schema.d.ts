@@ -638,7 +638,6 @@ export interface components {
                 hits: number;
                 attemptsSpent: number;
             };
-            attemptsSpentBeforeOutage?: number;
         };
         /** @description The task’s active sandbox; provider secrets (agent token, process ids) are never included. */
         SandboxRecord: {

@@ -10,7 +10,7 @@
  *
  * Workflow code only: no I/O.
  */
-import { ApplicationFailure, patched, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, patched, sleep, type ActivityOptions } from '@temporalio/workflow';
 import { activityCause } from './failures';
 
 /** Failure type of an activity that could not reach a dependency (the database). */
@@ -54,37 +54,37 @@ export function dependencyOutageOf(err: unknown): DependencyOutage | null {
 }
 
 /**
- * Calls `schedule(maximumAttempts)` until it returns or fails for another reason than a dependency
- * outage. `maximumAttempts` is the step policy's budget less the attempts already spent on real
- * failures (undefined: unlimited).
+ * Calls `schedule(options)` until it returns or fails for another reason than a dependency outage.
+ * `options` is `policy` with its retry budget (`maximumAttempts`) less the attempts already spent on
+ * real failures.
  * @param opts.patienceMs how long an outage is waited out (ms, counted from its first hit); then the
  *   step fails with `the <dependency> did not answer for <duration>`.
  * @param opts.onWait called before each wait, and with null once a schedule returns after an outage.
  * @throws the schedule's own failure, or a non-retryable `DependencyUnavailable` past the patience.
  */
 export async function outlastOutages<T>(
-  schedule: (maximumAttempts: number | undefined) => Promise<T>,
-  opts: { maximumAttempts?: number; patienceMs: number; onWait?: (wait: OutageWaitState | null) => void },
+  policy: ActivityOptions,
+  schedule: (options: ActivityOptions) => Promise<T>,
+  opts: { patienceMs: number; onWait?: (wait: OutageWaitState | null) => void },
 ): Promise<T> {
+  const maximumAttempts = policy.retry?.maximumAttempts;
   let wait = null as OutageWaitState | null;
-  let sinceMs = 0;
   for (;;) {
-    const budget = opts.maximumAttempts === undefined ? undefined : Math.max(1, opts.maximumAttempts - (wait?.attemptsSpent ?? 0));
+    const budget = maximumAttempts === undefined ? undefined : Math.max(1, maximumAttempts - (wait?.attemptsSpent ?? 0));
     try {
-      const result = await schedule(budget);
+      const result = await schedule({ ...policy, retry: { ...policy.retry, maximumAttempts: budget } });
       if (wait) opts.onWait?.(null);
       return result;
     } catch (err) {
       const outage = dependencyOutageOf(err);
       if (!outage || !patched(DEPENDENCY_WAIT_PATCH)) throw err;
       const now = Date.now(); // workflow time: deterministic on replay
-      const previous: OutageWaitState | null = wait;
-      if (!previous) sinceMs = now;
+      const sinceMs = wait ? Date.parse(wait.since) : now;
       wait = {
         dependency: outage.dependency,
-        since: previous?.since ?? new Date(now).toISOString(),
-        hits: (previous?.hits ?? 0) + 1,
-        attemptsSpent: (previous?.attemptsSpent ?? 0) + outage.attempt - 1,
+        since: new Date(sinceMs).toISOString(),
+        hits: (wait?.hits ?? 0) + 1,
+        attemptsSpent: (wait?.attemptsSpent ?? 0) + outage.attempt - 1,
       };
       if (now - sinceMs >= opts.patienceMs) {
         throw ApplicationFailure.create({

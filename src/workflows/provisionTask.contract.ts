@@ -51,8 +51,6 @@ export interface StepState {
   lastProgressAt?: string;
   /** Set while the step waits out a database outage (./dependencyOutage.ts); its attempts are not spent meanwhile. */
   waitingFor?: OutageWaitState;
-  /** Provider attempts spent before the last outage ended (the attempt numbers reported afterwards start from 1 again). */
-  attemptsSpentBeforeOutage?: number;
 }
 
 /** What the `provisionState` query returns. */

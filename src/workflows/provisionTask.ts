@@ -64,11 +64,6 @@ type StepActivities = Omit<ProvisionActivities, 'recordTransition'>;
 export async function provisionTask(input: ProvisionTaskInput): Promise<ProvisionTaskResult> {
   const { taskId } = input;
   const options = (step: ProvisionStep) => stepOptions(step, input.stepTimeoutsMs);
-  /** The step activities with the step's policy, limited to `maximumAttempts` (what an outage left of the budget). */
-  const stepActivities = (name: ProvisionStep, maximumAttempts: number | undefined) => {
-    const policy = options(name);
-    return proxyActivities<StepActivities>({ ...policy, retry: { ...policy.retry, maximumAttempts } });
-  };
   const runKey = workflowInfo().runId; // dedupe keys are per run: a later retry run writes its own events
   const state: ProvisionState = {
     taskId,
@@ -84,7 +79,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     const step = state.steps[p.step];
     if (!step || step.endedAt) return; // late report of a finished step
     // After an outage the step is scheduled again and its attempts count from 1: add those spent before.
-    const attempt = p.attempt + (step.waitingFor?.attemptsSpent ?? step.attemptsSpentBeforeOutage ?? 0);
+    const attempt = p.attempt + (step.waitingFor?.attemptsSpent ?? 0);
     if (attempt > step.attempt || !step.attemptStartedAt) {
       step.attempt = attempt;
       step.attemptStartedAt = p.at;
@@ -123,16 +118,17 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
    * the step's attempts: ./dependencyOutage.ts), marks it ended; failures end the task in `error`.
    */
   const step = async <T>(name: ProvisionStep, run: (activities: StepActivities) => Promise<T>): Promise<T> => {
+    const policy = options(name);
     state.currentStep = name;
-    state.steps[name] = { startedAt: now(), attempt: 1, startToCloseTimeoutMs: options(name).startToCloseTimeout };
+    state.steps[name] = { startedAt: now(), attempt: 1, startToCloseTimeoutMs: policy.startToCloseTimeout };
     await transition(name, STEP_MESSAGES[name], {
       type: 'task.step',
       payload: { step: name, status: 'started', message: STEP_MESSAGES[name] },
       key: `${name}:started`,
     });
     try {
-      const result = await outlastOutages((maximumAttempts) => run(stepActivities(name, maximumAttempts)), {
-        maximumAttempts: options(name).retry?.maximumAttempts,
+      // Each schedule gets the step's policy with the attempts an outage left of its budget.
+      const result = await outlastOutages(policy, (o) => run(proxyActivities<StepActivities>(o)), {
         patienceMs: input.dependencyPatienceMs ?? DEPENDENCY_PATIENCE_MS,
         onWait: (wait) => {
           const s = state.steps[name]!;
@@ -142,7 +138,6 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
             s.lastProgressMessage = `the ${wait.dependency} did not answer; waiting to try again`;
             s.lastProgressAt = now();
           } else {
-            s.attemptsSpentBeforeOutage = s.waitingFor?.attemptsSpent;
             s.waitingFor = undefined;
           }
           state.lastProgressAt = now();
@@ -153,7 +148,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     } catch (err) {
       state.steps[name]!.endedAt = now();
       if (isCancellation(err)) throw err; // killed: killTask records the outcome
-      const { type, message } = describeFailure(err, name, options(name).startToCloseTimeout);
+      const { type, message } = describeFailure(err, name, policy.startToCloseTimeout);
       state.error = { step: name, type, message };
       await transition('error', message, { type: 'task.error', payload: { step: name, type, detail: message }, key: `${name}:error` });
       await releaseWaitingTabs(taskId, { kind: 'failed', message });

@@ -33,10 +33,6 @@ import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, SESSION_ACTIVITY_OPTIO
 
 const { recordSessionTransition, resolveSessionSandbox, undeliveredMessages, endAgentSession } =
   proxyActivities<Pick<WorkbenchActivities, 'recordSessionTransition' | 'resolveSessionSandbox' | 'undeliveredMessages' | 'endAgentSession'>>(MIRROR_ACTIVITY_OPTIONS);
-/** openAgentSession with the open policy, limited to `maximumAttempts` (what a database outage left of the budget). */
-const openAgentSessionWithin = (maximumAttempts: number | undefined) =>
-  proxyActivities<Pick<WorkbenchActivities, 'openAgentSession'>>({ ...SESSION_ACTIVITY_OPTIONS.open, retry: { ...SESSION_ACTIVITY_OPTIONS.open.retry, maximumAttempts } })
-    .openAgentSession;
 const { promptAgent } = proxyActivities<Pick<WorkbenchActivities, 'promptAgent'>>(SESSION_ACTIVITY_OPTIONS.prompt);
 
 /**
@@ -145,10 +141,11 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
         await transition({ status: 'pending_session_create', errorMessage: null, sandboxId });
         try {
           // A database outage is waited out (./dependencyOutage.ts) instead of showing the tab in error.
-          const { sandboxSessionId } = await outlastOutages((max) => openAgentSessionWithin(max)({ sessionId, sandboxId }), {
-            maximumAttempts: SESSION_ACTIVITY_OPTIONS.open.retry?.maximumAttempts,
-            patienceMs: DEPENDENCY_PATIENCE_MS,
-          });
+          const { sandboxSessionId } = await outlastOutages(
+            SESSION_ACTIVITY_OPTIONS.open,
+            (o) => proxyActivities<Pick<WorkbenchActivities, 'openAgentSession'>>(o).openAgentSession({ sessionId, sandboxId }),
+            { patienceMs: DEPENDENCY_PATIENCE_MS },
+          );
           sessionOpen = true;
           if (closed) break; // closed while the session was being created: end it below
           state.phase = 'ready';

@@ -203,7 +203,6 @@ export const stepState = z
     lastProgressMessage: z.string().optional(),
     lastProgressAt: isoTime().optional(),
     waitingFor: outageWait.optional().meta({ description: 'Set while the step waits out a database outage; its attempts are not spent meanwhile.' }),
-    attemptsSpentBeforeOutage: z.number().int().optional(),
   })
   .meta({ id: 'StepState', description: 'Live state of one provisioning step.' });
 
