@@ -10,7 +10,7 @@
  */
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { createTaskServiceClient, type TaskServiceClient } from './rest';
-import { createTaskView, createWorkspaceView, reduceTaskView, reduceWorkspaceView, type TaskView, type TaskViewInput, type WorkspaceView } from './taskView';
+import { createTaskView, createWorkspaceView, reduceTaskView, reduceWorkspaceView, resumePayload, type TaskView, type TaskViewInput, type WorkspaceView } from './taskView';
 import type { TaskEventMessage, TaskRecord } from './types';
 
 /** A failed `subscribe` ack's error (docs/REALTIME.md lists the codes), or `ack_timeout` / `history_failed` from the client itself. */
@@ -218,7 +218,7 @@ export function createRealtimeClient(opts: RealtimeClientOptions): RealtimeClien
     };
     const watch: InternalWatch<TaskView> = makeWatch<TaskView>(
       createTaskView(id),
-      () => ({ taskId: id, afterSeq: watch.getView().lastSeq }),
+      () => resumePayload(watch.getView()),
       (ack) => {
         if (ack.task) apply({ kind: 'snapshot', task: ack.task });
       },

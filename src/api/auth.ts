@@ -8,8 +8,6 @@ import type { RequestHandler, Response } from 'express';
 import { bearerToken, type TokenResolver } from '../auth/tokens';
 import { HttpError } from './errors';
 
-// Still importable from here for code written against the earlier layout (test/api/auth.test.ts).
-
 /**
  * Express middleware: 401 `unauthorized` (with `WWW-Authenticate: Bearer`) without a known token;
  * otherwise the request goes on with its workspace in `res.locals.workspaceId`.

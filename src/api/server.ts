@@ -27,12 +27,11 @@ export interface ApiServer {
 
 export function createApiServer(deps: Omit<TaskRouteDeps, 'provisionStarter'> & { databaseUrl: string; resolveToken: TokenResolver; benchmarkEndpoints?: boolean }): ApiServer {
   const provisionStarter = createProvisionStarter({ temporal: deps.temporal, taskQueue: deps.taskQueue, logger: deps.logger });
-  const realtime = { listening: () => false };
-  const readiness = createReadinessProbe({ prisma: deps.prisma, temporal: deps.temporal, realtime: () => ({ listening: realtime.listening() }) });
+  // Asked only on a request, which comes after the relay below has started.
+  const readiness = createReadinessProbe({ prisma: deps.prisma, temporal: deps.temporal, realtime: () => relay });
   const http = createServer(createApp({ ...deps, provisionStarter, readiness }));
   const io = createSocketServer(http, { prisma: deps.prisma, logger: deps.logger, resolveToken: deps.resolveToken });
   const relay = startTaskEventRelay({ databaseUrl: deps.databaseUrl, prisma: deps.prisma, io, logger: deps.logger });
-  realtime.listening = () => relay.listening;
   return {
     http,
     io,

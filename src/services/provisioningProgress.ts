@@ -49,10 +49,7 @@ export async function provisioningProgress(deps: Pick<ServiceDeps, 'temporal' | 
     const state =
       task.status === 'init_enqueue_provision'
         ? queuedState(task) // nothing to ask yet
-        : await Promise.race([
-            deps.temporal.workflow.getHandle(task.workflowId).query(provisionStateQuery),
-            new Promise<never>((_, reject) => setTimeout(() => reject(new Error('query timed out')), PROGRESS_DEADLINE_MS).unref()),
-          ]);
+        : await queryState(deps, task, PROGRESS_DEADLINE_MS);
     const step = state.currentStep ? state.steps[state.currentStep] : undefined;
     const attemptStart = step?.attemptStartedAt ?? step?.startedAt;
     return {
@@ -76,8 +73,7 @@ export async function provisioningProgress(deps: Pick<ServiceDeps, 'temporal' | 
  */
 export async function provisioningState(deps: Pick<ServiceDeps, 'temporal' | 'logger'>, task: Task): Promise<ProvisionState> {
   try {
-    const { connection } = deps.temporal;
-    return await connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => deps.temporal.workflow.getHandle(task.workflowId).query(provisionStateQuery));
+    return await queryState(deps, task, QUERY_DEADLINE_MS);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError && task.status === 'init_enqueue_provision') return queuedState(task);
     deps.logger.warn({ err, taskId: task.id }, 'provisionState query failed');
@@ -85,4 +81,9 @@ export async function provisioningState(deps: Pick<ServiceDeps, 'temporal' | 'lo
       retryAfterSeconds: TEMPORAL_RETRY_AFTER_SECONDS,
     });
   }
+}
+
+/** The run's `provisionState` query, abandoned (call and all) after `deadlineMs`. */
+function queryState(deps: Pick<ServiceDeps, 'temporal'>, task: Task, deadlineMs: number): Promise<ProvisionState> {
+  return deps.temporal.connection.withDeadline(Date.now() + deadlineMs, () => deps.temporal.workflow.getHandle(task.workflowId).query(provisionStateQuery));
 }

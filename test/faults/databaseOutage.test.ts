@@ -34,7 +34,7 @@ describe('Postgres outages', () => {
   let proxy: TcpProxy;
   let services: TestServices;
   let repo: string;
-  let gates: { createSandbox?: Gate } = {};
+  const gates: { createSandbox?: Gate } = {};
 
   beforeAll(async () => {
     const stack = readStack();
@@ -42,10 +42,7 @@ describe('Postgres outages', () => {
     proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
     services = await startServices({
       databaseUrl: viaProxy(stack.databaseUrl, proxy),
-      wrapProvider: (local) => {
-        const gated = gatedProvider(local, {});
-        return { ...gated, createSandbox: async (req, progress) => (await gates.createSandbox?.pass(), local.createSandbox(req, progress)) };
-      },
+      wrapProvider: (local) => gatedProvider(local, gates), // reads the gate at each call
     });
     repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
   });
@@ -55,7 +52,7 @@ describe('Postgres outages', () => {
     await proxy?.close();
   });
   afterEach(async () => {
-    gates = {};
+    delete gates.createSandbox;
     await proxy.restore();
   });
 

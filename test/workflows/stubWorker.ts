@@ -49,23 +49,6 @@ export class StubCalls {
   }
 }
 
-/** Holds a stub until the test releases it; `entered` resolves when a call reached it. */
-export class Hold {
-  private releaseFn!: () => void;
-  private enterFn!: () => void;
-  private readonly released = new Promise<void>((r) => (this.releaseFn = r));
-  readonly entered = new Promise<void>((r) => (this.enterFn = r));
-
-  release(): void {
-    this.releaseFn();
-  }
-
-  async pass(): Promise<void> {
-    this.enterFn();
-    await this.released;
-  }
-}
-
 /** Installs the Temporal runtime once per test process (another suite may have done it). */
 export function installRuntime(): void {
   try {

@@ -18,7 +18,8 @@ import {
   type WorkbenchSessionInput,
 } from '../../src/workflows/workbenchSession.contract';
 import { workbenchSession } from '../../src/workflows/workbenchSession';
-import { Hold, StubCalls, installRuntime, withStubWorker, type StubCall } from './stubWorker';
+import { Gate } from '../../src/dev/stack/gate';
+import { StubCalls, installRuntime, withStubWorker, type StubCall } from './stubWorker';
 
 /** Stubs of every workbench activity: each records its call, then does what `overrides` says (default: succeeds at once). */
 function workbenchStubs(calls: StubCalls, overrides: Partial<WorkbenchActivities> = {}): WorkbenchActivities {
@@ -57,7 +58,7 @@ describe('workbenchSession with stubbed activities', () => {
 
   it('closed while its agent session is being opened: the session that opened is ended, no prompt is sent, the run completes', async () => {
     const calls = new StubCalls();
-    const opening = new Hold();
+    const opening = new Gate();
     const stubs = workbenchStubs(calls, {
       openAgentSession: async () => {
         await opening.pass();
@@ -68,7 +69,7 @@ describe('workbenchSession with stubbed activities', () => {
       const tab = await startTab(client, taskQueue);
       await opening.entered;
       await tab.signal(closeSessionSignal); // in the history before the open completes
-      opening.release();
+      opening.open();
       await tab.result();
       expect(await tab.query(workbenchSessionStateQuery)).toMatchObject({ phase: 'closed', sandboxId: 'sandbox-1' });
     });
@@ -164,7 +165,7 @@ describe('workbenchSession with stubbed activities', () => {
 
   it('continues as new between turns with a message queued: the next run sends it exactly once and opens no second session', async () => {
     const calls = new StubCalls();
-    const firstTurn = new Hold();
+    const firstTurn = new Gate();
     const stubs = workbenchStubs(calls, {
       promptAgent: async ({ entryIndex }) => {
         if (entryIndex === 1) await firstTurn.pass();
@@ -179,7 +180,7 @@ describe('workbenchSession with stubbed activities', () => {
       await tab.signal(sendMessageSignal, { entryIndex: 1 });
       await firstTurn.entered;
       await tab.signal(sendMessageSignal, { entryIndex: 2 }); // queued behind the turn in progress
-      firstTurn.release();
+      firstTurn.open();
       await calls.waitFor((c) => c.name === 'promptAgent' && c.input.entryIndex === 2);
       // The second run continues as new after its turn too; close the tab once the third run serves it.
       for (;;) {
