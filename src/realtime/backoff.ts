@@ -1,11 +1,8 @@
 /**
- * Retrying with exponential backoff that a `close()` can stop at once.
- *
- * The attempts are counted and ended by `p-retry`; the waits between them are our own timers, because
- * p-retry's wait cannot be cancelled from outside: aborting `signal` ends the current wait at once and
- * no further attempt starts, so nothing stays scheduled after the owner closes.
+ * Retrying with exponential backoff that a `close()` can stop at once: aborting `signal` ends the
+ * current wait at once and no further attempt starts, so nothing stays scheduled after the owner
+ * closes.
  */
-import pRetry from 'p-retry';
 
 export interface BackoffOptions {
   /** Wait after the first failed attempt, in ms. Default 100. */
@@ -58,6 +55,8 @@ export interface RetryOptions extends BackoffOptions {
   signal: AbortSignal;
   /** Retries after the first attempt; default Infinity (until it succeeds or `signal` aborts). */
   retries?: number;
+  /** Retry a TypeError too (by default it is taken for a programming error and thrown at once). */
+  retryTypeErrors?: boolean;
   /**
    * Called after each failed attempt (1-based), before the wait. Throwing from it ends the retrying
    * with that error (e.g. when the failure is not one waiting can fix).
@@ -66,32 +65,25 @@ export interface RetryOptions extends BackoffOptions {
 }
 
 /**
- * Calls `fn` until it resolves, waiting `backoffMs(attempt)` between attempts. As with p-retry, a
- * TypeError (a programming error, not an outage) is not retried.
+ * Calls `fn` until it resolves, waiting `backoffMs(attempt)` between attempts. A TypeError (a
+ * programming error, not an outage) is not retried unless `retryTypeErrors`.
  * @returns what `fn` resolved with.
  * @throws the last error of `fn` once `retries` are spent, the error `onFailedAttempt` threw, or
  *         RetryAbortedError when `signal` aborts (also during a wait).
  */
 export async function retryWithBackoff<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<T> {
   const retries = opts.retries ?? Infinity;
-  return pRetry(
-    async (attempt) => {
-      if (opts.signal.aborted) throw new pRetry.AbortError(new RetryAbortedError());
-      return fn(attempt);
-    },
-    {
-      // Infinite: p-retry's `forever` with a single cached timeout keeps only the last error in memory.
-      ...(retries === Infinity ? { forever: true, retries: 1 } : { retries }),
-      // p-retry's own wait is zero; the real wait is the cancellable sleep below.
-      minTimeout: 0,
-      maxTimeout: 0,
-      randomize: false,
-      onFailedAttempt: async (err) => {
-        if (opts.signal.aborted) throw new RetryAbortedError();
-        await opts.onFailedAttempt?.(err, err.attemptNumber);
-        if (retries !== Infinity && err.retriesLeft <= 0) return; // p-retry rejects with err now
-        await sleep(backoffMs(err.attemptNumber, opts), opts.signal);
-      },
-    },
-  );
+  for (let attempt = 1; ; attempt++) {
+    if (opts.signal.aborted) throw new RetryAbortedError();
+    try {
+      return await fn(attempt);
+    } catch (caught) {
+      if (opts.signal.aborted) throw new RetryAbortedError();
+      const err = caught instanceof Error ? caught : new Error(String(caught), { cause: caught });
+      if (err instanceof TypeError && !opts.retryTypeErrors) throw err;
+      await opts.onFailedAttempt?.(err, attempt);
+      if (attempt > retries) throw err;
+      await sleep(backoffMs(attempt, opts), opts.signal);
+    }
+  }
 }

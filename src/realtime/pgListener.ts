@@ -204,8 +204,7 @@ export function startPgListener(opts: PgListenerOptions): PgListener {
           await attempt.sub.listenTo(opts.channel);
         } catch (err) {
           await abandon(attempt);
-          // Every failure is retried; p-retry would stop at a TypeError, so it is passed on as its cause.
-          throw err instanceof Error && !(err instanceof TypeError) ? err : new Error(String(err), { cause: err });
+          throw err;
         }
         if (closed) {
           await abandon(attempt);
@@ -216,6 +215,7 @@ export function startPgListener(opts: PgListenerOptions): PgListener {
       {
         ...backoff,
         signal: abort.signal,
+        retryTypeErrors: true, // every failure to connect is retried
         onFailedAttempt: (err, n) => {
           markDown(err);
           if (n > 1) opts.onDebug?.(`LISTEN connect attempt ${n} failed`, err);
