@@ -51,7 +51,9 @@ export function seenSeq(socket: Pick<Socket, 'data'>, taskId: string): number | 
 
 /**
  * Replays to `socket` the events of `taskId` after `afterSeq`, read by `readMissed` (oldest first), then
- * the live messages that arrived meanwhile, each once.
+ * the live messages that arrived meanwhile, each once. `afterSeq` is what the client says it holds and
+ * is taken as it is, also when this socket was sent later events of the task before: those may have
+ * gone to another view of the same client (its workspace list), not to the one subscribing now.
  * @returns how many events were sent.
  */
 export async function catchUp(
@@ -62,7 +64,7 @@ export async function catchUp(
 ): Promise<number> {
   const s = state(socket);
   s.catchingUp[taskId] = [];
-  s.seen[taskId] = Math.max(s.seen[taskId] ?? 0, afterSeq);
+  s.seen[taskId] = afterSeq;
   let sent = 0;
   try {
     for (;;) {

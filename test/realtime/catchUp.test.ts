@@ -60,6 +60,33 @@ describe('catching up on missed events', () => {
     }
   });
 
+  it('replays from the afterSeq a subscribe names even when the socket had those events through its workspace room', async () => {
+    // A page that lists the workspace and then opens one task on the same socket: the task view
+    // holds nothing yet, whatever the list's subscription brought before.
+    gates.createSandbox = new Gate();
+    const client = new TaskEventClient(services.baseUrl, 'ws-catchup-list');
+    try {
+      expect(await client.subscribe({ workspaceId: 'ws-catchup-list' })).toEqual({ ok: true });
+      const created = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: 'ws-catchup-list', repository: repo, prompt: 'List, then open' });
+      await gates.createSandbox.entered;
+      await client.waitFor((m) => m.event.taskId === created.body.id && m.event.type === 'task.named');
+      const pushed = client.eventsOf(created.body.id).length;
+      expect(pushed).toBeGreaterThan(0);
+
+      const ack = await client.subscribe({ taskId: created.body.id, afterSeq: 0 });
+      expect(ack.ok).toBe(true);
+      expect(ack.replayed).toBe(ack.task!.lastEventSeq);
+      const replayed = client
+        .eventsOf(created.body.id)
+        .slice(pushed)
+        .map((m) => m.event.seq);
+      expect(replayed).toEqual(Array.from({ length: ack.task!.lastEventSeq }, (_, i) => i + 1));
+    } finally {
+      gates.createSandbox.open();
+      client.close();
+    }
+  });
+
   it('rejects a negative or fractional afterSeq', async () => {
     const client = new TaskEventClient(services.baseUrl, 'ws-catchup');
     try {
