@@ -179,7 +179,8 @@ function deriveSteps(view: TaskView): StepView[] {
     const endedAt = timing?.endedAt ?? completed.get(step) ?? null;
     const error = errors.get(step) ?? null;
     let state: StepState = 'pending';
-    if (error && !endedAt) state = 'failed';
+    // A failed step has an end time too (the run records when it ended); its task.error decides.
+    if (error) state = 'failed';
     else if (endedAt) state = 'completed';
     else if (startedAt) state = status === 'killed' || status === 'archived' ? 'cancelled' : 'running';
     const durationMs = startedAt && endedAt ? Date.parse(endedAt) - Date.parse(startedAt) : null;

@@ -122,7 +122,8 @@ describe('reduceTaskView', () => {
   });
 
   it('derives the step list with timings from the record and task.step / task.error events', () => {
-    const timings = { init_ensure_name: { startedAt: at(1), endedAt: at(3), attempt: 1 }, init_create_sandbox: { startedAt: at(4), attempt: 2 } };
+    // As the service mirrors them: a failed step has an end time too.
+    const timings = { init_ensure_name: { startedAt: at(1), endedAt: at(3), attempt: 1 }, init_create_sandbox: { startedAt: at(4), endedAt: at(6), attempt: 2 } };
     const v = run([
       { kind: 'event', message: { task: task(1), event: event(1, 'task.step', { step: 'init_ensure_name', status: 'started', message: 'naming task' }) } },
       {
@@ -137,7 +138,7 @@ describe('reduceTaskView', () => {
       ['init_create_session', 'pending'],
     ]);
     expect(v.steps[0]).toMatchObject({ attempt: 1, startedAt: at(1), endedAt: at(3), durationMs: 2000, message: 'naming task' });
-    expect(v.steps[1]).toMatchObject({ attempt: 2, error: 'clone failed', endedAt: null, durationMs: null });
+    expect(v.steps[1]).toMatchObject({ attempt: 2, error: 'clone failed', endedAt: at(6), durationMs: 2000 });
   });
 
   it('keeps tabs in creation order with their transcripts, each entry once', () => {
