@@ -5,6 +5,26 @@
  */
 
 export interface paths {
+    "/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The token’s workspace
+         * @description Which workspace the bearer token is bound to, so a client that holds only a token (the workbench page) knows what to list and subscribe to.
+         */
+        get: operations["getIdentity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tasks": {
         parameters: {
             query?: never;
@@ -38,7 +58,7 @@ export interface paths {
         };
         /**
          * Get one task
-         * @description While the task is provisioning (`init_*`), the record also has `provisioning`: { currentStep, subStep, attempt, lastProgressAt, timesOutAt } from the run’s live state, so a task that makes no progress is visible as such; null when the run cannot be asked in 2 s. Another workspace’s task answers 404 like a missing one.
+         * @description While the task is provisioning (`init_*`), the record also has `provisioning`: { currentStep, subStep, attempt, lastProgressAt, timesOutAt } from the run’s live state, so a task that makes no progress is visible as such; null when the run cannot be asked in 2 s. Always with `temporalUiUrl`, the link to its provisioning run in the Temporal Web UI. Another workspace’s task answers 404 like a missing one.
          */
         get: operations["getTask"];
         put?: never;
@@ -357,6 +377,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The workbench page
+         * @description The single-page workbench (web/, built by Vite into web/dist): a workspace’s tasks, the create form and, at `/tasks/{id}`, the task page. It signs in with a bearer token kept in the browser and uses only the typed client (client/). 503 `workbench_not_built` until `npm run build:web` (run by the start and test commands) has built it.
+         */
+        get: operations["workbenchPage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tasks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The workbench page at a task
+         * @description The same page as `/`; it opens on the task `{id}` (any string: the page itself answers “not found” for a task the token cannot see).
+         */
+        get: operations["workbenchTaskPage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/docs": {
         parameters: {
             query?: never;
@@ -381,6 +441,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description Who the bearer token speaks for. */
+        Identity: {
+            /** @description The workspace the bearer token is bound to. */
+            workspaceId: string;
+        };
         /** @description The created task (status `init_enqueue_provision`). */
         CreatedTask: {
             /** Format: uuid */
@@ -559,6 +624,8 @@ export interface components {
                 /** @constant */
                 event: "task.event";
             };
+            /** @description Link to the provisioning run in the Temporal Web UI. */
+            temporalUiUrl: string;
             /** @description Only while the task is provisioning (`init_*`); null when the run cannot be asked within 2 s. */
             provisioning?: components["schemas"]["ProvisioningProgress"] | null;
         };
@@ -736,6 +803,7 @@ export interface components {
          *     | `database_unavailable` | 503 | Postgres is not answering; retry after `Retry-After` seconds |
          *     | `workflow_unavailable` | 503 | Temporal is not answering; retry after `Retry-After` seconds |
          *     | `workflow_start_failed` | 503 | the workflow run could not be started; retry after `Retry-After` seconds |
+         *     | `workbench_not_built` | 503 | the workbench page has not been built (`npm run build:web`) |
          */
         ErrorBody: {
             error: {
@@ -743,7 +811,7 @@ export interface components {
                  * @description Stable snake_case code to match on.
                  * @enum {string}
                  */
-                code: "validation_failed" | "malformed_json" | "unknown_provider" | "repository_not_allowed" | "invalid_cursor" | "unauthorized" | "workspace_forbidden" | "task_not_found" | "session_not_found" | "sandbox_not_found" | "route_not_found" | "task_not_in_error" | "task_closed" | "session_not_ready" | "session_not_in_error" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "internal" | "database_unavailable" | "workflow_unavailable" | "workflow_start_failed";
+                code: "validation_failed" | "malformed_json" | "unknown_provider" | "repository_not_allowed" | "invalid_cursor" | "unauthorized" | "workspace_forbidden" | "task_not_found" | "session_not_found" | "sandbox_not_found" | "route_not_found" | "task_not_in_error" | "task_closed" | "session_not_ready" | "session_not_in_error" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "internal" | "database_unavailable" | "workflow_unavailable" | "workflow_start_failed" | "workbench_not_built";
                 /** @description One sentence for humans. */
                 message: string;
                 /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
@@ -765,6 +833,111 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token’s identity. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Identity"];
+                };
+            };
+            /** @description `unauthorized`: no bearer token, or an unknown one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer`. */
+                    "WWW-Authenticate": "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `internal`: an unexpected error (details in the log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "internal";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `database_unavailable`: Postgres is not answering; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds after which the same request may succeed. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "database_unavailable";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+    };
     listTasks: {
         parameters: {
             query: {
@@ -4038,6 +4211,106 @@ export interface operations {
                 content: {
                     "application/json": {
                         [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    workbenchPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An HTML page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description `workbench_not_built`: the page has not been built. */
+            503: {
+                headers: {
+                    /** @description Seconds after which the same request may succeed. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "workbench_not_built";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    workbenchTaskPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An HTML page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description `workbench_not_built`: the page has not been built. */
+            503: {
+                headers: {
+                    /** @description Seconds after which the same request may succeed. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "workbench_not_built";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
                     };
                 };
             };

@@ -2,7 +2,7 @@
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { TokenResolver } from '../auth/tokens';
-import { requireBearer } from './auth';
+import { requireBearer, workspaceOf } from './auth';
 import { errorHandler, notFound } from './errors';
 import { DOCS_ASSETS_PATH, docsAssets, docsPage } from './openapi/docsPage';
 import { openApiDocument } from './openapi/document';
@@ -10,15 +10,17 @@ import type { ReadinessProbe } from './readiness';
 import { benchRoutes } from './routes/bench';
 import { sessionRoutes } from './routes/sessions';
 import { taskRoutes, type TaskRouteDeps } from './routes/tasks';
+import { DEFAULT_WORKBENCH_DIR, WORKBENCH_ASSETS_PATH, workbenchPage } from './workbenchPage';
 
 /** Largest JSON body accepted; larger answers 413 payload_too_large. */
 export const BODY_LIMIT = '256kb';
 
 /**
- * The Express app: health checks, the OpenAPI document and its docs page (all open), then the bearer
- * check for everything under /v1, the task and tab routes, and the error contract (./errors.ts).
+ * The Express app: health checks, the OpenAPI document and its docs page, the workbench page (all
+ * open), then the bearer check for everything under /v1, the task and tab routes, and the error
+ * contract (./errors.ts). `workbenchDir`: the built page (default web/dist, ./workbenchPage.ts).
  */
-export function createApp(deps: TaskRouteDeps & { resolveToken: TokenResolver; readiness: ReadinessProbe; benchmarkEndpoints?: boolean }): Express {
+export function createApp(deps: TaskRouteDeps & { resolveToken: TokenResolver; readiness: ReadinessProbe; benchmarkEndpoints?: boolean; workbenchDir?: string }): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' } }));
@@ -49,7 +51,15 @@ export function createApp(deps: TaskRouteDeps & { resolveToken: TokenResolver; r
   /** Swagger UI for /openapi.json, with its assets served from here (./openapi/docsPage.ts). Open. */
   app.get('/docs', docsPage);
   app.use(DOCS_ASSETS_PATH, docsAssets);
+  const workbench = workbenchPage(deps.workbenchDir ?? DEFAULT_WORKBENCH_DIR);
+  app.get('/', workbench.page);
+  app.get('/tasks/:id', workbench.page);
+  app.use(WORKBENCH_ASSETS_PATH, workbench.assets);
   app.use('/v1', requireBearer(deps.resolveToken));
+  /** The token's workspace: 200 { workspaceId } (Identity), so a client holding only a token knows what to list. */
+  app.get('/v1/me', (_req, res) => {
+    res.json({ workspaceId: workspaceOf(res) });
+  });
   app.use('/v1/tasks/:id/sessions', sessionRoutes(deps));
   app.use('/v1/tasks', taskRoutes(deps));
   if (deps.benchmarkEndpoints) app.use('/v1/bench', benchRoutes(deps)); // benchmark-only, see routes/bench.ts

@@ -64,8 +64,8 @@ function documentRoutes(doc: OpenApiDocument): string[] {
     .sort();
 }
 
-/** An app built only to read its routes: nothing here is called. */
-function appForRoutes(benchmarkEndpoints: boolean): Express {
+/** An app built only to read its routes (nothing here is called), or to serve what needs no dependency (the page). */
+function appForRoutes(benchmarkEndpoints: boolean, workbenchDir?: string): Express {
   const deps = {
     logger: createLogger('test', 'silent'),
     provisionStarter: { pending: 0 },
@@ -75,6 +75,7 @@ function appForRoutes(benchmarkEndpoints: boolean): Express {
     repositoryRoots: [],
     temporalUi: { url: 'http://localhost:8233', namespace: 'default' },
     benchmarkEndpoints,
+    workbenchDir,
   };
   return createApp(deps as unknown as Parameters<typeof createApp>[0]);
 }
@@ -247,6 +248,52 @@ describe('OpenAPI document', () => {
       expect(init).toContain("url: '/openapi.json'");
       expect(init).toContain('validatorUrl: null');
       expect((await call('GET', '/docs/assets/package.json', { auth: null })).status).toBe(404);
+    });
+
+    it('serves the workbench page at / and /tasks/{id} without a token, with its assets from this origin; /v1/me names the token’s workspace', async () => {
+      for (const [template, p] of [
+        ['/', '/'],
+        ['/tasks/{id}', `/tasks/${randomUUID()}`],
+      ] as const) {
+        const page = await call('GET', p, { auth: null });
+        expect(page.status).toBe(200);
+        expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+        expect(page.headers.get('content-security-policy')).toContain("connect-src 'self'");
+        expect(page.text).toContain('<div id="root"></div>');
+        validated.add(`GET ${template} 200`);
+        const assets = [...page.text.matchAll(/(?:src|href)="(\/[^"]+)"/g)].map((m) => m[1]!);
+        expect(assets.length).toBeGreaterThan(0);
+        for (const asset of assets) {
+          expect(asset).toMatch(/^\/assets\//); // built by Vite, served from here
+          const res = await fetch(url(asset));
+          expect({ asset, status: res.status }).toEqual({ asset, status: 200 });
+          await res.arrayBuffer();
+        }
+      }
+      expect((await call('GET', '/assets/nothing-here.js', { auth: null })).status).toBe(404);
+      const me = await checked('GET', '/v1/me', '/v1/me');
+      expect(me).toMatchObject({ status: 200, body: { workspaceId } });
+    });
+
+    it('answers 503 workbench_not_built with Retry-After while the page is not built', async () => {
+      const unbuilt = appForRoutes(false, path.join(services.sandboxRoot, 'no-page-here'));
+      const server = unbuilt.listen(0, '127.0.0.1');
+      await new Promise((resolve) => server.once('listening', resolve));
+      try {
+        const { port } = server.address() as { port: number };
+        for (const [template, p] of [
+          ['/', '/'],
+          ['/tasks/{id}', '/tasks/anything'],
+        ] as const) {
+          const res = await fetch(`http://127.0.0.1:${port}${p}`);
+          const answer = { status: res.status, headers: res.headers, text: '', body: await res.json() };
+          expect(answer).toMatchObject({ status: 503, body: { error: { code: 'workbench_not_built' } } });
+          expect(res.headers.get('retry-after')).toBe('30');
+          expectConforms('GET', template, answer);
+        }
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
     });
 
     it('health and readiness answers match the document', async () => {

@@ -27,6 +27,7 @@ import {
   errorBody,
   errorBodyOf,
   health,
+  identity,
   messageAccepted,
   provisionState,
   readinessReport,
@@ -130,6 +131,16 @@ const taskPath = { path: taskIdParams };
 const tabPath = { path: sessionParams };
 
 const paths: ZodOpenApiPathsObject = {
+  '/v1/me': {
+    get: v1({
+      operationId: 'getIdentity',
+      tag: 'tasks',
+      summary: 'The token’s workspace',
+      description: 'Which workspace the bearer token is bound to, so a client that holds only a token (the workbench page) knows what to list and subscribe to.',
+      responses: { '200': { description: 'The token’s identity.', content: json(identity) } },
+      errors: [],
+    }),
+  },
   '/v1/tasks': {
     post: v1({
       operationId: 'createTask',
@@ -159,7 +170,7 @@ const paths: ZodOpenApiPathsObject = {
       tag: 'tasks',
       summary: 'Get one task',
       description:
-        'While the task is provisioning (`init_*`), the record also has `provisioning`: { currentStep, subStep, attempt, lastProgressAt, timesOutAt } from the run’s live state, so a task that makes no progress is visible as such; null when the run cannot be asked in 2 s. Another workspace’s task answers 404 like a missing one.',
+        'While the task is provisioning (`init_*`), the record also has `provisioning`: { currentStep, subStep, attempt, lastProgressAt, timesOutAt } from the run’s live state, so a task that makes no progress is visible as such; null when the run cannot be asked in 2 s. Always with `temporalUiUrl`, the link to its provisioning run in the Temporal Web UI. Another workspace’s task answers 404 like a missing one.',
       params: taskPath,
       responses: { '200': { description: 'The task record.', content: json(taskDetail) } },
       errors: ['task_not_found'],
@@ -362,6 +373,32 @@ const paths: ZodOpenApiPathsObject = {
       responses: { '200': { description: 'The document.', content: json(z.record(z.string(), z.unknown())) } },
     }),
   },
+  '/': {
+    get: open({
+      operationId: 'workbenchPage',
+      tags: ['workbench'],
+      summary: 'The workbench page',
+      description:
+        'The single-page workbench (web/, built by Vite into web/dist): a workspace’s tasks, the create form and, at `/tasks/{id}`, the task page. It signs in with a bearer token kept in the browser and uses only the typed client (client/). 503 `workbench_not_built` until `npm run build:web` (run by the start and test commands) has built it.',
+      responses: {
+        '200': { description: 'An HTML page.', content: { 'text/html': { schema: z.string() } } },
+        '503': { description: '`workbench_not_built`: the page has not been built.', headers: retryAfterHeader, content: json(errorBodyOf(['workbench_not_built'])) },
+      },
+    }),
+  },
+  '/tasks/{id}': {
+    get: open({
+      operationId: 'workbenchTaskPage',
+      tags: ['workbench'],
+      summary: 'The workbench page at a task',
+      description: 'The same page as `/`; it opens on the task `{id}` (any string: the page itself answers “not found” for a task the token cannot see).',
+      requestParams: { path: z.object({ id: z.string() }) },
+      responses: {
+        '200': { description: 'An HTML page.', content: { 'text/html': { schema: z.string() } } },
+        '503': { description: '`workbench_not_built`: the page has not been built.', headers: retryAfterHeader, content: json(errorBodyOf(['workbench_not_built'])) },
+      },
+    }),
+  },
   '/docs': {
     get: open({
       operationId: 'docs',
@@ -395,6 +432,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
       { name: 'sessions', description: 'Workbench tabs (agent sessions) of a task.' },
       { name: 'health', description: 'Liveness and readiness; no token.' },
       { name: 'documentation', description: 'This document and its interactive page; no token.' },
+      { name: 'workbench', description: 'The workbench web page; no token (the page asks for one).' },
     ],
     security: [{ [BEARER_SCHEME]: [] }],
     paths,

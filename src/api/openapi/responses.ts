@@ -92,6 +92,7 @@ export const provisioningProgress = z
 
 export const taskDetail = taskRecord
   .extend({
+    temporalUiUrl: z.string().meta({ description: 'Link to the provisioning run in the Temporal Web UI.' }),
     provisioning: provisioningProgress.nullable().optional().meta({ description: 'Only while the task is provisioning (`init_*`); null when the run cannot be asked within 2 s.' }),
   })
   .meta({ id: 'TaskDetail', description: 'A task record; while the task provisions, with its live `provisioning` summary.' });
@@ -233,6 +234,10 @@ export const readinessReport = z
   })
   .meta({ id: 'ReadinessReport', description: '`ready` when every check is ok, else `unavailable`.' });
 
+export const identity = z
+  .object({ workspaceId: z.string().meta({ description: 'The workspace the bearer token is bound to.' }) })
+  .meta({ id: 'Identity', description: 'Who the bearer token speaks for.' });
+
 export const health = z
   .object({
     status: z.literal('ok'),
@@ -267,6 +272,7 @@ export const ERROR_CODES = {
   database_unavailable: { status: 503, meaning: 'Postgres is not answering; retry after `Retry-After` seconds' },
   workflow_unavailable: { status: 503, meaning: 'Temporal is not answering; retry after `Retry-After` seconds' },
   workflow_start_failed: { status: 503, meaning: 'the workflow run could not be started; retry after `Retry-After` seconds' },
+  workbench_not_built: { status: 503, meaning: 'the workbench page has not been built (`npm run build:web`)' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -97,11 +97,12 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    * One task. 200 TaskRecord; 400 validation_failed (id not a uuid); 404 task_not_found.
    * While the task is provisioning (`init_*`), the record also has `provisioning`: { currentStep,
    * subStep, attempt, lastProgressAt, timesOutAt } from the run's live state, so a task that makes no
-   * progress is visible as such; null when the run cannot be asked in 2 s.
+   * progress is visible as such; null when the run cannot be asked in 2 s. Always with `temporalUiUrl`,
+   * the link to its provisioning run in the Temporal Web UI.
    */
   router.get('/:id', async (req, res) => {
     const task = await findOwnTask(prisma, req, res);
-    const record = toTaskRecord(task);
+    const record = { ...toTaskRecord(task), temporalUiUrl: uiLink(task.workflowId) };
     res.json(isProvisioning(task.status) ? { ...record, provisioning: await provisioningProgress(deps, task) } : record);
   });
 
