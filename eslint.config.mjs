@@ -29,13 +29,27 @@ const NODE_BUILTINS = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'src/generated/**', 'client/schema.d.ts', '.data/**', '.tools/**', 'dist/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'src/generated/**',
+      'client/schema.d.ts',
+      '.data/**',
+      '.tools/**',
+      'dist/**',
+      'web/dist/**',
+      'test-artifacts/**',
+      'coverage/**',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     plugins: { 'import-x': importX },
-    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.js', '.json'] } } },
+    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.tsx', '.js', '.json'] } } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
@@ -93,6 +107,7 @@ export default tseslint.config(
             ...zone('activities', ['api', 'services', 'worker'], 'activities/ are below the worker'),
             { target: ['./src', './scripts'], from: './test', message: 'nothing outside test/ imports from test/' },
             { target: './client', from: ['./src', './scripts', './test'], message: 'client/ runs in browsers: its types come from client/schema.d.ts, not from src/' },
+            { target: './web', from: ['./src', './scripts', './test'], message: 'the workbench page talks to the service only through the typed client (client/)' },
           ],
         },
       ],
@@ -111,13 +126,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['client/**/*.ts'],
+    files: ['client/**/*.ts', 'web/src/**/*.ts', 'web/src/**/*.tsx'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           paths: NODE_BUILTINS.flatMap((m) => [m, `node:${m}`]),
-          patterns: [{ group: ['node:*'], message: 'client/ runs in browsers: no Node built-ins' }],
+          patterns: [{ group: ['node:*'], message: 'client/ and web/ run in browsers: no Node built-ins' }],
         },
       ],
     },

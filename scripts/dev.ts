@@ -20,6 +20,9 @@ import { createLogger } from '../src/logger';
 import { LocalProvider } from '../src/providers/local/localProvider';
 import { spawnService } from '../src/dev/serviceProcess';
 
+/** The local-only token `scripts/start.sh` uses when API_TOKENS is unset (bound to workspace `demo`). */
+const DEV_TOKEN = 'dev-token-change-me';
+
 async function main(): Promise<void> {
   const logger = createLogger('dev');
   const settings = loadTemporalDevSettings();
@@ -30,9 +33,9 @@ async function main(): Promise<void> {
     TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE ?? settings.server.namespace,
     TEMPORAL_UI_URL: process.env.TEMPORAL_UI_URL ?? `http://localhost:${settings.server.uiPort}`,
     // A local-only default so the demo works out of the box; set API_TOKENS for anything else.
-    API_TOKENS: process.env.API_TOKENS ?? 'dev-token-change-me=demo',
+    API_TOKENS: process.env.API_TOKENS ?? `${DEV_TOKEN}=demo`,
   };
-  if (!process.env.API_TOKENS) logger.warn('API_TOKENS not set: using the local development token "dev-token-change-me" for workspace "demo"');
+  if (!process.env.API_TOKENS) logger.warn(`API_TOKENS not set: using the local development token "${DEV_TOKEN}" for workspace "demo"`);
   let config = loadConfig(env);
 
   // No PostgreSQL server to use: run an embedded one. Started before everything else so that a
@@ -97,6 +100,9 @@ async function main(): Promise<void> {
   });
   const database = embedded ? `  ·  database ${config.databaseUrl} (embedded)` : '';
   logger.info(`API on http://127.0.0.1:${config.port}${database}  ·  Temporal Web UI ${temporal.uiUrl}  ·  Ctrl-C to stop`);
+  // The development token is printed in the link; a token of the caller's own API_TOKENS is not.
+  const signIn = process.env.API_TOKENS ? '' : `#token=${DEV_TOKEN}`;
+  logger.info(`workbench page: http://127.0.0.1:${config.port}/${signIn}${signIn ? '' : '  (sign in with one of your API_TOKENS)'}`);
   // `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and relayed by tsx), and a
   // second signal must not kill it halfway through stopping the rest.
   process.on('SIGINT', () => void stopAll(0));

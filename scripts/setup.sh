@@ -27,6 +27,25 @@ if [ ! -f src/generated/prisma/client.ts ] || [ prisma/schema.prisma -nt src/gen
   touch src/generated/prisma/client.ts
 fi
 
+# The workbench page (web/, served by the API at /): built by Vite into web/dist when it is missing or
+# when web/, client/ or the installed packages changed since the last build.
+if [ ! -f web/dist/index.html ] || [ -n "$(find web client package-lock.json -newer web/dist/index.html -not -path 'web/dist/*' -print -quit)" ]; then
+  echo "[setup] building the workbench page (vite build)"
+  node_modules/.bin/vite build --config web/vite.config.mts --logLevel warn
+fi
+
+# Browser tests (test/browser, run by the test command, which sets SETUP_BROWSER=1) drive Debian's
+# Chromium: installed when missing (playwright's own browser download cannot work on this network).
+if [ "${SETUP_BROWSER:-0}" = 1 ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[setup] apt-get install chromium (browser tests)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "[setup] the browser tests need Debian's chromium package (/usr/bin/chromium); install it as root" >&2
+  fi
+fi
+
 # Postgres: the default DATABASE_URL points at the local server; start it when it is installed but down.
 # Where none is installed (or it does not come up), nothing fails here: scripts/dev.ts then runs an
 # embedded PostgreSQL for the start command (src/dev/embeddedPostgres.ts).

@@ -1,0 +1,114 @@
+/**
+ * The provisioning steps in run order: state, attempt and duration from the task's events and step
+ * timings (the watch's view), and, while the task provisions, the live side of the running step from
+ * `GET /v1/tasks/:id/provisioning` (the run's `provisionState` query): sub-step, time of last progress,
+ * when the attempt times out, and a wait on an unavailable dependency. That read is repeated every
+ * 2 s and after each new event while the status is `init_*`.
+ */
+import { useEffect, useState } from 'react';
+import type { components, StepView, TaskStatus } from '../../../client';
+import { useConnection } from '../connection';
+import { clock, duration, isProvisioning, STEP_LABELS } from '../format';
+
+type ProvisionState = components['schemas']['ProvisionState'];
+
+const POLL_MS = 2000;
+
+export function StepList(props: { taskId: string; status: TaskStatus; steps: StepView[]; lastEventSeq: number }) {
+  const { rest } = useConnection();
+  const [live, setLive] = useState<ProvisionState | null>(null);
+  const provisioning = isProvisioning(props.status);
+
+  useEffect(() => {
+    if (!provisioning) return;
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const read = async () => {
+      const answer = await rest.GET('/v1/tasks/{id}/provisioning', { params: { path: { id: props.taskId } } }).catch(() => null);
+      if (stopped) return;
+      if (answer?.data) setLive(answer.data);
+      timer = setTimeout(() => void read(), POLL_MS);
+    };
+    void read();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [rest, props.taskId, provisioning, props.lastEventSeq]);
+
+  return (
+    <section className="steps">
+      <h2>Provisioning</h2>
+      <ol data-testid="steps">
+        {props.steps.map((step) => {
+          const state = provisioning ? live?.steps[step.step] : undefined;
+          const running = step.state === 'running';
+          const timesOutAt = running && state?.attemptStartedAt ? new Date(Date.parse(state.attemptStartedAt) + state.startToCloseTimeoutMs).toISOString() : null;
+          return (
+            <li key={step.step} className={`step step-${step.state}`} data-step={step.step} data-state={step.state}>
+              <div className="step-head">
+                <span className="step-state">{step.state}</span>
+                <span className="step-label">{STEP_LABELS[step.step]}</span>
+                <code className="muted">{step.step}</code>
+              </div>
+              <dl>
+                {(state?.attempt ?? step.attempt) !== null && (
+                  <>
+                    <dt>attempt</dt>
+                    <dd data-testid="attempt">{state?.attempt ?? step.attempt}</dd>
+                  </>
+                )}
+                {step.durationMs !== null && (
+                  <>
+                    <dt>took</dt>
+                    <dd>{duration(step.durationMs)}</dd>
+                  </>
+                )}
+                {running && step.startedAt && (
+                  <>
+                    <dt>started</dt>
+                    <dd>{clock(step.startedAt)}</dd>
+                  </>
+                )}
+                {running && state?.subStep && (
+                  <>
+                    <dt>now</dt>
+                    <dd data-testid="sub-step">{state.subStep}</dd>
+                  </>
+                )}
+                {running && (state?.lastProgressAt || state?.lastProgressMessage) && (
+                  <>
+                    <dt>last progress</dt>
+                    <dd>
+                      {clock(state.lastProgressAt)} {state.lastProgressMessage}
+                    </dd>
+                  </>
+                )}
+                {timesOutAt && (
+                  <>
+                    <dt>times out</dt>
+                    <dd data-testid="times-out">{clock(timesOutAt)}</dd>
+                  </>
+                )}
+                {running && state?.waitingFor && (
+                  <>
+                    <dt>waiting</dt>
+                    <dd>
+                      for the {state.waitingFor.dependency} since {clock(state.waitingFor.since)} (no attempt is spent)
+                    </dd>
+                  </>
+                )}
+              </dl>
+              {step.message && <p className="step-message">{step.message}</p>}
+              {step.error && (
+                <p className="error" data-testid="step-error">
+                  {step.error}
+                </p>
+              )}
+            </li>
+          );
+        })}
+      </ol>
+    </section>
+  );
+}
