@@ -7,8 +7,10 @@
  * endpoint) — then runs every scenario in one run, side by side, and tears it all down.
  *
  * Load comes from autocannon; latencies are per response (its `response` event), percentiles computed
- * over all responses of a run. Realtime figures come from a real Socket.IO client. These machines are
- * noisy: the report gives medians and ratios measured in the same run, never a lone absolute time.
+ * over all responses of a run. Realtime figures come from the repository's typed client (client/:
+ * createRealtimeClient and its workspace watch, over a real Socket.IO connection); REST calls other
+ * than the load use its REST client. These machines are noisy: the report gives medians and ratios
+ * measured in the same run, never a lone absolute time.
  *
  *   npm run bench [-- --seconds 8]
  */
@@ -18,20 +20,19 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { Command } from 'commander';
-import { io, type Socket } from 'socket.io-client';
 import { dropDatabase } from '../src/db/migrate';
 import { createScratchDatabase } from '../src/dev/scratchDatabase';
 import { randomUUID } from 'node:crypto';
 import { createPrismaClient } from '../src/db/prisma';
 import { insertTaskWithCreatedEvent } from '../src/db/taskEvents';
 import { ownDevServerSettings, startTemporalDevServer } from '../src/dev/temporalDevServer';
-import type { TaskEventMessage } from '../src/domain/records';
 import { stopSandboxAgent } from '../src/providers/local/sandboxAgentProcess';
 import { createTemporalClient } from '../src/temporal/client';
 import { createTestRepo } from '../src/dev/stack/gitRepo';
 import { findFreePort } from '../src/net/freePort';
 import { spawnService, waitForHealth } from '../src/dev/serviceProcess';
 import type { provisionTask } from '../src/workflows/provisionTask';
+import { createRealtimeClient, createTaskServiceClient, type TaskRecord, type Watch, type WorkspaceView } from '../client';
 
 const ROOT = path.resolve(__dirname, '..');
 const opts = new Command()
@@ -187,14 +188,52 @@ async function main(): Promise<void> {
   const prisma = createPrismaClient(databaseUrl);
   const client = await createTemporalClient({ address: temporal.address, namespace: temporal.namespace });
   const repo = await createTestRepo(path.join(workDir, 'repo'));
-  const socket: Socket = io(base, { transports: ['websocket'], auth: { token: TOKEN } });
-  const arrivals = new Map<string, Array<{ at: number; m: TaskEventMessage }>>();
-  socket.on('task.event', (m: TaskEventMessage) => {
-    const list = arrivals.get(m.event.taskId) ?? [];
-    list.push({ at: performance.now(), m });
-    arrivals.set(m.event.taskId, list);
-  });
-  await socket.timeout(5000).emitWithAck('subscribe', { workspaceId: WORKSPACE });
+  const rest = createTaskServiceClient({ baseUrl: base, token: TOKEN });
+  const live = createRealtimeClient({ baseUrl: base, token: TOKEN, rest, socket: { transports: ['websocket'] } });
+
+  /**
+   * What the client saw of each task, taken from its workspace view: every message carries the whole
+   * task record, so a view change is a message arriving. `reached` lists when the record first reached
+   * each higher `lastEventSeq` (the first entry is the task's first message), `running` when its status
+   * first was running or error (and the record's lastEventSeq then). The record in a message is the task
+   * as the relay read it, which may be newer than the event: an event counts as arrived once a record
+   * covering its seq has (the event's type is read from the task's history afterwards, scenario 4).
+   */
+  const seen = new Map<string, { reached: Array<{ seq: number; at: number }>; running?: { at: number; seq: number } }>();
+  // Only scenarios 3-5 read `seen`: during the load runs the listener does nothing.
+  let recording = false;
+  let known = new Map<string, TaskRecord>();
+  const record = (view: WorkspaceView) => {
+    if (!recording) return;
+    const at = performance.now();
+    for (const task of view.tasks) {
+      if (known.get(task.id) === task) continue; // the reducer keeps unchanged records by reference
+      known.set(task.id, task);
+      const s = seen.get(task.id) ?? { reached: [] };
+      seen.set(task.id, s);
+      if (task.lastEventSeq > (s.reached[s.reached.length - 1]?.seq ?? 0)) s.reached.push({ seq: task.lastEventSeq, at });
+      if (!s.running && (task.status === 'running' || task.status === 'error')) s.running = { at, seq: task.lastEventSeq };
+    }
+  };
+  /**
+   * (Re)subscribes to the workspace with a fresh watch, live once its first subscribe is acked. The
+   * view keeps every task record it was sent and its reducer costs O(tasks held) per message, so after
+   * each load run (thousands of creates, archived in the database without events) a fresh one replaces it.
+   */
+  let watch: Watch<WorkspaceView> | undefined;
+  const watchWorkspace = async () => {
+    watch?.close();
+    known = new Map();
+    const w = live.watchWorkspace(WORKSPACE);
+    watch = w;
+    w.subscribe(record);
+    await w
+      .until(() => w.stats.subscribes >= 1, 15_000)
+      .catch(() => {
+        throw new Error(`workspace subscribe not acked${w.error ? ` (${w.error.code}: ${w.error.message})` : ''}`);
+      });
+  };
+  await watchWorkspace();
 
   const settle = async () => {
     for (const deadline = Date.now() + 15 * 60_000; Date.now() < deadline; await sleep(500)) {
@@ -211,7 +250,9 @@ async function main(): Promise<void> {
   const discardBacklog = async () => {
     // First let the API start every run it has answered for, so that none starts after the clean-up.
     for (let pending = 1; pending > 0; await sleep(200)) {
-      pending = ((await (await fetch(`${base}/healthz`)).json()) as { provisionStartsPending: number }).provisionStartsPending;
+      const { data, error } = await rest.GET('/healthz');
+      if (!data) throw new Error(`GET /healthz failed: ${JSON.stringify(error)}`);
+      pending = data.provisionStartsPending;
     }
     const open: string[] = [];
     for await (const wf of client.workflow.list({ query: `WorkflowType = 'provisionTask' AND ExecutionStatus = 'Running'` })) open.push(wf.workflowId);
@@ -233,24 +274,24 @@ async function main(): Promise<void> {
     });
     process.stderr.write(`discarded ${open.length} open runs, archived ${archived.count} tasks\n`);
     await settle();
+    await watchWorkspace();
   };
   const createOne = async (provider: string) => {
     const t0 = performance.now();
-    const res = await fetch(`${base}/v1/tasks`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-      body: JSON.stringify({ workspaceId: WORKSPACE, repository: repo, prompt: 'Benchmark task', provider }),
-    });
-    const t1 = performance.now();
-    const task = (await res.json()) as { id: string };
+    const { data: task, error, response } = await rest.POST('/v1/tasks', { body: { workspaceId: WORKSPACE, repository: repo, prompt: 'Benchmark task', provider } });
+    const t1 = performance.now(); // the typed client resolves with the parsed body: t1 includes reading it
+    if (!task) throw new Error(`create answered ${response.status}: ${JSON.stringify(error)}`);
     return { id: task.id, t0, t1 };
   };
+  /** When the client first saw the task's record running (or error), and that record's lastEventSeq. */
   const waitRunning = async (id: string) => {
-    for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(5)) {
-      const hit = arrivals.get(id)?.find((a) => a.m.task.status === 'running' || a.m.task.status === 'error');
-      if (hit) return hit.at;
-    }
-    throw new Error(`task ${id} did not reach running`);
+    const running = () => seen.get(id)?.running;
+    await watch!
+      .until(() => running() !== undefined, 120_000)
+      .catch(() => {
+        throw new Error(`task ${id} did not reach running`);
+      });
+    return running()!;
   };
 
   const report: string[] = [];
@@ -349,10 +390,12 @@ async function main(): Promise<void> {
     }
 
     // 3 and 4. What the client waited before; time to first event and to each step (sequential tasks).
+    recording = runs(3) || runs(4) || runs(5);
     if (runs(3) || runs(4)) {
       const s3: Record<string, { response: number[]; running: number[] }> = {};
       const firstEvent: number[] = [];
       const stepDelay = new Map<string, number[]>();
+      const instant: Array<{ id: string; t1: number; upToSeq: number }> = [];
       for (const [provider, n] of [
         ['instant', 30],
         ['local', 10],
@@ -362,15 +405,24 @@ async function main(): Promise<void> {
           const { id, t0, t1 } = await createOne(provider);
           const done = await waitRunning(id);
           s3[provider]!.response.push(t1 - t0);
-          s3[provider]!.running.push(done - t0);
+          s3[provider]!.running.push(done.at - t0);
           if (provider === 'instant') {
-            const list = arrivals.get(id) ?? [];
-            firstEvent.push(list[0]!.at - t1);
-            for (const a of list) {
-              const key = a.m.event.type === 'task.step' ? `${(a.m.event.payload as { step: string }).step} ${(a.m.event.payload as { status: string }).status}` : a.m.event.type;
-              stepDelay.set(key, [...(stepDelay.get(key) ?? []), a.at - t1]);
-            }
+            firstEvent.push(seen.get(id)!.reached[0]!.at - t1);
+            instant.push({ id, t1, upToSeq: done.seq });
           }
+        }
+      }
+      // Each event up to the record that was running, at the first arrival of a record covering its seq
+      // (the histories are read after the timed part).
+      for (const { id, t1, upToSeq } of instant) {
+        const { data: history, error } = await rest.GET('/v1/tasks/{id}/events', { params: { path: { id }, query: { limit: 500 } } });
+        if (!history) throw new Error(`GET /v1/tasks/${id}/events failed: ${JSON.stringify(error)}`);
+        const reached = seen.get(id)!.reached;
+        for (const e of history.items) {
+          if (e.seq > upToSeq) break;
+          const at = reached.find((r) => r.seq >= e.seq)!.at;
+          const key = e.type === 'task.step' ? `${(e.payload as { step: string }).step} ${(e.payload as { status: string }).status}` : e.type;
+          stepDelay.set(key, [...(stepDelay.get(key) ?? []), at - t1]);
         }
       }
       process.stderr.write('scenarios 3-4 done\n');
@@ -471,7 +523,7 @@ async function main(): Promise<void> {
       '- The floor is `POST /v1/bench/floor` (benchmark-only, enabled by ENABLE_BENCHMARK_PROVIDERS=1): the same Prisma insert of a task row and nothing else, behind the same HTTP, JSON and auth layers. Floor and createTask runs alternate, floor first, at each concurrency.',
       '- Providers: `instant` and `slow` are benchmark-only and make no sandbox (steps take 0 s and 5 s); `local` is the real provider (git clone, sandbox-agent, ACP session).',
       '- Every create also provisions a task on the same cores: a load run of 8 s queues thousands of runs. After each load run the script waits until the API has started every run it answered for (`provisionStartsPending` in /healthz), terminates the provisionTask runs still open and archives their tasks, so the next run starts on an idle stack; scenario 5 measures provisioning on its own.',
-      '- Realtime: one Socket.IO client subscribed to the workspace; times are taken when an event arrives at the client.',
+      "- Realtime: the repository's typed client (`client/`): `createRealtimeClient` over one WebSocket connection, with a `watchWorkspace` watch on the workspace (a fresh one after each load run, once its backlog is discarded); times are taken when a message changes a task's record in the client's view. A step's time is that of the first record covering its event's seq (a record may be newer than its event); the event types are read from the task's history afterwards.",
       '- CPU: user + system time of each process and its children read from /proc before and after a run (10 ms ticks); "Postgres" is every postgres process on the machine, "bench" is this script with autocannon and the Socket.IO client.',
       '- The machine is noisy: read ratios measured side by side in this run, not absolute times.',
       '',
@@ -518,7 +570,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    socket.close();
+    live.close();
     for (const s of await prisma.sandbox.findMany({ where: { providerId: 'local' } })) {
       const pid = (s.details as { agentPid?: number }).agentPid;
       if (pid) await stopSandboxAgent(pid);
