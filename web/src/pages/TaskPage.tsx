@@ -58,13 +58,15 @@ function TaskPageOf({ taskId }: { taskId: string }) {
         </div>
         <StatusPill status={task.status} />
       </header>
-      <p className="status-message" data-testid="status-message">
-        {task.statusMessage}
-      </p>
-      {task.status === 'error' && (
+      {task.status === 'error' ? (
+        // The status message names the failed step (`<step> failed: …`); the label says what it was doing.
         <p className="error" role="alert" data-testid="task-error" data-step={failedStep?.step ?? ''}>
-          {failedStep ? `${STEP_LABELS[failedStep.step]} (${failedStep.step}) failed: ` : ''}
-          {failedStep?.error ?? task.statusMessage}
+          {failedStep ? `${STEP_LABELS[failedStep.step]}: ` : ''}
+          {task.statusMessage}
+        </p>
+      ) : (
+        <p className="status-message" data-testid="status-message">
+          {task.statusMessage}
         </p>
       )}
       <TaskActions task={task} temporalUiUrl={detail?.temporalUiUrl ?? null} />
