@@ -234,11 +234,36 @@ describe('the workbench page in Chromium', () => {
     await page.locator(`[data-testid=task-list] li[data-task-id="${taskId}"]`).filter({ hasText: 'Tidy the README' }).waitFor();
   });
 
-  it('shows a provider failure with its step; an errored tab closes; Retry brings the task to running', async () => {
+  it('refuses an unknown token and bad input with the API’s one-sentence message, on the field at fault', async () => {
+    const page = await (await newContext()).newPage();
+    await page.goto(url('/'));
+    await page.locator('input[name=token]').fill('not-a-known-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'That token was not accepted' }).waitFor();
+    expect(await page.locator('input[name=token]').isVisible()).toBe(true);
+
+    await page.locator('input[name=token]').fill(tokenFor('ws-browser-a'));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const form = page.getByTestId('create-form');
+    await form.locator('input[name=repository]').fill('/etc');
+    await form.locator('textarea[name=prompt]').fill('Read what is not mine');
+    await form.getByRole('button', { name: 'Create task' }).click();
+    const error = form.locator('[role=alert][data-field="body.repository"]');
+    await error.waitFor();
+    expect(await error.innerText()).not.toMatch(/\n|at .*\.ts/); // one sentence, no stack
+    expect(await form.locator('input[name=repository]').getAttribute('class')).toBe('invalid');
+    expect(new URL(page.url()).pathname).toBe('/');
+  });
+
+  it('shows a provider failure with its step, live in the task list too; an errored tab closes; Retry brings the task to running', async () => {
+    const list = await signedInPage('ws-browser-a');
     const page = await signedInPage('ws-browser-a');
     failNextCreateSandbox = true;
     const taskId = await createFromForm(page, { repository: repo, prompt: 'Fail once, then work', openSession: true });
     retriedTaskId = taskId;
+    // The other page's list shows the new task and follows its status without a reload.
+    const listed = list.locator(`[data-testid=task-list] li[data-task-id="${taskId}"]`);
+    await listed.locator('[data-testid=status-pill][data-status=error]').waitFor();
     await waitForPill(page, 'error');
     // The record may say `error` a moment before its task.error event is applied; the step comes with the event.
     const error = page.locator('[data-testid=task-error][data-step=init_create_sandbox]');
@@ -263,6 +288,7 @@ describe('the workbench page in Chromium', () => {
     await page.getByRole('button', { name: 'Retry' }).click();
     await waitForPill(page, 'running');
     await waitForSteps(page, 'completed');
+    await listed.locator('[data-testid=status-pill][data-status=running]').waitFor();
     expect(await page.getByTestId('task-error').count()).toBe(0);
     expect((await getJson(url(`/v1/tasks/${taskId}`))).body.status).toBe('running');
   });

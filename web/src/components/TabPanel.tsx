@@ -6,12 +6,23 @@
  * the tab is in view its unread mark is cleared (`POST …/read`).
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import type { TabView } from '../../../client';
+import type { TabView, TranscriptEntryRecord } from '../../../client';
 import { useConnection } from '../connection';
 import { call, type ShownError } from '../errors';
 import { clock } from '../format';
 
 const DRAFT_SAVE_DELAY_MS = 400;
+
+/** The transcript as turns: each user message alone, an agent's consecutive entries answering the same message together (they arrive as it streams). */
+function turns(transcript: TranscriptEntryRecord[]): TranscriptEntryRecord[][] {
+  const out: TranscriptEntryRecord[][] = [];
+  for (const entry of transcript) {
+    const last = out[out.length - 1];
+    if (last && entry.role === 'agent' && last[0]!.role === 'agent' && last[0]!.replyTo === entry.replyTo) last.push(entry);
+    else out.push([entry]);
+  }
+  return out;
+}
 
 export function TabPanel(props: { taskId: string; tab: TabView }) {
   const { rest } = useConnection();
@@ -79,11 +90,13 @@ export function TabPanel(props: { taskId: string; tab: TabView }) {
         </p>
       )}
       <ol className="transcript" data-testid="transcript">
-        {transcript.map((entry) => (
-          <li key={entry.index} className={`entry ${entry.role}`} data-role={entry.role} data-index={entry.index}>
-            <span className="who">{entry.role === 'user' ? 'You' : 'Agent'}</span>
-            <time dateTime={entry.createdAt}>{clock(entry.createdAt)}</time>
-            <p>{entry.text}</p>
+        {turns(transcript).map((turn) => (
+          <li key={turn[0]!.index} className={`entry ${turn[0]!.role}`} data-role={turn[0]!.role} data-index={turn[0]!.index}>
+            <span className="who">{turn[0]!.role === 'user' ? 'You' : 'Agent'}</span>
+            <time dateTime={turn[0]!.createdAt}>{clock(turn[0]!.createdAt)}</time>
+            {turn.map((entry) => (
+              <p key={entry.index}>{entry.text}</p>
+            ))}
           </li>
         ))}
       </ol>
