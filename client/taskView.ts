@@ -214,8 +214,18 @@ export function reduceWorkspaceView(view: WorkspaceView, input: WorkspaceViewInp
     if (task.workspaceId !== view.workspaceId) continue;
     const at = tasks.findIndex((t) => t.id === task.id);
     if (at >= 0 && (tasks[at].lastEventSeq > task.lastEventSeq || tasks[at] === task)) continue;
-    tasks = at >= 0 ? tasks.map((t, i) => (i === at ? task : t)) : [...tasks, task];
+    if (at >= 0) {
+      // A task keeps its place: createdAt and id, the sort keys, never change.
+      tasks = tasks.map((t, i) => (i === at ? task : t));
+    } else {
+      const before = tasks.findIndex((t) => newestFirst(task, t) < 0);
+      tasks = before < 0 ? [...tasks, task] : [...tasks.slice(0, before), task, ...tasks.slice(before)];
+    }
   }
-  if (tasks === view.tasks) return view;
-  return { ...view, tasks: [...tasks].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id)) };
+  return tasks === view.tasks ? view : { ...view, tasks };
+}
+
+/** The list's order: newest first, by id among equal creation times. */
+function newestFirst(a: TaskRecord, b: TaskRecord): number {
+  return b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
 }

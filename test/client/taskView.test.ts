@@ -189,6 +189,12 @@ describe('reduceWorkspaceView', () => {
     expect(stale).toBe(v);
     v = reduceWorkspaceView(v, { kind: 'event', message: { task: task(4, { id: 'a', createdAt: at(1), status: 'running' }), event: event(4) } });
     expect(v.tasks.find((t) => t.id === 'a')?.status).toBe('running');
+    expect(v.tasks.map((t) => t.id)).toEqual(['b', 'a']); // an update keeps the task's place
+    // New tasks go to their place: newest first, by id (descending) among equal creation times.
+    v = reduceWorkspaceView(v, { kind: 'event', message: { task: task(1, { id: 'c', createdAt: at(3) }), event: event(1) } });
+    v = reduceWorkspaceView(v, { kind: 'event', message: { task: task(1, { id: 'd', createdAt: at(2) }), event: event(1) } });
+    v = reduceWorkspaceView(v, { kind: 'event', message: { task: task(1, { id: 'a0', createdAt: at(0) }), event: event(1) } });
+    expect(v.tasks.map((t) => t.id)).toEqual(['c', 'd', 'b', 'a', 'a0']);
     expect(reduceWorkspaceView(v, { kind: 'snapshot', tasks: [task(1, { id: 'c', workspaceId: 'other' })] })).toBe(v);
   });
 });
