@@ -8,7 +8,6 @@
  * 503 `workbench_not_built` with `Retry-After`. The page's Content-Security-Policy allows scripts,
  * styles, images and connections (REST and the Socket.IO websocket) to this origin only.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { type RequestHandler } from 'express';
 import { HttpError } from './errors';
@@ -30,13 +29,11 @@ const CONTENT_SECURITY_POLICY =
 export function workbenchPage(dir = DEFAULT_WORKBENCH_DIR): { page: RequestHandler; assets: RequestHandler } {
   const index = path.join(dir, 'index.html');
   const page: RequestHandler = (_req, res, next) => {
-    if (!existsSync(index)) {
-      next(new HttpError(503, 'workbench_not_built', 'The workbench page has not been built; run npm run build:web.', undefined, undefined, 30));
-      return;
-    }
-    res.set('Content-Security-Policy', CONTENT_SECURITY_POLICY).set('Cache-Control', 'no-cache');
-    res.sendFile(index, (err) => {
-      if (err) next(err);
+    // No existence check first: a missing index.html is sendFile's ENOENT, answered as not built.
+    res.sendFile(index, { headers: { 'Content-Security-Policy': CONTENT_SECURITY_POLICY, 'Cache-Control': 'no-cache' } }, (err) => {
+      if (!err) return;
+      const notBuilt = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      next(notBuilt ? new HttpError(503, 'workbench_not_built', 'The workbench page has not been built; run npm run build:web.', undefined, undefined, 30) : err);
     });
   };
   const assets = express.static(path.join(dir, 'assets'), { index: false, immutable: true, maxAge: '365d', fallthrough: true, redirect: false });

@@ -89,10 +89,10 @@ describe('the workbench page in Chromium', () => {
     return page.url().split('/').pop()!;
   }
 
-  const pillStatus = (page: Page) => page.locator('[data-testid=task-page] > header [data-testid=status-pill]').getAttribute('data-status');
+  /** The task page's status pill (the list's pills are elsewhere). */
+  const pillOf = (page: Page) => page.locator('[data-testid=task-page] > header [data-testid=status-pill]');
   const waitForPill = (page: Page, pill: string) =>
-    page
-      .locator('[data-testid=task-page] > header [data-testid=status-pill]')
+    pillOf(page)
       .filter({ hasText: new RegExp(`^${pill}`) })
       .waitFor();
   const stepStates = (page: Page) =>
@@ -136,8 +136,8 @@ describe('the workbench page in Chromium', () => {
     runningTaskId = taskId;
     await page.locator('[data-step=init_create_sandbox][data-state=running]').waitFor();
     expect((await getJson(url(`/v1/tasks/${taskId}`))).body.status).toBe('init_create_sandbox');
-    expect(await pillStatus(page)).toBe('init_create_sandbox');
-    expect(await page.locator('[data-testid=task-page] > header [data-testid=status-pill]').innerText()).toMatch(/^provisioning/);
+    expect(await pillOf(page).getAttribute('data-status')).toBe('init_create_sandbox');
+    expect(await pillOf(page).innerText()).toMatch(/^provisioning/);
     expect(await stepStates(page)).toEqual(['init_ensure_name:completed', 'init_create_sandbox:running', 'init_ensure_agent:pending', 'init_create_session:pending']);
     expect(await page.getByTestId('task-title').innerText()).toContain('Tidy the README');
     expect(await page.getByTestId('temporal-link').getAttribute('href')).toContain(encodeURIComponent(`provision-task-${taskId}`));

@@ -128,6 +128,12 @@ function open(op: Omit<ZodOpenApiOperationObject, 'security'>): ZodOpenApiOperat
 }
 
 const taskPath = { path: taskIdParams };
+
+/** What both addresses of the workbench page answer. */
+const workbenchPageResponses: ZodOpenApiResponsesObject = {
+  '200': { description: 'An HTML page.', content: { 'text/html': { schema: z.string() } } },
+  '503': { description: '`workbench_not_built`: the page has not been built.', headers: retryAfterHeader, content: json(errorBodyOf(['workbench_not_built'])) },
+};
 const tabPath = { path: sessionParams };
 
 const paths: ZodOpenApiPathsObject = {
@@ -380,10 +386,7 @@ const paths: ZodOpenApiPathsObject = {
       summary: 'The workbench page',
       description:
         'The single-page workbench (web/, built by Vite into web/dist): a workspace’s tasks, the create form and, at `/tasks/{id}`, the task page. It signs in with a bearer token kept in the browser and uses only the typed client (client/). 503 `workbench_not_built` until `npm run build:web` (run by the start and test commands) has built it.',
-      responses: {
-        '200': { description: 'An HTML page.', content: { 'text/html': { schema: z.string() } } },
-        '503': { description: '`workbench_not_built`: the page has not been built.', headers: retryAfterHeader, content: json(errorBodyOf(['workbench_not_built'])) },
-      },
+      responses: workbenchPageResponses,
     }),
   },
   '/tasks/{id}': {
@@ -393,10 +396,7 @@ const paths: ZodOpenApiPathsObject = {
       summary: 'The workbench page at a task',
       description: 'The same page as `/`; it opens on the task `{id}` (any string: the page itself answers “not found” for a task the token cannot see).',
       requestParams: { path: z.object({ id: z.string() }) },
-      responses: {
-        '200': { description: 'An HTML page.', content: { 'text/html': { schema: z.string() } } },
-        '503': { description: '`workbench_not_built`: the page has not been built.', headers: retryAfterHeader, content: json(errorBodyOf(['workbench_not_built'])) },
-      },
+      responses: workbenchPageResponses,
     }),
   },
   '/docs': {

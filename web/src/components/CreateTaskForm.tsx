@@ -5,10 +5,14 @@
  */
 import { useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router';
+import type { operations } from '../../../client';
 import { useConnection } from '../connection';
 import { call, type ShownError } from '../errors';
 
-const AGENTS = ['claude', 'codex', 'opencode', 'amp', 'pi', 'cursor'] as const;
+type CreateTaskBody = NonNullable<operations['createTask']['requestBody']>['content']['application/json'];
+
+/** The create body's agent values (the compiler checks them against the OpenAPI document's enum). */
+const AGENTS = ['claude', 'codex', 'opencode', 'amp', 'pi', 'cursor'] as const satisfies ReadonlyArray<NonNullable<CreateTaskBody['agent']>>;
 
 export function CreateTaskForm() {
   const { rest, workspaceId } = useConnection();

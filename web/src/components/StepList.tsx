@@ -3,7 +3,7 @@
  * timings (the watch's view), and, while the task provisions, the live side of the running step from
  * `GET /v1/tasks/:id/provisioning` (the run's `provisionState` query): sub-step, time of last progress,
  * when the attempt times out, and a wait on an unavailable dependency. That read is repeated every
- * 2 s and after each new event while the status is `init_*`.
+ * 2 s while the status is `init_*`, and at once when another step starts.
  */
 import { useEffect, useState } from 'react';
 import type { components, StepView, TaskStatus } from '../../../client';
@@ -14,10 +14,11 @@ type ProvisionState = components['schemas']['ProvisionState'];
 
 const POLL_MS = 2000;
 
-export function StepList(props: { taskId: string; status: TaskStatus; steps: StepView[]; lastEventSeq: number }) {
+export function StepList(props: { taskId: string; status: TaskStatus; steps: StepView[] }) {
   const { rest } = useConnection();
   const [live, setLive] = useState<ProvisionState | null>(null);
   const provisioning = isProvisioning(props.status);
+  const runningStep = props.steps.find((s) => s.state === 'running')?.step ?? null;
 
   useEffect(() => {
     if (!provisioning) return;
@@ -34,7 +35,7 @@ export function StepList(props: { taskId: string; status: TaskStatus; steps: Ste
       stopped = true;
       clearTimeout(timer);
     };
-  }, [rest, props.taskId, provisioning, props.lastEventSeq]);
+  }, [rest, props.taskId, provisioning, runningStep]);
 
   return (
     <section className="steps">

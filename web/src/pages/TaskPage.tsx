@@ -73,7 +73,7 @@ function TaskPageOf({ taskId }: { taskId: string }) {
       {error && <p className="error">{error.message}</p>}
       <div className="task-body">
         <div className="left">
-          <StepList taskId={task.id} status={task.status} steps={view.steps} lastEventSeq={view.lastSeq} />
+          <StepList taskId={task.id} status={task.status} steps={view.steps} />
           <History events={view.events} />
         </div>
         <Workbench task={task} tabs={view.tabs} />
