@@ -21,7 +21,8 @@
  * Authentication: the handshake carries the bearer token as `auth: { token }` (or an
  * `Authorization: Bearer` header); without a known token the connection is refused with the error
  * message `unauthorized`. A socket may only subscribe to its token's workspace and its tasks: another
- * workspace's task acks `task_not_found`, another workspace `workspace_forbidden`.
+ * workspace's task acks `task_not_found`, another workspace `workspace_forbidden`. A task subscription
+ * is authorized before the socket joins the task's room, so a refused socket never receives its events.
  */
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
@@ -72,19 +73,14 @@ export function createSocketServer(httpServer: HttpServer, deps: { prisma: Prism
         if ('taskId' in parsed.data) {
           const { taskId, afterSeq } = parsed.data;
           const room = taskRoom(taskId);
-          const notFound = { ok: false, error: { code: 'task_not_found', message: 'no such task', field: 'taskId' } };
-          const ownTask = () => deps.prisma.task.findFirst({ where: { id: taskId, workspaceId: socket.data.workspaceId } });
+          // Authorized before joining (a task's workspace never changes): another workspace's socket never enters the room.
+          const own = await deps.prisma.task.findFirst({ where: { id: taskId, workspaceId: socket.data.workspaceId }, select: { id: true } });
+          if (!own) return reply({ ok: false, error: { code: 'task_not_found', message: 'no such task', field: 'taskId' } });
           if (afterSeq === undefined) {
             // Joined before the read, so no event falls between the record and the first pushed event.
             await socket.join(room);
-            const current = await ownTask();
-            if (!current) {
-              await socket.leave(room);
-              return reply(notFound);
-            }
-            return reply({ ok: true, task: toTaskRecord(current) });
+            return reply({ ok: true, task: toTaskRecord(await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } })) });
           }
-          if (!(await ownTask())) return reply(notFound);
           const replayed = await catchUp(socket, taskId, afterSeq, async (after) => {
             await socket.join(room); // joined before the first read: live events meanwhile are held back, not lost
             const [rows, current] = await Promise.all([
