@@ -40,7 +40,7 @@ export interface paths {
         put?: never;
         /**
          * Create a task
-         * @description Body: { workspaceId, repository, prompt, branchName?, agent? = "claude", provider? = "local", openSession? = false }. With openSession the first tab is opened in the same transaction and the prompt is its first message, sent once the tab is ready. Answers 201 as soon as the task row and its `task.created` event are committed, with the task record (status `init_enqueue_provision`) plus `temporalUiUrl` and, with openSession, `firstSession`. The provisionTask run is started right after the answer (or, should that fail, by the worker’s recovery sweep), so Temporal being slow or down neither slows nor fails a create. `repository_not_allowed`: the repository is outside the configured roots; 403 `workspace_forbidden`: the body’s workspace is not the token’s.
+         * @description Body: { workspaceId, repository, prompt, branchName?, agent? = "claude", provider? = "local", openSession? = false }. With openSession the first tab is opened in the same transaction and the prompt is its first message, sent once the tab is ready. Answers 201 as soon as the task row and its `task.created` event are committed, with the task record (status `init_enqueue_provision`) plus `temporalUiUrl` and, with openSession, `firstSession`. The provisionTask run is started right after the answer (or, should that fail, by the worker’s recovery sweep), so Temporal being slow or down neither slows nor fails a create. `repository_not_allowed`: the repository is not allowed: outside the configured roots, inside the service’s own data, or an unsupported transport; 403 `workspace_forbidden`: the body’s workspace is not the token’s.
          */
         post: operations["createTask"];
         delete?: never;
@@ -784,7 +784,7 @@ export interface components {
          *     | `validation_failed` | 400 | a parameter, header or body field breaks the schema; `field` and `issues` name it |
          *     | `malformed_json` | 400 | the body is not valid JSON |
          *     | `unknown_provider` | 400 | `provider` is not one the worker serves |
-         *     | `repository_not_allowed` | 400 | the repository is outside the configured roots |
+         *     | `repository_not_allowed` | 400 | the repository is not allowed: outside the configured roots, inside the service's own data, or an unsupported transport |
          *     | `invalid_cursor` | 400 | the cursor is not one this API issued |
          *     | `unauthorized` | 401 | no bearer token, or an unknown one |
          *     | `workspace_forbidden` | 403 | the workspace is not the token’s own |
@@ -1160,7 +1160,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedTask"];
                 };
             };
-            /** @description `validation_failed`: a parameter, header or body field breaks the schema; `field` and `issues` name it; `malformed_json`: the body is not valid JSON; `unknown_provider`: `provider` is not one the worker serves; `repository_not_allowed`: the repository is outside the configured roots */
+            /** @description `validation_failed`: a parameter, header or body field breaks the schema; `field` and `issues` name it; `malformed_json`: the body is not valid JSON; `unknown_provider`: `provider` is not one the worker serves; `repository_not_allowed`: the repository is not allowed: outside the configured roots, inside the service's own data, or an unsupported transport */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     notifier: pgNotifier,
     taskQueue: config.temporal.taskQueue,
     providerIds: providerIds(config),
-    repositoryRoots: config.repositoryRoots,
+    repositoryPolicy: config.repositoryPolicy,
     resolveToken,
     benchmarkEndpoints: config.benchmarkProviders.enabled,
     temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace },

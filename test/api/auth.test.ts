@@ -28,7 +28,7 @@ describe('authentication', () => {
     services = await startServices();
     const created = await call('POST', '/v1/tasks', tokenFor('ws-auth-b'), {
       workspaceId: 'ws-auth-b',
-      repository: path.join(services.sandboxRoot, 'none'),
+      repository: path.join(services.repoRoot, 'none'),
       prompt: 'Belongs to B',
     });
     expect(created.status).toBe(201);
@@ -72,7 +72,7 @@ describe('authentication', () => {
 
   it('refuses to create in or list another workspace (403) and writes nothing', async () => {
     const before = await services.prisma.task.count();
-    const create = await call('POST', '/v1/tasks', tokenFor('ws-auth-a'), { workspaceId: 'ws-auth-b', repository: path.join(services.sandboxRoot, 'none'), prompt: 'Into B' });
+    const create = await call('POST', '/v1/tasks', tokenFor('ws-auth-a'), { workspaceId: 'ws-auth-b', repository: path.join(services.repoRoot, 'none'), prompt: 'Into B' });
     expect(create).toMatchObject({ status: 403, body: { error: { code: 'workspace_forbidden', field: 'body.workspaceId' } } });
     const list = await call('GET', '/v1/tasks?workspaceId=ws-auth-b', tokenFor('ws-auth-a'));
     expect(list).toMatchObject({ status: 403, body: { error: { code: 'workspace_forbidden', field: 'query.workspaceId' } } });

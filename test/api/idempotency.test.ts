@@ -15,7 +15,7 @@ describe('Idempotency-Key', () => {
 
   beforeAll(async () => {
     services = await startServices();
-    repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+    repo = await createTestRepo(path.join(services.repoRoot, 'repo'));
   });
   afterAll(async () => {
     const tasks = await services.prisma.task.findMany({ where: { workspaceId: { startsWith: 'ws-idem' } } });

@@ -72,7 +72,7 @@ function appForRoutes(benchmarkEndpoints: boolean, workbenchDir?: string): Expre
     readiness: async () => ({ status: 'ready' }),
     resolveToken: () => null,
     providerIds: ['local'],
-    repositoryRoots: [],
+    repositoryPolicy: { roots: [], protectedPaths: [], allowGitProtocol: false },
     temporalUi: { url: 'http://localhost:8233', namespace: 'default' },
     benchmarkEndpoints,
     workbenchDir,
@@ -131,7 +131,7 @@ describe('OpenAPI document', () => {
 
     beforeAll(async () => {
       services = await startServices({ wrapProvider: (local) => gatedProvider(local, { createSandbox: sandboxGate }) });
-      repo = await createTestRepo(path.join(services.sandboxRoot, '..', `openapi-repo-${randomUUID()}`));
+      repo = await createTestRepo(path.join(services.repoRoot, `openapi-repo-${randomUUID()}`));
     });
 
     afterAll(async () => {

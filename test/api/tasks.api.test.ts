@@ -26,7 +26,7 @@ describe('task API contract on the real stack', () => {
 
   beforeAll(async () => {
     services = await startServices();
-    repo = await createTestRepo(path.join(services.sandboxRoot, '..', `repo-api-${randomUUID()}`));
+    repo = await createTestRepo(path.join(services.repoRoot, `repo-api-${randomUUID()}`));
   });
 
   afterAll(async () => {
@@ -35,7 +35,7 @@ describe('task API contract on the real stack', () => {
   });
 
   const url = (p: string) => `${services.baseUrl}${p}`;
-  const missingRepo = () => path.join(services.sandboxRoot, 'no-such-repo');
+  const missingRepo = () => path.join(services.repoRoot, 'no-such-repo');
 
   /** POST /v1/tasks that must succeed; records the run so teardown waits for it. */
   async function createTask(body: Record<string, unknown>): Promise<any> {
@@ -123,6 +123,13 @@ describe('task API contract on the real stack', () => {
         field: 'body.repository',
       },
       { name: 'git ext:: transport', send: json({ ...valid, repository: 'ext::sh -c touch% /tmp/pwned' }), status: 400, code: 'repository_not_allowed', field: 'body.repository' },
+      {
+        name: 'git:// URL (off by default)',
+        send: json({ ...valid, repository: 'git://127.0.0.1:9418/x' }),
+        status: 400,
+        code: 'repository_not_allowed',
+        field: 'body.repository',
+      },
       { name: 'file:// URL', send: json({ ...valid, repository: 'file:///etc' }), status: 400, code: 'repository_not_allowed', field: 'body.repository' },
       { name: 'relative path', send: json({ ...valid, repository: 'repos/app' }), status: 400, code: 'repository_not_allowed', field: 'body.repository' },
       { name: 'unknown provider', send: json({ ...valid, provider: 'kubernetes' }), status: 400, code: 'unknown_provider', field: 'body.provider', mentions: 'local' },

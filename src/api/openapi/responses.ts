@@ -253,7 +253,7 @@ export const ERROR_CODES = {
   validation_failed: { status: 400, meaning: 'a parameter, header or body field breaks the schema; `field` and `issues` name it' },
   malformed_json: { status: 400, meaning: 'the body is not valid JSON' },
   unknown_provider: { status: 400, meaning: '`provider` is not one the worker serves' },
-  repository_not_allowed: { status: 400, meaning: 'the repository is outside the configured roots' },
+  repository_not_allowed: { status: 400, meaning: "the repository is not allowed: outside the configured roots, inside the service's own data, or an unsupported transport" },
   invalid_cursor: { status: 400, meaning: 'the cursor is not one this API issued' },
   unauthorized: { status: 401, meaning: 'no bearer token, or an unknown one' },
   workspace_forbidden: { status: 403, meaning: 'the workspace is not the token’s own' },

@@ -29,17 +29,17 @@ import { retryTask } from '../../services/retryTask';
 import { activeSandboxOf, listTaskEvents, listTasks } from '../../services/taskReads';
 import { temporalUiLink } from '../../temporal/client';
 import type { ProvisionStarter } from '../../temporal/provisionStarter';
+import { checkRepository, type RepositoryPolicy } from '../../repositories/policy';
 import { assertOwnWorkspace } from '../auth';
 import { findOwnTask } from '../ownTask';
 import { idempotencyKeyOf, parse } from '../parse';
-import { checkRepository } from '../repositoryPolicy';
 import { createTaskBody, idempotencyKeyHeader, listEventsQuery, listTasksQuery } from '../schemas';
 
 export interface TaskRouteDeps extends ServiceDeps {
   /** Provider ids the worker serves (`local`, ...). */
   providerIds: readonly string[];
-  /** Absolute directories local repositories must be under (../repositoryPolicy.ts). */
-  repositoryRoots: readonly string[];
+  /** Which repositories a task may name (../../repositories/policy.ts, docs/SECURITY.md#repository-policy). */
+  repositoryPolicy: RepositoryPolicy;
   temporalUi: { url: string; namespace: string };
   /** Starts provisioning runs after createTask has answered (../../temporal/provisionStarter.ts). */
   provisionStarter: ProvisionStarter;
@@ -48,7 +48,7 @@ export interface TaskRouteDeps extends ServiceDeps {
 export function taskRoutes(deps: TaskRouteDeps): Router {
   const { prisma } = deps;
   const router = Router();
-  const createDeps = { ...deps, checkRepository: (repository: string) => checkRepository(repository, deps.repositoryRoots) };
+  const createDeps = { ...deps, checkRepository: (repository: string) => checkRepository(repository, deps.repositoryPolicy) };
   const uiLink = (workflowId: string) => temporalUiLink(deps.temporalUi.url, deps.temporalUi.namespace, workflowId);
 
   /**
@@ -57,7 +57,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    * transaction and the prompt is its first message, sent once the tab is ready. 201 + Location:
    * /v1/tasks/:id, body TaskRecord (status `init_enqueue_provision`) plus `temporalUiUrl` and, with
    * openSession, `firstSession`. 400 validation_failed | unknown_provider | repository_not_allowed
-   * (see ../repositoryPolicy.ts); 403 workspace_forbidden.
+   * (see ../../repositories/policy.ts); 403 workspace_forbidden.
    * The provisionTask run is started right after the answer by the provision starter, or, should that
    * fail, by the worker's recovery sweep, so Temporal being slow or down neither slows nor fails a create.
    * Header `Idempotency-Key` (optional, per workspace): a repeat answers 201 with the first request's

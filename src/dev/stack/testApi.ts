@@ -1,6 +1,6 @@
 /**
  * The real API server (REST + Socket.IO + relay) in the test process, configured for the test stack:
- * test tokens, repositories under the run's work directory, the pg notifier.
+ * test tokens, repositories under the run's work directory (src/repositories/policy.ts), the pg notifier.
  */
 import type { Client } from '@temporalio/client';
 import { createApiServer, type ApiServer } from '../../api/server';
@@ -20,6 +20,10 @@ export interface TestApiOptions {
   logger?: Logger;
   /** Postgres URL of the API's relay (its LISTEN connection); default the stack's. */
   databaseUrl?: string;
+  /** Directories the repository policy refuses whatever the root (the stack's work directory) says; default none. */
+  protectedPaths?: readonly string[];
+  /** Whether the API admits `git://` repositories (e.g. for a test `git daemon`); default false, as in production. */
+  allowGitProtocol?: boolean;
 }
 
 /** Starts the API on a free port; the caller closes `api`. */
@@ -31,7 +35,7 @@ export async function startTestApi(opts: TestApiOptions): Promise<{ api: ApiServ
     notifier: pgNotifier,
     taskQueue: opts.taskQueue,
     providerIds: opts.providerIds ?? ['local'],
-    repositoryRoots: [opts.stack.workDir],
+    repositoryPolicy: { roots: [opts.stack.workDir], protectedPaths: opts.protectedPaths ?? [], allowGitProtocol: opts.allowGitProtocol ?? false },
     resolveToken: testTokenResolver,
     temporalUi: { url: opts.stack.temporalUiUrl, namespace: opts.temporal.options.namespace },
     logger: opts.logger ?? createLogger('test', 'silent'),
