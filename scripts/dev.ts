@@ -77,7 +77,8 @@ async function main(): Promise<void> {
       ),
     );
     // Every local sandbox's processes (recorded in Postgres or not: this works with Postgres down).
-    if (!process.argv.includes('--keep-sandboxes')) await new LocalProvider({ sandboxRoot: config.sandboxRoot, logger, confinement: config.confinement }).stopAll();
+    if (!process.argv.includes('--keep-sandboxes'))
+      await new LocalProvider({ sandboxRoot: config.sandboxRoot, logger, confinement: config.confinement, repositoryPolicy: config.repositoryPolicy }).stopAll();
     await temporal.stop();
     await embedded?.stop();
     process.exit(code);

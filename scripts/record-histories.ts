@@ -189,7 +189,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'error-repository-not-found',
     async run(s) {
-      const t = await createTask(s, { repository: path.join(s.sandboxRoot, 'missing'), prompt: 'Update docs' });
+      const t = await createTask(s, { repository: path.join(s.repoRoot, 'missing'), prompt: 'Update docs' });
       await done(s, t.workflowId);
       return { '': t.workflowId };
     },
@@ -221,7 +221,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'tab-closed-while-pending',
     async run(s, repo) {
-      const t = await createTask(s, { repository: path.join(s.sandboxRoot, 'missing'), prompt: 'Never provisioned' });
+      const t = await createTask(s, { repository: path.join(s.repoRoot, 'missing'), prompt: 'Never provisioned' });
       const tab = await api(s, 'POST', `/v1/tasks/${t.id}/sessions`, {});
       await api(s, 'DELETE', `/v1/tasks/${t.id}/sessions/${tab.id}`);
       await done(s, `workbench-${tab.id}`);
@@ -243,7 +243,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'task-retried-after-error',
     async run(s) {
-      const repo = path.join(s.sandboxRoot, 'late-repo');
+      const repo = path.join(s.repoRoot, 'late-repo');
       const t = await createTask(s, { repository: repo, prompt: 'Retry when the repository exists' });
       await done(s, t.workflowId);
       await createTestRepo(repo);
@@ -311,7 +311,7 @@ async function main(): Promise<void> {
     for (const scenario of SCENARIOS.filter((s) => !wanted.length || wanted.includes(s.name))) {
       const services = await startServices({ wrapProvider: scenario.wrap });
       try {
-        const repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+        const repo = await createTestRepo(path.join(services.repoRoot, 'repo'));
         const runs = await scenario.run(services, repo);
         for (const [suffix, recorded] of Object.entries(runs)) {
           const { workflowId, runId } = typeof recorded === 'string' ? { workflowId: recorded, runId: undefined } : recorded;

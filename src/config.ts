@@ -7,6 +7,10 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from './confinement/policy';
+import type { RepositoryPolicy } from './repositories/policy';
+
+/** The service's own checkout (this file is `<checkout>/src/config.ts`). */
+export const SERVICE_CHECKOUT = path.resolve(__dirname, '..');
 
 const schema = z.object({
   /** Postgres connection string; the database is created by the start script when missing. */
@@ -20,12 +24,21 @@ const schema = z.object({
   TEMPORAL_UI_URL: z.string().url().default('http://localhost:8233'),
   /** HTTP port of the REST API and Socket.IO. */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  /** Directory under which the local provider makes one sandbox directory per task. */
-  SANDBOX_ROOT: z.string().min(1).default('.data/sandboxes'),
+  /**
+   * Directory under which the local provider makes one sandbox directory per task. By default outside
+   * the service's checkout (docs/SECURITY.md#host-trust); it and its parents must be searchable by
+   * SANDBOX_HOST_UID.
+   */
+  SANDBOX_ROOT: z.string().min(1).default('/var/lib/task-provisioning/sandboxes'),
   /** Bearer tokens, each bound to a workspace: "<token>=<workspaceId>,…" (required by the API). */
   API_TOKENS: z.string().min(1).optional(),
   /** Colon-separated absolute directories local repositories must be under (default: the parent of this checkout). */
   REPOSITORY_ROOTS: z.string().min(1).optional(),
+  /**
+   * `1` also admits `git://` repositories (git's unauthenticated daemon protocol). Off by default: the
+   * worker would connect to any host and port a task names (docs/SECURITY.md#repository-policy).
+   */
+  REPOSITORY_ALLOW_GIT_PROTOCOL: z.enum(['0', '1']).default('0'),
   /** `1` offers the benchmark-only `instant` and `slow` providers (src/providers/instant) and the floor endpoint (src/api/routes/bench.ts). Never in production. */
   ENABLE_BENCHMARK_PROVIDERS: z.enum(['0', '1']).default('0'),
   /** How long each step of the `instant` provider takes, in ms. */
@@ -43,6 +56,13 @@ const schema = z.object({
   SANDBOX_PIDS_MAX: z.coerce.number().int().min(16).max(1_000_000).default(DEFAULT_CONFINEMENT.limits.pidsMax),
   /** CPU of one sandbox, percent of one core. */
   SANDBOX_CPU_PERCENT: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_CONFINEMENT.limits.cpuPercent),
+  /**
+   * Host uid (and gid) every sandbox process runs as: not root, not the service's, and no account's
+   * (docs/SECURITY.md#host-trust). Inside its sandbox it is uid 1000.
+   */
+  SANDBOX_HOST_UID: z.coerce.number().int().min(1).max(4_294_967_294).default(DEFAULT_CONFINEMENT.hostUid),
+  /** Disk space of one sandbox (its checkout, HOME and logs together), MiB: a size-limited filesystem of its own; 0 = no limit (unsafe). */
+  SANDBOX_DISK_MB: z.coerce.number().int().min(0).max(16_777_216).default(DEFAULT_CONFINEMENT.limits.diskMb),
   /** Comma-separated names of variables passed into sandboxes (e.g. an agent's API key); nothing else is. */
   SANDBOX_PASS_ENV: z
     .string()
@@ -56,8 +76,8 @@ export interface AppConfig {
   port: number;
   /** Absolute path. */
   sandboxRoot: string;
-  /** Absolute directories local repositories must be under. */
-  repositoryRoots: string[];
+  /** Which repositories a task may name (src/repositories/policy.ts). */
+  repositoryPolicy: RepositoryPolicy;
   /** API_TOKENS as given; the API parses it (src/api/auth.ts) and refuses to start without it. */
   apiTokens: string | undefined;
   /** The benchmark-only `instant` provider: offered or not, and its step time in ms. */
@@ -90,15 +110,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sandboxRoot: path.resolve(c.SANDBOX_ROOT),
     apiTokens: c.API_TOKENS,
     benchmarkProviders: { enabled: c.ENABLE_BENCHMARK_PROVIDERS === '1', delayMs: c.INSTANT_PROVIDER_DELAY_MS, slowDelayMs: c.SLOW_PROVIDER_DELAY_MS },
-    repositoryRoots: (c.REPOSITORY_ROOTS ?? path.resolve(__dirname, '../..'))
-      .split(':')
-      .filter(Boolean)
-      .map((r) => path.resolve(r)),
+    repositoryPolicy: {
+      roots: (c.REPOSITORY_ROOTS ?? path.dirname(SERVICE_CHECKOUT))
+        .split(':')
+        .filter(Boolean)
+        .map((r) => path.resolve(r)),
+      // Refused whatever the roots say: every sandbox, and the service's own checkout (its .data/ holds
+      // the embedded Postgres and the Temporal dev server's data).
+      protectedPaths: [path.resolve(c.SANDBOX_ROOT), SERVICE_CHECKOUT],
+      allowGitProtocol: c.REPOSITORY_ALLOW_GIT_PROTOCOL === '1',
+    },
     logLevel: c.LOG_LEVEL,
     confinement: {
       isolation: c.SANDBOX_ISOLATION,
       outbound: c.SANDBOX_OUTBOUND,
-      limits: { memoryMb: c.SANDBOX_MEMORY_MB, pidsMax: c.SANDBOX_PIDS_MAX, cpuPercent: c.SANDBOX_CPU_PERCENT },
+      limits: { memoryMb: c.SANDBOX_MEMORY_MB, pidsMax: c.SANDBOX_PIDS_MAX, cpuPercent: c.SANDBOX_CPU_PERCENT, diskMb: c.SANDBOX_DISK_MB },
+      hostUid: c.SANDBOX_HOST_UID,
       passEnv: c.SANDBOX_PASS_ENV ? c.SANDBOX_PASS_ENV.split(',') : [],
     },
   };

@@ -89,7 +89,12 @@ async function main(): Promise<number> {
     return spawnService(role, { env, stdio: ['ignore', log, log], detached: true });
   });
   const prisma = createPrismaClient(databaseUrl);
-  const local = new LocalProvider({ sandboxRoot, logger: createLogger('chaos', 'warn'), confinement: loadConfig(env).confinement }); // to inspect and stop the worker's sandboxes, confined as it confines them
+  const local = new LocalProvider({
+    sandboxRoot,
+    logger: createLogger('chaos', 'warn'),
+    confinement: loadConfig(env).confinement,
+    repositoryPolicy: loadConfig(env).repositoryPolicy,
+  }); // to inspect and stop the worker's sandboxes, confined as it confines them
   const postgres = postgresCluster();
   const client: Socket = io(baseUrl, { auth: { token: TOKEN }, transports: ['websocket'] });
   const received = new Map<string, number[]>();

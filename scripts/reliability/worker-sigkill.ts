@@ -102,7 +102,7 @@ async function main(): Promise<number> {
     process.kill(-worker.pid!, 'SIGTERM');
     await api.close();
     // Every sandbox's processes, network namespace and limits (the directories go with the work dir).
-    await new LocalProvider({ sandboxRoot, logger, confinement: loadConfig(env).confinement }).stopAll(); // as the worker confined them
+    await new LocalProvider({ sandboxRoot, logger, confinement: loadConfig(env).confinement, repositoryPolicy: loadConfig(env).repositoryPolicy }).stopAll(); // as the worker confined them
     await temporal.connection.close();
     await prisma.$disconnect();
     await globalTeardown();

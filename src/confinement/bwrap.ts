@@ -22,8 +22,21 @@ export const SANDBOX_PATHS = {
   agentBinary: '/opt/sandbox-agent/sandbox-agent',
 } as const;
 
-/** Unprivileged uid and gid the sandbox runs as, inside its own user namespace. */
+/** Unprivileged uid and gid the sandbox runs as, inside its own user namespace (outside it is the policy's `hostUid`). */
 export const SANDBOX_UID = 1000;
+
+/**
+ * `setpriv` arguments that drop from root to `hostUid` (uid and gid, no supplementary groups, no
+ * capabilities, no new privileges) before bubblewrap runs: bubblewrap then makes its user namespace
+ * as that user, so uid 1000 inside maps to `hostUid` outside, never to root.
+ */
+// prettier-ignore
+export function dropToHostUid(hostUid: number): string[] {
+  return [
+    'setpriv', `--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups',
+    '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
+  ];
+}
 
 /** Host files, beside /usr, a sandbox needs read-only (each only if present). */
 const HOST_READ_ONLY = ['/etc/ssl', '/etc/ca-certificates', '/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/alternatives'];
@@ -34,8 +47,8 @@ export interface BwrapMounts {
   home: string;
   logs: string;
   bin: string;
-  /** Host path of the sandbox-agent binary. */
-  agentBinary: string;
+  /** Host path of the sandbox-agent binary, mounted read-only at SANDBOX_PATHS.agentBinary (when given). */
+  agentBinary?: string;
   /** Host directory of the Node.js that runs launchers written in JavaScript, when it is not under /usr. */
   nodeDir?: string;
 }
@@ -49,13 +62,18 @@ export const SYSTEM_MOUNTS: readonly string[] = [
 
 /**
  * `bwrap` arguments that run `command args` (paths as the sandbox sees them) confined, with exactly
- * `env` as its environment and SANDBOX_PATHS.repo as its working directory.
+ * `env` as its environment and SANDBOX_PATHS.repo as its working directory. With `network: false`
+ * it also gets a network namespace of its own with nothing in it (for a command that needs no
+ * network, such as a checkout; the agent instead runs in the sandbox's prepared namespace). With
+ * `dieWithParent` everything it started ends when its parent (the worker) does.
  */
 // prettier-ignore
-export function bwrapArgs(mounts: BwrapMounts, env: Record<string, string>, command: string, args: readonly string[]): string[] {
+export function bwrapArgs(mounts: BwrapMounts, env: Record<string, string>, command: string, args: readonly string[], opts: { network?: boolean; dieWithParent?: boolean } = {}): string[] {
   return [
     '--unshare-user', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID),
     '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'sandbox', '--unshare-cgroup-try',
+    ...(opts.network === false ? ['--unshare-net'] : []),
+    ...(opts.dieWithParent ? ['--die-with-parent'] : []),
     '--new-session',
     '--clearenv',
     ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
@@ -66,7 +84,7 @@ export function bwrapArgs(mounts: BwrapMounts, env: Record<string, string>, comm
     '--bind', mounts.home, SANDBOX_PATHS.home,
     '--bind', mounts.logs, SANDBOX_PATHS.logs,
     '--ro-bind', mounts.bin, SANDBOX_PATHS.bin,
-    '--ro-bind', mounts.agentBinary, SANDBOX_PATHS.agentBinary,
+    ...(mounts.agentBinary ? ['--ro-bind', mounts.agentBinary, SANDBOX_PATHS.agentBinary] : []),
     ...(mounts.nodeDir && !mounts.nodeDir.startsWith('/usr/') ? ['--ro-bind', mounts.nodeDir, mounts.nodeDir] : []),
     '--remount-ro', '/', // the sandbox's own root (a tmpfs holding the mount points) is not writable either
     '--chdir', SANDBOX_PATHS.repo,

@@ -3,7 +3,13 @@
  * isolation is on and something is missing, rather than running sandboxes unconfined.
  */
 import { randomUUID } from 'node:crypto';
-import { SANDBOX_UID, SYSTEM_MOUNTS } from './bwrap';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { SANDBOX_UID, SYSTEM_MOUNTS, dropToHostUid } from './bwrap';
+import { ensureSandboxDisk, releaseSandboxDisk } from './disk';
+import type { ConfinementPolicy } from './policy';
 import { CONTROLLERS, controllerMount } from './cgroups';
 import { runTool } from './hostTools';
 
@@ -23,16 +29,20 @@ const TOOLS: Array<[tool: string, args: string[], pkg: string]> = [
   ['ip', ['-V'], 'iproute2'],
   ['cgcreate', ['-h'], 'cgroup-tools'],
   ['cgexec', ['-h'], 'cgroup-tools'],
+  ['setpriv', ['--version'], 'util-linux'],
 ];
 
 /**
  * Checks every primitive confinement uses: the tools, the cgroup v1 controllers (a probe group is
- * made and removed), network namespaces (a probe namespace is made and removed), and an unprivileged
- * user namespace through bubblewrap.
+ * made and removed), network namespaces (a probe namespace is made and removed), the host uid
+ * (not root, not this process's, no account's), bubblewrap making its namespaces as that uid, and,
+ * with a disk limit, a probe filesystem image mounted through a loop device.
  * @throws ConfinementUnavailableError naming everything missing.
  */
-export async function assertConfinementAvailable(): Promise<void> {
+export async function assertConfinementAvailable(policy: Pick<ConfinementPolicy, 'hostUid' | 'limits'>): Promise<void> {
   const missing: string[] = [];
+  const uidProblem = hostUidProblem(policy.hostUid);
+  if (uidProblem) missing.push(uidProblem);
   for (const [tool, args, pkg] of TOOLS) {
     await runTool(tool, args).catch((err: Error) => {
       // `cgcreate -h` exits non-zero on some versions after printing its usage: only "not found" counts.
@@ -50,8 +60,40 @@ export async function assertConfinementAvailable(): Promise<void> {
   await runTool('ip', ['netns', 'add', probe])
     .then(() => runTool('ip', ['netns', 'del', probe]))
     .catch((err: Error) => missing.push(`network namespaces cannot be created (${err.message})`));
-  await runTool('bwrap', ['--unshare-user', '--uid', String(SANDBOX_UID), '--unshare-pid', '--unshare-net', ...SYSTEM_MOUNTS, '--', 'true']).catch((err: Error) =>
-    missing.push(`bubblewrap cannot create user and PID namespaces (${err.message})`),
+  const [setpriv, ...dropArgs] = dropToHostUid(policy.hostUid);
+  await runTool(setpriv!, [...dropArgs, 'bwrap', '--unshare-user', '--uid', String(SANDBOX_UID), '--unshare-pid', '--unshare-net', ...SYSTEM_MOUNTS, '--', 'true']).catch(
+    (err: Error) => missing.push(`bubblewrap cannot create user and PID namespaces as uid ${policy.hostUid} (${err.message})`),
   );
+  if (policy.limits.diskMb > 0) {
+    if (!existsSync('/dev/loop-control')) missing.push("loop devices are not available (/dev/loop-control), needed for the sandboxes' disk limit (or set SANDBOX_DISK_MB=0)");
+    else {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'tps-disk-probe-'));
+      await ensureSandboxDisk(path.join(dir, 'disk.img'), path.join(dir, 'mnt'), 16)
+        .then(() => releaseSandboxDisk(path.join(dir, 'mnt')))
+        .catch((err: Error) => missing.push(`a size-limited filesystem cannot be made and mounted (${err.message}; Debian package e2fsprogs; or set SANDBOX_DISK_MB=0)`));
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
   if (missing.length > 0) throw new ConfinementUnavailableError(missing);
+}
+
+/** Why `uid` cannot be the sandboxes' host uid, or null when it can. */
+export function hostUidProblem(uid: number, passwd = readPasswd()): string | null {
+  if (uid === 0) return 'SANDBOX_HOST_UID must not be 0 (root)';
+  if (uid === process.getuid?.()) return `SANDBOX_HOST_UID ${uid} is the service's own uid`;
+  const account = passwd.find((entry) => entry.uid === uid);
+  if (account) return `SANDBOX_HOST_UID ${uid} belongs to the account ${account.name}; choose an unused uid`;
+  return null;
+}
+
+function readPasswd(): Array<{ name: string; uid: number }> {
+  try {
+    return readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(':'))
+      .map(([name, , uid]) => ({ name: name!, uid: Number(uid) }));
+  } catch {
+    return [];
+  }
 }

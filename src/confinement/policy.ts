@@ -13,6 +13,12 @@ export interface ResourceLimits {
   pidsMax: number;
   /** CPU time, in percent of one core (cgroup cpu.cfs_quota_us over a 100 ms period): 100 = one core. */
   cpuPercent: number;
+  /**
+   * Disk space of the sandbox's own files (checkout, HOME, logs), in MiB: they live on a filesystem of
+   * that size of its own (an ext4 image on a loop device), so a write past it fails with ENOSPC and
+   * nothing else on the host fills up. 0 = no limit (its files then share the host's filesystem).
+   */
+  diskMb: number;
 }
 
 export interface ConfinementPolicy {
@@ -21,17 +27,24 @@ export interface ConfinementPolicy {
   outbound: 'allow' | 'deny';
   limits: ResourceLimits;
   /**
+   * Host uid and gid every sandbox process runs as (bubblewrap is started as this user, so uid 1000
+   * inside maps to it outside): not root and not the service's, so what a sandbox writes is owned by
+   * an account that can do nothing on the host, and a setuid bit it sets gives nothing.
+   */
+  hostUid: number;
+  /**
    * Names of variables of the service's environment a sandbox is meant to carry (e.g. an agent's API
    * key); nothing else of the service's environment reaches a sandbox.
    */
   passEnv: readonly string[];
 }
 
-/** Defaults: isolated, outbound allowed, 2 GiB, 512 processes, one core, no variables passed. */
+/** Defaults: isolated, outbound allowed, 2 GiB, 512 processes, one core, 10 GiB of disk, host uid 90000, no variables passed. */
 export const DEFAULT_CONFINEMENT: ConfinementPolicy = {
   isolation: 'bwrap',
   outbound: 'allow',
-  limits: { memoryMb: 2048, pidsMax: 512, cpuPercent: 100 },
+  limits: { memoryMb: 2048, pidsMax: 512, cpuPercent: 100, diskMb: 10_240 },
+  hostUid: 90_000,
   passEnv: [],
 };
 

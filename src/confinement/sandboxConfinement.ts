@@ -6,17 +6,23 @@
  *
  *   cgexec -g memory,pids,cpu:tps-sandboxes/<key>   limits, and the list of every process
  *     ip netns exec tps-<key>                        no host loopback; pasta forwards the agent port
- *       bwrap …                                      uid 1000 in its own user namespace, own PID
+ *       setpriv --reuid=<hostUid> …                  from here on never root: the policy's host uid
+ *         bwrap …                                    uid 1000 in its own user namespace, own PID
  *                                                    namespace, only /usr and /sandbox/* mounted
- *         /opt/sandbox-agent/sandbox-agent server …
+ *           /opt/sandbox-agent/sandbox-agent server …
+ *
+ * Its files: `repo/`, `home/` and `logs/` on a size-limited filesystem of their own (./disk.ts), owned
+ * by the host uid; `bin/` and the host-only records directory are root's.
  *
  * With isolation `none` (UNSAFE, development only) the server runs directly, but still with the
  * environment allowlist.
  */
+import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, opendir } from 'node:fs/promises';
 import { cgexecPrefix, cgroupProcesses, createSandboxCgroup, destroySandboxCgroup } from './cgroups';
-import { SANDBOX_PATHS, bwrapArgs, sandboxPath, type BwrapMounts } from './bwrap';
+import { SANDBOX_PATHS, bwrapArgs, dropToHostUid, sandboxPath, type BwrapMounts } from './bwrap';
+import { ensureSandboxDisk, releaseSandboxDisk } from './disk';
 import { createSandboxNetwork, deleteSandboxNetwork, netnsExecPrefix } from './network';
 import { HOST_TOOLS_PATH } from './hostTools';
 import { isSandboxAgentServer } from './processes';
@@ -34,14 +40,29 @@ export interface AgentLauncher {
   abort(): Promise<void>;
 }
 
-/** Host directories of one sandbox. */
-interface SandboxDirs {
-  /** The sandbox's directory on the host (holds the provider's own records, never mounted). */
+/** Host directories of one sandbox (src/providers/local/layout.ts). */
+export interface SandboxDirs {
+  /** The sandbox's directory on the host: root's, mode 0711 (the sandbox's uid may only pass through). */
   root: string;
+  /** Host-only records (agent.json, sessions/, pid files, the launcher's output, the disk image): root's, 0700, never mounted. */
+  host: string;
+  /** Mount point of the sandbox's own filesystem (./disk.ts), holding repo/, home/, logs/; root's. */
+  disk: string;
+  /** The sandbox's disk image, in `host`. */
+  diskImage: string;
   repo: string;
   home: string;
   logs: string;
+  /** Agent launchers, read-only inside: root's. */
   bin: string;
+}
+
+/** The outcome of a command run inside a sandbox ({@link SandboxConfinement.runInside}). */
+export interface InsideResult {
+  /** Exit code, or null when it was ended by a signal (e.g. its time limit). */
+  code: number | null;
+  stdout: string;
+  stderr: string;
 }
 
 /**
@@ -73,37 +94,106 @@ export class SandboxConfinement {
     return this.isolated ? SANDBOX_PATHS.repo : this.dirs.repo;
   }
 
+  /** Whether the sandbox's files sit on a size-limited filesystem of their own. */
+  private get diskLimited(): boolean {
+    return this.isolated && this.policy.limits.diskMb > 0;
+  }
+
   private get pastaPidFile(): string {
-    return path.join(this.dirs.root, 'pasta.pid');
+    return path.join(this.dirs.host, 'pasta.pid');
+  }
+
+  /**
+   * Makes the sandbox's directories as its confinement needs them (idempotent): the root (0711), the
+   * host-only records directory (0700), bin/, the sandbox's own filesystem mounted (when a disk limit
+   * is set), and home/ and logs/ (and repo/ with `withRepo`) on it, owned by the host uid. A directory
+   * that exists is left as it is: the host never changes what the sandbox may have written.
+   */
+  async prepareFilesystem(opts: { withRepo?: boolean } = {}): Promise<void> {
+    await mkdirOwned(this.dirs.root, 0o711, 0);
+    await mkdirOwned(this.dirs.host, 0o700, 0);
+    await mkdirOwned(this.dirs.bin, 0o755, 0);
+    if (this.diskLimited) await ensureSandboxDisk(this.dirs.diskImage, this.dirs.disk, this.policy.limits.diskMb);
+    else await mkdirOwned(this.dirs.disk, 0o755, 0);
+    const owner = this.isolated ? this.policy.hostUid : null;
+    for (const dir of [this.dirs.home, this.dirs.logs, ...(opts.withRepo ? [this.dirs.repo] : [])]) await mkdirOwned(dir, 0o755, owner);
+  }
+
+  /**
+   * Hands a tree the host made (a fresh clone, before the sandbox ever saw it) to the sandbox: every
+   * entry's owner becomes the host uid, symlinks themselves changed and never followed. No-op when
+   * not isolated.
+   */
+  async giveToSandbox(dir: string): Promise<void> {
+    if (!this.isolated) return;
+    await chownTree(dir, this.policy.hostUid);
   }
 
   /** The launcher for this sandbox's sandbox-agent. */
   launcher(): AgentLauncher {
     if (!this.isolated) return directLauncher(this.policy);
-    const nodeDir = path.dirname(process.execPath);
     return {
       prepare: async (port) => {
         // Every mount source must exist (a sandbox destroyed by a kill while this step waited has none;
         // the step then starts, returns, and is cleaned up like any step that outran a kill).
-        for (const dir of [this.dirs.repo, this.dirs.home, this.dirs.logs, this.dirs.bin]) await mkdir(dir, { recursive: true });
+        await this.prepareFilesystem({ withRepo: true });
         await createSandboxCgroup(this.sandboxKey, this.policy.limits);
         await createSandboxNetwork(this.sandboxKey, port, this.policy.outbound, this.pastaPidFile);
       },
       command: (binary, args, env) => {
-        const mounts: BwrapMounts = { repo: this.dirs.repo, home: this.dirs.home, logs: this.dirs.logs, bin: this.dirs.bin, agentBinary: binary, nodeDir };
-        // The server's own variables, with its directories as the sandbox sees them.
-        const own = { ...env, HOME: SANDBOX_PATHS.home, SANDBOX_AGENT_LOG_DIR: SANDBOX_PATHS.logs, PATH: sandboxPath(nodeDir) };
-        const confined = bwrapArgs(mounts, sandboxEnvironment(own, this.policy), SANDBOX_PATHS.agentBinary, args);
-        const [cgexec, ...cgexecArgs] = cgexecPrefix(this.sandboxKey);
-        return {
-          file: cgexec!,
-          args: [...cgexecArgs, ...netnsExecPrefix(this.sandboxKey), 'bwrap', ...confined],
-          env: { PATH: HOST_TOOLS_PATH },
-        };
+        const confined = this.confinedArgs(SANDBOX_PATHS.agentBinary, args, env, { agentBinary: binary });
+        const [file, ...rest] = [...cgexecPrefix(this.sandboxKey), ...netnsExecPrefix(this.sandboxKey), ...confined];
+        return { file: file!, args: rest, env: { PATH: HOST_TOOLS_PATH } };
       },
       serverPid: () => this.agentProcesses()[0] ?? null,
       abort: () => this.release(),
     };
+  }
+
+  /**
+   * Runs `command args` (a program on the sandbox's PATH, paths as the sandbox sees them) inside the
+   * sandbox: as its uid, under its limits, with its mounts, in SANDBOX_PATHS.repo, with no network,
+   * ended with everything it started after `timeoutMs` or when the worker dies. This is how the host
+   * works in a tree the sandbox could have touched: never with its own tools (docs/SECURITY.md#host-trust).
+   * Without isolation (UNSAFE) it runs directly in the checkout.
+   */
+  async runInside(command: string, args: readonly string[], timeoutMs: number): Promise<InsideResult> {
+    let file: string;
+    let argv: string[];
+    let env: NodeJS.ProcessEnv;
+    let cwd: string | undefined;
+    if (this.isolated) {
+      await this.prepareFilesystem({ withRepo: true });
+      await createSandboxCgroup(this.sandboxKey, this.policy.limits);
+      [file, ...argv] = [...cgexecPrefix(this.sandboxKey), ...this.confinedArgs(command, args, {}, { network: false, dieWithParent: true })] as [string, ...string[]];
+      env = { PATH: HOST_TOOLS_PATH };
+    } else {
+      [file, argv, env, cwd] = [command, [...args], sandboxEnvironment({ HOME: this.dirs.home, PATH: HOST_TOOLS_PATH }, this.policy), this.dirs.repo];
+    }
+    return new Promise((resolve, reject) => {
+      execFile(file, argv, { env, cwd, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
+        const failure = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
+        if (failure && typeof failure.code === 'string') return reject(failure); // could not start at all
+        resolve({ code: failure ? (typeof failure.code === 'number' ? failure.code : null) : 0, stdout, stderr });
+      });
+    });
+  }
+
+  /**
+   * setpriv + bwrap arguments that run `program args` (as the sandbox sees it) confined as the host
+   * uid; `agentBinary` (a host path) is mounted read-only at SANDBOX_PATHS.agentBinary.
+   */
+  private confinedArgs(
+    program: string,
+    args: readonly string[],
+    env: Record<string, string>,
+    opts: { network?: boolean; dieWithParent?: boolean; agentBinary?: string },
+  ): string[] {
+    const nodeDir = path.dirname(process.execPath);
+    const mounts: BwrapMounts = { repo: this.dirs.repo, home: this.dirs.home, logs: this.dirs.logs, bin: this.dirs.bin, agentBinary: opts.agentBinary, nodeDir };
+    // The program's own variables, with its directories as the sandbox sees them.
+    const own = { ...env, HOME: SANDBOX_PATHS.home, SANDBOX_AGENT_LOG_DIR: SANDBOX_PATHS.logs, PATH: sandboxPath(nodeDir) };
+    return [...dropToHostUid(this.policy.hostUid), 'bwrap', ...bwrapArgs(mounts, sandboxEnvironment(own, this.policy), program, args, opts)];
   }
 
   /** Pids of the sandbox's live sandbox-agent servers (host pids). */
@@ -121,5 +211,36 @@ export class SandboxConfinement {
     if (!this.isolated) return;
     await destroySandboxCgroup(this.sandboxKey);
     await deleteSandboxNetwork(this.sandboxKey, this.pastaPidFile);
+  }
+
+  /** {@link release}, then unmounts the sandbox's own filesystem: before its directory is removed. */
+  async releaseAll(): Promise<void> {
+    await this.release();
+    if (this.diskLimited) await releaseSandboxDisk(this.dirs.disk);
+  }
+}
+
+/** mkdir that leaves an existing directory alone; a new one gets `mode` and, when given, `owner` (uid = gid). */
+async function mkdirOwned(dir: string, mode: number, owner: number | null): Promise<void> {
+  const made = await mkdir(dir, { mode }).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') return false;
+      throw err;
+    },
+  );
+  if (!made) return;
+  await chmod(dir, mode); // mkdir's mode passes through the umask
+  if (owner !== null) await chown(dir, owner, owner);
+}
+
+/** lchown of every entry under `dir` (and `dir`), depth first; symlinks are changed themselves, never followed. */
+async function chownTree(dir: string, uid: number): Promise<void> {
+  await lchown(dir, uid, uid);
+  if (!(await lstat(dir)).isDirectory()) return;
+  for await (const entry of await opendir(dir)) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) await chownTree(full, uid);
+    else await lchown(full, uid, uid);
   }
 }

@@ -10,9 +10,14 @@ export function providerIds(config: Pick<AppConfig, 'benchmarkProviders'>): stri
   return config.benchmarkProviders.enabled ? [LOCAL_PROVIDER_ID, INSTANT_PROVIDER_ID, SLOW_PROVIDER_ID] : [LOCAL_PROVIDER_ID];
 }
 
-export function createProviders(config: Pick<AppConfig, 'sandboxRoot' | 'benchmarkProviders' | 'confinement'>, logger: Logger): ProviderRegistry {
+export function createProviders(config: Pick<AppConfig, 'sandboxRoot' | 'benchmarkProviders' | 'confinement' | 'repositoryPolicy'>, logger: Logger): ProviderRegistry {
   const providers: SandboxProvider[] = [
-    new LocalProvider({ sandboxRoot: config.sandboxRoot, logger: logger.child({ provider: LOCAL_PROVIDER_ID }), confinement: config.confinement }),
+    new LocalProvider({
+      sandboxRoot: config.sandboxRoot,
+      logger: logger.child({ provider: LOCAL_PROVIDER_ID }),
+      confinement: config.confinement,
+      repositoryPolicy: config.repositoryPolicy,
+    }),
   ];
   if (config.benchmarkProviders.enabled) {
     providers.push(new InstantProvider(config.benchmarkProviders.delayMs), new InstantProvider(config.benchmarkProviders.slowDelayMs, SLOW_PROVIDER_ID));

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     logger.warn('SANDBOX_ISOLATION=none: local sandboxes run UNCONFINED, with access to this host (development only; docs/SECURITY.md)');
   } else {
     // Refuses to start rather than run sandboxes unconfined.
-    await assertConfinementAvailable().catch((err: Error) => {
+    await assertConfinementAvailable(config.confinement).catch((err: Error) => {
       logger.fatal({ missing: (err as ConfinementUnavailableError).missing }, err.message);
       process.exit(1);
     });

@@ -50,7 +50,7 @@ describe('the workbench page in Chromium', () => {
         };
       },
     });
-    repo = await createTestRepo(path.join(services.sandboxRoot, '..', `browser-repo-${Date.now()}`));
+    repo = await createTestRepo(path.join(services.repoRoot, `browser-repo-${Date.now()}`));
     browser = await launchChromium();
   });
   afterAll(async () => {

@@ -28,7 +28,7 @@ describe('the typed client on the real stack', () => {
 
   beforeAll(async () => {
     services = await startServices({ wrapProvider: (local) => gatedProvider(local, gates) });
-    repo = await createTestRepo(path.join(services.sandboxRoot, '..', `repo-client-${Date.now()}`));
+    repo = await createTestRepo(path.join(services.repoRoot, `repo-client-${Date.now()}`));
     rest = createTaskServiceClient({ baseUrl: services.baseUrl, token: tokenFor(WORKSPACE) });
   });
 

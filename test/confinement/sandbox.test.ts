@@ -7,6 +7,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cgroupValue } from '../../src/confinement/cgroups';
+import { DEFAULT_CONFINEMENT } from '../../src/confinement/policy';
 import { REPO_ROOT } from '../../src/dev/temporalDevServer';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import { checkHealth, isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
@@ -14,35 +15,11 @@ import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { runOf } from '../../src/dev/stack/runs';
 import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
 import { readStack } from '../../src/dev/stack/stackFile';
+import { run, sandboxOf, sh, type Sandbox } from '../support/insideSandbox';
 
 const WORKSPACE = 'ws-confinement';
-const LIMITS = { memoryMb: 256, pidsMax: 64, cpuPercent: 100 };
+const LIMITS = { memoryMb: 256, pidsMax: 64, cpuPercent: 100, diskMb: 64 };
 
-interface Sandbox {
-  taskId: string;
-  sandboxId: string;
-  root: string;
-  baseUrl: string;
-  token: string;
-}
-
-interface RunResult {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `command args` inside the sandbox through its sandbox-agent's process API. */
-async function run(sandbox: Sandbox, command: string, args: string[]): Promise<RunResult> {
-  const res = await fetch(`${sandbox.baseUrl}/v1/processes/run`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${sandbox.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ command, args }),
-  });
-  expect(res.status).toBe(200);
-  return (await res.json()) as RunResult;
-}
-const sh = (sandbox: Sandbox, script: string) => run(sandbox, 'sh', ['-c', script]);
 /** Node inside the sandbox: tries a TCP connection to 127.0.0.1:`port`; prints `connected` or the error code. */
 const connectScript = (port: number) =>
   `const s=require('net').connect(${port},'127.0.0.1');s.on('connect',()=>{console.log('connected');process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(1)});setTimeout(()=>{console.log('TIMEOUT');process.exit(1)},3000)`;
@@ -59,18 +36,14 @@ describe('a confined local sandbox', () => {
     const created = await postJson(`${services.baseUrl}/v1/tasks`, { workspaceId: WORKSPACE, repository: repo, prompt });
     expect(created.status).toBe(201);
     await (await runOf(services.temporal, created.body.workflowId)).result();
-    const task = await services.prisma.task.findUniqueOrThrow({ where: { id: created.body.id } });
-    const row = await services.prisma.sandbox.findUniqueOrThrow({ where: { id: task.activeSandboxId! } });
-    const root = path.join(services.sandboxRoot, row.id);
-    const agent = JSON.parse(readFileSync(path.join(root, 'agent.json'), 'utf8')) as { baseUrl: string; token: string };
-    return { taskId: task.id, sandboxId: row.id, root, baseUrl: agent.baseUrl, token: agent.token };
+    return sandboxOf(services, created.body.id);
   }
 
   beforeAll(async () => {
     // Variables of the service's own environment that must not reach a sandbox (the worker runs in this process).
     Object.assign(process.env, planted);
-    services = await startServices({ confinement: { isolation: 'bwrap', outbound: 'allow', limits: LIMITS, passEnv: [] } });
-    repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+    services = await startServices({ confinement: { isolation: 'bwrap', outbound: 'allow', limits: LIMITS, passEnv: [], hostUid: DEFAULT_CONFINEMENT.hostUid } });
+    repo = await createTestRepo(path.join(services.repoRoot, 'repo'));
     sandbox = await provision('Confined one');
     other = await provision('Confined two');
   });
@@ -106,8 +79,8 @@ describe('a confined local sandbox', () => {
       path.join(REPO_ROOT, '.data'),
       readStack().workDir,
       other.root,
-      path.join(other.root, 'repo', 'README.md'),
-      path.join(sandbox.root, 'agent.json'),
+      path.join(other.dirs.repo, 'README.md'),
+      path.join(sandbox.dirs.host, 'agent.json'),
       '/root',
       '/home',
       '/etc/shadow',
@@ -125,8 +98,8 @@ describe('a confined local sandbox', () => {
       expect({ target, exit: (await run(sandbox, 'touch', [target])).exitCode }).toEqual({ target, exit: 1 });
     }
     expect((await run(sandbox, 'touch', ['/sandbox/repo/written-inside'])).exitCode).toBe(0);
-    expect(existsSync(path.join(sandbox.root, 'repo', 'written-inside'))).toBe(true);
-    expect(existsSync(path.join(other.root, 'repo', 'written-inside'))).toBe(false);
+    expect(existsSync(path.join(sandbox.dirs.repo, 'written-inside'))).toBe(true);
+    expect(existsSync(path.join(other.dirs.repo, 'written-inside'))).toBe(false);
     // Its /tmp is its own.
     expect((await run(sandbox, 'touch', ['/tmp/private-tmp-probe'])).exitCode).toBe(0);
     expect(existsSync('/tmp/private-tmp-probe')).toBe(false);

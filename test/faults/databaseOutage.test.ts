@@ -44,7 +44,7 @@ describe('Postgres outages', () => {
       databaseUrl: viaProxy(stack.databaseUrl, proxy),
       wrapProvider: (local) => gatedProvider(local, gates), // reads the gate at each call
     });
-    repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+    repo = await createTestRepo(path.join(services.repoRoot, 'repo'));
   });
   afterAll(async () => {
     await proxy?.restore();

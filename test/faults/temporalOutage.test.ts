@@ -30,7 +30,7 @@ describe('a Temporal frontend outage', () => {
     const [host, port] = readStack().temporalAddress.split(':');
     proxy = await startTcpProxy({ host: host!, port: Number(port) });
     services = await startServices({ temporalAddress: `${proxy.host}:${proxy.port}`, wrapProvider: (local) => gatedProvider(local, { createSandbox: gate }) });
-    repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+    repo = await createTestRepo(path.join(services.repoRoot, 'repo'));
   });
   afterAll(async () => {
     gate.open();

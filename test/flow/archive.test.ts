@@ -19,7 +19,7 @@ describe('archiving a task', () => {
 
   beforeAll(async () => {
     services = await startServices();
-    repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+    repo = await createTestRepo(path.join(services.repoRoot, 'repo'));
   });
   afterAll(async () => {
     await services?.stop();

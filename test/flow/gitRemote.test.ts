@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { simpleGit } from 'simple-git';
+import { sandboxGit } from '../support/sandboxGit';
 import { createBareRepo, createGitDaemon, type GitDaemon } from '../support/gitDaemon';
 import { runOf } from '../../src/dev/stack/runs';
 import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
@@ -43,7 +43,7 @@ describe('tasks on a git:// remote that blinks', () => {
   let daemon: GitDaemon;
 
   beforeAll(async () => {
-    services = await startServices();
+    services = await startServices({ repositoryPolicy: { allowGitProtocol: true } });
     const base = mkdtempSync(path.join(services.stack.workDir, 'git-daemon-'));
     daemon = await createGitDaemon(path.join(base, 'served'));
     await createBareRepo(daemon.baseDir, 'app.git', ['feature-x']);
@@ -84,8 +84,8 @@ describe('tasks on a git:// remote that blinks', () => {
     expect(task.status).toBe('running');
     expect(task.branchName).toEqual(expect.any(String));
     const sandbox = await services.prisma.sandbox.findUniqueOrThrow({ where: { id: task.activeSandboxId } });
-    expect((await simpleGit(sandbox.directory!).revparse(['--abbrev-ref', 'HEAD'])).trim()).toBe(task.branchName);
-    expect((await simpleGit(sandbox.directory!).remote(['get-url', 'origin']))?.trim()).toBe(repository);
+    expect((await sandboxGit(sandbox.directory!).revparse(['--abbrev-ref', 'HEAD'])).trim()).toBe(task.branchName);
+    expect((await sandboxGit(sandbox.directory!).remote(['get-url', 'origin']))?.trim()).toBe(repository);
 
     // The history: one schedule of ensureName, completed on a later attempt after ProviderUnavailable; no task.error.
     const schedules = await ensureNameSchedules(handle);

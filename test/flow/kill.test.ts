@@ -35,7 +35,7 @@ describe('killing a task', () => {
         };
       },
     });
-    repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+    repo = await createTestRepo(path.join(services.repoRoot, 'repo'));
   });
   afterAll(async () => {
     gates.ensureAgent?.open();

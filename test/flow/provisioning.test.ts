@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { simpleGit } from 'simple-git';
+import { sandboxGit } from '../support/sandboxGit';
 import { PROVISION_STEPS } from '../../src/domain/status';
 import { checkHealth, isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { listAcpSessions } from '../../src/providers/local/acpClient';
@@ -41,7 +41,7 @@ describe('provisionTask on the real stack', () => {
         };
       },
     });
-    repo = await createTestRepo(path.join(services.sandboxRoot, '..', `repo-${Date.now()}`), ['fix-fix-the-login-bug']);
+    repo = await createTestRepo(path.join(services.repoRoot, `repo-${Date.now()}`), ['fix-fix-the-login-bug']);
   });
 
   afterAll(async () => {
@@ -123,11 +123,11 @@ describe('provisionTask on the real stack', () => {
       // The sandbox really exists: a clone on the branch, a live healthy sandbox-agent, an open session.
       const sandbox = await services.prisma.sandbox.findUniqueOrThrow({ where: { id: task.activeSandboxId } });
       expect(sandbox.state).toBe('ready');
-      expect(await simpleGit(sandbox.directory!).revparse(['--abbrev-ref', 'HEAD'])).toBe('fix-fix-the-login-bug-2');
-      expect(await simpleGit(sandbox.directory!).getRemotes(true)).toEqual([expect.objectContaining({ refs: expect.objectContaining({ fetch: repo }) })]);
+      expect(await sandboxGit(sandbox.directory!).revparse(['--abbrev-ref', 'HEAD'])).toBe('fix-fix-the-login-bug-2');
+      expect(await sandboxGit(sandbox.directory!).getRemotes(true)).toEqual([expect.objectContaining({ refs: expect.objectContaining({ fetch: repo }) })]);
       const details = sandbox.details as { agentPid: number; acpServerId: string; sessionId: string };
       expect(isProcessAlive(details.agentPid)).toBe(true);
-      const agentRecord = JSON.parse(require('node:fs').readFileSync(path.join(sandbox.directory!, '..', 'agent.json'), 'utf8'));
+      const agentRecord = JSON.parse(require('node:fs').readFileSync(path.join(services.local.paths(sandbox.id).host, 'agent.json'), 'utf8'));
       expect(await checkHealth(sandbox.agentEndpoint!, agentRecord.token, 2000)).toBe(true);
       const sessions = await listAcpSessions({ baseUrl: sandbox.agentEndpoint!, token: agentRecord.token, serverId: details.acpServerId, timeoutMs: 5000 });
       expect(sessions.map((s) => s.sessionId)).toEqual([task.activeSessionId]);
@@ -143,7 +143,7 @@ describe('provisionTask on the real stack', () => {
   it('ends in error with the step named when the repository does not exist; create was unaffected', async () => {
     const created = await postJson(`${services.baseUrl}/v1/tasks`, {
       workspaceId: 'ws-flow',
-      repository: path.join(services.sandboxRoot, 'no-such-repo'),
+      repository: path.join(services.repoRoot, 'no-such-repo'),
       prompt: 'add a feature',
     });
     expect(created.status).toBe(201);

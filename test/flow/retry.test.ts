@@ -24,7 +24,7 @@ describe('retrying a failed task', () => {
   };
 
   it('provisions again after the cause is fixed, and a waiting tab becomes ready', async () => {
-    const repoPath = path.join(services.sandboxRoot, 'late-repo');
+    const repoPath = path.join(services.repoRoot, 'late-repo');
     const created = (await postJson(url('/v1/tasks'), { workspaceId: 'ws-retry', repository: repoPath, prompt: 'Retry me', openSession: true })).body;
     await (await runOf(services.temporal, created.workflowId)).result().catch(() => undefined);
     const failed = (await getJson(url(`/v1/tasks/${created.id}`))).body;

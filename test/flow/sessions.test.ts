@@ -51,7 +51,7 @@ describe('workbench sessions on the real stack', () => {
         };
       },
     });
-    repo = await createTestRepo(path.join(services.sandboxRoot, '..', `sessions-repo-${Date.now()}`));
+    repo = await createTestRepo(path.join(services.repoRoot, `sessions-repo-${Date.now()}`));
   });
   afterAll(async () => {
     gates.createSandbox?.open();
@@ -70,7 +70,7 @@ describe('workbench sessions on the real stack', () => {
   const agentTarget = async (taskId: string) => {
     const task = (await getJson(url(`/v1/tasks/${taskId}`))).body;
     const sandbox = await services.prisma.sandbox.findUniqueOrThrow({ where: { id: task.activeSandboxId } });
-    const { token } = JSON.parse(await fs.readFile(path.join(sandbox.directory!, '..', 'agent.json'), 'utf8'));
+    const { token } = JSON.parse(await fs.readFile(path.join(services.local.paths(sandbox.id).host, 'agent.json'), 'utf8'));
     return { baseUrl: sandbox.agentEndpoint!, token: token as string };
   };
 
@@ -231,7 +231,7 @@ describe('workbench sessions on the real stack', () => {
   });
 
   it('answers bad tab requests with 4xx, the field named, and stores nothing', async () => {
-    const created = (await postJson(url('/v1/tasks'), { workspaceId: 'ws-tabs', repository: path.join(services.sandboxRoot, 'none'), prompt: 'Bad input' })).body;
+    const created = (await postJson(url('/v1/tasks'), { workspaceId: 'ws-tabs', repository: path.join(services.repoRoot, 'none'), prompt: 'Bad input' })).body;
     const tab = (await request('POST', url(`/v1/tasks/${created.id}/sessions`), {})).body;
     const base = `/v1/tasks/${created.id}/sessions`;
     const cases: Array<[string, string, unknown, number, string, string | undefined]> = [

@@ -33,7 +33,7 @@ describe('a step that overruns its limit', () => {
         },
       }),
     });
-    repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+    repo = await createTestRepo(path.join(services.repoRoot, 'repo'));
   });
   afterAll(async () => services?.stop());
 

@@ -3,13 +3,18 @@
  * against a `git daemon` on loopback that the test stops and starts, and small loopback HTTP/TCP
  * servers for the HTTP answers and a remote that never answers.
  */
-import { existsSync, mkdtempSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { simpleGit } from 'simple-git';
 import { classifyGitFailure } from '../../src/providers/local/gitErrors';
-import { currentBranch, ensureCheckout, listRemoteBranches } from '../../src/providers/local/git';
+import { cloneAndCheckout, currentBranch, listRemoteBranches } from '../../src/providers/local/git';
+
+/** These tests talk to a real `git daemon`: git:// is admitted here as REPOSITORY_ALLOW_GIT_PROTOCOL=1 would. */
+const gitProtocol = { extraProtocols: ['git'] };
+/** The HTTP tests use a plain-HTTP server on 127.0.0.1 (no TLS here): http is admitted for them. */
+const httpProtocol = { extraProtocols: ['http'] };
 import { ProviderError } from '../../src/providers/types';
 import { createBareRepo, createGitDaemon, type GitDaemon } from '../support/gitDaemon';
 import { readStack } from '../../src/dev/stack/stackFile';
@@ -79,7 +84,7 @@ describe('git remotes against a real git daemon on loopback', () => {
 
   it('a stopped daemon is transient: ProviderUnavailable, retryable, git error kept as the cause', async () => {
     await daemon.stop();
-    const err = await listRemoteBranches(daemon.url('app.git')).catch((e: unknown) => e);
+    const err = await listRemoteBranches(daemon.url('app.git'), gitProtocol).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect(err).toMatchObject({ type: 'ProviderUnavailable', retryable: true, message: `repository ${daemon.url('app.git')} cannot be reached: connection refused` });
     expect(((err as ProviderError).cause as Error).message).toMatch(/Connection refused/);
@@ -87,12 +92,12 @@ describe('git remotes against a real git daemon on loopback', () => {
 
   it('a started daemon lists the branches', async () => {
     await daemon.start();
-    expect((await listRemoteBranches(daemon.url('app.git'))).sort()).toEqual(['feature-x', 'main']);
+    expect((await listRemoteBranches(daemon.url('app.git'), gitProtocol)).sort()).toEqual(['feature-x', 'main']);
   });
 
   it('a repository the daemon does not export is final: RepositoryNotFound, not retryable', async () => {
     await daemon.start();
-    await expect(listRemoteBranches(daemon.url('missing.git'))).rejects.toMatchObject({
+    await expect(listRemoteBranches(daemon.url('missing.git'), gitProtocol)).rejects.toMatchObject({
       type: 'RepositoryNotFound',
       retryable: false,
       message: `repository ${daemon.url('missing.git')} cannot be read: not found or not exported`,
@@ -102,8 +107,9 @@ describe('git remotes against a real git daemon on loopback', () => {
   it('cloning from a stopped daemon is transient and leaves no directory behind', async () => {
     await daemon.stop();
     const parent = path.join(root, 'sandbox-stopped');
+    mkdirSync(parent);
     const dir = path.join(parent, 'repo');
-    await expect(ensureCheckout(daemon.url('app.git'), dir, 'task-branch', noProgress)).rejects.toMatchObject({
+    await expect(cloneAndCheckout(daemon.url('app.git'), dir, 'task-branch', noProgress, gitProtocol)).rejects.toMatchObject({
       type: 'ProviderUnavailable',
       retryable: true,
       message: `repository ${daemon.url('app.git')} cannot be reached: connection refused`,
@@ -115,7 +121,8 @@ describe('git remotes against a real git daemon on loopback', () => {
   it('cloning from a started daemon checks out the task branch', async () => {
     await daemon.start();
     const dir = path.join(root, 'sandbox-started', 'repo');
-    await ensureCheckout(daemon.url('app.git'), dir, 'task-branch', noProgress);
+    mkdirSync(path.dirname(dir));
+    await cloneAndCheckout(daemon.url('app.git'), dir, 'task-branch', noProgress, gitProtocol);
     expect(await currentBranch(dir)).toBe('task-branch');
     expect((await simpleGit(dir).remote(['get-url', 'origin']))?.trim()).toBe(daemon.url('app.git'));
     expect(readdirSync(path.dirname(dir))).toEqual(['repo']);
@@ -125,9 +132,9 @@ describe('git remotes against a real git daemon on loopback', () => {
   it('a cloning attempt into a directory that failed before succeeds once the daemon is back', async () => {
     await daemon.stop();
     const dir = path.join(root, 'sandbox-retried', 'repo');
-    await expect(ensureCheckout(daemon.url('app.git'), dir, 'feature-x', noProgress)).rejects.toMatchObject({ type: 'ProviderUnavailable' });
+    await expect(cloneAndCheckout(daemon.url('app.git'), dir, 'feature-x', noProgress, gitProtocol)).rejects.toMatchObject({ type: 'ProviderUnavailable' });
     await daemon.start();
-    await ensureCheckout(daemon.url('app.git'), dir, 'feature-x', noProgress);
+    await cloneAndCheckout(daemon.url('app.git'), dir, 'feature-x', noProgress, gitProtocol);
     expect(await currentBranch(dir)).toBe('feature-x');
   });
 });
@@ -153,13 +160,17 @@ describe('git remotes: time limit and non-interactive authentication', () => {
     const port = await listen(silent);
     const url = `git://127.0.0.1:${port}/app.git`;
     try {
-      await expect(listRemoteBranches(url, { timeoutMs: 300 })).rejects.toMatchObject({
+      await expect(listRemoteBranches(url, { timeoutMs: 300, ...gitProtocol })).rejects.toMatchObject({
         type: 'ProviderUnavailable',
         retryable: true,
         message: `repository ${url} cannot be reached: timed out`,
       });
       const dir = path.join(root, 'sandbox-silent', 'repo');
-      await expect(ensureCheckout(url, dir, 'b', async () => undefined, { timeoutMs: 300 })).rejects.toMatchObject({ type: 'ProviderUnavailable', retryable: true });
+      mkdirSync(path.dirname(dir));
+      await expect(cloneAndCheckout(url, dir, 'b', async () => undefined, { timeoutMs: 300, ...gitProtocol })).rejects.toMatchObject({
+        type: 'ProviderUnavailable',
+        retryable: true,
+      });
       expect(readdirSync(path.dirname(dir))).toEqual([]);
     } finally {
       for (const s of sockets) s.destroy();
@@ -183,22 +194,22 @@ describe('git remotes: time limit and non-interactive authentication', () => {
     process.env.GIT_ASKPASS = askpass;
     process.env.SSH_ASKPASS = askpass;
     try {
-      await expect(listRemoteBranches(url(503))).rejects.toMatchObject({
+      await expect(listRemoteBranches(url(503), httpProtocol)).rejects.toMatchObject({
         type: 'ProviderUnavailable',
         retryable: true,
         message: `repository ${url(503)} cannot be reached: server error (HTTP 503)`,
       });
-      await expect(listRemoteBranches(url(404))).rejects.toMatchObject({
+      await expect(listRemoteBranches(url(404), httpProtocol)).rejects.toMatchObject({
         type: 'RepositoryNotFound',
         retryable: false,
         message: `repository ${url(404)} cannot be read: not found`,
       });
-      await expect(listRemoteBranches(url(401))).rejects.toMatchObject({
+      await expect(listRemoteBranches(url(401), httpProtocol)).rejects.toMatchObject({
         type: 'RepositoryNotFound',
         retryable: false,
         message: `repository ${url(401)} cannot be read: authentication required`,
       });
-      await expect(listRemoteBranches(url(403))).rejects.toMatchObject({ type: 'RepositoryNotFound', retryable: false });
+      await expect(listRemoteBranches(url(403), httpProtocol)).rejects.toMatchObject({ type: 'RepositoryNotFound', retryable: false });
       expect(existsSync(marker)).toBe(false);
     } finally {
       for (const [k, v] of Object.entries(saved)) {

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
-import { simpleGit } from 'simple-git';
+import { sandboxGit } from '../support/sandboxGit';
 import { createLogger } from '../../src/logger';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import { LocalProvider } from '../../src/providers/local/localProvider';
@@ -13,10 +13,17 @@ import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { ProviderError, type SandboxHandle } from '../../src/providers/types';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { readStack } from '../../src/dev/stack/stackFile';
+import { createScratchSandboxRoot } from '../../src/dev/scratchSandboxRoot';
 
 describe('LocalProvider', () => {
   const root = mkdtempSync(path.join(readStack().workDir, 'local-provider-'));
-  const provider = new LocalProvider({ sandboxRoot: path.join(root, 'sandboxes'), logger: createLogger('test', 'silent') });
+  const sandboxRoot = createScratchSandboxRoot();
+  const provider = new LocalProvider({
+    sandboxRoot,
+    logger: createLogger('test', 'silent'),
+    repositoryPolicy: { roots: [root], protectedPaths: [sandboxRoot], allowGitProtocol: false },
+  });
+  const records = () => provider.paths(key).host;
   const progress: Array<[string, string]> = [];
   const report = async (subStep: string, message: string) => {
     progress.push([subStep, message]);
@@ -31,6 +38,7 @@ describe('LocalProvider', () => {
 
   afterAll(async () => {
     if (handle) await provider.destroySandbox(handle);
+    await fs.rm(sandboxRoot, { recursive: true, force: true });
   });
 
   it('lists branches with git and refuses a repository that does not exist', async () => {
@@ -40,7 +48,7 @@ describe('LocalProvider', () => {
 
   it('clones once and checks out the branch; a second call reuses the clone', async () => {
     handle = await provider.createSandbox({ sandboxKey: key, repository: repo, branchName: 'feat-two' }, report);
-    expect(await simpleGit(handle.directory).revparse(['--abbrev-ref', 'HEAD'])).toBe('feat-two');
+    expect(await sandboxGit(handle.directory).revparse(['--abbrev-ref', 'HEAD'])).toBe('feat-two');
     expect(progress.map(([s]) => s)).toEqual(['cloning', 'checking_out']);
     const inode = statSync(path.join(handle.directory, 'README.md')).ino;
     await fs.writeFile(path.join(handle.directory, 'work.txt'), 'work in progress');
@@ -63,10 +71,9 @@ describe('LocalProvider', () => {
   });
 
   it('stops a sandbox-agent an earlier attempt started but never recorded, so only one runs', async () => {
-    const root = path.dirname(handle.directory);
-    const recorded = JSON.parse(await fs.readFile(path.join(root, 'agent.json'), 'utf8')) as { pid: number };
+    const recorded = JSON.parse(await fs.readFile(path.join(records(), 'agent.json'), 'utf8')) as { pid: number };
     // An attempt that died between spawning the server and writing agent.json: a live, unrecorded server.
-    await fs.rm(path.join(root, 'agent.json'));
+    await fs.rm(path.join(records(), 'agent.json'));
     expect(provider.agentProcesses(key)).toEqual([recorded.pid]);
     const again = await provider.ensureAgent(handle, report);
     expect(again.details.agentPid).not.toBe(recorded.pid);
@@ -76,7 +83,7 @@ describe('LocalProvider', () => {
   });
 
   it('opens one session and reuses it; after a lost answer it closes the earlier ACP server before opening anew', async () => {
-    const token = JSON.parse(await fs.readFile(path.join(path.dirname(handle.directory), 'agent.json'), 'utf8')).token as string;
+    const token = JSON.parse(await fs.readFile(path.join(records(), 'agent.json'), 'utf8')).token as string;
     const servers = () => listAcpServers({ baseUrl: handle.agentEndpoint!, token, timeoutMs: 2000 });
 
     const first = await provider.createSession(handle, { agent: 'claude', sessionKey: 'initial' }, report);
@@ -86,7 +93,7 @@ describe('LocalProvider', () => {
     expect((await servers()).map((s) => s.serverId)).toEqual([first.details.acpServerId]);
 
     // Simulate an attempt that opened a session but died before recording its id.
-    const sessionFile = path.join(path.dirname(handle.directory), 'sessions', 'initial.json');
+    const sessionFile = path.join(records(), 'sessions', 'initial.json');
     const record = JSON.parse(await fs.readFile(sessionFile, 'utf8'));
     delete record.sessionId;
     await fs.writeFile(sessionFile, JSON.stringify(record));
@@ -96,17 +103,17 @@ describe('LocalProvider', () => {
   });
 
   it('refuses an agent sandbox-agent does not know, for good', async () => {
-    await fs.rm(path.join(path.dirname(handle.directory), 'sessions', 'initial.json'));
+    await fs.rm(path.join(records(), 'sessions', 'initial.json'));
     const err = await provider.createSession(handle, { agent: 'no-such-agent', sessionKey: 'initial' }, report).catch((e) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect(err).toMatchObject({ type: 'InvalidAgent', retryable: false });
   });
 
   it('destroys the sandbox: agent stopped, directory gone', async () => {
-    const pid = JSON.parse(await fs.readFile(path.join(path.dirname(handle.directory), 'agent.json'), 'utf8')).pid as number;
+    const pid = JSON.parse(await fs.readFile(path.join(records(), 'agent.json'), 'utf8')).pid as number;
     await provider.destroySandbox(handle);
     expect(isProcessAlive(pid)).toBe(false);
-    await expect(fs.access(path.dirname(handle.directory))).rejects.toThrow();
+    await expect(fs.access(provider.paths(key).root)).rejects.toThrow();
     expect(await provider.resumeSandbox(key)).toBeNull();
   });
 });

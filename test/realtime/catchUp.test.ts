@@ -16,7 +16,7 @@ describe('catching up on missed events', () => {
 
   beforeAll(async () => {
     services = await startServices({ wrapProvider: (local) => gatedProvider(local, gates) });
-    repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+    repo = await createTestRepo(path.join(services.repoRoot, 'repo'));
   });
   afterAll(async () => {
     gates.createSandbox?.open();

@@ -36,7 +36,7 @@ describe('realtime relay across API processes', () => {
   });
 
   it('pushes every event of a task created on API 1 to a workspace subscriber on API 2, in order, once', async () => {
-    const repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+    const repo = await createTestRepo(path.join(services.repoRoot, 'repo'));
     const client = new TaskEventClient(secondUrl, 'ws-relay');
     const other = new TaskEventClient(secondUrl, 'ws-elsewhere');
     try {

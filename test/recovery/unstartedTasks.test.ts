@@ -20,7 +20,7 @@ describe('recovery of tasks whose run was never started', () => {
 
   beforeAll(async () => {
     services = await startServices();
-    repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+    repo = await createTestRepo(path.join(services.repoRoot, 'repo'));
   });
   afterAll(async () => services?.stop());
 

@@ -70,7 +70,7 @@ describe('API process death', () => {
 
     gates.createSandbox = new Gate();
     api = await startApi();
-    const repo = await createTestRepo(path.join(services.sandboxRoot, 'repo'));
+    const repo = await createTestRepo(path.join(services.repoRoot, 'repo'));
     const created = await fetch(`${base}/v1/tasks`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor('ws-restart')}` },

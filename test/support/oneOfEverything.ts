@@ -14,10 +14,9 @@ export async function expectOneOfEverything(services: TestServices, taskId: stri
   expect(task.status).toBe('running');
   const sandboxes = await services.prisma.sandbox.findMany({ where: { taskId } });
   expect(sandboxes).toHaveLength(1);
-  const root = path.join(services.sandboxRoot, sandboxes[0]!.id);
   const details = sandboxes[0]!.details as { agentPid?: number };
   expect(services.local.agentProcesses(sandboxes[0]!.id)).toEqual([details.agentPid]);
-  const agent = JSON.parse(readFileSync(path.join(root, 'agent.json'), 'utf8')) as { baseUrl: string; token: string };
+  const agent = JSON.parse(readFileSync(path.join(services.local.paths(sandboxes[0]!.id).host, 'agent.json'), 'utf8')) as { baseUrl: string; token: string };
   expect(await listAcpServers({ baseUrl: agent.baseUrl, token: agent.token, timeoutMs: 2_000 })).toHaveLength(1);
 }
 

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
@@ -15,6 +16,8 @@ import { createLogger } from '../../logger';
 import { LocalProvider } from '../../providers/local/localProvider';
 import type { SandboxProvider } from '../../providers/types';
 import type { ConfinementPolicy } from '../../confinement/policy';
+import type { RepositoryPolicy } from '../../repositories/policy';
+import { createScratchSandboxRoot } from '../scratchSandboxRoot';
 import { pgNotifier } from '../../db/notifier';
 import { createTemporalClient } from '../../temporal/client';
 import { createWorker } from '../../worker/createWorker';
@@ -28,7 +31,10 @@ export interface TestServices {
   prisma: PrismaClient;
   temporal: Client;
   taskQueue: string;
+  /** Root of this suite's sandboxes (outside the repository roots, refused as a repository). */
   sandboxRoot: string;
+  /** A directory under the repository roots for the suite's test repositories. */
+  repoRoot: string;
   local: LocalProvider;
   api: ApiServer;
   /** Stops the API and the worker, destroys every sandbox made under `sandboxRoot`, closes connections. */
@@ -46,6 +52,8 @@ export async function startServices(
     temporalAddress?: string;
     /** Confinement of the local provider's sandboxes; default DEFAULT_CONFINEMENT (isolated). */
     confinement?: ConfinementPolicy;
+    /** Repository policy switches for the API and the provider; roots are the stack's work directory, the sandbox root is protected. */
+    repositoryPolicy?: Pick<Partial<RepositoryPolicy>, 'allowGitProtocol'>;
   } = {},
 ): Promise<TestServices> {
   const stack = readStack();
@@ -60,8 +68,11 @@ export async function startServices(
   const temporal = await createTemporalClient({ address: temporalAddress, namespace: stack.namespace });
   const connection = await NativeConnection.connect({ address: temporalAddress });
   const taskQueue = `test-${randomUUID()}`;
-  const sandboxRoot = mkdtempSync(path.join(stack.workDir, 'sandboxes-'));
-  const local = new LocalProvider({ sandboxRoot, logger, confinement: opts.confinement });
+  const sandboxRoot = createScratchSandboxRoot();
+  const repoRoot = mkdtempSync(path.join(stack.workDir, 'repos-'));
+  const allowGitProtocol = opts.repositoryPolicy?.allowGitProtocol ?? false;
+  const repositoryPolicy: RepositoryPolicy = { roots: [stack.workDir], protectedPaths: [sandboxRoot], allowGitProtocol };
+  const local = new LocalProvider({ sandboxRoot, logger, confinement: opts.confinement, repositoryPolicy });
   const provider = opts.wrapProvider ? opts.wrapProvider(local) : local;
   const providers = new Map([[provider.id, provider]]);
   const activities = createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal, logger });
@@ -73,7 +84,17 @@ export async function startServices(
     workflowBundle: { codePath: stack.workflowBundlePath },
   });
   const running = worker.run();
-  const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, providerIds: [provider.id], logger, databaseUrl });
+  const { api, baseUrl } = await startTestApi({
+    stack,
+    prisma,
+    temporal,
+    taskQueue,
+    providerIds: [provider.id],
+    logger,
+    databaseUrl,
+    protectedPaths: [sandboxRoot],
+    allowGitProtocol,
+  });
   return {
     stack,
     baseUrl,
@@ -81,6 +102,7 @@ export async function startServices(
     temporal,
     taskQueue,
     sandboxRoot,
+    repoRoot,
     local,
     api,
     async stop() {
@@ -93,6 +115,8 @@ export async function startServices(
         if (handle) await local.destroySandbox(handle);
       }
       await local.stopAll(); // whatever is left (a sandbox whose row was never completed): processes, namespace, limits
+      await local.unmountAll(); // and their filesystems, so the directory can go
+      await rm(sandboxRoot, { recursive: true, force: true });
       await connection.close();
       await temporal.connection.close();
       await prisma.$disconnect();

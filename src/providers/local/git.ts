@@ -1,13 +1,22 @@
 /**
  * Git operations of the local provider, through simple-git (argument arrays; nothing reaches a shell).
  *
+ * The host runs git only on what it made itself or on the repository a task named, after the
+ * repository policy checked it again (src/repositories/policy.ts): `ls-remote`, and `clone` into a
+ * directory no sandbox has seen yet, followed by the first checkout there. Every such call gets
+ * hardened configuration ({@link HARDENED_CONFIG}: no hooks, no fsmonitor, no credential helper, only
+ * the allowed transports) and an environment without the service's secrets. Once a sandbox could have
+ * touched its checkout, git there runs inside the sandbox ({@link checkoutInside}), never on the host
+ * (docs/SECURITY.md#host-trust).
+ *
  * Calls that reach a remote (`ls-remote`, `clone`) run non-interactively (`GIT_TERMINAL_PROMPT=0`; no
  * askpass program, as simple-git strips the ambient `GIT_ASKPASS` / `SSH_ASKPASS`) and under a time
  * limit, and their failures are classified by {@link classifyGitFailure}: a remote that cannot be
  * reached right now is a retryable `ProviderUnavailable`, a repository that is not there or may not be
  * read is the final `RepositoryNotFound`.
  */
-import { promises as fs } from 'node:fs';
+import { mkdirSync, promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { ProviderError } from '../types';
@@ -20,6 +29,11 @@ export const CLONE_STALL_TIMEOUT_MS = 60_000;
 
 export interface GitRemoteOptions {
   /**
+   * Transports git may use beyond https, ssh and local paths: `git` when REPOSITORY_ALLOW_GIT_PROTOCOL
+   * is set (tests of git's own HTTP answers add `http` for a server on 127.0.0.1). Default none.
+   */
+  extraProtocols?: readonly string[];
+  /**
    * Time limit in ms: for ls-remote the whole call, for clone the longest stretch without output.
    * Defaults: {@link LS_REMOTE_TIMEOUT_MS}, {@link CLONE_STALL_TIMEOUT_MS}. A call past it is killed and
    * fails as a retryable `ProviderUnavailable` ("timed out").
@@ -28,20 +42,45 @@ export interface GitRemoteOptions {
 }
 
 /**
- * Variables simple-git refuses when they are passed explicitly (every `GIT_*`, editors, pagers,
- * askpass programs); it strips the same ones from the ambient environment, so dropping them here
- * changes nothing for git.
+ * The only variables of the worker's environment host git gets: what finding programs, the locale
+ * and ssh keys need. Nothing of the service's own (API_TOKENS, DATABASE_URL, TEMPORAL_*, ...).
  */
-const GUARDED_ENV = /^(git_.*|editor|visual|pager|prefix|ssh_askpass)$/i;
+const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'SSH_AUTH_SOCK'];
 
-/** simple-git for a call that talks to a remote: no prompts, killed after `timeoutMs` without output. */
-function remoteGit(timeoutMs: number): SimpleGit {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !GUARDED_ENV.test(key)) env[key] = value;
-  }
-  env.GIT_TERMINAL_PROMPT = '0';
-  return simpleGit({ timeout: { block: timeoutMs }, allowEnvironment: ['GIT_TERMINAL_PROMPT'] }).env(env);
+/** An empty directory: hooks are looked up there, so none ever runs. */
+const NO_HOOKS = path.join(os.tmpdir(), 'tps-git-no-hooks');
+
+/**
+ * `-c` settings of every host git call: no hook runs, no fsmonitor program, no credential helper
+ * (the list is reset; a task asks for none), and only the transports the repository policy admits
+ * (also for redirects), plus `extraProtocols`.
+ */
+export function hardenedConfig(extraProtocols: readonly string[]): string[] {
+  return [
+    `core.hooksPath=${NO_HOOKS}`,
+    'core.fsmonitor=false',
+    'credential.helper=',
+    'protocol.allow=never',
+    'protocol.https.allow=always',
+    'protocol.ssh.allow=always',
+    'protocol.file.allow=always', // local paths (the policy refuses file:// URLs before git runs)
+    ...extraProtocols.map((p) => `protocol.${p}.allow=always`),
+  ];
+}
+
+/** simple-git for a host call: hardened, no prompts, a small environment, killed after `timeoutMs` without output. */
+function hostGit(timeoutMs: number, extraProtocols: readonly string[], baseDir?: string): SimpleGit {
+  mkdirSync(NO_HOOKS, { recursive: true, mode: 0o755 });
+  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
+  for (const key of PASSED_ENV) if (process.env[key] !== undefined) env[key] = process.env[key]!;
+  return simpleGit({
+    baseDir,
+    timeout: { block: timeoutMs },
+    config: hardenedConfig(extraProtocols),
+    allowEnvironment: ['GIT_TERMINAL_PROMPT'],
+    // These switches let simple-git pass our own, safer values of settings it guards.
+    unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true, allowUnsafeCredentialHelper: true, allowUnsafeProtocolOverride: true },
+  }).env(env);
 }
 
 /**
@@ -65,7 +104,7 @@ function remoteFailure(repository: string, err: unknown): ProviderError {
 export async function listRemoteBranches(repository: string, opts: GitRemoteOptions = {}): Promise<string[]> {
   let out: string;
   try {
-    out = await remoteGit(opts.timeoutMs ?? LS_REMOTE_TIMEOUT_MS).listRemote(['--heads', '--', repository]);
+    out = await hostGit(opts.timeoutMs ?? LS_REMOTE_TIMEOUT_MS, opts.extraProtocols ?? []).listRemote(['--heads', '--', repository]);
   } catch (err) {
     throw remoteFailure(repository, err);
   }
@@ -77,60 +116,78 @@ export async function listRemoteBranches(repository: string, opts: GitRemoteOpti
 }
 
 /**
- * Ensures `dir` holds a clone of `repository` with `branchName` checked out.
- * A finished clone is reused (the clone is made in a temporary sibling directory and renamed into
- * place, so `dir` never holds a half-made clone, and a failed clone leaves no directory behind). The
- * branch is created from the clone's default branch when it does not exist yet, and left as it is when
- * it does (work on it is kept).
- * @param onProgress called with `cloning` / `checking_out` before each long part.
+ * Clones `repository` (a URL, or a local path the repository policy resolved) into `dir`, which must
+ * not exist, and checks out `branchName` there, created from the clone's default branch. Only for a directory no sandbox has seen; a failed clone
+ * leaves no `dir` behind.
+ * @param onProgress called with `cloning` / `checking_out` before each part.
  * @throws ProviderError from cloning as {@link listRemoteBranches} does; `SandboxBroken` (retryable)
  *   when the checkout fails.
  */
-export async function ensureCheckout(
+export async function cloneAndCheckout(
   repository: string,
   dir: string,
   branchName: string,
   onProgress: (subStep: string, message: string) => Promise<void>,
   opts: GitRemoteOptions = {},
 ): Promise<void> {
-  if (!(await isGitCheckout(dir))) {
-    await onProgress('cloning', `cloning ${repository}`);
-    const partial = `${dir}.partial-${process.pid}-${Date.now()}`;
-    await fs.mkdir(path.dirname(dir), { recursive: true });
-    try {
-      // simple-git places the options before the positionals: `git clone --no-hardlinks --progress -- <repository> <partial>`.
-      await remoteGit(opts.timeoutMs ?? CLONE_STALL_TIMEOUT_MS).clone(repository, partial, ['--no-hardlinks', '--progress', '--']);
-    } catch (err) {
-      await fs.rm(partial, { recursive: true, force: true });
-      throw remoteFailure(repository, err);
-    }
-    await fs.rename(partial, dir);
+  await onProgress('cloning', `cloning ${repository}`);
+  try {
+    // simple-git places the options before the positionals: `git clone --no-hardlinks --progress -- <repository> <dir>`.
+    await hostGit(opts.timeoutMs ?? CLONE_STALL_TIMEOUT_MS, opts.extraProtocols ?? []).clone(repository, dir, ['--no-hardlinks', '--progress', '--']);
+  } catch (err) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw remoteFailure(repository, err);
   }
   await onProgress('checking_out', `checking out ${branchName}`);
-  const git = simpleGit(dir);
+  const git = hostGit(CLONE_STALL_TIMEOUT_MS, [], dir);
   try {
+    // A fresh clone has only its default branch: the task's branch starts from it (the naming step made
+    // sure the repository has no branch of that name).
     const current = (await git.revparse(['--abbrev-ref', 'HEAD']).catch(() => '')).trim();
-    if (current === branchName) return;
-    const local = await git.branchLocal();
-    if (local.all.includes(branchName)) await git.checkout(branchName);
-    else await git.checkout(['-b', branchName, '--']);
+    if (current !== branchName) await git.checkout(['-b', branchName, '--']);
   } catch (err) {
     throw new ProviderError('SandboxBroken', `checking out ${branchName} failed: ${firstLine(err)}`, true, { cause: err });
   }
 }
 
-/** The branch checked out in `dir`. */
-export async function currentBranch(dir: string): Promise<string> {
-  return (await simpleGit(dir).revparse(['--abbrev-ref', 'HEAD'])).trim();
+/** Runs a program inside the sandbox the checkout belongs to (its confinement's runInside). */
+export type InsideRunner = (command: string, args: readonly string[], timeoutMs: number) => Promise<{ code: number | null; stdout: string; stderr: string }>;
+
+/**
+ * Script run inside the sandbox by {@link checkoutInside}: `$1` is the branch. Leaves a checkout on
+ * the branch as it is (its work is kept), switches to it when it exists, creates it otherwise.
+ */
+const CHECKOUT_SCRIPT = [
+  'set -e',
+  'current=$(git rev-parse --abbrev-ref HEAD 2>/dev/null || true)',
+  'if [ "$current" = "$1" ]; then exit 0; fi',
+  'if git show-ref --verify --quiet "refs/heads/$1"; then exec git checkout "$1" --; fi',
+  'exec git checkout -b "$1" --',
+].join('\n');
+
+/**
+ * Puts an existing checkout on `branchName`, with git run inside the sandbox through `runInside` (as
+ * the sandbox's uid, under its limits, without network): the checkout may hold hooks, config or
+ * files the sandbox wrote, so the host's own git never runs there.
+ * @throws ProviderError `SandboxBroken` (retryable) when git fails inside.
+ */
+export async function checkoutInside(runInside: InsideRunner, branchName: string, onProgress: (subStep: string, message: string) => Promise<void>): Promise<void> {
+  await onProgress('checking_out', `checking out ${branchName} inside the sandbox`);
+  let result;
+  try {
+    result = await runInside('sh', ['-c', CHECKOUT_SCRIPT, 'checkout', branchName], CLONE_STALL_TIMEOUT_MS);
+  } catch (err) {
+    throw new ProviderError('SandboxBroken', `checking out ${branchName} failed: ${firstLine(err)}`, true, { cause: err });
+  }
+  if (result.code !== 0) {
+    const reason = result.code === null ? 'timed out' : firstLine(result.stderr || `exit code ${result.code}`);
+    throw new ProviderError('SandboxBroken', `checking out ${branchName} failed: ${reason}`, true);
+  }
 }
 
-async function isGitCheckout(dir: string): Promise<boolean> {
-  try {
-    await fs.access(path.join(dir, '.git'));
-    return true;
-  } catch {
-    return false;
-  }
+/** The branch checked out in `dir` (for tests and tools on checkouts the host made). */
+export async function currentBranch(dir: string): Promise<string> {
+  return (await hostGit(LS_REMOTE_TIMEOUT_MS, [], dir).revparse(['--abbrev-ref', 'HEAD'])).trim();
 }
 
 function firstLine(err: unknown): string {

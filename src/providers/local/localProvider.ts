@@ -1,28 +1,26 @@
 /**
- * The local provider: a sandbox is a directory on this machine.
- *
- *   <sandboxRoot>/<sandboxKey>/repo        clone of the repository, on the task's branch
- *   <sandboxRoot>/<sandboxKey>/home        HOME of the sandbox's sandbox-agent (its agent installs)
- *   <sandboxRoot>/<sandboxKey>/bin         the offline ACP agent, first on sandbox-agent's PATH
- *   <sandboxRoot>/<sandboxKey>/logs        sandbox-agent logs
- *   <sandboxRoot>/<sandboxKey>/agent.json  the running sandbox-agent: { pid, port, baseUrl, token }
- *   <sandboxRoot>/<sandboxKey>/sessions/<sessionKey>.json  an agent session: { serverId, sessionId?, agent, attempt }
- *   <sandboxRoot>/<sandboxKey>/pasta.pid   the pasta process of the sandbox's network namespace
+ * The local provider: a sandbox is a directory on this machine (its layout: ./layout.ts).
  *
  * Confinement (src/confinement, docs/SECURITY.md): sandbox-agent and everything it starts run as an
- * unprivileged uid in their own user, PID, network and mount namespaces, under cgroup limits, and see
- * only repo/, home/, logs/ (read-write) and bin/ (read-only) of this directory, as /sandbox/<name>;
- * the provider's own records (agent.json with the token, sessions/) stay outside their view.
+ * unprivileged host uid (1000 inside) in their own user, PID, network and mount namespaces, under
+ * cgroup limits and a disk limit, and see only repo/, home/, logs/ (read-write) and bin/ (read-only)
+ * as /sandbox/<name>; the provider's own records (host/: agent.json with the token, sessions/) stay
+ * outside their view.
  *
- * The two JSON files are the provider's own durable record: a retried step reads them and reuses what
- * an earlier attempt made (one clone, one sandbox-agent process, one session).
+ * The records are the provider's own durable record: a retried step reads them and reuses what an
+ * earlier attempt made (one clone, one sandbox-agent process, one session).
+ *
+ * Host trust (docs/SECURITY.md#host-trust): the repository is checked against the repository policy
+ * right before every git call that reads it; the host clones only into a directory no sandbox has
+ * seen and hands the clone to the sandbox's uid before the sandbox sees it; any later git in the
+ * checkout runs inside the sandbox.
  *
  * Agents: the task's agent is used when sandbox-agent reports it installed; otherwise (no network or
  * credentials here) the session runs the offline ACP agent this repo ships (agent/offline-acp-agent.js)
  * and the result says so.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../logger';
 import {
@@ -36,10 +34,22 @@ import {
   type SandboxProvider,
 } from '../types';
 import { AcpError, acpServerExists, closeAcpServer, createAcpSession, sendPrompt } from './acpClient';
-import { ensureCheckout, listRemoteBranches } from './git';
-import { OFFLINE_AGENT_ID, checkHealth, findSandboxAgentsByHome, installOfflineAgent, isProcessAlive, startSandboxAgent, stopSandboxAgent } from './sandboxAgentProcess';
+import { checkoutInside, cloneAndCheckout, listRemoteBranches } from './git';
+import { SANDBOX_KEY, sandboxLayout } from './layout';
+import {
+  OFFLINE_AGENT_ID,
+  checkHealth,
+  findSandboxAgentsByHome,
+  installOfflineAgent,
+  isProcessAlive,
+  resolveSandboxAgentBinary,
+  startSandboxAgent,
+  stopSandboxAgent,
+} from './sandboxAgentProcess';
 import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from '../../confinement/policy';
-import { SandboxConfinement } from '../../confinement/sandboxConfinement';
+import { SandboxConfinement, type SandboxDirs } from '../../confinement/sandboxConfinement';
+import { releaseSandboxDisk } from '../../confinement/disk';
+import { resolveRepositoryForUse, type RepositoryPolicy } from '../../repositories/policy';
 
 export const LOCAL_PROVIDER_ID = 'local';
 
@@ -67,6 +77,8 @@ export interface LocalProviderOptions {
   logger: Logger;
   /** How sandboxes are confined (docs/SECURITY.md); default DEFAULT_CONFINEMENT (isolated). */
   confinement?: ConfinementPolicy;
+  /** Which repositories may be read, checked again right before every git call (src/repositories/policy.ts). */
+  repositoryPolicy: RepositoryPolicy;
 }
 
 export class LocalProvider implements SandboxProvider {
@@ -74,16 +86,56 @@ export class LocalProvider implements SandboxProvider {
 
   constructor(private readonly opts: LocalProviderOptions) {}
 
-  private dir(sandboxKey: string): string {
-    if (!/^[A-Za-z0-9-]+$/.test(sandboxKey)) throw new ProviderError('SandboxBroken', `invalid sandbox key ${sandboxKey}`, false);
-    return path.join(this.opts.sandboxRoot, sandboxKey);
+  private stagedBinary: Promise<string> | undefined;
+
+  /** Host paths of one sandbox (./layout.ts); for the provider and for tests that look inside. */
+  paths(sandboxKey: string): SandboxDirs {
+    if (!SANDBOX_KEY.test(sandboxKey)) throw new ProviderError('SandboxBroken', `invalid sandbox key ${sandboxKey}`, false);
+    return sandboxLayout(this.opts.sandboxRoot, sandboxKey);
+  }
+
+  private get policy(): ConfinementPolicy {
+    return this.opts.confinement ?? DEFAULT_CONFINEMENT;
   }
 
   /** The sandbox's confinement (its launcher, processes and release). */
   private confinement(sandboxKey: string): SandboxConfinement {
-    const root = this.dir(sandboxKey);
-    const dirs = { root, repo: path.join(root, 'repo'), home: path.join(root, 'home'), logs: path.join(root, 'logs'), bin: path.join(root, 'bin') };
-    return new SandboxConfinement(this.opts.confinement ?? DEFAULT_CONFINEMENT, sandboxKey, dirs);
+    return new SandboxConfinement(this.policy, sandboxKey, this.paths(sandboxKey));
+  }
+
+  /** The agent session records live here (host-only). */
+  private agentRecordFile(sandboxKey: string): string {
+    return path.join(this.paths(sandboxKey).host, 'agent.json');
+  }
+
+  /**
+   * The sandbox-agent binary where the sandbox's uid can read it: a copy in `<sandboxRoot>/.tools`
+   * (the installed one may sit under a directory only root can search). Also makes the sandbox root
+   * (0711) and checks that its parents let the sandbox's uid through. Once per provider.
+   */
+  private agentBinary(): Promise<string> {
+    this.stagedBinary ??= (async () => {
+      const source = resolveSandboxAgentBinary();
+      if (this.policy.isolation === 'none') return source;
+      await fs.mkdir(this.opts.sandboxRoot, { recursive: true, mode: 0o711 });
+      await fs.chmod(this.opts.sandboxRoot, 0o711);
+      await assertSearchable(this.opts.sandboxRoot);
+      const tools = path.join(this.opts.sandboxRoot, '.tools');
+      await fs.mkdir(tools, { recursive: true, mode: 0o755 });
+      const target = path.join(tools, 'sandbox-agent');
+      const [have, want] = await Promise.all([fs.stat(target).catch(() => null), fs.stat(source)]);
+      if (!have || have.size !== want.size || have.mtimeMs < want.mtimeMs) {
+        const tmp = `${target}.${process.pid}.tmp`;
+        await fs.copyFile(source, tmp);
+        await fs.chmod(tmp, 0o755);
+        await fs.rename(tmp, target);
+      }
+      return target;
+    })().catch((err) => {
+      this.stagedBinary = undefined;
+      throw err;
+    });
+    return this.stagedBinary;
   }
 
   /**
@@ -92,7 +144,7 @@ export class LocalProvider implements SandboxProvider {
    */
   agentProcesses(sandboxKey: string): number[] {
     const confinement = this.confinement(sandboxKey);
-    return confinement.isolated ? confinement.agentProcesses() : findSandboxAgentsByHome(path.join(this.dir(sandboxKey), 'home'));
+    return confinement.isolated ? confinement.agentProcesses() : findSandboxAgentsByHome(this.paths(sandboxKey).home);
   }
 
   /** Host pids of every process of an isolated sandbox (its cgroup), detached ones included; [] when not isolated. */
@@ -100,32 +152,66 @@ export class LocalProvider implements SandboxProvider {
     return this.confinement(sandboxKey).processes();
   }
 
-  listBranches(repository: string): Promise<string[]> {
-    return listRemoteBranches(repository);
+  /**
+   * The repository as git should be handed it, checked against the policy now (realpath, roots,
+   * protected paths, `.git` a real directory, allowed transports).
+   * @throws ProviderError `RepositoryNotFound` (a local path that is gone) or `RepositoryNotAllowed`, both final.
+   */
+  private repositoryForUse(repository: string): string {
+    const verdict = resolveRepositoryForUse(repository, this.opts.repositoryPolicy);
+    if (verdict.ok) return verdict.target;
+    if (verdict.notFound) throw new ProviderError('RepositoryNotFound', `repository ${repository} cannot be read: it does not exist`, false);
+    throw new ProviderError('RepositoryNotAllowed', `repository ${repository} is not allowed: ${verdict.reason}`, false);
   }
 
+  /** Transports host git may use beyond the default ones: `git` when the policy admits it. */
+  private gitOptions(): { extraProtocols: string[] } {
+    return { extraProtocols: this.opts.repositoryPolicy.allowGitProtocol ? ['git'] : [] };
+  }
+
+  async listBranches(repository: string): Promise<string[]> {
+    return listRemoteBranches(this.repositoryForUse(repository), this.gitOptions());
+  }
+
+  /**
+   * First time: clones the repository (checked again now) into a directory of the sandbox's own
+   * filesystem that no sandbox has seen, checks out the branch there, gives it to the sandbox's uid
+   * and moves it into place. A checkout that is already there (a retry) may hold whatever the sandbox
+   * wrote: its branch is checked out by git run inside the sandbox, never by the host's.
+   */
   async createSandbox(req: CreateSandboxRequest, progress: ProgressFn): Promise<SandboxHandle> {
-    const root = this.dir(req.sandboxKey);
-    const directory = path.join(root, 'repo');
-    await ensureCheckout(req.repository, directory, req.branchName, progress);
-    return { sandboxKey: req.sandboxKey, providerSandboxId: req.sandboxKey, directory, details: { root } };
+    const dirs = this.paths(req.sandboxKey);
+    const confinement = this.confinement(req.sandboxKey);
+    await confinement.prepareFilesystem();
+    if (await isDirectory(dirs.repo)) {
+      await checkoutInside((command, args, timeoutMs) => confinement.runInside(command, args, timeoutMs), req.branchName, progress);
+    } else {
+      const source = this.repositoryForUse(req.repository);
+      // Partial clones of attempts that died are removed first (the sandbox never saw them).
+      for (const entry of await fs.readdir(dirs.disk)) if (entry.startsWith('.repo.partial-')) await fs.rm(path.join(dirs.disk, entry), { recursive: true, force: true });
+      const partial = path.join(dirs.disk, `.repo.partial-${process.pid}-${Date.now()}`);
+      await cloneAndCheckout(source, partial, req.branchName, progress, this.gitOptions());
+      await confinement.giveToSandbox(partial);
+      await fs.rename(partial, dirs.repo);
+    }
+    return { sandboxKey: req.sandboxKey, providerSandboxId: req.sandboxKey, directory: dirs.repo, details: { root: dirs.root } };
   }
 
   async resumeSandbox(sandboxKey: string): Promise<SandboxHandle | null> {
-    const root = this.dir(sandboxKey);
-    const directory = path.join(root, 'repo');
-    if (!existsSync(path.join(directory, '.git'))) return null;
-    const agent = await readJson<AgentRecord>(path.join(root, 'agent.json'));
-    return { sandboxKey, providerSandboxId: sandboxKey, directory, agentEndpoint: agent?.baseUrl, details: { root } };
+    const dirs = this.paths(sandboxKey);
+    if (!(await isDirectory(dirs.root))) return null;
+    await this.confinement(sandboxKey).prepareFilesystem(); // its own filesystem mounted again after a reboot
+    if (!(await isDirectory(dirs.repo))) return null;
+    const agent = await readJson<AgentRecord>(this.agentRecordFile(sandboxKey));
+    return { sandboxKey, providerSandboxId: sandboxKey, directory: dirs.repo, agentEndpoint: agent?.baseUrl, details: { root: dirs.root } };
   }
 
   async destroySandbox(handle: SandboxHandle): Promise<void> {
-    const root = this.dir(handle.sandboxKey);
-    const agent = await readJson<AgentRecord>(path.join(root, 'agent.json'));
+    const agent = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
     if (agent) await stopSandboxAgent(agent.pid);
-    // Every other process of the sandbox too (the agent's tools, detached or not), its network and limits.
-    await this.confinement(handle.sandboxKey).release();
-    await fs.rm(root, { recursive: true, force: true });
+    // Every other process of the sandbox too (the agent's tools, detached or not), its network, limits and disk.
+    await this.confinement(handle.sandboxKey).releaseAll();
+    await fs.rm(this.paths(handle.sandboxKey).root, { recursive: true, force: true });
   }
 
   /**
@@ -135,20 +221,24 @@ export class LocalProvider implements SandboxProvider {
    * @returns how many sandbox directories were stopped.
    */
   async stopAll(): Promise<number> {
-    const keys = (await fs.readdir(this.opts.sandboxRoot, { withFileTypes: true }).catch(() => []))
-      .filter((d) => d.isDirectory() && /^[A-Za-z0-9-]+$/.test(d.name))
-      .map((d) => d.name);
+    const keys = (await fs.readdir(this.opts.sandboxRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && SANDBOX_KEY.test(d.name)).map((d) => d.name);
     for (const key of keys) {
-      const agent = await readJson<AgentRecord>(path.join(this.dir(key), 'agent.json'));
+      const agent = await readJson<AgentRecord>(this.agentRecordFile(key));
       for (const pid of new Set([...(agent ? [agent.pid] : []), ...this.agentProcesses(key)])) await stopSandboxAgent(pid);
       await this.confinement(key).release();
     }
     return keys.length;
   }
 
+  /** Unmounts the own filesystem of every sandbox under the root (after {@link stopAll}), so the root can be removed; files stay in their images. */
+  async unmountAll(): Promise<void> {
+    const keys = (await fs.readdir(this.opts.sandboxRoot).catch(() => [] as string[])).filter((name) => SANDBOX_KEY.test(name));
+    for (const key of keys) await releaseSandboxDisk(this.paths(key).disk);
+  }
+
   async ensureAgent(handle: SandboxHandle, progress: ProgressFn): Promise<AgentEndpoint> {
-    const root = this.dir(handle.sandboxKey);
-    const recordFile = path.join(root, 'agent.json');
+    const dirs = this.paths(handle.sandboxKey);
+    const recordFile = this.agentRecordFile(handle.sandboxKey);
     const existing = await readJson<AgentRecord>(recordFile);
     if (existing && isProcessAlive(existing.pid)) {
       if (await checkHealth(existing.baseUrl, existing.token, HEALTH_TIMEOUT_MS)) {
@@ -165,14 +255,16 @@ export class LocalProvider implements SandboxProvider {
       await stopSandboxAgent(stray);
     }
     await progress('installing_agent', 'installing the offline ACP agent');
-    const binDir = await installOfflineAgent(path.join(root, 'bin'));
+    const binDir = await installOfflineAgent(dirs.bin);
     await progress('starting_agent', 'starting sandbox-agent and waiting for /v1/health');
     const token = randomBytes(24).toString('hex');
     let server;
     try {
       server = await startSandboxAgent({
-        home: path.join(root, 'home'),
-        logDir: path.join(root, 'logs'),
+        home: dirs.home,
+        logDir: dirs.logs,
+        outputFile: path.join(dirs.host, 'sandbox-agent.out'),
+        binaryPath: await this.agentBinary(),
         token,
         agentBinDir: binDir,
         launcher: this.confinement(handle.sandboxKey).launcher(),
@@ -186,8 +278,7 @@ export class LocalProvider implements SandboxProvider {
   }
 
   async createSession(handle: SandboxHandle, req: CreateSessionRequest, progress: ProgressFn): Promise<AgentSession> {
-    const root = this.dir(handle.sandboxKey);
-    const agentRecord = await readJson<AgentRecord>(path.join(root, 'agent.json'));
+    const agentRecord = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
     if (!agentRecord) throw new ProviderError('SandboxBroken', 'sandbox-agent has not been started in this sandbox', true);
     const target = { baseUrl: agentRecord.baseUrl, token: agentRecord.token };
     const sessionFile = this.sessionFile(handle.sandboxKey, req.sessionKey);
@@ -229,7 +320,7 @@ export class LocalProvider implements SandboxProvider {
   async endSession(handle: SandboxHandle, sessionKey: string): Promise<void> {
     const file = this.sessionFile(handle.sandboxKey, sessionKey);
     const record = await readJson<SessionRecord>(file);
-    const agent = await readJson<AgentRecord>(path.join(this.dir(handle.sandboxKey), 'agent.json'));
+    const agent = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
     if (record && agent && isProcessAlive(agent.pid)) {
       await closeAcpServer({ baseUrl: agent.baseUrl, token: agent.token, serverId: record.serverId, timeoutMs: 1_000 }).catch((err) => {
         if (!(err instanceof AcpError && err.kind === 'connection')) throw err;
@@ -240,7 +331,7 @@ export class LocalProvider implements SandboxProvider {
 
   async prompt(handle: SandboxHandle, sessionKey: string, text: string, onChunk: (text: string) => void, timeoutMs: number): Promise<{ stopReason: string }> {
     const record = await readJson<SessionRecord>(this.sessionFile(handle.sandboxKey, sessionKey));
-    const agent = await readJson<AgentRecord>(path.join(this.dir(handle.sandboxKey), 'agent.json'));
+    const agent = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
     if (!record?.sessionId || !agent) throw new ProviderError('SessionNotFound', `no open agent session "${sessionKey}" in this sandbox`, false);
     try {
       return await sendPrompt({ baseUrl: agent.baseUrl, token: agent.token, serverId: record.serverId, sessionId: record.sessionId, text, onChunk, timeoutMs });
@@ -251,8 +342,8 @@ export class LocalProvider implements SandboxProvider {
   }
 
   private sessionFile(sandboxKey: string, sessionKey: string): string {
-    if (!/^[A-Za-z0-9-]+$/.test(sessionKey)) throw new ProviderError('SandboxBroken', `invalid session key ${sessionKey}`, false);
-    return path.join(this.dir(sandboxKey), 'sessions', `${sessionKey}.json`);
+    if (!SANDBOX_KEY.test(sessionKey)) throw new ProviderError('SandboxBroken', `invalid session key ${sessionKey}`, false);
+    return path.join(this.paths(sandboxKey).host, 'sessions', `${sessionKey}.json`);
   }
 
   /** The requested agent when sandbox-agent reports it installed, else the offline agent. */
@@ -281,9 +372,37 @@ const toSession = (r: SessionRecord): AgentSession => ({
   details: { acpServerId: r.serverId, sessionId: r.sessionId, sessionAgent: r.agent },
 });
 
+/** True when `p` is a directory itself (lstat: a symlink is not followed, and is not one). */
+async function isDirectory(p: string): Promise<boolean> {
+  return (await fs.lstat(p).catch(() => null))?.isDirectory() ?? false;
+}
+
+/**
+ * Checks that every directory above `dir` lets others search it (o+x), so the sandbox's uid can reach
+ * its own directories through it when bubblewrap mounts them.
+ * @throws Error naming the first directory that does not.
+ */
+async function assertSearchable(dir: string): Promise<void> {
+  for (let current = path.dirname(dir); ; current = path.dirname(current)) {
+    const mode = (await fs.stat(current)).mode;
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `sandbox root ${dir} cannot be reached by the sandboxes' uid: ${current} has mode ${(mode & 0o777).toString(8)}; choose a SANDBOX_ROOT whose parents are searchable (o+x)`,
+      );
+    }
+    if (path.dirname(current) === current) return;
+  }
+}
+
+/** Reads a host-only record (never through a symlink). */
 async function readJson<T>(file: string): Promise<T | null> {
   try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+    const handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    try {
+      return JSON.parse(await handle.readFile('utf8')) as T;
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;

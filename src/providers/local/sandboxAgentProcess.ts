@@ -82,8 +82,14 @@ export async function installOfflineAgent(binDir: string): Promise<string> {
 export interface StartSandboxAgentOptions {
   /** HOME of the server: sandbox-agent keeps its agent installs under `$HOME/.local/share/sandbox-agent`. Created if missing. */
   home: string;
-  /** Log directory (SANDBOX_AGENT_LOG_DIR); the server's stdout/stderr go to `sandbox-agent.out` there. Created if missing. */
+  /** Log directory (SANDBOX_AGENT_LOG_DIR). Created if missing. */
   logDir: string;
+  /**
+   * File the server's (and its launcher's) stdout and stderr are appended to; default
+   * `<logDir>/sandbox-agent.out`. Opened by this process with O_NOFOLLOW: a confined sandbox passes a
+   * file in its host-only directory, never one inside a directory the sandbox can write.
+   */
+  outputFile?: string;
   /** Bearer token every route then requires. */
   token: string;
   /** Interface to bind; default 127.0.0.1. */
@@ -157,7 +163,9 @@ async function spawnAndWaitHealthy(
   env: Record<string, string>,
   launcher: AgentLauncher,
 ): Promise<StartAttempt> {
-  const out = openSync(path.join(opts.logDir, 'sandbox-agent.out'), 'a');
+  // O_NOFOLLOW: a symlink in its place is refused (ELOOP), never followed.
+  const flags = fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW;
+  const out = openSync(opts.outputFile ?? path.join(opts.logDir, 'sandbox-agent.out'), flags, 0o600);
   const args = ['server', '--token', opts.token, '--host', host, '--port', String(port), '--no-telemetry'];
   const launch = launcher.command(binary, args, env);
   let child;
