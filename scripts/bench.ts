@@ -22,6 +22,7 @@ import autocannon from 'autocannon';
 import { Command } from 'commander';
 import { dropDatabase } from '../src/db/migrate';
 import { createScratchDatabase } from '../src/dev/scratchDatabase';
+import { createScratchSandboxRoot } from '../src/dev/scratchSandboxRoot';
 import { randomUUID } from 'node:crypto';
 import { createPrismaClient } from '../src/db/prisma';
 import { insertTaskWithCreatedEvent } from '../src/db/taskEvents';
@@ -177,7 +178,7 @@ async function main(): Promise<void> {
     API_TOKENS: `${TOKEN}=${WORKSPACE}`,
     ENABLE_BENCHMARK_PROVIDERS: '1',
     SLOW_PROVIDER_DELAY_MS: '5000',
-    SANDBOX_ROOT: path.join(workDir, 'sandboxes'),
+    SANDBOX_ROOT: createScratchSandboxRoot('tps-bench-sandboxes-'),
     REPOSITORY_ROOTS: workDir,
     LOG_LEVEL: 'warn',
   };

@@ -9,24 +9,41 @@
  *
  * Start the service first (scripts/start.sh). Exit code 0 when the task is running, 1 otherwise.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { simpleGit } from 'simple-git';
 import { Command } from 'commander';
 import { createRealtimeClient, createTaskServiceClient, type operations, type TaskView } from '../client';
 
 /** The create body; `--agent` is checked by the API (400 `validation_failed` for an unknown one). */
 type CreateTaskBody = operations['createTask']['requestBody']['content']['application/json'];
 
+/**
+ * The service refuses its own checkout as a repository (docs/SECURITY.md#repository-policy), so the
+ * demo works on a bare copy of it beside the checkout: under the default REPOSITORY_ROOTS (the
+ * checkout's parent), outside the checkout.
+ */
+const CHECKOUT = path.resolve(__dirname, '..');
+const DEMO_REPOSITORY = path.join(path.dirname(CHECKOUT), `${path.basename(CHECKOUT)}-demo.git`);
+
+/** Makes DEMO_REPOSITORY a bare copy of this checkout's branches, or brings it up to date. */
+async function demoRepository(): Promise<string> {
+  if (existsSync(DEMO_REPOSITORY)) await simpleGit({ baseDir: DEMO_REPOSITORY }).fetch(CHECKOUT, '+refs/heads/*:refs/heads/*');
+  else await simpleGit().clone(CHECKOUT, DEMO_REPOSITORY, ['--bare', '--no-hardlinks']);
+  return DEMO_REPOSITORY;
+}
+
 const program = new Command()
   .name('demo')
   .option('--api <url>', 'base URL of the API', process.env.API_URL ?? 'http://127.0.0.1:3000')
-  .option('--repository <repo>', 'git repository path or URL', path.resolve(__dirname, '..'))
+  .option('--repository <repo>', `git repository path or URL (default: a bare copy of this checkout at ${DEMO_REPOSITORY}, made or refreshed first)`)
   .option('--prompt <text>', 'task prompt', 'Add a /version endpoint to the API')
   .option('--workspace <id>', 'workspace id', 'demo')
   .option('--agent <id>', 'agent id', 'claude')
   .option('--token <token>', 'bearer token bound to the workspace (API_TOKENS)', process.env.API_TOKEN ?? 'dev-token-change-me')
   .option('--timeout <seconds>', 'give up after this many seconds', '300')
   .parse();
-const opts = program.opts<{ api: string; repository: string; prompt: string; workspace: string; agent: string; token: string; timeout: string }>();
+const opts = program.opts<{ api: string; repository?: string; prompt: string; workspace: string; agent: string; token: string; timeout: string }>();
 
 const time = () => new Date().toISOString().slice(11, 23);
 
@@ -40,7 +57,7 @@ async function main(): Promise<number> {
       error,
       response,
     } = await rest.POST('/v1/tasks', {
-      body: { workspaceId: opts.workspace, repository: opts.repository, prompt: opts.prompt, agent: opts.agent as CreateTaskBody['agent'] },
+      body: { workspaceId: opts.workspace, repository: opts.repository ?? (await demoRepository()), prompt: opts.prompt, agent: opts.agent as CreateTaskBody['agent'] },
     });
     if (!created) throw new Error(`create answered ${response.status}: ${JSON.stringify(error)}`);
     console.log(`${time()}  created task ${created.id} in ${Date.now() - started} ms (status ${created.status}); following it over Socket.IO`);

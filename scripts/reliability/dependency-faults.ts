@@ -32,8 +32,10 @@ import { Connection, Client } from '@temporalio/client';
 import { createPrismaClient } from '../../src/db/prisma';
 import { dropDatabase } from '../../src/db/migrate';
 import { createScratchDatabase } from '../../src/dev/scratchDatabase';
+import { createScratchSandboxRoot } from '../../src/dev/scratchSandboxRoot';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { spawnService, waitForHealth } from '../../src/dev/serviceProcess';
-import { REPO_ROOT, ownDevServerSettings, startTemporalDevServer, type RunningTemporalDevServer } from '../../src/dev/temporalDevServer';
+import { ownDevServerSettings, startTemporalDevServer, type RunningTemporalDevServer } from '../../src/dev/temporalDevServer';
 import type { TaskEventMessage } from '../../src/domain/records';
 import { findFreePort } from '../../src/net/freePort';
 import { listAcpServers } from '../../src/providers/local/acpClient';
@@ -67,9 +69,11 @@ async function main(): Promise<number> {
   const { cli, server } = await ownDevServerSettings({ dbFilename: path.join(workDir, 'temporal.sqlite') });
   let temporal: RunningTemporalDevServer = await startTemporalDevServer(cli, server);
   const databaseUrl = await createScratchDatabase('tps_chaos', process.env.DATABASE_URL);
-  const sandboxRoot = path.join(workDir, 'sandboxes');
+  const sandboxRoot = createScratchSandboxRoot('tps-chaos-sandboxes-');
   const port = await findFreePort();
   const baseUrl = `http://127.0.0.1:${port}`;
+  // The repository the local tasks clone: a test repository under the roots (the service's own checkout is refused).
+  const repository = await createTestRepo(path.join(workDir, 'repo'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATABASE_URL: databaseUrl,
@@ -81,7 +85,7 @@ async function main(): Promise<number> {
     ENABLE_BENCHMARK_PROVIDERS: '1',
     SLOW_PROVIDER_DELAY_MS: String(opts.stepMs),
     SANDBOX_ROOT: sandboxRoot,
-    REPOSITORY_ROOTS: path.dirname(REPO_ROOT),
+    REPOSITORY_ROOTS: workDir,
     LOG_LEVEL: 'warn',
   };
   const children: ChildProcess[] = (['worker', 'api'] as const).map((role) => {
@@ -111,7 +115,7 @@ async function main(): Promise<number> {
       const res = await fetch(`${baseUrl}/v1/tasks`, {
         method: 'POST',
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ workspaceId: WORKSPACE, repository: REPO_ROOT, prompt: `Chaos task ${n}`, provider }),
+        body: JSON.stringify({ workspaceId: WORKSPACE, repository, prompt: `Chaos task ${n}`, provider }),
       });
       if (res.status !== 201) throw new Error(`create answered ${res.status}: ${await res.text()}`);
       const { id } = (await res.json()) as { id: string };
@@ -167,9 +171,8 @@ async function main(): Promise<number> {
       let sessions = '-';
       let localOk = true;
       if (provider === 'local' && sandboxes[0]) {
-        const root = path.join(sandboxRoot, sandboxes[0].id);
         const live = local.agentProcesses(sandboxes[0].id);
-        const agent = JSON.parse(readFileSync(path.join(root, 'agent.json'), 'utf8')) as { baseUrl: string; token: string };
+        const agent = JSON.parse(readFileSync(path.join(local.paths(sandboxes[0].id).host, 'agent.json'), 'utf8')) as { baseUrl: string; token: string };
         const servers = await listAcpServers({ baseUrl: agent.baseUrl, token: agent.token, timeoutMs: 2_000 });
         agents = String(live.length);
         sessions = String(servers.length);

@@ -30,6 +30,7 @@ import globalTeardown from '../../src/dev/stack/globalTeardown';
 import { readStack } from '../../src/dev/stack/stackFile';
 import { startTestApi } from '../../src/dev/stack/testApi';
 import { spawnService } from '../../src/dev/serviceProcess';
+import { createScratchSandboxRoot } from '../../src/dev/scratchSandboxRoot';
 
 /** Live sandbox-agent servers on this machine (the servers themselves, not a confined sandbox's wrappers). */
 function sandboxAgentPids(): number[] {
@@ -46,7 +47,7 @@ async function main(): Promise<number> {
   const prisma = createPrismaClient(stack.databaseUrl);
   const temporal = await createTemporalClient({ address: stack.temporalAddress, namespace: stack.namespace });
   const taskQueue = 'reliability-sigkill';
-  const sandboxRoot = path.join(stack.workDir, 'sandboxes');
+  const sandboxRoot = createScratchSandboxRoot('tps-sigkill-sandboxes-');
   const env = {
     ...process.env,
     DATABASE_URL: stack.databaseUrl,
