@@ -57,7 +57,7 @@ if command -v pg_isready >/dev/null && [ -z "${DATABASE_URL:-}" ] && ! pg_isread
   fi
 fi
 
-# Sandbox confinement (docs/SECURITY.md): bubblewrap, pasta, iproute2 and cgroup-tools from Debian's
+# Sandbox confinement (docs/SECURITY.md): bubblewrap, pasta, iproute2, cgroup-tools and socat from Debian's
 # packages, installed when missing unless isolation is switched off (SANDBOX_ISOLATION=none, unsafe).
 if [ "${SANDBOX_ISOLATION:-bwrap}" != "none" ]; then
   missing_pkgs=()
@@ -65,6 +65,9 @@ if [ "${SANDBOX_ISOLATION:-bwrap}" != "none" ]; then
   command -v pasta >/dev/null || missing_pkgs+=(passt)
   command -v ip >/dev/null || missing_pkgs+=(iproute2)
   command -v cgexec >/dev/null || missing_pkgs+=(cgroup-tools)
+  command -v socat >/dev/null || missing_pkgs+=(socat)
+  # The sandboxes' disk limit (SANDBOX_DISK_MB): an ext4 image per sandbox, loop-mounted.
+  PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null || missing_pkgs+=(e2fsprogs)
   if [ "${#missing_pkgs[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       echo "[setup] apt-get install ${missing_pkgs[*]} (sandbox confinement)"

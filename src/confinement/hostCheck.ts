@@ -17,7 +17,7 @@ import { runTool } from './hostTools';
 export class ConfinementUnavailableError extends Error {
   constructor(readonly missing: string[]) {
     super(
-      `sandboxes cannot be confined on this host: ${missing.join('; ')} (install the Debian packages bubblewrap, passt, iproute2 and cgroup-tools and run as root, or set SANDBOX_ISOLATION=none for development only)`,
+      `sandboxes cannot be confined on this host: ${missing.join('; ')} (install the Debian packages bubblewrap, passt, iproute2, cgroup-tools and socat and run as root, or set SANDBOX_ISOLATION=none for development only)`,
     );
     this.name = 'ConfinementUnavailableError';
   }
@@ -30,6 +30,7 @@ const TOOLS: Array<[tool: string, args: string[], pkg: string]> = [
   ['cgcreate', ['-h'], 'cgroup-tools'],
   ['cgexec', ['-h'], 'cgroup-tools'],
   ['setpriv', ['--version'], 'util-linux'],
+  ['socat', ['-V'], 'socat'],
 ];
 
 /**

@@ -1,17 +1,21 @@
 /**
  * A sandbox's network: its own network namespace (iproute2's `ip netns`), where 127.0.0.1 is the
  * sandbox's own loopback, so the host's loopback services (Postgres, the Temporal frontend, the API,
- * other sandboxes' agent ports) cannot be reached from inside. pasta (Debian's `passt`) attaches to it
- * and forwards one host port, 127.0.0.1:<port>, to the same port inside, which is how the worker and
- * the API reach the sandbox's own sandbox-agent. With outbound `allow`, pasta also carries the
- * sandbox's connections to the outside world (never to the host's loopback: `--no-map-gw`); with
- * `deny` the namespace has no route out at all.
+ * other sandboxes) cannot be reached from inside. pasta (Debian's `passt`) attaches to it, brings its
+ * loopback up and, with outbound `allow`, carries the sandbox's connections to the outside world
+ * (never to the host's loopback: `--no-map-gw`); with `deny` the namespace has no route out at all.
+ *
+ * The host reaches the sandbox's sandbox-agent through a Unix socket in the sandbox's host-only
+ * directory (root's, mode 0600): socat (Debian's `socat`), started inside the namespace, accepts on
+ * it and connects to the agent's port on the namespace's own loopback. Nothing of the sandbox listens
+ * on the host's network, so the agent needs no token, and no other host user can reach it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConfinementPolicy } from './policy';
 import { processName } from './processes';
-import { runTool } from './hostTools';
+import { ConfinementToolError, HOST_TOOLS_PATH, runTool } from './hostTools';
 
 /** Name of the sandbox's network namespace (/run/netns/<name>). */
 export function netnsOf(sandboxKey: string): string {
@@ -24,13 +28,23 @@ export function netnsExecPrefix(sandboxKey: string): string[] {
   return ['ip', 'netns', 'exec', netnsOf(sandboxKey)];
 }
 
+/** Host-side files of a sandbox's network (all in its host-only directory). */
+export interface SandboxNetworkFiles {
+  /** Where pasta writes its pid. */
+  pastaPid: string;
+  /** Where the socat forwarder's pid is kept. */
+  forwarderPid: string;
+  /** The Unix socket the host reaches the sandbox's agent through. */
+  agentSocket: string;
+}
+
 /**
- * Makes the sandbox's namespace anew (an earlier one, e.g. of a failed attempt, is removed first),
- * with host 127.0.0.1:`port` forwarded to `port` inside.
- * @param pidFile where pasta writes its pid (on the host, outside the sandbox).
+ * Makes the sandbox's namespace anew (an earlier one, e.g. of a failed attempt, is removed first)
+ * and the forwarder from `files.agentSocket` to 127.0.0.1:`port` inside it.
+ * @throws ConfinementToolError when `ip netns`, pasta or socat fail.
  */
-export async function createSandboxNetwork(sandboxKey: string, port: number, outbound: ConfinementPolicy['outbound'], pidFile: string): Promise<void> {
-  await deleteSandboxNetwork(sandboxKey, pidFile);
+export async function createSandboxNetwork(sandboxKey: string, port: number, outbound: ConfinementPolicy['outbound'], files: SandboxNetworkFiles): Promise<void> {
+  await deleteSandboxNetwork(sandboxKey, files);
   const name = netnsOf(sandboxKey);
   await runTool('ip', ['netns', 'add', name]);
   // pasta daemonizes once the namespace is configured; --runas 0 because it may not drop to `nobody`
@@ -38,26 +52,44 @@ export async function createSandboxNetwork(sandboxKey: string, port: number, out
   // prettier-ignore
   await runTool('pasta', [
     '--config-net', '--quiet', '--no-map-gw', '--runas', '0',
-    '-t', `127.0.0.1/${port}`, '-u', 'none', '-T', 'none', '-U', 'none', // only the agent port, inbound
-    '--pid', pidFile,
+    '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', // nothing forwarded in: the agent is reached through the socket
+    '--pid', files.pastaPid,
     '--netns', name,
   ]);
   if (outbound === 'deny') {
     for (const family of ['-4', '-6']) await runTool('ip', ['netns', 'exec', name, 'ip', family, 'route', 'flush', 'table', 'main']).catch(() => undefined);
   }
+  // prettier-ignore
+  const forwarder = spawn('ip', [
+    'netns', 'exec', name,
+    'socat', `UNIX-LISTEN:${files.agentSocket},fork,mode=600,unlink-early`, `TCP4:127.0.0.1:${port}`,
+  ], { detached: true, stdio: 'ignore', env: { PATH: HOST_TOOLS_PATH } });
+  const started = await new Promise<boolean>((resolve) => {
+    forwarder.once('spawn', () => resolve(true));
+    forwarder.once('error', () => resolve(false));
+  });
+  if (!started || forwarder.pid === undefined) throw new ConfinementToolError('socat', 'socat could not be started (Debian package socat)');
+  forwarder.unref();
+  writeFileSync(files.forwarderPid, String(forwarder.pid), { mode: 0o600 });
 }
 
-/** Stops the sandbox's pasta and removes its namespace; no error when there is none. */
-export async function deleteSandboxNetwork(sandboxKey: string, pidFile: string): Promise<void> {
-  if (existsSync(pidFile)) {
+/** Ends the sandbox's forwarder and pasta and removes its namespace and socket; no error when they are gone. */
+export async function deleteSandboxNetwork(sandboxKey: string, files: SandboxNetworkFiles): Promise<void> {
+  for (const [pidFile, name] of [
+    [files.forwarderPid, 'socat'],
+    [files.pastaPid, 'pasta'],
+  ] as const) {
+    if (!existsSync(pidFile)) continue;
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    if (pid > 0 && processName(pid)?.startsWith('pasta')) {
+    if (pid > 0 && processName(pid)?.startsWith(name)) {
       try {
-        process.kill(pid, 'SIGTERM');
+        process.kill(pid, name === 'socat' ? 'SIGKILL' : 'SIGTERM');
       } catch {
         // gone
       }
     }
+    rmSync(pidFile, { force: true });
   }
+  rmSync(files.agentSocket, { force: true });
   if (existsSync(path.join('/run/netns', netnsOf(sandboxKey)))) await runTool('ip', ['netns', 'del', netnsOf(sandboxKey)]);
 }

@@ -23,13 +23,18 @@ import { chmod, chown, lchown, lstat, mkdir, opendir } from 'node:fs/promises';
 import { cgexecPrefix, cgroupProcesses, createSandboxCgroup, destroySandboxCgroup } from './cgroups';
 import { SANDBOX_PATHS, bwrapArgs, dropToHostUid, sandboxPath, type BwrapMounts } from './bwrap';
 import { ensureSandboxDisk, releaseSandboxDisk } from './disk';
-import { createSandboxNetwork, deleteSandboxNetwork, netnsExecPrefix } from './network';
+import { createSandboxNetwork, deleteSandboxNetwork, netnsExecPrefix, type SandboxNetworkFiles } from './network';
 import { HOST_TOOLS_PATH } from './hostTools';
 import { isSandboxAgentServer } from './processes';
 import { sandboxEnvironment, type ConfinementPolicy } from './policy';
 
 /** How a sandbox-agent server is launched (implemented here; consumed by src/providers/local/sandboxAgentProcess.ts). */
 export interface AgentLauncher {
+  /**
+   * The Unix socket the host reaches the server through (the server then runs without a token and
+   * listens only inside the sandbox's network namespace); absent for a server on the host's loopback.
+   */
+  readonly socketPath?: string;
   /** Prepares a start on `port` (limits, network namespace with the port forwarded). */
   prepare(port: number): Promise<void>;
   /** The program to spawn for `binary args` with the server's own variables `env` (host paths). */
@@ -99,8 +104,14 @@ export class SandboxConfinement {
     return this.isolated && this.policy.limits.diskMb > 0;
   }
 
-  private get pastaPidFile(): string {
-    return path.join(this.dirs.host, 'pasta.pid');
+  /** The host-side files of the sandbox's network, in its host-only directory. */
+  private get networkFiles(): SandboxNetworkFiles {
+    return { pastaPid: path.join(this.dirs.host, 'pasta.pid'), forwarderPid: path.join(this.dirs.host, 'forwarder.pid'), agentSocket: this.agentSocket };
+  }
+
+  /** The Unix socket the host reaches the sandbox's agent through (src/confinement/network.ts). */
+  get agentSocket(): string {
+    return path.join(this.dirs.host, 'agent.sock');
   }
 
   /**
@@ -133,12 +144,13 @@ export class SandboxConfinement {
   launcher(): AgentLauncher {
     if (!this.isolated) return directLauncher(this.policy);
     return {
+      socketPath: this.agentSocket,
       prepare: async (port) => {
         // Every mount source must exist (a sandbox destroyed by a kill while this step waited has none;
         // the step then starts, returns, and is cleaned up like any step that outran a kill).
         await this.prepareFilesystem({ withRepo: true });
         await createSandboxCgroup(this.sandboxKey, this.policy.limits);
-        await createSandboxNetwork(this.sandboxKey, port, this.policy.outbound, this.pastaPidFile);
+        await createSandboxNetwork(this.sandboxKey, port, this.policy.outbound, this.networkFiles);
       },
       command: (binary, args, env) => {
         const confined = this.confinedArgs(SANDBOX_PATHS.agentBinary, args, env, { agentBinary: binary });
@@ -210,7 +222,7 @@ export class SandboxConfinement {
   async release(): Promise<void> {
     if (!this.isolated) return;
     await destroySandboxCgroup(this.sandboxKey);
-    await deleteSandboxNetwork(this.sandboxKey, this.pastaPidFile);
+    await deleteSandboxNetwork(this.sandboxKey, this.networkFiles);
   }
 
   /** {@link release}, then unmounts the sandbox's own filesystem: before its directory is removed. */

@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { DEFAULT_CONFINEMENT } from '../../src/confinement/policy';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
@@ -131,6 +132,37 @@ describe('the host never trusts what a sandbox wrote', () => {
     // And the sandbox's processes themselves are that uid on the host.
     const [agentPid] = services.local.agentProcesses(sandbox.sandboxId);
     expect(statSync(`/proc/${agentPid}`).uid).toBe(DEFAULT_CONFINEMENT.hostUid);
+  });
+
+  it("the agent's token is on no command line: the host reaches the agent through a root-only socket, nothing listens on the host", async () => {
+    const sandbox = await provision('Socket only');
+    expect(sandbox.agent.token).toBeNull();
+    const cmdlines = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        } catch {
+          return [];
+        }
+      });
+    expect(cmdlines.filter((argv) => argv.includes('--token'))).toEqual([]);
+    const [agentPid] = services.local.agentProcesses(sandbox.sandboxId);
+    expect(readFileSync(`/proc/${agentPid}/cmdline`, 'utf8').split('\0')).toContain('--no-token');
+    // The socket is root's, 0600, in the root-only host directory: another host user cannot connect.
+    const socket = statSync(sandbox.agent.socketPath!);
+    expect({ uid: socket.uid, mode: socket.mode & 0o777, dir: statSync(sandbox.dirs.host).mode & 0o777 }).toEqual({ uid: 0, mode: 0o600, dir: 0o700 });
+    const connect = `require('net').connect(${JSON.stringify(sandbox.agent.socketPath)}).on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`;
+    const asNobody = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', connect], { encoding: 'utf8' }).trim();
+    expect(asNobody).toBe('EACCES');
+    // The agent's port is not open on the host's loopback.
+    const port = Number(new URL(sandbox.agent.baseUrl).port);
+    const onHost = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve('connected')));
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+    });
+    expect(onHost).toBe('ECONNREFUSED');
   });
 
   it('a create naming another sandbox, a .git file or a refused transport clones nothing', async () => {

@@ -3,7 +3,7 @@
  * sandbox's network namespace (read from its routing table; no traffic is sent anywhere).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -32,13 +32,16 @@ describe('the outbound switch', () => {
     ['deny', false],
   ] as const)('outbound %s: a default route out of the namespace is %s', async (outbound, hasRoute) => {
     const key = `probe-${randomUUID()}`;
-    const pidFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'tps-net-')), 'pasta.pid');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tps-net-'));
+    const files = { pastaPid: path.join(dir, 'pasta.pid'), forwarderPid: path.join(dir, 'forwarder.pid'), agentSocket: path.join(dir, 'agent.sock') };
     try {
-      await createSandboxNetwork(key, await findFreePort(), outbound, pidFile);
+      await createSandboxNetwork(key, await findFreePort(), outbound, files);
       expect(/^default /m.test(routes(key))).toBe(hasRoute);
     } finally {
-      await deleteSandboxNetwork(key, pidFile);
+      await deleteSandboxNetwork(key, files);
     }
     expect(() => routes(key)).toThrow();
+    expect(readdirSync(dir)).toEqual([]); // pasta's and the forwarder's pid files and the socket are gone
+    rmSync(dir, { recursive: true });
   });
 });

@@ -112,14 +112,14 @@ describe('a confined local sandbox', () => {
       postgres: Number(new URL(stack.databaseUrl).port || 5432),
       temporal: Number(stack.temporalAddress.split(':')[1]),
       api: Number(new URL(services.baseUrl).port),
-      otherAgent: Number(new URL(other.baseUrl).port),
+      otherAgent: Number(new URL(other.agent.baseUrl).port),
     };
     for (const [name, port] of Object.entries(ports)) {
       const { stdout } = await run(sandbox, 'node', ['-e', connectScript(port)]);
       expect({ name, result: stdout.trim() }).toEqual({ name, result: 'ECONNREFUSED' });
     }
     // The worker's health check of the sandbox's own agent, from the host, succeeds.
-    expect(await checkHealth(sandbox.baseUrl, sandbox.token, 2_000)).toBe(true);
+    expect(await checkHealth(sandbox.agent, 2_000)).toBe(true);
   });
 
   it("does not see or signal the service's processes", async () => {
@@ -137,13 +137,13 @@ describe('a confined local sandbox', () => {
     expect(Number(cgroupValue(sandbox.sandboxId, 'pids', 'pids.current'))).toBeLessThanOrEqual(LIMITS.pidsMax);
     expect(Number(cgroupValue(sandbox.sandboxId, 'pids', 'pids.events')?.split(' ')[1] ?? '0')).toBeGreaterThan(0);
     expect((await getJson(`${services.baseUrl}/v1/tasks/${other.taskId}`)).status).toBe(200);
-    expect(await checkHealth(other.baseUrl, other.token, 2_000)).toBe(true);
+    expect(await checkHealth(other.agent, 2_000)).toBe(true);
     // The sleeps go (from the host: the sandbox itself cannot fork a `kill` right now).
     for (const pid of services.local.sandboxProcesses(sandbox.sandboxId)) {
       if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep') process.kill(pid, 'SIGKILL');
     }
     for (const deadline = Date.now() + 10_000; Number(cgroupValue(sandbox.sandboxId, 'pids', 'pids.current')) > 10 && Date.now() < deadline;) await sleep(100);
-    expect(await checkHealth(sandbox.baseUrl, sandbox.token, 2_000)).toBe(true);
+    expect(await checkHealth(sandbox.agent, 2_000)).toBe(true);
   });
 
   it("kills a memory hog at the memory limit, and the service, its agent and the other task's session carry on", async () => {
@@ -152,8 +152,8 @@ describe('a confined local sandbox', () => {
     expect(Number(cgroupValue(sandbox.sandboxId, 'memory', 'memory.failcnt'))).toBeGreaterThan(0);
     expect(Number(cgroupValue(sandbox.sandboxId, 'memory', 'memory.max_usage_in_bytes'))).toBeLessThanOrEqual(LIMITS.memoryMb * 1024 * 1024);
     expect((await fetch(`${services.baseUrl}/healthz`)).status).toBe(200);
-    expect(await checkHealth(sandbox.baseUrl, sandbox.token, 2_000)).toBe(true);
-    expect(await listAcpServers({ baseUrl: other.baseUrl, token: other.token, timeoutMs: 2_000 })).toHaveLength(1);
+    expect(await checkHealth(sandbox.agent, 2_000)).toBe(true);
+    expect(await listAcpServers({ ...other.agent, timeoutMs: 2_000 })).toHaveLength(1);
   });
 
   it('ends every process of the sandbox on kill, detached ones included', async () => {
@@ -172,6 +172,6 @@ describe('a confined local sandbox', () => {
     expect(before.filter(isProcessAlive)).toEqual([]);
     expect(existsSync(path.join('/run/netns', `tps-${sandbox.sandboxId}`))).toBe(false);
     // The other sandbox is untouched.
-    expect(await checkHealth(other.baseUrl, other.token, 2_000)).toBe(true);
+    expect(await checkHealth(other.agent, 2_000)).toBe(true);
   });
 });

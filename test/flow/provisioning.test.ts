@@ -128,8 +128,9 @@ describe('provisionTask on the real stack', () => {
       const details = sandbox.details as { agentPid: number; acpServerId: string; sessionId: string };
       expect(isProcessAlive(details.agentPid)).toBe(true);
       const agentRecord = JSON.parse(require('node:fs').readFileSync(path.join(services.local.paths(sandbox.id).host, 'agent.json'), 'utf8'));
-      expect(await checkHealth(sandbox.agentEndpoint!, agentRecord.token, 2000)).toBe(true);
-      const sessions = await listAcpSessions({ baseUrl: sandbox.agentEndpoint!, token: agentRecord.token, serverId: details.acpServerId, timeoutMs: 5000 });
+      expect(agentRecord.baseUrl).toBe(sandbox.agentEndpoint);
+      expect(await checkHealth(agentRecord, 2000)).toBe(true);
+      const sessions = await listAcpSessions({ ...agentRecord, serverId: details.acpServerId, timeoutMs: 5000 });
       expect(sessions.map((s) => s.sessionId)).toEqual([task.activeSessionId]);
       expect(details.sessionId).toBe(task.activeSessionId);
 

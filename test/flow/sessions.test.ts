@@ -7,6 +7,7 @@ import { authedFetch } from '../../src/dev/stack/auth';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { listAcpServers } from '../../src/providers/local/acpClient';
+import type { AgentTarget } from '../../src/providers/local/agentHttp';
 import type { TaskEventMessage } from '../../src/domain/records';
 import { ProviderError } from '../../src/providers/types';
 import { Gate, gatedProvider } from '../../src/dev/stack/gate';
@@ -70,8 +71,7 @@ describe('workbench sessions on the real stack', () => {
   const agentTarget = async (taskId: string) => {
     const task = (await getJson(url(`/v1/tasks/${taskId}`))).body;
     const sandbox = await services.prisma.sandbox.findUniqueOrThrow({ where: { id: task.activeSandboxId } });
-    const { token } = JSON.parse(await fs.readFile(path.join(services.local.paths(sandbox.id).host, 'agent.json'), 'utf8'));
-    return { baseUrl: sandbox.agentEndpoint!, token: token as string };
+    return JSON.parse(await fs.readFile(path.join(services.local.paths(sandbox.id).host, 'agent.json'), 'utf8')) as AgentTarget;
   };
 
   it('opens a tab at once while provisioning is held, refuses sends while pending, then reaches ready by pushed events; messages round-trip', async () => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { sandboxGit } from '../support/sandboxGit';
 import { createLogger } from '../../src/logger';
 import { listAcpServers } from '../../src/providers/local/acpClient';
+import type { AgentTarget } from '../../src/providers/local/agentHttp';
 import { LocalProvider } from '../../src/providers/local/localProvider';
 import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { ProviderError, type SandboxHandle } from '../../src/providers/types';
@@ -83,8 +84,8 @@ describe('LocalProvider', () => {
   });
 
   it('opens one session and reuses it; after a lost answer it closes the earlier ACP server before opening anew', async () => {
-    const token = JSON.parse(await fs.readFile(path.join(records(), 'agent.json'), 'utf8')).token as string;
-    const servers = () => listAcpServers({ baseUrl: handle.agentEndpoint!, token, timeoutMs: 2000 });
+    const agent = JSON.parse(await fs.readFile(path.join(records(), 'agent.json'), 'utf8')) as AgentTarget;
+    const servers = () => listAcpServers({ ...agent, timeoutMs: 2000 });
 
     const first = await provider.createSession(handle, { agent: 'claude', sessionKey: 'initial' }, report);
     expect(first.agent).toBe('pi'); // claude cannot be installed here: the offline agent serves the session

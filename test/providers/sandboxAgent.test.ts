@@ -56,8 +56,8 @@ test('starts sandbox-agent, runs an offline ACP session with a streamed reply, a
   server = await startSandboxAgent({ home, logDir: path.join(root, 'logs'), token, agentBinDir });
   const { baseUrl, pid } = server;
   expect(isProcessAlive(pid)).toBe(true);
-  expect(await checkHealth(baseUrl, token, 2_000)).toBe(true);
-  expect(await checkHealth(baseUrl, 'wrong-token', 2_000)).toBe(false);
+  expect(await checkHealth(server, 2_000)).toBe(true);
+  expect(await checkHealth({ baseUrl, token: 'wrong-token' }, 2_000)).toBe(false);
 
   const agents = (await (await fetch(`${baseUrl}/v1/agents`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { agents: Array<{ id: string; installed: boolean }> };
   expect(agents.agents.find((a) => a.id === OFFLINE_AGENT_ID)?.installed).toBe(true);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SandboxDirs } from '../../src/confinement/sandboxConfinement';
 import type { TestServices } from '../../src/dev/stack/services';
+import { agentFetch, type AgentTarget } from '../../src/providers/local/agentHttp';
 
 export interface Sandbox {
   taskId: string;
@@ -14,8 +15,8 @@ export interface Sandbox {
   root: string;
   /** Its host directories (src/providers/local/layout.ts). */
   dirs: SandboxDirs;
-  baseUrl: string;
-  token: string;
+  /** How the host reaches its sandbox-agent (the host-only agent.json). */
+  agent: AgentTarget;
 }
 
 export interface RunResult {
@@ -29,15 +30,15 @@ export async function sandboxOf(services: TestServices, taskId: string): Promise
   const task = await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
   const row = await services.prisma.sandbox.findUniqueOrThrow({ where: { id: task.activeSandboxId! } });
   const dirs = services.local.paths(row.id);
-  const agent = JSON.parse(readFileSync(path.join(dirs.host, 'agent.json'), 'utf8')) as { baseUrl: string; token: string };
-  return { taskId, sandboxId: row.id, root: dirs.root, dirs, baseUrl: agent.baseUrl, token: agent.token };
+  const agent = JSON.parse(readFileSync(path.join(dirs.host, 'agent.json'), 'utf8')) as AgentTarget;
+  return { taskId, sandboxId: row.id, root: dirs.root, dirs, agent };
 }
 
 /** Runs `command args` inside the sandbox through its sandbox-agent's process API. */
 export async function run(sandbox: Sandbox, command: string, args: string[]): Promise<RunResult> {
-  const res = await fetch(`${sandbox.baseUrl}/v1/processes/run`, {
+  const res = await agentFetch(sandbox.agent, `${sandbox.agent.baseUrl}/v1/processes/run`, 'application/json', {
     method: 'POST',
-    headers: { authorization: `Bearer ${sandbox.token}`, 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ command, args }),
   });
   expect(res.status).toBe(200);

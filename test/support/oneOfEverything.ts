@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { listAcpServers } from '../../src/providers/local/acpClient';
+import type { AgentTarget } from '../../src/providers/local/agentHttp';
 import type { TestServices } from '../../src/dev/stack/services';
 import type { TaskEventClient } from '../../src/dev/stack/socketClient';
 
@@ -16,8 +17,8 @@ export async function expectOneOfEverything(services: TestServices, taskId: stri
   expect(sandboxes).toHaveLength(1);
   const details = sandboxes[0]!.details as { agentPid?: number };
   expect(services.local.agentProcesses(sandboxes[0]!.id)).toEqual([details.agentPid]);
-  const agent = JSON.parse(readFileSync(path.join(services.local.paths(sandboxes[0]!.id).host, 'agent.json'), 'utf8')) as { baseUrl: string; token: string };
-  expect(await listAcpServers({ baseUrl: agent.baseUrl, token: agent.token, timeoutMs: 2_000 })).toHaveLength(1);
+  const agent = JSON.parse(readFileSync(path.join(services.local.paths(sandboxes[0]!.id).host, 'agent.json'), 'utf8')) as AgentTarget;
+  expect(await listAcpServers({ ...agent, timeoutMs: 2_000 })).toHaveLength(1);
 }
 
 /**

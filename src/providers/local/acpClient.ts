@@ -21,6 +21,7 @@
  * Every call takes `timeoutMs` (ms) and throws {@link AcpError} on failure.
  */
 import { randomUUID } from 'node:crypto';
+import { agentFetch, type AgentTarget } from './agentHttp';
 
 /** timeout: no answer in time (the operation may still complete server-side: do not retry blindly);
  * connection: could not reach the server / connection dropped; http: non-2xx status; rpc: JSON-RPC error. */
@@ -51,12 +52,8 @@ export class AcpError extends Error {
   }
 }
 
-export interface AcpTarget {
-  /** Server base URL, e.g. `http://127.0.0.1:2468`. */
-  baseUrl: string;
-  /** Bearer token of the server. */
-  token: string;
-}
+/** The sandbox-agent server to talk to (./agentHttp.ts). */
+export type AcpTarget = AgentTarget;
 
 export interface AcpServerInfo {
   serverId: string;
@@ -101,9 +98,8 @@ export async function createAcpSession(opts: AcpTarget & { serverId: string; age
  */
 export async function closeAcpServer(opts: AcpTarget & { serverId: string; timeoutMs: number }): Promise<'closed' | 'requested'> {
   try {
-    const res = await fetch(acpUrl(opts.baseUrl, opts.serverId), {
+    const res = await agentFetch(opts, acpUrl(opts.baseUrl, opts.serverId), 'application/json', {
       method: 'DELETE',
-      headers: headers(opts.token, 'application/json'),
       signal: AbortSignal.timeout(opts.timeoutMs),
     });
     await res.body?.cancel();
@@ -172,8 +168,8 @@ export async function sendPrompt(
   const signal = AbortSignal.any([deadline, stop.signal]);
   const requestId = `prompt-${randomUUID()}`;
   try {
-    const stream = await fetch(acpUrl(opts.baseUrl, opts.serverId), {
-      headers: { ...headers(opts.token, 'text/event-stream'), 'Last-Event-ID': LIVE_ONLY_EVENT_ID },
+    const stream = await agentFetch(opts, acpUrl(opts.baseUrl, opts.serverId), 'text/event-stream', {
+      headers: { 'Last-Event-ID': LIVE_ONLY_EVENT_ID },
       signal,
     });
     if (!stream.ok || !stream.body) throw await httpError(stream, `subscribe to ACP server ${opts.serverId}`);
@@ -248,9 +244,9 @@ function sseData(block: string): string | undefined {
 
 async function cancelPrompt(opts: AcpTarget & { serverId: string; sessionId: string }): Promise<void> {
   try {
-    const res = await fetch(acpUrl(opts.baseUrl, opts.serverId), {
+    const res = await agentFetch(opts, acpUrl(opts.baseUrl, opts.serverId), 'application/json', {
       method: 'POST',
-      headers: { ...headers(opts.token, 'application/json'), 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ jsonrpc: '2.0', method: 'session/cancel', params: { sessionId: opts.sessionId } }),
       signal: AbortSignal.timeout(1_000),
     });
@@ -284,9 +280,9 @@ async function rpcRequest(
   const what = `${method} on ACP server ${opts.serverId}`;
   try {
     const url = acpUrl(opts.baseUrl, opts.serverId, opts.agent);
-    const res = await fetch(url, {
+    const res = await agentFetch(opts, url, 'application/json', {
       method: 'POST',
-      headers: { ...headers(opts.token, 'application/json'), 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
       signal: opts.signal,
     });
@@ -306,7 +302,7 @@ function rpcResult(message: JsonRpcMessage, what: string): unknown {
 
 async function getJson(opts: AcpTarget & { timeoutMs: number }, url: string, what: string): Promise<unknown> {
   try {
-    const res = await fetch(url, { headers: headers(opts.token, 'application/json'), signal: AbortSignal.timeout(opts.timeoutMs) });
+    const res = await agentFetch(opts, url, 'application/json', { signal: AbortSignal.timeout(opts.timeoutMs) });
     if (!res.ok) throw await httpError(res, what);
     return await res.json();
   } catch (err) {
@@ -317,10 +313,6 @@ async function getJson(opts: AcpTarget & { timeoutMs: number }, url: string, wha
 function acpUrl(baseUrl: string, serverId: string, agent?: string): string {
   const url = `${baseUrl.replace(/\/+$/, '')}/v1/acp/${encodeURIComponent(serverId)}`;
   return agent === undefined ? url : `${url}?agent=${encodeURIComponent(agent)}`;
-}
-
-function headers(token: string, accept: string): Record<string, string> {
-  return { Authorization: `Bearer ${token}`, Accept: accept };
 }
 
 /** AcpError of kind 'http' with the status and the problem+json detail when there is one. */

@@ -3,7 +3,9 @@
  *
  *   <sandboxRoot>/<sandboxKey>/            root's, 0711: the sandbox's uid may pass through, nothing more
  *     host/                                root's, 0700, never mounted into the sandbox: the provider's records
- *       agent.json                         the running sandbox-agent: { pid, port, baseUrl, token }
+ *       agent.json                         the running sandbox-agent: { pid, port, baseUrl, token, socketPath }
+ *       agent.sock                         the Unix socket the host reaches it through (root, 0600; socat)
+ *       forwarder.pid                      socat's pid
  *       sessions/<sessionKey>.json         an agent session: { serverId, sessionId?, agent, attempt }
  *       pasta.pid                          the pasta process of the sandbox's network namespace
  *       sandbox-agent.out                  the server's stdout and stderr (opened with O_NOFOLLOW)

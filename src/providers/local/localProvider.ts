@@ -4,7 +4,7 @@
  * Confinement (src/confinement, docs/SECURITY.md): sandbox-agent and everything it starts run as an
  * unprivileged host uid (1000 inside) in their own user, PID, network and mount namespaces, under
  * cgroup limits and a disk limit, and see only repo/, home/, logs/ (read-write) and bin/ (read-only)
- * as /sandbox/<name>; the provider's own records (host/: agent.json with the token, sessions/) stay
+ * as /sandbox/<name>; the provider's own records (host/: agent.json, sessions/, the agent's socket) stay
  * outside their view.
  *
  * The records are the provider's own durable record: a retried step reads them and reuses what an
@@ -34,6 +34,7 @@ import {
   type SandboxProvider,
 } from '../types';
 import { AcpError, acpServerExists, closeAcpServer, createAcpSession, sendPrompt } from './acpClient';
+import { agentFetch, forgetAgentSocket, type AgentTarget } from './agentHttp';
 import { checkoutInside, cloneAndCheckout, listRemoteBranches } from './git';
 import { SANDBOX_KEY, sandboxLayout } from './layout';
 import {
@@ -57,11 +58,10 @@ export const LOCAL_PROVIDER_ID = 'local';
 const SESSION_CREATE_TIMEOUT_MS = 60_000;
 const HEALTH_TIMEOUT_MS = 2_000;
 
-interface AgentRecord {
+/** The running sandbox-agent (host/agent.json): where the host reaches it (./agentHttp.ts) and its pid and port inside. */
+interface AgentRecord extends AgentTarget {
   pid: number;
   port: number;
-  baseUrl: string;
-  token: string;
 }
 
 interface SessionRecord {
@@ -211,6 +211,7 @@ export class LocalProvider implements SandboxProvider {
     if (agent) await stopSandboxAgent(agent.pid);
     // Every other process of the sandbox too (the agent's tools, detached or not), its network, limits and disk.
     await this.confinement(handle.sandboxKey).releaseAll();
+    if (agent?.socketPath) await forgetAgentSocket(agent.socketPath);
     await fs.rm(this.paths(handle.sandboxKey).root, { recursive: true, force: true });
   }
 
@@ -241,7 +242,7 @@ export class LocalProvider implements SandboxProvider {
     const recordFile = this.agentRecordFile(handle.sandboxKey);
     const existing = await readJson<AgentRecord>(recordFile);
     if (existing && isProcessAlive(existing.pid)) {
-      if (await checkHealth(existing.baseUrl, existing.token, HEALTH_TIMEOUT_MS)) {
+      if (await checkHealth(existing, HEALTH_TIMEOUT_MS)) {
         await progress('reusing_agent', `sandbox-agent already running (pid ${existing.pid})`);
         return toEndpoint(existing);
       }
@@ -272,7 +273,7 @@ export class LocalProvider implements SandboxProvider {
     } catch (err) {
       throw new ProviderError('ProviderUnavailable', `sandbox-agent did not start: ${(err as Error).message}`, true, { cause: err });
     }
-    const record: AgentRecord = { pid: server.pid, port: server.port, baseUrl: server.baseUrl, token };
+    const record: AgentRecord = { pid: server.pid, port: server.port, baseUrl: server.baseUrl, token: server.token, socketPath: server.socketPath };
     await writeJson(recordFile, record);
     return toEndpoint(record);
   }
@@ -280,7 +281,7 @@ export class LocalProvider implements SandboxProvider {
   async createSession(handle: SandboxHandle, req: CreateSessionRequest, progress: ProgressFn): Promise<AgentSession> {
     const agentRecord = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
     if (!agentRecord) throw new ProviderError('SandboxBroken', 'sandbox-agent has not been started in this sandbox', true);
-    const target = { baseUrl: agentRecord.baseUrl, token: agentRecord.token };
+    const target: AgentTarget = agentRecord;
     const sessionFile = this.sessionFile(handle.sandboxKey, req.sessionKey);
     await fs.mkdir(path.dirname(sessionFile), { recursive: true });
     const previous = await readJson<SessionRecord>(sessionFile);
@@ -322,7 +323,7 @@ export class LocalProvider implements SandboxProvider {
     const record = await readJson<SessionRecord>(file);
     const agent = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
     if (record && agent && isProcessAlive(agent.pid)) {
-      await closeAcpServer({ baseUrl: agent.baseUrl, token: agent.token, serverId: record.serverId, timeoutMs: 1_000 }).catch((err) => {
+      await closeAcpServer({ ...agent, serverId: record.serverId, timeoutMs: 1_000 }).catch((err) => {
         if (!(err instanceof AcpError && err.kind === 'connection')) throw err;
       });
     }
@@ -334,7 +335,7 @@ export class LocalProvider implements SandboxProvider {
     const agent = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
     if (!record?.sessionId || !agent) throw new ProviderError('SessionNotFound', `no open agent session "${sessionKey}" in this sandbox`, false);
     try {
-      return await sendPrompt({ baseUrl: agent.baseUrl, token: agent.token, serverId: record.serverId, sessionId: record.sessionId, text, onChunk, timeoutMs });
+      return await sendPrompt({ ...agent, serverId: record.serverId, sessionId: record.sessionId, text, onChunk, timeoutMs });
     } catch (err) {
       if (err instanceof AcpError) throw new ProviderError('PromptFailed', `the agent did not complete the turn: ${err.message}`, false, { cause: err });
       throw err;
@@ -347,11 +348,8 @@ export class LocalProvider implements SandboxProvider {
   }
 
   /** The requested agent when sandbox-agent reports it installed, else the offline agent. */
-  private async effectiveAgent(target: { baseUrl: string; token: string }, requested: string): Promise<string> {
-    const res = await fetch(`${target.baseUrl}/v1/agents`, {
-      headers: { Authorization: `Bearer ${target.token}`, Accept: 'application/json' },
-      signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS),
-    }).catch((err) => {
+  private async effectiveAgent(target: AgentTarget, requested: string): Promise<string> {
+    const res = await agentFetch(target, `${target.baseUrl}/v1/agents`, 'application/json', { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) }).catch((err) => {
       throw new AcpError('connection', `GET /v1/agents: ${(err as Error).message}`, { cause: err });
     });
     if (!res.ok) throw new AcpError('http', `GET /v1/agents: HTTP ${res.status}`, { status: res.status });

@@ -36,6 +36,7 @@ import { constants as fsConstants, existsSync, promises as fsp, openSync, closeS
 import { findFreePort } from '../../net/freePort';
 import path from 'node:path';
 import { directLauncher, type AgentLauncher } from '../../confinement/sandboxConfinement';
+import { agentFetch, type AgentTarget } from './agentHttp';
 
 /** The sandbox-agent agent id under which the offline agent is reported and launched. */
 export const OFFLINE_AGENT_ID = 'pi';
@@ -90,7 +91,11 @@ export interface StartSandboxAgentOptions {
    * file in its host-only directory, never one inside a directory the sandbox can write.
    */
   outputFile?: string;
-  /** Bearer token every route then requires. */
+  /**
+   * Bearer token every route then requires, for a server on the host's loopback. Ignored (the server
+   * runs with `--no-token`) when the launcher reaches it through a Unix socket: then no token exists to
+   * show up on a command line.
+   */
   token: string;
   /** Interface to bind; default 127.0.0.1. */
   host?: string;
@@ -111,15 +116,13 @@ export interface StartSandboxAgentOptions {
   launcher?: AgentLauncher;
 }
 
-export interface SandboxAgentServer {
+export interface SandboxAgentServer extends AgentTarget {
   pid: number;
   port: number;
-  /** `http://<host>:<port>`, no trailing slash. */
-  baseUrl: string;
 }
 
 /**
- * Starts `sandbox-agent server --token <t> --host <h> --port <p> --no-telemetry` detached, on a free
+ * Starts `sandbox-agent server --token <t> (or --no-token behind a launcher socket) --host <h> --port <p> --no-telemetry` detached, on a free
  * port, and resolves once `GET /v1/health` answers ok. If the server exits with code 1 before becoming
  * healthy (the port was taken between probing and binding) it retries on a new port, up to 4 attempts.
  * @throws Error if the binary cannot be started, exits early, or is not healthy within
@@ -147,13 +150,13 @@ export async function startSandboxAgent(opts: StartSandboxAgentOptions): Promise
     const port = await findFreePort(host);
     await launcher.prepare(port);
     const result = await spawnAndWaitHealthy(binary, host, port, opts, env, launcher);
-    if (result.ok) return { pid: result.pid, port, baseUrl: result.baseUrl };
+    if (result.ok) return { pid: result.pid, port, ...result.target };
     if (result.exitCode === 1 && attempt < PORT_ATTEMPTS) continue;
     throw new Error(`sandbox-agent did not start on ${host}:${port}: ${result.reason} (logs in ${opts.logDir})`);
   }
 }
 
-type StartAttempt = { ok: true; pid: number; baseUrl: string } | { ok: false; exitCode: number | null; reason: string };
+type StartAttempt = { ok: true; pid: number; target: AgentTarget } | { ok: false; exitCode: number | null; reason: string };
 
 async function spawnAndWaitHealthy(
   binary: string,
@@ -166,7 +169,8 @@ async function spawnAndWaitHealthy(
   // O_NOFOLLOW: a symlink in its place is refused (ELOOP), never followed.
   const flags = fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW;
   const out = openSync(opts.outputFile ?? path.join(opts.logDir, 'sandbox-agent.out'), flags, 0o600);
-  const args = ['server', '--token', opts.token, '--host', host, '--port', String(port), '--no-telemetry'];
+  const auth = launcher.socketPath ? ['--no-token'] : ['--token', opts.token];
+  const args = ['server', ...auth, '--host', host, '--port', String(port), '--no-telemetry'];
   const launch = launcher.command(binary, args, env);
   let child;
   try {
@@ -179,7 +183,7 @@ async function spawnAndWaitHealthy(
   child.once('exit', (code, signal) => (exited = { code, signal }));
   child.once('error', (err) => (spawnError = err));
 
-  const baseUrl = `http://${formatHost(host)}:${port}`;
+  const target: AgentTarget = { baseUrl: `http://${formatHost(host)}:${port}`, token: launcher.socketPath ? null : opts.token, socketPath: launcher.socketPath };
   const deadline = Date.now() + (opts.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS);
   let failure: Extract<StartAttempt, { ok: false }> = { ok: false, exitCode: null, reason: 'not healthy in time' };
   while (Date.now() < deadline) {
@@ -191,10 +195,10 @@ async function spawnAndWaitHealthy(
       failure = { ok: false, exitCode: exited.code, reason: `exited early (code ${exited.code}, signal ${exited.signal})` };
       break;
     }
-    if (await checkHealth(baseUrl, opts.token, 1_000)) {
+    if (await checkHealth(target, 1_000)) {
       child.unref();
       const pid = launcher.serverPid(child.pid!);
-      if (pid !== null) return { ok: true, pid, baseUrl };
+      if (pid !== null) return { ok: true, pid, target };
       break;
     }
     await sleep(HEALTH_POLL_MS);
@@ -205,15 +209,12 @@ async function spawnAndWaitHealthy(
 }
 
 /**
- * `GET {baseUrl}/v1/health` with the bearer token.
+ * `GET /v1/health` of the server at `target` (./agentHttp.ts).
  * @returns true iff it answered 200 with `{status: 'ok'}` within `timeoutMs` (ms); never throws.
  */
-export async function checkHealth(baseUrl: string, token: string, timeoutMs: number): Promise<boolean> {
+export async function checkHealth(target: AgentTarget, timeoutMs: number): Promise<boolean> {
   try {
-    const res = await fetch(`${baseUrl}/v1/health`, {
-      headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    const res = await agentFetch(target, `${target.baseUrl}/v1/health`, 'application/json', { signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) return false;
     const body = (await res.json()) as { status?: unknown };
     return body.status === 'ok';
