@@ -18,7 +18,8 @@ import { createScratchSandboxRoot } from '../../src/dev/scratchSandboxRoot';
 
 describe('LocalProvider', () => {
   const root = mkdtempSync(path.join(readStack().workDir, 'local-provider-'));
-  const sandboxRoot = createScratchSandboxRoot();
+  const scratch = createScratchSandboxRoot();
+  const sandboxRoot = path.join(scratch, 'not-made-yet', 'sandboxes'); // the provider makes it, as for the default /var/lib/… root
   const provider = new LocalProvider({
     sandboxRoot,
     logger: createLogger('test', 'silent'),
@@ -39,7 +40,7 @@ describe('LocalProvider', () => {
 
   afterAll(async () => {
     if (handle) await provider.destroySandbox(handle);
-    await fs.rm(sandboxRoot, { recursive: true, force: true });
+    await fs.rm(scratch, { recursive: true, force: true });
   });
 
   it('lists branches with git and refuses a repository that does not exist', async () => {

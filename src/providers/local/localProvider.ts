@@ -182,6 +182,7 @@ export class LocalProvider implements SandboxProvider {
   async createSandbox(req: CreateSandboxRequest, progress: ProgressFn): Promise<SandboxHandle> {
     const dirs = this.paths(req.sandboxKey);
     const confinement = this.confinement(req.sandboxKey);
+    await this.agentBinary(); // the sandbox root exists, searchable, before any sandbox in it
     await confinement.prepareFilesystem();
     if (await isDirectory(dirs.repo)) {
       await checkoutInside((command, args, timeoutMs) => confinement.runInside(command, args, timeoutMs), req.branchName, progress);
