@@ -2,6 +2,7 @@
  * Prisma 7 client on the `pg` driver adapter (no native query engine is needed).
  */
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client';
 
 export type { PrismaClient };
@@ -14,7 +15,21 @@ export type { Prisma } from '../generated/prisma/client';
  */
 const POOL_OPTIONS = { connectionTimeoutMillis: 5_000, keepAlive: true } as const;
 
-/** Creates a Prisma client for `databaseUrl`. The caller owns it and must `$disconnect()` it. */
-export function createPrismaClient(databaseUrl: string): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl, ...POOL_OPTIONS }) });
+/**
+ * Creates a Prisma client for `databaseUrl`. The caller owns it and must `$disconnect()` it (which
+ * also ends its pool).
+ *
+ * A terminated connection (57P01 from `pg_terminate_backend`, a failover, a restart, an idle-session
+ * timeout, a pooler) is an outage, never a crash: every connection of the pool gets an `error`
+ * listener the moment it connects, for its whole life. Without it, a connection that the server ends
+ * while the pool hands it to a transaction (pg-pool has taken its idle listener off, the adapter has
+ * not put its own on yet) emits `error` with no listener, which ends the process. The query that was
+ * using the connection still fails, and ./unavailable.ts classifies that failure.
+ * @param onConnectionError told of each such error (for a log line); default: ignored.
+ */
+export function createPrismaClient(databaseUrl: string, onConnectionError: (err: Error) => void = () => undefined): PrismaClient {
+  const pool = new pg.Pool({ connectionString: databaseUrl, ...POOL_OPTIONS });
+  pool.on('connect', (client) => client.on('error', onConnectionError));
+  pool.on('error', onConnectionError); // an idle connection's error (the pool has already dropped it)
+  return new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true, onPoolError: onConnectionError, onConnectionError }) });
 }

@@ -31,7 +31,7 @@ const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123]|53300)$/;
 
 /** Messages of `pg` and Prisma that carry no code but the same meaning. */
 const UNAVAILABLE_MESSAGE =
-  /Can't reach database server|Connection terminated|timeout exceeded when trying to connect|Query read timeout|Server has closed the connection|the database system is (starting up|shutting down|in recovery mode)|terminating connection due to administrator command/i;
+  /Can't reach database server|Connection terminated|timeout exceeded when trying to connect|Query read timeout|Server has closed the connection|the database system is (starting up|shutting down|in recovery mode)|terminating connection due to administrator command|Client has encountered a connection error and is not queryable/i;
 
 /**
  * True when `err` (a Prisma or driver-adapter error, a `pg` error, possibly wrapped as a `cause`)
