@@ -6,12 +6,12 @@
  *   2. the Temporal dev server with its Web UI, per temporal-dev.yaml (CLI built on first run);
  *   3. the database named by DATABASE_URL (created when missing) with migrations applied;
  *   4. the worker and the API as separate processes.
- * Ctrl-C (SIGINT) or SIGTERM stops all of them, the embedded server last; if one child dies, the rest
- * are stopped too.
+ * Ctrl-C (SIGINT) or SIGTERM stops all of them, the embedded server last. A worker or API that exits
+ * on its own (a crash, a SIGKILL) is started again with backoff and the restart is logged
+ * (src/dev/supervisor.ts); the embedded PostgreSQL exiting stops the rest.
  * The local sandboxes' sandbox-agent processes (started by the worker, detached so that they outlive a
  * worker restart) are stopped as well, unless `--keep-sandboxes` is given; their directories stay.
  */
-import type { ChildProcess } from 'node:child_process';
 import { loadConfig } from '../src/config';
 import { applyMigrations, ensureDatabase } from '../src/db/migrate';
 import { postgresAnswers, startEmbeddedPostgres, type RunningEmbeddedPostgres } from '../src/dev/embeddedPostgres';
@@ -19,6 +19,7 @@ import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } fr
 import { createLogger } from '../src/logger';
 import { LocalProvider } from '../src/providers/local/localProvider';
 import { spawnService } from '../src/dev/serviceProcess';
+import { supervise, type Supervised } from '../src/dev/supervisor';
 
 /** The local-only token `scripts/start.sh` uses when API_TOKENS is unset (bound to workspace `demo`). */
 const DEV_TOKEN = 'dev-token-change-me';
@@ -59,23 +60,13 @@ async function main(): Promise<void> {
   const applied = await applyMigrations(config.databaseUrl);
   logger.info({ created, applied }, 'database ready');
 
-  const children: ChildProcess[] = [];
+  const services: Supervised[] = [];
   let stopping = false;
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
     logger.info(embedded ? 'stopping worker, API, Temporal dev server and the embedded PostgreSQL' : 'stopping worker, API and Temporal dev server');
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-            setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-          }),
-      ),
-    );
+    await Promise.all(services.map((service) => service.stop()));
     // Every local sandbox's processes (recorded in Postgres or not: this works with Postgres down).
     if (!process.argv.includes('--keep-sandboxes'))
       await new LocalProvider({ sandboxRoot: config.sandboxRoot, logger, confinement: config.confinement, repositoryPolicy: config.repositoryPolicy }).stopAll();
@@ -83,16 +74,7 @@ async function main(): Promise<void> {
     await embedded?.stop();
     process.exit(code);
   };
-  for (const name of ['worker', 'api'] as const) {
-    const child = spawnService(name, { env, stdio: 'inherit' });
-    child.once('exit', (code, signal) => {
-      if (!stopping) {
-        logger.error({ code, signal }, `${name} exited; stopping the rest`);
-        void stopAll(1);
-      }
-    });
-    children.push(child);
-  }
+  for (const name of ['worker', 'api'] as const) services.push(supervise({ name, start: () => spawnService(name, { env, stdio: 'inherit' }), logger }));
   void embedded?.exited.then((code) => {
     if (!stopping) {
       logger.error({ code, log: embedded?.logFile }, 'the embedded PostgreSQL exited; stopping the rest');
