@@ -13,7 +13,7 @@ import { createTaskServiceClient, type TaskServiceClient } from './rest';
 import { createTaskView, createWorkspaceView, reduceTaskView, reduceWorkspaceView, resumePayload, type TaskView, type TaskViewInput, type WorkspaceView } from './taskView';
 import type { TaskEventMessage, TaskRecord } from './types';
 
-/** A failed `subscribe` ack's error (docs/REALTIME.md lists the codes), or `ack_timeout` / `history_failed` from the client itself. */
+/** A failed `subscribe` ack's error (docs/REALTIME.md lists the codes), or `ack_timeout` / `subscribe_failed` / `history_failed` from the client itself. */
 export interface SubscribeError {
   code: string;
   message: string;
@@ -110,8 +110,13 @@ export function createRealtimeClient(opts: RealtimeClientOptions): RealtimeClien
         let ack: Ack;
         try {
           ack = (await socket.timeout(ackTimeoutMs).emitWithAck('subscribe', payload())) as Ack;
-        } catch {
-          ack = { ok: false, error: { code: 'ack_timeout', message: `no subscribe ack within ${ackTimeoutMs} ms`, retryAfterSeconds: 0 } };
+        } catch (err) {
+          // Dropped connection: the next `connect` subscribes again, so there is nothing to report.
+          if (!socket.connected) return;
+          const timedOut = err instanceof Error && /timed out/i.test(err.message);
+          ack = timedOut
+            ? { ok: false, error: { code: 'ack_timeout', message: `no subscribe ack within ${ackTimeoutMs} ms`, retryAfterSeconds: 0 } }
+            : { ok: false, error: { code: 'subscribe_failed', message: `the subscribe could not be sent: ${err instanceof Error ? err.message : String(err)}` } };
         }
         if (closed || gen !== generation) return;
         if (ack.ok) {
@@ -182,7 +187,9 @@ export function createRealtimeClient(opts: RealtimeClientOptions): RealtimeClien
       isClosed: () => closed,
     };
     watches.add(watch as Watch<unknown>);
-    if (socket.connected) void subscribeNow();
+    // In a microtask: the caller's `payload` may read the watch it is still being assigned to (watchTask's
+    // resume payload), and the subscribe must not find it uninitialised.
+    if (socket.connected) queueMicrotask(() => void subscribeNow());
     return watch;
   }
 

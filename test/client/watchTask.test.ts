@@ -94,6 +94,20 @@ describe('the typed client on the real stack', () => {
     watch.close();
   });
 
+  it('a watch opened on a connected client subscribes at once: the first subscribe is acknowledged, no error ever set', async () => {
+    await new Promise<void>((resolve) => (live.socket.connected ? resolve() : live.socket.once('connect', () => resolve())));
+    const taskId = await createTask('Watch me at once');
+    const watch = live.watchTask(taskId);
+    const errors: string[] = [];
+    watch.subscribe(() => void (watch.error && errors.push(watch.error.code)));
+    await watch.until(() => watch.stats.subscribes > 0, 10_000); // `until` is checked after every ack too
+    expect(watch.stats.subscribes).toBe(1);
+    expect(watch.error).toBeNull();
+    await watch.until(settled);
+    expect(errors).toEqual([]);
+    watch.close();
+  });
+
   it('ends with every event once, in order, when the socket is cut and restored mid-provisioning', async () => {
     gates.createSandbox = gate();
     gates.ensureAgent = gate();

@@ -3,7 +3,8 @@
  * answers a placeholder before any sandbox exists); a pending tab shows its label ("Preparing
  * environment", "Creating session") and a disabled composer, and becomes usable through pushed
  * `session.*` events alone. A tab not in view shows an unread mark when the agent finished a turn;
- * viewing it clears the mark (`POST …/read`). Closing works in every state (`DELETE …`).
+ * viewing it clears the mark (`POST …/read`). The first open tab is shown until another is chosen.
+ * Closing works in every state (`DELETE …`).
  */
 import { useState } from 'react';
 import type { SessionRecord, TabView, TaskRecord } from '../../../client';
@@ -25,7 +26,8 @@ export function Workbench(props: { task: TaskRecord; tabs: TabView[] }) {
   const tabs: TabView[] = [...props.tabs, ...opened.filter((s) => !known.has(s.id)).map((session) => ({ session, transcript: [] }))].filter(
     (t) => !t.session.closed && !closedHere.has(t.session.id),
   );
-  const current = tabs.find((t) => t.session.id === selected) ?? null;
+  // The tab chosen here; until one is (and after the chosen one closes), the first open tab.
+  const current = tabs.find((t) => t.session.id === selected) ?? tabs[0] ?? null;
 
   const openTab = async () => {
     setError(null);
@@ -53,7 +55,7 @@ export function Workbench(props: { task: TaskRecord; tabs: TabView[] }) {
     <section className="workbench">
       <div className="tab-strip" role="tablist">
         {tabs.map(({ session }) => {
-          const active = session.id === selected;
+          const active = session.id === current?.session.id;
           return (
             <div
               key={session.id}
@@ -86,7 +88,7 @@ export function Workbench(props: { task: TaskRecord; tabs: TabView[] }) {
       {current ? (
         <TabPanel key={current.session.id} taskId={task.id} tab={current} />
       ) : (
-        <p className="muted empty-tab">{tabs.length ? 'Pick a tab.' : taskClosed ? 'This task is closed.' : '“+” opens a tab, even before the sandbox exists.'}</p>
+        <p className="muted empty-tab">{taskClosed ? 'This task is closed.' : '“+” opens a tab, even before the sandbox exists.'}</p>
       )}
     </section>
   );
