@@ -286,6 +286,33 @@ describe('the workbench page in Chromium', () => {
     await page.unrouteAll({ behavior: 'ignoreErrors' });
   });
 
+  it('says so next to the running step while its live progress cannot be read (503 workflow_unavailable), and shows it again after', async () => {
+    const page = await signedInPage('ws-browser-live');
+    gates.createSandbox = new Gate();
+    // The API's documented answer while Temporal is down, for the page's live-progress reads only.
+    let temporalDown = true;
+    await page.route(/\/v1\/tasks\/[0-9a-f-]{36}\/provisioning$/, (route) =>
+      temporalDown
+        ? route.fulfill({
+            status: 503,
+            headers: { 'retry-after': '2' },
+            contentType: 'application/json',
+            body: JSON.stringify({ error: { code: 'workflow_unavailable', message: 'the workflow service is not answering right now; try again shortly' } }),
+          })
+        : route.continue(),
+    );
+    await createFromForm(page, { repository: repo, prompt: 'Progress while Temporal is away', openSession: false });
+    const running = page.locator('[data-step=init_create_sandbox][data-state=running]');
+    await running.getByTestId('live-unavailable').filter({ hasText: 'Live progress cannot be read right now (Temporal is not answering)' }).waitFor();
+    expect(await running.getByTestId('sub-step').count()).toBe(0); // no stale live value shown as current
+    temporalDown = false;
+    await running.getByTestId('sub-step').waitFor();
+    expect(await running.getByTestId('live-unavailable').count()).toBe(0);
+    gates.createSandbox.open();
+    await waitForPill(page, 'running');
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+  });
+
   it('refuses an unknown token and bad input with the API’s one-sentence message, on the field at fault', async () => {
     const page = await (await newContext()).newPage();
     await page.goto(url('/'));

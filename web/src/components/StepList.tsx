@@ -3,7 +3,9 @@
  * timings (the watch's view), and, while the task provisions, the live side of the running step from
  * `GET /v1/tasks/:id/provisioning` (the run's `provisionState` query): sub-step, time of last progress,
  * when the attempt times out, and a wait on an unavailable dependency. That read is repeated every
- * 2 s while the status is `init_*`, and at once when another step starts.
+ * 2 s while the status is `init_*`, and at once when another step starts. While it cannot be answered
+ * (503: Temporal or the database not answering, or no connection), the running step says so instead
+ * of showing live values that have stopped changing.
  */
 import { useEffect, useState } from 'react';
 import type { components, StepView, TaskStatus } from '../../../client';
@@ -17,6 +19,8 @@ const POLL_MS = 2000;
 export function StepList(props: { taskId: string; status: TaskStatus; steps: StepView[] }) {
   const { rest } = useConnection();
   const [live, setLive] = useState<ProvisionState | null>(null);
+  // Why the live side cannot be read right now (the API's one sentence), or null while it can.
+  const [liveUnavailable, setLiveUnavailable] = useState<string | null>(null);
   const provisioning = isProvisioning(props.status);
   const runningStep = props.steps.find((s) => s.state === 'running')?.step ?? null;
 
@@ -27,7 +31,15 @@ export function StepList(props: { taskId: string; status: TaskStatus; steps: Ste
     const read = async () => {
       const answer = await rest.GET('/v1/tasks/{id}/provisioning', { params: { path: { id: props.taskId } } }).catch(() => null);
       if (stopped) return;
-      if (answer?.data) setLive(answer.data);
+      if (answer?.data) {
+        setLive(answer.data);
+        setLiveUnavailable(null);
+      } else if (!answer || answer.response.status === 503) {
+        const code = (answer?.error as { error?: { code?: string } } | undefined)?.error?.code;
+        setLiveUnavailable(
+          code === 'workflow_unavailable' ? 'Temporal is not answering' : code === 'database_unavailable' ? 'the database is not answering' : 'the service cannot be reached',
+        );
+      }
       timer = setTimeout(() => void read(), POLL_MS);
     };
     void read();
@@ -42,8 +54,9 @@ export function StepList(props: { taskId: string; status: TaskStatus; steps: Ste
       <h2>Provisioning</h2>
       <ol data-testid="steps">
         {props.steps.map((step) => {
-          const state = provisioning ? live?.steps[step.step] : undefined;
           const running = step.state === 'running';
+          // Stale live values are not shown as if they were current.
+          const state = provisioning && !(running && liveUnavailable) ? live?.steps[step.step] : undefined;
           const timesOutAt = running && state?.attemptStartedAt ? new Date(Date.parse(state.attemptStartedAt) + state.startToCloseTimeoutMs).toISOString() : null;
           return (
             <li key={step.step} className={`step step-${step.state}`} data-step={step.step} data-state={step.state}>
@@ -100,6 +113,11 @@ export function StepList(props: { taskId: string; status: TaskStatus; steps: Ste
                   </>
                 )}
               </dl>
+              {running && liveUnavailable && (
+                <p className="muted" data-testid="live-unavailable">
+                  Live progress cannot be read right now ({liveUnavailable}); the step goes on.
+                </p>
+              )}
               {step.message && <p className="step-message">{step.message}</p>}
               {step.error && (
                 <p className="error" data-testid="step-error">
