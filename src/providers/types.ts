@@ -81,7 +81,7 @@ export interface SandboxProvider {
 }
 
 /** Failure types the workflow treats as final (no retry can fix them). */
-export type NonRetryableType = 'RepositoryNotFound' | 'RepositoryNotAllowed' | 'BranchTaken' | 'InvalidAgent' | 'SessionCreateTimeout';
+export type NonRetryableType = 'RepositoryNotFound' | 'RepositoryNotAllowed' | 'SandboxDiskFull' | 'BranchTaken' | 'InvalidAgent' | 'SessionCreateTimeout';
 
 /** An error a provider raises with a stable `type`; `retryable: false` ends the task's provisioning. */
 export class ProviderError extends Error {

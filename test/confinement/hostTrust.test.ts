@@ -4,11 +4,12 @@
  * `POST /v1/processes/run` (the door an agent's tools use), then triggers the host action that used to
  * act on it, and checks that nothing happened on the host.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { simpleGit } from 'simple-git';
 import { DEFAULT_CONFINEMENT } from '../../src/confinement/policy';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { runOf } from '../../src/dev/stack/runs';
@@ -195,5 +196,21 @@ describe('the host never trusts what a sandbox wrote', () => {
     // The service still writes: a new task is created and provisioned.
     const after = await provision('After the fill');
     expect((await run(after, 'true', [])).exitCode).toBe(0);
+  });
+
+  it("a clone that does not fit in the sandbox's disk ends the task with that reason, once, and leaves no partial clone", async () => {
+    const big = await createTestRepo(path.join(services.repoRoot, `big-${randomUUID()}`));
+    writeFileSync(path.join(big, 'blob.bin'), randomBytes((DISK_MB + 16) * 1024 * 1024)); // incompressible
+    await simpleGit(big).add('blob.bin').commit('a blob larger than the sandbox disk');
+    const created = await postJson(url('/v1/tasks'), { workspaceId: WORKSPACE, repository: big, prompt: 'Too big' });
+    await (await runOf(services.temporal, created.body.workflowId)).result().catch(() => undefined);
+    const task = (await getJson(url(`/v1/tasks/${created.body.id}`))).body;
+    expect(task.status).toBe('error');
+    expect(task.statusMessage).toMatch(/^init_create_sandbox failed: repository .* does not fit in the sandbox: the sandbox's disk is full/);
+    const sandbox = await services.prisma.sandbox.findFirstOrThrow({ where: { taskId: created.body.id } });
+    const left = existsSync(services.local.paths(sandbox.id).disk) ? readdirSync(services.local.paths(sandbox.id).disk) : [];
+    expect(left.filter((name) => name.startsWith('.repo.partial-'))).toEqual([]);
+    // Final: one attempt, not the step's three.
+    expect(task.stepTimings.init_create_sandbox.attempt).toBe(1);
   });
 });

@@ -59,6 +59,7 @@ describe('classifyGitFailure', () => {
     ["fatal: unable to access 'https://host/x.git/': The requested URL returned error: 502\n", 'transient', 'server error (HTTP 502)'],
     ["fatal: unable to access 'https://host/x.git/': The requested URL returned error: 503\n", 'transient', 'server error (HTTP 503)'],
     ['ssh: connect to host 127.0.0.1 port 22: Network is unreachable\n' + SSH_TAIL, 'transient', 'network unreachable'],
+    ['error: unable to write file blob.bin\nfatal: write error: No space left on device\nfatal: unable to checkout working tree\n', 'disk_full', "the sandbox's disk is full"],
     // unknown: transient, worded from git's last fatal line
     [
       "fatal: unable to access 'https://host/x.git/': SSL certificate problem: unable to get local issuer certificate\n",

@@ -79,7 +79,10 @@ describe('API process death', () => {
     const first = follow();
     await first.socket.timeout(5000).emitWithAck('subscribe', { taskId: created.id, afterSeq: 0 });
     await gates.createSandbox.entered;
-    const lastSeen = Math.max(...first.seen.map((m) => m.event.seq));
+    // The step's start reaches the client through the API's relay, a moment after the worker entered it.
+    const lastSeenSeq = () => Math.max(0, ...first.seen.map((m) => m.event.seq));
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && lastSeenSeq() < 3;) await new Promise((r) => setTimeout(r, 20));
+    const lastSeen = lastSeenSeq();
     expect(lastSeen).toBeGreaterThanOrEqual(3);
 
     killApi(); // the API dies; the client is cut off

@@ -86,10 +86,14 @@ function hostGit(timeoutMs: number, extraProtocols: readonly string[], baseDir?:
 /**
  * The ProviderError for a failed remote call on `repository`, with git's error as its `cause`:
  * `ProviderUnavailable` (retryable) "repository R cannot be reached: <reason>" for a transient failure,
- * `RepositoryNotFound` (final) "repository R cannot be read: <reason>" otherwise.
+ * `SandboxDiskFull` (final) "repository R does not fit in the sandbox: …" when the clone ran out of the
+ * sandbox's disk, `RepositoryNotFound` (final) "repository R cannot be read: <reason>" otherwise.
  */
 function remoteFailure(repository: string, err: unknown): ProviderError {
   const failure = classifyGitFailure(err instanceof Error ? err.message : String(err));
+  if (failure.kind === 'disk_full') {
+    return new ProviderError('SandboxDiskFull', `repository ${repository} does not fit in the sandbox: ${failure.reason} (SANDBOX_DISK_MB)`, false, { cause: err });
+  }
   return failure.kind === 'transient'
     ? new ProviderError('ProviderUnavailable', `repository ${repository} cannot be reached: ${failure.reason}`, true, { cause: err })
     : new ProviderError('RepositoryNotFound', `repository ${repository} cannot be read: ${failure.reason}`, false, { cause: err });

@@ -3,8 +3,11 @@
  * we may not read it, or the remote could not be reached right now (worth a retry). Pure: no I/O.
  */
 
-/** `not_found` and `auth` are final (no retry fixes them); `transient` is retried with backoff. */
-export type GitFailureKind = 'not_found' | 'auth' | 'transient';
+/**
+ * `not_found`, `auth` and `disk_full` (the clone does not fit in the sandbox's disk, SANDBOX_DISK_MB)
+ * are final (no retry fixes them); `transient` is retried with backoff.
+ */
+export type GitFailureKind = 'not_found' | 'auth' | 'disk_full' | 'transient';
 
 export interface GitFailure {
   kind: GitFailureKind;
@@ -32,6 +35,8 @@ const RULES: readonly Rule[] = [
   [/returned error: (401|403|407)\b/i, 'auth', (m) => `access denied (HTTP ${m[1]})`],
   [/permission denied \(/i, 'auth', 'authentication failed (ssh key refused)'],
   [/host key verification failed/i, 'auth', 'ssh host key verification failed'],
+  // -- the sandbox's disk is full (final: the same clone does not fit next time either)
+  [/no space left on device|disk quota exceeded/i, 'disk_full', "the sandbox's disk is full"],
   // -- transient (retried)
   [/timed out|timeout|block timeout reached/i, 'transient', 'timed out'],
   [/connection refused/i, 'transient', 'connection refused'],
@@ -73,6 +78,7 @@ const RULES: readonly Rule[] = [
  * | `Could not resolve host(name)`, `unable to look up`, `Name or service not known`, `Temporary failure in name resolution` | `transient` | host name could not be resolved |
  * | `Network is unreachable`, `No route to host`                         | `transient` | network unreachable       |
  * | `Couldn't connect to server`, `Failed to connect to`, `unable to connect to` | `transient` | could not connect |
+ * | `No space left on device`, `Disk quota exceeded`                     | `disk_full` | the sandbox's disk is full |
  * | `returned error: 5xx` / `429`                                        | `transient` | server error (HTTP 502)   |
  * | `Connection reset`, `early EOF`, `the remote end hung up unexpectedly`, `unexpected disconnect`, `Empty reply from server`, `RPC failed`, `Recv/Send failure`, TLS cut off | `transient` | connection lost |
  * | anything else                                                        | `transient` | git's last `fatal:` line  |
