@@ -27,6 +27,7 @@ import { authedFetch } from '../../src/dev/stack/auth';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import globalSetup from '../../src/dev/stack/globalSetup';
 import globalTeardown from '../../src/dev/stack/globalTeardown';
+import { stackServiceEnv } from '../../src/dev/stack/serviceEnv';
 import { readStack } from '../../src/dev/stack/stackFile';
 import { startTestApi } from '../../src/dev/stack/testApi';
 import { spawnService } from '../../src/dev/serviceProcess';
@@ -48,15 +49,7 @@ async function main(): Promise<number> {
   const temporal = await createTemporalClient({ address: stack.temporalAddress, namespace: stack.namespace });
   const taskQueue = 'reliability-sigkill';
   const sandboxRoot = createScratchSandboxRoot('tps-sigkill-sandboxes-');
-  const env = {
-    ...process.env,
-    DATABASE_URL: stack.databaseUrl,
-    TEMPORAL_ADDRESS: stack.temporalAddress,
-    TEMPORAL_NAMESPACE: stack.namespace,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    SANDBOX_ROOT: sandboxRoot,
-    LOG_LEVEL: 'warn',
-  };
+  const env = stackServiceEnv(stack, taskQueue, { SANDBOX_ROOT: sandboxRoot, LOG_LEVEL: 'warn' });
   const startWorker = (): ChildProcess => spawnService('worker', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, logger });
   const repo = await createTestRepo(path.join(stack.workDir, 'repo'));

@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { createPrismaClient } from '../../src/db/prisma';
 import { authedFetch } from '../../src/dev/stack/auth';
+import { stackServiceEnv } from '../../src/dev/stack/serviceEnv';
 import { readStack } from '../../src/dev/stack/stackFile';
 import { startTestApi } from '../../src/dev/stack/testApi';
 import { spawnService } from '../../src/dev/serviceProcess';
@@ -38,17 +39,7 @@ describe('the start command supervising its processes', () => {
   });
 
   it('restarts a SIGKILLed worker, and the task in flight finishes', async () => {
-    const env = {
-      ...process.env,
-      DATABASE_URL: stack.databaseUrl,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_NAMESPACE: stack.namespace,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      ENABLE_BENCHMARK_PROVIDERS: '1',
-      SLOW_PROVIDER_DELAY_MS: '1500',
-      SANDBOX_ISOLATION: 'none',
-      LOG_LEVEL: 'silent',
-    };
+    const env = stackServiceEnv(stack, taskQueue, { ENABLE_BENCHMARK_PROVIDERS: '1', SLOW_PROVIDER_DELAY_MS: '1500', SANDBOX_ISOLATION: 'none', LOG_LEVEL: 'silent' });
     // detached: its own process group, so a SIGKILL reaches tsx and the worker under it, as an OOM kill of the whole service would.
     worker = supervise({ name: 'worker', start: () => spawnService('worker', { env, stdio: 'ignore', detached: true }), logger, backoff: { baseMs: 200, maxMs: 1_000 } });
     const temporal = await createTemporalClient({ address: stack.temporalAddress, namespace: stack.namespace });

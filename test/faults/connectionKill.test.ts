@@ -14,6 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { spawnService, waitForHealth } from '../../src/dev/serviceProcess';
+import { stackServiceEnv } from '../../src/dev/stack/serviceEnv';
 import { readStack } from '../../src/dev/stack/stackFile';
 import { findFreePort } from '../../src/net/freePort';
 
@@ -33,12 +34,7 @@ describe('terminated database connections', () => {
   beforeAll(async () => {
     const port = await findFreePort();
     baseUrl = `http://127.0.0.1:${port}`;
-    const env = {
-      ...process.env,
-      DATABASE_URL: stack.databaseUrl,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_NAMESPACE: stack.namespace,
-      TEMPORAL_TASK_QUEUE: `connection-kill-${randomUUID()}`,
+    const env = stackServiceEnv(stack, `connection-kill-${randomUUID()}`, {
       PORT: String(port),
       API_TOKENS: `${TOKEN}=${WORKSPACE}`,
       ENABLE_BENCHMARK_PROVIDERS: '1',
@@ -46,7 +42,7 @@ describe('terminated database connections', () => {
       SANDBOX_ISOLATION: 'none',
       REPOSITORY_ROOTS: stack.workDir,
       LOG_LEVEL: process.env.CONNECTION_KILL_LOG_LEVEL ?? 'silent',
-    };
+    });
     for (const role of ['worker', 'api'] as const) {
       const child = spawnService(role, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       child.stdout!.on('data', (d: Buffer) => process.stderr.write(`[${role}] ${d}`));
