@@ -12,12 +12,13 @@
  * when every check holds; the table it prints goes into docs/RELIABILITY.md.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { createPrismaClient } from '../../src/db/prisma';
 import { PROVISION_STEPS } from '../../src/domain/status';
 import { createLogger } from '../../src/logger';
 import { listAcpServers } from '../../src/providers/local/acpClient';
+import type { AgentTarget } from '../../src/providers/local/agentHttp';
 import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { LocalProvider } from '../../src/providers/local/localProvider';
 import { loadConfig } from '../../src/config';
@@ -49,7 +50,9 @@ async function main(): Promise<number> {
   const temporal = await createTemporalClient({ address: stack.temporalAddress, namespace: stack.namespace });
   const taskQueue = 'reliability-sigkill';
   const sandboxRoot = createScratchSandboxRoot('tps-sigkill-sandboxes-');
-  const env = stackServiceEnv(stack, taskQueue, { SANDBOX_ROOT: sandboxRoot, LOG_LEVEL: 'warn' });
+  const env = stackServiceEnv(stack, taskQueue, { SANDBOX_ROOT: sandboxRoot, REPOSITORY_ROOTS: stack.workDir, LOG_LEVEL: 'warn' });
+  // Reads the worker's sandbox records and stops its sandboxes at the end, confined as the worker confines them.
+  const local = new LocalProvider({ sandboxRoot, logger, confinement: loadConfig(env).confinement, repositoryPolicy: loadConfig(env).repositoryPolicy });
   const startWorker = (): ChildProcess => spawnService('worker', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, logger });
   const repo = await createTestRepo(path.join(stack.workDir, 'repo'));
@@ -77,9 +80,8 @@ async function main(): Promise<number> {
       const result = await temporal.workflow.getHandle(task.workflowId).result();
       const seconds = ((Date.now() - killedAt) / 1000).toFixed(1);
       const sandboxes = await prisma.sandbox.findMany({ where: { taskId: task.id } });
-      const dirs = sandboxes.filter((s) => s.directory).map((s) => path.dirname(s.directory!));
-      const agentRecord = JSON.parse(readFileSync(path.join(dirs[0]!, 'agent.json'), 'utf8')) as { pid: number; token: string; baseUrl: string };
-      const servers = await listAcpServers({ baseUrl: agentRecord.baseUrl, token: agentRecord.token, timeoutMs: 2000 });
+      const agentRecord = JSON.parse(readFileSync(path.join(local.paths(sandboxes[0]!.id).host, 'agent.json'), 'utf8')) as AgentTarget & { pid: number };
+      const servers = await listAcpServers({ ...agentRecord, timeoutMs: 2000 });
       const agentsAfter = sandboxAgentPids().length;
       const checks = {
         running: result.status === 'running',
@@ -95,8 +97,10 @@ async function main(): Promise<number> {
   } finally {
     process.kill(-worker.pid!, 'SIGTERM');
     await api.close();
-    // Every sandbox's processes, network namespace and limits (the directories go with the work dir).
-    await new LocalProvider({ sandboxRoot, logger, confinement: loadConfig(env).confinement, repositoryPolicy: loadConfig(env).repositoryPolicy }).stopAll(); // as the worker confined them
+    // Every sandbox's processes, network namespace, limits and filesystem, then the sandbox root.
+    await local.stopAll();
+    await local.unmountAll();
+    rmSync(sandboxRoot, { recursive: true, force: true });
     await temporal.connection.close();
     await prisma.$disconnect();
     await globalTeardown();
