@@ -15,9 +15,7 @@
  * reached right now is a retryable `ProviderUnavailable`, a repository that is not there or may not be
  * read is the final `RepositoryNotFound`.
  */
-import { mkdirSync, promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { promises as fs } from 'node:fs';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { ProviderError } from '../types';
 import { classifyGitFailure } from './gitErrors';
@@ -47,8 +45,12 @@ export interface GitRemoteOptions {
  */
 const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'SSH_AUTH_SOCK'];
 
-/** An empty directory: hooks are looked up there, so none ever runs. */
-const NO_HOOKS = path.join(os.tmpdir(), 'tps-git-no-hooks');
+/**
+ * Where git looks for hooks: `/dev/null` is not a directory, so no hook can exist there and none ever
+ * runs. (An empty directory of our own would have to be made, and one in the shared /tmp could be made
+ * first, with hooks in it, by any local user.)
+ */
+const NO_HOOKS = '/dev/null';
 
 /**
  * `-c` settings of every host git call: no hook runs, no fsmonitor program, no credential helper
@@ -70,7 +72,6 @@ export function hardenedConfig(extraProtocols: readonly string[]): string[] {
 
 /** simple-git for a host call: hardened, no prompts, a small environment, killed after `timeoutMs` without output. */
 function hostGit(timeoutMs: number, extraProtocols: readonly string[], baseDir?: string): SimpleGit {
-  mkdirSync(NO_HOOKS, { recursive: true, mode: 0o755 });
   const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
   for (const key of PASSED_ENV) if (process.env[key] !== undefined) env[key] = process.env[key]!;
   return simpleGit({
