@@ -170,20 +170,17 @@ export class SandboxConfinement {
    * Without isolation (UNSAFE) it runs directly in the checkout.
    */
   async runInside(command: string, args: readonly string[], timeoutMs: number): Promise<InsideResult> {
-    let file: string;
-    let argv: string[];
-    let env: NodeJS.ProcessEnv;
-    let cwd: string | undefined;
+    let run: { argv: string[]; env: NodeJS.ProcessEnv; cwd?: string };
     if (this.isolated) {
       await this.prepareFilesystem({ withRepo: true });
       await createSandboxCgroup(this.sandboxKey, this.policy.limits);
-      [file, ...argv] = [...cgexecPrefix(this.sandboxKey), ...this.confinedArgs(command, args, {}, { network: false, dieWithParent: true })] as [string, ...string[]];
-      env = { PATH: HOST_TOOLS_PATH };
+      run = { argv: [...cgexecPrefix(this.sandboxKey), ...this.confinedArgs(command, args, {}, { network: false, dieWithParent: true })], env: { PATH: HOST_TOOLS_PATH } };
     } else {
-      [file, argv, env, cwd] = [command, [...args], sandboxEnvironment({ HOME: this.dirs.home, PATH: HOST_TOOLS_PATH }, this.policy), this.dirs.repo];
+      run = { argv: [command, ...args], env: sandboxEnvironment({ HOME: this.dirs.home, PATH: HOST_TOOLS_PATH }, this.policy), cwd: this.dirs.repo };
     }
+    const [file, ...argv] = run.argv as [string, ...string[]];
     return new Promise((resolve, reject) => {
-      execFile(file, argv, { env, cwd, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
+      execFile(file, argv, { env: run.env, cwd: run.cwd, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
         const failure = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
         if (failure && typeof failure.code === 'string') return reject(failure); // could not start at all
         resolve({ code: failure ? (typeof failure.code === 'number' ? failure.code : null) : 0, stdout, stderr });

@@ -70,8 +70,7 @@ export async function startServices(
   const taskQueue = `test-${randomUUID()}`;
   const sandboxRoot = createScratchSandboxRoot();
   const repoRoot = mkdtempSync(path.join(stack.workDir, 'repos-'));
-  const allowGitProtocol = opts.repositoryPolicy?.allowGitProtocol ?? false;
-  const repositoryPolicy: RepositoryPolicy = { roots: [stack.workDir], protectedPaths: [sandboxRoot], allowGitProtocol };
+  const repositoryPolicy: RepositoryPolicy = { roots: [stack.workDir], protectedPaths: [sandboxRoot], allowGitProtocol: opts.repositoryPolicy?.allowGitProtocol ?? false };
   const local = new LocalProvider({ sandboxRoot, logger, confinement: opts.confinement, repositoryPolicy });
   const provider = opts.wrapProvider ? opts.wrapProvider(local) : local;
   const providers = new Map([[provider.id, provider]]);
@@ -84,17 +83,7 @@ export async function startServices(
     workflowBundle: { codePath: stack.workflowBundlePath },
   });
   const running = worker.run();
-  const { api, baseUrl } = await startTestApi({
-    stack,
-    prisma,
-    temporal,
-    taskQueue,
-    providerIds: [provider.id],
-    logger,
-    databaseUrl,
-    protectedPaths: [sandboxRoot],
-    allowGitProtocol,
-  });
+  const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, providerIds: [provider.id], logger, databaseUrl, repositoryPolicy });
   return {
     stack,
     baseUrl,

@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import { createApiServer, type ApiServer } from '../../api/server';
 import type { PrismaClient } from '../../db/prisma';
 import { createLogger, type Logger } from '../../logger';
+import type { RepositoryPolicy } from '../../repositories/policy';
 import { pgNotifier } from '../../db/notifier';
 import { testTokenResolver } from './auth';
 import type { TestStack } from './stackFile';
@@ -20,10 +21,8 @@ export interface TestApiOptions {
   logger?: Logger;
   /** Postgres URL of the API's relay (its LISTEN connection); default the stack's. */
   databaseUrl?: string;
-  /** Directories the repository policy refuses whatever the root (the stack's work directory) says; default none. */
-  protectedPaths?: readonly string[];
-  /** Whether the API admits `git://` repositories (e.g. for a test `git daemon`); default false, as in production. */
-  allowGitProtocol?: boolean;
+  /** The repository policy; default: repositories under the stack's work directory, nothing protected, no `git://`. */
+  repositoryPolicy?: RepositoryPolicy;
 }
 
 /** Starts the API on a free port; the caller closes `api`. */
@@ -35,7 +34,7 @@ export async function startTestApi(opts: TestApiOptions): Promise<{ api: ApiServ
     notifier: pgNotifier,
     taskQueue: opts.taskQueue,
     providerIds: opts.providerIds ?? ['local'],
-    repositoryPolicy: { roots: [opts.stack.workDir], protectedPaths: opts.protectedPaths ?? [], allowGitProtocol: opts.allowGitProtocol ?? false },
+    repositoryPolicy: opts.repositoryPolicy ?? { roots: [opts.stack.workDir], protectedPaths: [], allowGitProtocol: false },
     resolveToken: testTokenResolver,
     temporalUi: { url: opts.stack.temporalUiUrl, namespace: opts.temporal.options.namespace },
     logger: opts.logger ?? createLogger('test', 'silent'),

@@ -86,7 +86,7 @@ export class LocalProvider implements SandboxProvider {
 
   constructor(private readonly opts: LocalProviderOptions) {}
 
-  private stagedBinary: Promise<string> | undefined;
+  private preparedRoot: Promise<string> | undefined;
 
   /** Host paths of one sandbox (./layout.ts); for the provider and for tests that look inside. */
   paths(sandboxKey: string): SandboxDirs {
@@ -109,15 +109,15 @@ export class LocalProvider implements SandboxProvider {
   }
 
   /**
-   * The sandbox-agent binary where the sandbox's uid can read it: a copy in `<sandboxRoot>/.tools`
-   * (the installed one may sit under a directory only root can search). Also makes the sandbox root
-   * (0711) and checks that its parents let the sandbox's uid through. Once per provider.
+   * Makes the sandbox root, once per provider, and answers the sandbox-agent binary to run. Confined:
+   * the root is 0711, its parents must let the sandbox's uid through, and the binary is a copy in
+   * `<sandboxRoot>/.tools` (the installed one may sit under a directory only root can search).
    */
-  private agentBinary(): Promise<string> {
-    this.stagedBinary ??= (async () => {
+  private prepareRoot(): Promise<string> {
+    this.preparedRoot ??= (async () => {
       const source = resolveSandboxAgentBinary();
-      if (this.policy.isolation === 'none') return source;
       await fs.mkdir(this.opts.sandboxRoot, { recursive: true, mode: 0o711 });
+      if (this.policy.isolation === 'none') return source;
       await fs.chmod(this.opts.sandboxRoot, 0o711);
       await assertSearchable(this.opts.sandboxRoot);
       const tools = path.join(this.opts.sandboxRoot, '.tools');
@@ -132,10 +132,10 @@ export class LocalProvider implements SandboxProvider {
       }
       return target;
     })().catch((err) => {
-      this.stagedBinary = undefined;
+      this.preparedRoot = undefined;
       throw err;
     });
-    return this.stagedBinary;
+    return this.preparedRoot;
   }
 
   /**
@@ -182,7 +182,7 @@ export class LocalProvider implements SandboxProvider {
   async createSandbox(req: CreateSandboxRequest, progress: ProgressFn): Promise<SandboxHandle> {
     const dirs = this.paths(req.sandboxKey);
     const confinement = this.confinement(req.sandboxKey);
-    await this.agentBinary(); // the sandbox root exists, searchable, before any sandbox in it
+    await this.prepareRoot(); // the sandbox root exists, searchable, before any sandbox in it
     await confinement.prepareFilesystem();
     if (await isDirectory(dirs.repo)) {
       await checkoutInside((command, args, timeoutMs) => confinement.runInside(command, args, timeoutMs), req.branchName, progress);
@@ -223,7 +223,7 @@ export class LocalProvider implements SandboxProvider {
    * @returns how many sandbox directories were stopped.
    */
   async stopAll(): Promise<number> {
-    const keys = (await fs.readdir(this.opts.sandboxRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && SANDBOX_KEY.test(d.name)).map((d) => d.name);
+    const keys = await this.sandboxKeys();
     for (const key of keys) {
       const agent = await readJson<AgentRecord>(this.agentRecordFile(key));
       for (const pid of new Set([...(agent ? [agent.pid] : []), ...this.agentProcesses(key)])) await stopSandboxAgent(pid);
@@ -234,8 +234,12 @@ export class LocalProvider implements SandboxProvider {
 
   /** Unmounts the own filesystem of every sandbox under the root (after {@link stopAll}), so the root can be removed; files stay in their images. */
   async unmountAll(): Promise<void> {
-    const keys = (await fs.readdir(this.opts.sandboxRoot).catch(() => [] as string[])).filter((name) => SANDBOX_KEY.test(name));
-    for (const key of keys) await releaseSandboxDisk(this.paths(key).disk);
+    for (const key of await this.sandboxKeys()) await releaseSandboxDisk(this.paths(key).disk);
+  }
+
+  /** Keys of the sandbox directories under the root (none when the root does not exist yet). */
+  private async sandboxKeys(): Promise<string[]> {
+    return (await fs.readdir(this.opts.sandboxRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && SANDBOX_KEY.test(d.name)).map((d) => d.name);
   }
 
   async ensureAgent(handle: SandboxHandle, progress: ProgressFn): Promise<AgentEndpoint> {
@@ -266,7 +270,7 @@ export class LocalProvider implements SandboxProvider {
         home: dirs.home,
         logDir: dirs.logs,
         outputFile: path.join(dirs.host, 'sandbox-agent.out'),
-        binaryPath: await this.agentBinary(),
+        binaryPath: await this.prepareRoot(),
         token,
         agentBinDir: binDir,
         launcher: this.confinement(handle.sandboxKey).launcher(),

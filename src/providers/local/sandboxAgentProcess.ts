@@ -132,8 +132,6 @@ export async function startSandboxAgent(opts: StartSandboxAgentOptions): Promise
   const host = opts.host ?? DEFAULT_HOST;
   const binary = opts.binaryPath ?? resolveSandboxAgentBinary();
   await fsp.access(binary, fsConstants.X_OK);
-  await fsp.mkdir(opts.home, { recursive: true });
-  await fsp.mkdir(opts.logDir, { recursive: true });
 
   // The server's whole environment: nothing of this process's own (API_TOKENS, DATABASE_URL, ...).
   const pathDirs = [opts.agentBinDir, path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'];
@@ -149,6 +147,10 @@ export async function startSandboxAgent(opts: StartSandboxAgentOptions): Promise
   for (let attempt = 1; ; attempt++) {
     const port = await findFreePort(host);
     await launcher.prepare(port);
+    // After prepare: a confined launcher has made these, owned by the sandbox's uid; these calls then
+    // change nothing (made here first, they would be root's and the sandbox could not write them).
+    await fsp.mkdir(opts.home, { recursive: true });
+    await fsp.mkdir(opts.logDir, { recursive: true });
     const result = await spawnAndWaitHealthy(binary, host, port, opts, env, launcher);
     if (result.ok) return { pid: result.pid, port, ...result.target };
     if (result.exitCode === 1 && attempt < PORT_ATTEMPTS) continue;
