@@ -4,7 +4,7 @@
  * The host runs git only on what it made itself or on the repository a task named, after the
  * repository policy checked it again (src/repositories/policy.ts): `ls-remote`, and `clone` into a
  * directory no sandbox has seen yet, followed by the first checkout there. Every such call gets
- * hardened configuration ({@link HARDENED_CONFIG}: no hooks, no fsmonitor, no credential helper, only
+ * hardened configuration ({@link hardenedConfig}: no hooks, no fsmonitor, no credential helper, only
  * the allowed transports) and an environment without the service's secrets. Once a sandbox could have
  * touched its checkout, git there runs inside the sandbox ({@link checkoutInside}), never on the host
  * (docs/SECURITY.md#host-trust).
@@ -57,7 +57,7 @@ const NO_HOOKS = '/dev/null';
  * (the list is reset; a task asks for none), and only the transports the repository policy admits
  * (also for redirects), plus `extraProtocols`.
  */
-export function hardenedConfig(extraProtocols: readonly string[]): string[] {
+function hardenedConfig(extraProtocols: readonly string[]): string[] {
   return [
     `core.hooksPath=${NO_HOOKS}`,
     'core.fsmonitor=false',
