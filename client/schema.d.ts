@@ -189,6 +189,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tasks/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put a running task’s sandbox to sleep
+         * @description Its sandbox-agent and every process in it end and their memory is released; its files (repository, uncommitted work) stay. The next message, tab opening or resume wakes it (docs/PRODUCT.md#sandbox-lifecycle). 202 with the task record: the stop runs in the background; follow `sandbox.state` events (`stopping`, `stopped`). A sandbox asleep already answers 202 unchanged.
+         */
+        post: operations["stopTaskSandbox"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tasks/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Wake a running task’s sandbox
+         * @description Its sandbox-agent is started again, confined as before, in the same files. 202 with the task record: the resume runs in the background; follow `sandbox.state` events (`resuming`, `ready`). A sandbox ready or waking already answers 202 unchanged.
+         */
+        post: operations["resumeTaskSandbox"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tasks/{id}/sessions": {
         parameters: {
             query?: never;
@@ -463,6 +503,8 @@ export interface components {
             statusMessage: string;
             activeSandboxId: string | null;
             activeSessionId: string | null;
+            /** @description State of the active sandbox; null before it exists. Changes arrive as `sandbox.state` events. */
+            sandboxState: components["schemas"]["SandboxState"] | null;
             /** @description `provision-task-<id>`: the provisioning run in Temporal. */
             workflowId: string;
             /** @description Sequence number of the newest history event: a client that has seen it has seen everything. */
@@ -498,6 +540,11 @@ export interface components {
          * @enum {string}
          */
         TaskStatus: "init_enqueue_provision" | "init_ensure_name" | "init_create_sandbox" | "init_ensure_agent" | "init_create_session" | "running" | "idle" | "error" | "archived" | "killed";
+        /**
+         * @description Sandbox lifecycle (docs/PRODUCT.md#sandbox-lifecycle): `creating` until its sandbox-agent is healthy; `ready` while it runs; `stopping` → `stopped` when it sleeps (idle for SANDBOX_IDLE_STOP_MINUTES, or POST …/stop): processes ended, files kept; `resuming` → `ready` when it wakes (a message, opening or retrying a tab, or POST …/resume); `lost` when its files are gone; `destroyed` after a kill or archive; `error` only on rows older than the lifecycle.
+         * @enum {string}
+         */
+        SandboxState: "creating" | "ready" | "stopping" | "stopped" | "resuming" | "lost" | "destroyed" | "error";
         /** @description Timing of one provisioning step as mirrored from the workflow. */
         StepTiming: {
             /** Format: date-time */
@@ -556,6 +603,8 @@ export interface components {
             statusMessage: string;
             activeSandboxId: string | null;
             activeSessionId: string | null;
+            /** @description State of the active sandbox; null before it exists. Changes arrive as `sandbox.state` events. */
+            sandboxState: components["schemas"]["SandboxState"] | null;
             /** @description `provision-task-<id>`: the provisioning run in Temporal. */
             workflowId: string;
             /** @description Sequence number of the newest history event: a client that has seen it has seen everything. */
@@ -599,6 +648,8 @@ export interface components {
             statusMessage: string;
             activeSandboxId: string | null;
             activeSessionId: string | null;
+            /** @description State of the active sandbox; null before it exists. Changes arrive as `sandbox.state` events. */
+            sandboxState: components["schemas"]["SandboxState"] | null;
             /** @description `provision-task-<id>`: the provisioning run in Temporal. */
             workflowId: string;
             /** @description Sequence number of the newest history event: a client that has seen it has seen everything. */
@@ -652,7 +703,7 @@ export interface components {
             /** @description Dense per task from 1. */
             seq: number;
             /** @enum {string} */
-            type: "task.created" | "task.named" | "task.step" | "task.initialized" | "task.error" | "task.retry" | "task.kill" | "task.archive" | "session.created" | "session.updated" | "session.transcript" | "session.closed";
+            type: "task.created" | "task.named" | "task.step" | "task.initialized" | "task.error" | "task.retry" | "task.kill" | "task.archive" | "session.created" | "session.updated" | "session.transcript" | "session.closed" | "sandbox.state";
             /** @description By type: `task.created` {}; `task.step` {step, status: started|completed, message}; `task.named` {title, branchName}; `task.initialized` {provider, sandboxId, sessionId, agent}; `task.error` {step, type, detail}; `task.retry` {previousStatusMessage}; `task.kill` and `task.archive` {provisioningCancelled, tabsClosed, sandboxesDestroyed}; `session.created` / `session.updated` / `session.closed` {session: SessionRecord}; `session.transcript` {sessionId, entry: TranscriptEntryRecord}. */
             payload: {
                 [key: string]: unknown;
@@ -715,8 +766,7 @@ export interface components {
             directory: string | null;
             /** @description Base URL of the sandbox-agent server, once started. */
             agentEndpoint: string | null;
-            /** @enum {string} */
-            state: "creating" | "ready" | "destroyed" | "error";
+            state: components["schemas"]["SandboxState"];
             sessionId: string | null;
             /** Format: date-time */
             createdAt: string;
@@ -739,8 +789,11 @@ export interface components {
         /** @description One transcript entry of a tab. */
         TranscriptEntryRecord: {
             index: number;
-            /** @enum {string} */
-            role: "user" | "agent";
+            /**
+             * @description `system`: a notice of the service, e.g. that the agent session restarted after the sandbox woke.
+             * @enum {string}
+             */
+            role: "user" | "agent" | "system";
             text: string;
             replyTo: number | null;
             /** @description For a user message: pending → sending → sent. */
@@ -793,6 +846,9 @@ export interface components {
          *     | `sandbox_not_found` | 404 | the task has no sandbox yet |
          *     | `route_not_found` | 404 | no route for this method and path |
          *     | `task_not_in_error` | 409 | only a task in `error` can be retried |
+         *     | `task_not_running` | 409 | only a running task’s sandbox can be stopped or resumed |
+         *     | `sandbox_not_stoppable` | 409 | the sandbox is waking or lost; only a ready sandbox can be stopped |
+         *     | `sandbox_lost` | 409 | the sandbox’s files are gone; it cannot be resumed |
          *     | `task_closed` | 409 | the task is killed or archived |
          *     | `session_not_ready` | 409 | the tab is pending, in error or closed; nothing was stored |
          *     | `session_not_in_error` | 409 | only an open tab in `error` can be retried |
@@ -811,7 +867,7 @@ export interface components {
                  * @description Stable snake_case code to match on.
                  * @enum {string}
                  */
-                code: "validation_failed" | "malformed_json" | "unknown_provider" | "repository_not_allowed" | "invalid_cursor" | "unauthorized" | "workspace_forbidden" | "task_not_found" | "session_not_found" | "sandbox_not_found" | "route_not_found" | "task_not_in_error" | "task_closed" | "session_not_ready" | "session_not_in_error" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "internal" | "database_unavailable" | "workflow_unavailable" | "workflow_start_failed" | "workbench_not_built";
+                code: "validation_failed" | "malformed_json" | "unknown_provider" | "repository_not_allowed" | "invalid_cursor" | "unauthorized" | "workspace_forbidden" | "task_not_found" | "session_not_found" | "sandbox_not_found" | "route_not_found" | "task_not_in_error" | "task_not_running" | "sandbox_not_stoppable" | "sandbox_lost" | "task_closed" | "session_not_ready" | "session_not_in_error" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "internal" | "database_unavailable" | "workflow_unavailable" | "workflow_start_failed" | "workbench_not_built";
                 /** @description One sentence for humans. */
                 message: string;
                 /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
@@ -2525,6 +2581,382 @@ export interface operations {
                              * @enum {string}
                              */
                             code: "database_unavailable" | "workflow_start_failed";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    stopTaskSandbox: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stop requested. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskRecord"];
+                };
+            };
+            /** @description `validation_failed`: a parameter, header or body field breaks the schema; `field` and `issues` name it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "validation_failed";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized`: no bearer token, or an unknown one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer`. */
+                    "WWW-Authenticate": "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `task_not_found`: no such task in the token’s workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "task_not_found";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `task_not_running`: only a running task’s sandbox can be stopped or resumed; `sandbox_not_stoppable`: the sandbox is waking or lost; only a ready sandbox can be stopped */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "task_not_running" | "sandbox_not_stoppable";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `internal`: an unexpected error (details in the log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "internal";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `database_unavailable`: Postgres is not answering; retry after `Retry-After` seconds; `workflow_unavailable`: Temporal is not answering; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds after which the same request may succeed. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "database_unavailable" | "workflow_unavailable";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    resumeTaskSandbox: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resume requested. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskRecord"];
+                };
+            };
+            /** @description `validation_failed`: a parameter, header or body field breaks the schema; `field` and `issues` name it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "validation_failed";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized`: no bearer token, or an unknown one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer`. */
+                    "WWW-Authenticate": "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `task_not_found`: no such task in the token’s workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "task_not_found";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `task_not_running`: only a running task’s sandbox can be stopped or resumed; `sandbox_lost`: the sandbox’s files are gone; it cannot be resumed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "task_not_running" | "sandbox_lost";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `internal`: an unexpected error (details in the log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "internal";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `database_unavailable`: Postgres is not answering; retry after `Retry-After` seconds; `workflow_unavailable`: Temporal is not answering; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds after which the same request may succeed. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "database_unavailable" | "workflow_unavailable";
                             /** @description One sentence for humans. */
                             message: string;
                             /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */

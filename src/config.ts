@@ -63,6 +63,14 @@ const schema = z.object({
   SANDBOX_HOST_UID: z.coerce.number().int().min(1).max(4_294_967_294).default(DEFAULT_CONFINEMENT.hostUid),
   /** Disk space of one sandbox (its checkout, HOME and logs together), MiB: a size-limited filesystem of its own; 0 = no limit (unsafe). */
   SANDBOX_DISK_MB: z.coerce.number().int().min(0).max(16_777_216).default(DEFAULT_CONFINEMENT.limits.diskMb),
+  /**
+   * Minutes without a turn after which a running task's sandbox is stopped (processes ended, memory
+   * released, files kept; the next use wakes it: docs/PRODUCT.md#sandbox-lifecycle). 0 = never.
+   * Fractions are allowed (0.5 = 30 s).
+   */
+  SANDBOX_IDLE_STOP_MINUTES: z.coerce.number().min(0).max(525_600).default(30),
+  /** Seconds between two checks of every `ready` sandbox's agent (src/sandboxes/reconcile.ts); one also runs at worker start. */
+  SANDBOX_RECONCILE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Comma-separated names of variables passed into sandboxes (e.g. an agent's API key); nothing else is. */
   SANDBOX_PASS_ENV: z
     .string()
@@ -85,6 +93,8 @@ export interface AppConfig {
   logLevel: string;
   /** How local sandboxes are confined (src/confinement/policy.ts). */
   confinement: ConfinementPolicy;
+  /** Sandbox lifecycle (docs/PRODUCT.md#sandbox-lifecycle): idle stop after `idleStopMs` (0 = never); agent checks every `reconcileIntervalMs`. */
+  sandboxLifecycle: { idleStopMs: number; reconcileIntervalMs: number };
 }
 
 /**
@@ -128,5 +138,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       hostUid: c.SANDBOX_HOST_UID,
       passEnv: c.SANDBOX_PASS_ENV ? c.SANDBOX_PASS_ENV.split(',') : [],
     },
+    sandboxLifecycle: { idleStopMs: Math.round(c.SANDBOX_IDLE_STOP_MINUTES * 60_000), reconcileIntervalMs: c.SANDBOX_RECONCILE_SECONDS * 1_000 },
   };
 }

@@ -10,6 +10,8 @@ import type { ProviderRegistry } from '../providers/types';
 import type { TaskEventNotifier } from '../db/notifier';
 import type { KillActivities } from '../workflows/killTask.contract';
 import { closeSessionSignal } from '../workflows/workbenchSession.contract';
+import { sandboxDestroyedSignal, sandboxLifecycleWorkflowId } from '../workflows/sandboxLifecycle.contract';
+import { signalUnlessEnded } from '../temporal/client';
 import { withKeepAliveHeartbeat } from './progress';
 import { loadSandbox, providerFor } from './sandboxAccess';
 
@@ -67,9 +69,12 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
         // Marked first: a provisioning activity still in flight sees it when its provider call returns
         // and destroys what it made (src/activities/createProvisionActivities.ts), so nothing outlives the kill.
         await prisma.sandbox.update({ where: { id: row.id }, data: { state: 'destroyed', agentEndpoint: null } });
+        await prisma.task.updateMany({ where: { id: taskId, activeSandboxId: row.id }, data: { sandboxState: 'destroyed' } });
         const provider = providerFor(deps.providers, row.providerId);
         const handle = row.providerSandboxId && row.directory ? (await loadSandbox(prisma, deps.providers, row.id)).handle : await provider.resumeSandbox(row.id);
         if (handle) await provider.destroySandbox(handle);
+        // Its lifecycle run (idle timer, resumes) ends too.
+        await signalUnlessEnded(deps.temporal, sandboxLifecycleWorkflowId(row.id), (h) => h.signal(sandboxDestroyedSignal));
       }
       return { destroyed: rows.length };
     },

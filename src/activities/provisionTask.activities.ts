@@ -115,11 +115,13 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
         // The row is written before the provider acts, so whatever the provider makes is findable by its key.
         const existing = await prisma.sandbox.findFirst({ where: { taskId, providerId: provider.id, state: { not: 'destroyed' } }, orderBy: { createdAt: 'desc' } });
         const row = existing ?? (await prisma.sandbox.create({ data: { id: randomUUID(), taskId, providerId: provider.id, state: 'creating' } }));
+        await prisma.task.update({ where: { id: taskId }, data: { sandboxState: row.state } });
         const handle = await withKeepAliveHeartbeat(() => provider.createSandbox({ sandboxKey: row.id, repository: task.repository, branchName }, report));
         await unlessKilled(row.id, provider, handle);
         await prisma.sandbox.update({
           where: { id: row.id },
-          data: { providerSandboxId: handle.providerSandboxId, directory: handle.directory, state: 'ready', details: handle.details as Prisma.InputJsonValue },
+          // `ready` only once its agent runs (ensureAgent): reconcile checks the agent of every ready sandbox.
+          data: { providerSandboxId: handle.providerSandboxId, directory: handle.directory, details: handle.details as Prisma.InputJsonValue },
         });
         return { sandboxId: row.id, directory: handle.directory, provider: provider.id };
       });
@@ -133,8 +135,9 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
         await unlessKilled(sandboxId, provider, handle);
         await prisma.sandbox.update({
           where: { id: sandboxId },
-          data: { agentEndpoint: agent.endpoint, details: { ...(row.details as object), ...agent.details } as Prisma.InputJsonValue },
+          data: { agentEndpoint: agent.endpoint, state: 'ready', lastActiveAt: new Date(), details: { ...(row.details as object), ...agent.details } as Prisma.InputJsonValue },
         });
+        await prisma.task.update({ where: { id: taskId }, data: { sandboxState: 'ready' } });
         deps.logger.info({ taskId, sandboxId, endpoint: agent.endpoint, agent: task.agentType }, 'sandbox-agent ready');
         return { endpoint: agent.endpoint };
       });

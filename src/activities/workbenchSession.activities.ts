@@ -3,15 +3,18 @@
  * They own the tab's I/O: Postgres (tab row, transcript, history events), the sandbox provider, and
  * signals to other tabs' runs.
  */
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
 import { appendTranscriptEntry, readySandboxOf, updateSession } from '../db/sessions';
 import { isProvisioningOver } from '../domain/status';
 import type { Logger } from '../logger';
-import type { ProviderRegistry } from '../providers/types';
+import type { ProviderRegistry, SandboxHandle, SandboxProvider } from '../providers/types';
+import type { Sandbox } from '../generated/prisma/client';
 import type { TaskEventNotifier } from '../db/notifier';
 import {
+  AGENT_STOPPED,
+  SESSION_LOST,
   WORKBENCH_SESSION_WORKFLOW_TYPE,
   provisioningFailedSignal,
   sandboxReadySignal,
@@ -34,6 +37,20 @@ export interface SessionActivityDeps {
 
 /** Longest agent turn, in ms (the prompt activity's own limit is a little longer). */
 const TURN_TIMEOUT_MS = 14 * 60_000;
+
+/** The transcript entry a tab gets when its agent session had to be opened again (docs/PRODUCT.md#sandbox-lifecycle). */
+export const SESSION_RESTARTED_TEXT = 'Session restarted: the agent was started again and does not remember the conversation above (the transcript is kept).';
+
+/**
+ * Refuses (non-retryable {@link AGENT_STOPPED}) when the sandbox is not `ready` or its agent does not
+ * run; with `sessionKey`, also ({@link SESSION_LOST}) when that session is not open in the agent.
+ */
+async function assertAgentUsable(row: Sandbox, provider: SandboxProvider, handle: SandboxHandle, sessionKey?: string): Promise<void> {
+  if (row.state !== 'ready') throw ApplicationFailure.nonRetryable(`the sandbox is ${row.state}`, AGENT_STOPPED);
+  const status = await provider.agentStatus(handle, sessionKey);
+  if (status.agent === 'stopped') throw ApplicationFailure.nonRetryable('the sandbox-agent does not run', AGENT_STOPPED);
+  if (status.session === 'gone') throw ApplicationFailure.nonRetryable('the agent session is gone (its agent was started again)', SESSION_LOST);
+}
 
 export function createWorkbenchActivities(deps: SessionActivityDeps): WorkbenchActivities {
   const { prisma, notifier } = deps;
@@ -70,15 +87,25 @@ export function createWorkbenchActivities(deps: SessionActivityDeps): WorkbenchA
       );
     },
 
-    async openAgentSession({ sessionId, sandboxId }) {
+    async openAgentSession({ sessionId, sandboxId, restarted }) {
       return asActivityErrors(async () => {
         const session = await prisma.workbenchSession.findUniqueOrThrow({ where: { id: sessionId } });
-        const { provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
+        const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
+        await assertAgentUsable(row, provider, handle);
         const opened = await withKeepAliveHeartbeat(() =>
           provider.createSession(handle, { agent: session.agent, sessionKey: session.sessionKey }, async (subStep, message) => {
             Context.current().heartbeat({ subStep, message });
           }),
         );
+        if (restarted) {
+          await prisma.$transaction(async (tx) => {
+            // Once, also when this activity is retried after writing it.
+            const last = await tx.transcriptEntry.findFirst({ where: { sessionId }, orderBy: { index: 'desc' }, select: { role: true, text: true } });
+            if (last?.role !== 'system' || last.text !== SESSION_RESTARTED_TEXT) {
+              await appendTranscriptEntry(tx, notifier, { sessionId, role: 'system', text: SESSION_RESTARTED_TEXT });
+            }
+          });
+        }
         return { sandboxSessionId: opened.sessionId };
       });
     },
@@ -90,11 +117,22 @@ export function createWorkbenchActivities(deps: SessionActivityDeps): WorkbenchA
 
     async promptAgent({ sessionId, entryIndex }) {
       return asActivityErrors(async () => {
-        const { session, provider, handle } = await sessionWithSandbox(sessionId);
+        const { session, row, provider, handle } = await sessionWithSandbox(sessionId);
         const entry = await prisma.transcriptEntry.findUniqueOrThrow({ where: { sessionId_index: { sessionId, index: entryIndex } } });
-        // Claim the message: only a `pending` message is sent, and only once.
-        const claimed = await prisma.transcriptEntry.updateMany({ where: { id: entry.id, delivery: 'pending' }, data: { delivery: 'sending' } });
-        if (claimed.count === 0 || session.closed) return { stopReason: null };
+        if (entry.delivery !== 'pending' || session.closed) return { stopReason: null };
+        // Before the claim: a sandbox asleep, or a session gone, leaves the message pending for the tab to send once it is back.
+        await assertAgentUsable(row, provider, handle, session.sessionKey);
+        // Claim the message (only a `pending` message is sent, and only once) while the sandbox is
+        // `ready`, and restart its idle clock: the sandbox row's lock orders this against an idle stop.
+        const claimed = await prisma.$transaction(async (tx) => {
+          const awake = await tx.$executeRaw`UPDATE sandboxes SET last_active_at = now() WHERE id = ${row.id}::uuid AND state = 'ready'`;
+          if (awake === 0) return 'asleep' as const;
+          return (await tx.transcriptEntry.updateMany({ where: { id: entry.id, delivery: 'pending' }, data: { delivery: 'sending' } })).count === 1
+            ? ('claimed' as const)
+            : ('taken' as const);
+        });
+        if (claimed === 'asleep') throw ApplicationFailure.nonRetryable('the sandbox went to sleep', AGENT_STOPPED);
+        if (claimed === 'taken') return { stopReason: null };
         const turnKey = `turn:${sessionId}:${entryIndex}`;
         await prisma.$transaction((tx) =>
           updateSession(tx, notifier, { sessionId, type: 'session.updated', dedupeKey: `${turnKey}:start`, patch: { status: 'running', thinkingSince: new Date() } }),
@@ -114,9 +152,10 @@ export function createWorkbenchActivities(deps: SessionActivityDeps): WorkbenchA
           await writes;
           await prisma.transcriptEntry.update({ where: { id: entry.id }, data: { delivery: 'sent' } });
         }
-        await prisma.$transaction((tx) =>
-          updateSession(tx, notifier, { sessionId, type: 'session.updated', dedupeKey: `${turnKey}:end`, patch: { status: 'ready', thinkingSince: null, unread: true } }),
-        );
+        await prisma.$transaction(async (tx) => {
+          await updateSession(tx, notifier, { sessionId, type: 'session.updated', dedupeKey: `${turnKey}:end`, patch: { status: 'ready', thinkingSince: null, unread: true } });
+          await tx.sandbox.update({ where: { id: row.id }, data: { lastActiveAt: new Date() } });
+        });
         return { stopReason };
       });
     },

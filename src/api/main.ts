@@ -23,6 +23,7 @@ async function main(): Promise<void> {
     temporal,
     notifier: pgNotifier,
     taskQueue: config.temporal.taskQueue,
+    idleStopMs: config.sandboxLifecycle.idleStopMs,
     providerIds: providerIds(config),
     repositoryPolicy: config.repositoryPolicy,
     resolveToken,

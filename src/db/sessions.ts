@@ -32,7 +32,7 @@ export async function updateSession(
 export async function appendTranscriptEntry(
   tx: Prisma.TransactionClient,
   notifier: TaskEventNotifier,
-  input: { sessionId: string; role: 'user' | 'agent'; text: string; replyTo?: number; delivery?: 'pending' },
+  input: { sessionId: string; role: 'user' | 'agent' | 'system'; text: string; replyTo?: number; delivery?: 'pending' },
 ): Promise<TranscriptEntry> {
   const session = await tx.workbenchSession.update({ where: { id: input.sessionId }, data: { lastEntryIndex: { increment: 1 } } });
   const entry = await tx.transcriptEntry.create({

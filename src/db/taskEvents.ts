@@ -98,6 +98,7 @@ export async function insertTaskWithCreatedEvent(client: Prisma.TransactionClien
     status: 'init_enqueue_provision',
     activeSandboxId: null,
     activeSessionId: null,
+    sandboxState: null,
     stepTimings: {},
     lastEventSeq: 1,
     createdAt: row.createdAt,

@@ -3,6 +3,7 @@
  * relay so both always send the same thing.
  */
 import type { Task, TaskEvent, TranscriptEntry, WorkbenchSession } from '../generated/prisma/client';
+import type { SandboxState } from './sandboxLifecycle';
 import type { TaskStatus } from './status';
 
 /** History event types (docs/PRODUCT.md#history-events). */
@@ -25,7 +26,12 @@ export type TaskEventType =
   /** A transcript entry was added: payload { sessionId, entry: TranscriptEntryRecord }. */
   | 'session.transcript'
   /** A tab was closed: payload { session: SessionRecord }. */
-  | 'session.closed';
+  | 'session.closed'
+  /**
+   * The task's sandbox changed lifecycle state (docs/PRODUCT.md#sandbox-lifecycle): payload
+   * { sandboxId, state, previous, reason, message }.
+   */
+  | 'sandbox.state';
 
 /** Per-step timing as mirrored from the workflow; times are ISO-8601 strings. */
 export interface StepTiming {
@@ -47,6 +53,8 @@ export interface TaskRecord {
   statusMessage: string;
   activeSandboxId: string | null;
   activeSessionId: string | null;
+  /** Lifecycle state of the active sandbox (docs/PRODUCT.md#sandbox-lifecycle); null before it exists. */
+  sandboxState: SandboxState | null;
   workflowId: string;
   /** Sequence number of the newest history event: a client that has seen it has seen everything. */
   lastEventSeq: number;
@@ -88,6 +96,7 @@ export function toTaskRecord(t: Task): TaskRecord {
     statusMessage: t.statusMessage,
     activeSandboxId: t.activeSandboxId,
     activeSessionId: t.activeSessionId,
+    sandboxState: t.sandboxState,
     workflowId: t.workflowId,
     lastEventSeq: t.lastEventSeq,
     stepTimings: (t.stepTimings ?? {}) as unknown as Record<string, StepTiming>,
@@ -133,7 +142,8 @@ export interface SessionRecord {
 
 export interface TranscriptEntryRecord {
   index: number;
-  role: 'user' | 'agent';
+  /** `system`: a notice of the service in the tab, e.g. "session restarted" after the sandbox woke. */
+  role: 'user' | 'agent' | 'system';
   text: string;
   replyTo: number | null;
   delivery: string | null;
@@ -171,5 +181,5 @@ export function toSessionRecord(s: WorkbenchSession): SessionRecord {
 }
 
 export function toTranscriptEntryRecord(e: TranscriptEntry): TranscriptEntryRecord {
-  return { index: e.index, role: e.role as 'user' | 'agent', text: e.text, replyTo: e.replyTo, delivery: e.delivery, createdAt: e.createdAt.toISOString() };
+  return { index: e.index, role: e.role as TranscriptEntryRecord['role'], text: e.text, replyTo: e.replyTo, delivery: e.delivery, createdAt: e.createdAt.toISOString() };
 }

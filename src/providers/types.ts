@@ -52,6 +52,14 @@ export interface AgentSession {
   details: Record<string, unknown>;
 }
 
+/** What {@link SandboxProvider.agentStatus} found. */
+export interface AgentStatus {
+  /** `running`: sandbox-agent answers; `stopped`: it does not run (never started, exited, killed, or the machine restarted). */
+  agent: 'running' | 'stopped';
+  /** With a session key and a running agent: whether that session is open in it (`gone` after the agent restarted). */
+  session?: 'open' | 'gone';
+}
+
 export interface SandboxProvider {
   readonly id: string;
   /**
@@ -66,6 +74,22 @@ export interface SandboxProvider {
   resumeSandbox(sandboxKey: string): Promise<SandboxHandle | null>;
   /** Stops everything the sandbox runs and removes it. No error when it is already gone. */
   destroySandbox(handle: SandboxHandle): Promise<void>;
+  /**
+   * Puts the sandbox to sleep (docs/PRODUCT.md#sandbox-lifecycle): ends sandbox-agent and every other
+   * process of the sandbox and releases their memory; its files (repository, uncommitted work, HOME)
+   * stay. A later {@link ensureAgent} wakes it. No error when nothing runs.
+   */
+  stopSandbox(handle: SandboxHandle): Promise<void>;
+  /**
+   * Whether the sandbox's agent runs and, with `sessionKey`, whether that agent session is open in it.
+   * Cheap (a process check and, with a session key, one request to the agent); never starts anything.
+   */
+  agentStatus(handle: SandboxHandle, sessionKey?: string): Promise<AgentStatus>;
+  /**
+   * Whether this provider instance holds the sandbox (the local provider: it lies under this machine's
+   * sandbox root). Reconcile checks only sandboxes their provider holds.
+   */
+  holds(handle: SandboxHandle): boolean;
   /** Installs (if missing) and starts sandbox-agent, and waits for `/v1/health`; reuses a healthy one. */
   ensureAgent(handle: SandboxHandle, progress: ProgressFn): Promise<AgentEndpoint>;
   /** Opens an agent session in `handle.directory`; reuses the session an earlier attempt opened for `req.sessionKey`. */

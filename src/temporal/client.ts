@@ -1,6 +1,7 @@
 /**
  * Temporal client side of the service: connecting, and starting (typed) and signalling the runs of
- * the three workflows: `provisionTask` per task, `workbenchSession` per tab, `killTask` per kill or archive.
+ * the four workflows: `provisionTask` per task, `workbenchSession` per tab, `killTask` per kill or
+ * archive, `sandboxLifecycle` per sandbox.
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { SearchAttributeType, TypedSearchAttributes, WorkflowIdReusePolicy, defineSearchAttributeKey } from '@temporalio/common';
@@ -10,6 +11,15 @@ import { WORKBENCH_SESSION_WORKFLOW_TYPE, type WorkbenchSessionInput } from '../
 import type { killTask } from '../workflows/killTask';
 import type { provisionTask } from '../workflows/provisionTask';
 import type { workbenchSession } from '../workflows/workbenchSession';
+import type { sandboxLifecycle } from '../workflows/sandboxLifecycle';
+import {
+  SANDBOX_LIFECYCLE_WORKFLOW_TYPE,
+  agentExitedSignal,
+  resumeSandboxSignal,
+  sandboxLifecycleWorkflowId,
+  stopSandboxSignal,
+  type SandboxLifecycleInput,
+} from '../workflows/sandboxLifecycle.contract';
 
 /** Custom search attributes set on every run (registered by temporal-dev.yaml), for finding a task's run in the Web UI. */
 export const TASK_ID_ATTRIBUTE = defineSearchAttributeKey('TaskId', SearchAttributeType.KEYWORD);
@@ -93,6 +103,44 @@ export async function startArchiveTask(client: Client, opts: { taskId: string; t
     workflowId: archiveWorkflowId(opts.taskId),
     args: [{ taskId: opts.taskId, outcome: 'archived' }],
   });
+}
+
+/** A command for a sandbox's lifecycle run (./../workflows/sandboxLifecycle.contract.ts), as a signal. */
+export type SandboxLifecycleCommand =
+  | { kind: 'stop' }
+  | { kind: 'resume'; reason: 'requested' | 'use'; requester?: string }
+  /** Reconcile found its agent not running. */
+  | { kind: 'agent_exited' };
+
+/**
+ * Sends `command` to the `sandboxLifecycle` run of `input.sandboxId` (signal-with-start: the run is
+ * started first when there is none, e.g. a sandbox provisioned before the workflow existed). Returns
+ * once Temporal has accepted it.
+ * @throws what the client throws (Temporal unreachable: see ./unavailable.ts).
+ */
+export async function signalSandboxLifecycle(client: Client, opts: { taskQueue: string; input: SandboxLifecycleInput }, command: SandboxLifecycleCommand): Promise<void> {
+  const common = {
+    taskQueue: opts.taskQueue,
+    workflowId: sandboxLifecycleWorkflowId(opts.input.sandboxId),
+    args: [opts.input] as [SandboxLifecycleInput],
+    typedSearchAttributes: new TypedSearchAttributes([{ key: TASK_ID_ATTRIBUTE, value: opts.input.taskId }]),
+  };
+  if (command.kind === 'stop') {
+    await client.workflow.signalWithStart<typeof sandboxLifecycle, [{ reason: 'requested' }]>(SANDBOX_LIFECYCLE_WORKFLOW_TYPE, {
+      ...common,
+      signal: stopSandboxSignal,
+      signalArgs: [{ reason: 'requested' }],
+    });
+  } else if (command.kind === 'resume') {
+    const { reason, requester } = command;
+    await client.workflow.signalWithStart<typeof sandboxLifecycle, [{ reason: 'requested' | 'use'; requester?: string }]>(SANDBOX_LIFECYCLE_WORKFLOW_TYPE, {
+      ...common,
+      signal: resumeSandboxSignal,
+      signalArgs: [{ reason, ...(requester ? { requester } : {}) }],
+    });
+  } else {
+    await client.workflow.signalWithStart<typeof sandboxLifecycle, []>(SANDBOX_LIFECYCLE_WORKFLOW_TYPE, { ...common, signal: agentExitedSignal, signalArgs: [] });
+  }
 }
 
 /**

@@ -2,7 +2,8 @@
  * Worker process: polls the task queue and runs `provisionTask` and its activities.
  * Several worker processes may run against one Temporal namespace and one database.
  * Stops on SIGINT/SIGTERM (the Temporal runtime drains in-flight tasks first).
- * Also sweeps for tasks whose provisioning run was never started (src/recovery/unstartedTasks.ts).
+ * Also sweeps for tasks whose provisioning run was never started (src/recovery/unstartedTasks.ts) and
+ * reconciles sandboxes whose agent is gone (src/recovery/sandboxAgents.ts).
  */
 import { NativeConnection } from '@temporalio/worker';
 import { createWorkerActivities } from '../activities';
@@ -14,6 +15,7 @@ import { createProviders } from '../providers/registry';
 import { pgNotifier } from '../db/notifier';
 import { createTemporalClient } from '../temporal/client';
 import { runUnstartedTaskSweeper } from '../recovery/unstartedTasks';
+import { runSandboxReconciler } from '../recovery/sandboxAgents';
 import { createWorker } from './createWorker';
 
 async function main(): Promise<void> {
@@ -32,14 +34,25 @@ async function main(): Promise<void> {
   const client = await createTemporalClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const providers = createProviders(config, logger);
-  const activities = createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger });
+  const activities = createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger, idleStopMs: config.sandboxLifecycle.idleStopMs });
   const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, activities });
   logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker polling');
   // Tasks whose row committed but whose run was never started (the API died in between) get started.
   const stopSweeper = runUnstartedTaskSweeper({ prisma, temporal: client, taskQueue: config.temporal.taskQueue, logger, minAgeMs: 30_000, intervalMs: 30_000 });
+  // Sandboxes whose agent died while no worker watched (a reboot, a crash) are recorded stopped now, then checked periodically.
+  const stopReconciler = runSandboxReconciler({
+    prisma,
+    providers,
+    temporal: client,
+    taskQueue: config.temporal.taskQueue,
+    logger,
+    idleStopMs: config.sandboxLifecycle.idleStopMs,
+    intervalMs: config.sandboxLifecycle.reconcileIntervalMs,
+  });
   try {
     await worker.run();
   } finally {
+    await stopReconciler();
     await stopSweeper();
     await connection.close();
     await client.connection.close();

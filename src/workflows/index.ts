@@ -2,3 +2,4 @@
 export { provisionTask } from './provisionTask';
 export { workbenchSession } from './workbenchSession';
 export { killTask } from './killTask';
+export { sandboxLifecycle } from './sandboxLifecycle';

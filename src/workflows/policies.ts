@@ -69,3 +69,21 @@ export const MIRROR_LOCAL_ACTIVITY_OPTIONS: LocalActivityOptions = {
  * fails (ms). Outages are waited out without spending the step's attempts (./dependencyOutage.ts).
  */
 export const DEPENDENCY_PATIENCE_MS = 60 * 60_000;
+
+/**
+ * Activities of `sandboxLifecycle`: a stop ends processes (a few seconds each); a resume starts
+ * sandbox-agent as the agent step does (same limit). Each is retried a few times; a command that
+ * still fails is reported (the tab that asked shows it) and the run goes on with the next one.
+ */
+export const LIFECYCLE_ACTIVITY_OPTIONS = {
+  stop: {
+    startToCloseTimeout: 60_000,
+    heartbeatTimeout: 30_000,
+    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, maximumAttempts: 5 },
+  },
+  resume: {
+    startToCloseTimeout: STEP_ACTIVITY_OPTIONS.init_ensure_agent.startToCloseTimeout,
+    heartbeatTimeout: 30_000,
+    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, maximumAttempts: 3 },
+  },
+} satisfies Record<string, ActivityOptions>;

@@ -2,7 +2,7 @@
  * `provisionTask`: provisions one task in the background after the API has committed its row.
  *
  * Steps, in order (status names: docs/PRODUCT.md#statuses): init_ensure_name -> init_create_sandbox -> init_ensure_agent
- * -> init_create_session -> running; `error` on a failure no retry fixes, with a message naming the
+ * -> init_create_session -> running, then the sandbox's lifecycle run takes over (./sandboxLifecycle.ts); `error` on a failure no retry fixes, with a message naming the
  * step. Each step is one activity with its own timeout and retry policy (./policies.ts). Every
  * transition runs the mirror activity, which writes the task row and a history event in one
  * transaction and notifies realtime clients.
@@ -26,6 +26,7 @@ import { outlastOutages } from './dependencyOutage';
 import { describeActivityFailure, timeoutName } from './failures';
 import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, MIRROR_LOCAL_ACTIVITY_OPTIONS, STEP_ACTIVITY_OPTIONS } from './policies';
 import type { SandboxOutcome, WorkbenchActivities } from './workbenchSession.contract';
+import type { SandboxLifecycleActivities } from './sandboxLifecycle.contract';
 
 const { recordTransition } = proxyActivities<Pick<ProvisionActivities, 'recordTransition'>>(MIRROR_ACTIVITY_OPTIONS);
 const { recordTransition: recordTransitionLocally } = proxyLocalActivities<Pick<ProvisionActivities, 'recordTransition'>>(MIRROR_LOCAL_ACTIVITY_OPTIONS);
@@ -55,6 +56,14 @@ export const RELEASE_SESSIONS_PATCH = 'release-workbench-sessions';
 async function releaseWaitingTabs(taskId: string, outcome: SandboxOutcome): Promise<void> {
   if (patched(RELEASE_SESSIONS_PATCH)) await releasePendingSessions({ taskId, outcome });
 }
+
+const { startSandboxLifecycle } = proxyActivities<Pick<SandboxLifecycleActivities, 'startSandboxLifecycle'>>(MIRROR_ACTIVITY_OPTIONS);
+
+/**
+ * Patch id: a running task's sandbox gets its `sandboxLifecycle` run (idle stop, resume, reconcile:
+ * docs/PRODUCT.md#sandbox-lifecycle). Runs recorded before it did not start one.
+ */
+export const SANDBOX_LIFECYCLE_PATCH = 'start-sandbox-lifecycle';
 
 const now = () => new Date().toISOString(); // workflow time: deterministic on replay
 
@@ -188,6 +197,8 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   );
   // Tabs wait for the whole provisioning: the task's first tab shares the session just opened.
   await releaseWaitingTabs(taskId, { kind: 'ready', sandboxId: sandbox.sandboxId });
+  // From here on the sandbox sleeps when idle and wakes on use (./sandboxLifecycle.ts).
+  if (patched(SANDBOX_LIFECYCLE_PATCH)) await startSandboxLifecycle({ taskId, sandboxId: sandbox.sandboxId });
   return { status: 'running', sandboxId: sandbox.sandboxId, sessionId: session.sessionId };
 }
 

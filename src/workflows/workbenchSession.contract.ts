@@ -50,6 +50,11 @@ export interface WorkbenchSessionCarryOver {
   retryRequested: boolean;
 }
 
+/** Failure type: the sandbox is asleep or its agent does not run; the tab wakes it (./sandboxLifecycle.ts). */
+export const AGENT_STOPPED = 'AgentStopped';
+/** Failure type: the agent runs but the tab's agent session is not in it (the agent was started again). */
+export const SESSION_LOST = 'SessionLost';
+
 export type SandboxOutcome = { kind: 'ready'; sandboxId: string } | { kind: 'failed'; message: string };
 
 /** Signal from provisionTask: the task's sandbox can take sessions now. */
@@ -65,7 +70,8 @@ export const retrySessionSignal = defineSignal('retrySession');
 
 export interface WorkbenchSessionState {
   sessionId: string;
-  phase: 'waiting_for_sandbox' | 'creating_session' | 'ready' | 'prompting' | 'error' | 'closing' | 'closed';
+  /** `waking_sandbox`: the sandbox was asleep (or its agent gone); its lifecycle run is resuming it for this tab. */
+  phase: 'waiting_for_sandbox' | 'waking_sandbox' | 'creating_session' | 'ready' | 'prompting' | 'error' | 'closing' | 'closed';
   sandboxId: string | null;
   /** Transcript indexes of user messages waiting to be sent, oldest first. */
   queuedMessages: number[];
@@ -90,11 +96,20 @@ export interface WorkbenchActivities {
   resolveSessionSandbox(input: { taskId: string }): Promise<SandboxOutcome | { kind: 'pending' }>;
   /** Mirrors a tab status change into Postgres (row + task history event) and notifies. */
   recordSessionTransition(input: SessionTransitionInput): Promise<void>;
-  /** Opens (or finds) the tab's agent session in the sandbox. */
-  openAgentSession(input: { sessionId: string; sandboxId: string }): Promise<{ sandboxSessionId: string }>;
+  /**
+   * Opens (or finds) the tab's agent session in the sandbox. `restarted`: the tab's earlier session
+   * is gone (its agent was started again), so the new one is announced in the transcript.
+   * @throws non-retryable {@link AGENT_STOPPED} when the sandbox is asleep or its agent is gone.
+   */
+  openAgentSession(input: { sessionId: string; sandboxId: string; restarted?: boolean }): Promise<{ sandboxSessionId: string }>;
   /** Transcript indexes of the tab's user messages not yet sent to the agent, oldest first. */
   undeliveredMessages(input: { sessionId: string }): Promise<number[]>;
-  /** Sends the user message at `entryIndex` and streams the reply into the transcript. */
+  /**
+   * Sends the user message at `entryIndex` and streams the reply into the transcript.
+   * @throws non-retryable {@link AGENT_STOPPED} (the sandbox is asleep or its agent gone) or
+   *   {@link SESSION_LOST} (the agent runs but the tab's session is not in it), both before the
+   *   message is claimed: it stays `pending` and is sent once the session is back.
+   */
   promptAgent(input: { sessionId: string; entryIndex: number }): Promise<{ stopReason: string | null }>;
   /** Ends the tab's agent session, if any. */
   endAgentSession(input: { sessionId: string }): Promise<void>;

@@ -6,6 +6,9 @@
  *   any failure --> error --retrySession--> pending_session_create (a new attempt, no duplicate session)
  *   provisioning failed --> error --sandboxReady (after the task is retried)--> pending_session_create
  *   closeSession at any point --> the agent session (existing or being created) is ended; run completes
+ *   the sandbox asleep or its agent gone (a turn or an opening finds it) --> the sandbox's lifecycle run
+ *     resumes it (sandboxAwake) --> the session is opened again, with a "session restarted" entry, and the
+ *     message that found it is sent then, once (docs/PRODUCT.md#sandbox-lifecycle)
  *
  * A tab lives as long as its user keeps it, at about ten history events per turn, so between two
  * turns a run continues as new (same workflow id, new run id) when Temporal suggests it, handing the
@@ -16,6 +19,8 @@
  */
 import { allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setHandler, workflowInfo, CancellationScope } from '@temporalio/workflow';
 import {
+  AGENT_STOPPED,
+  SESSION_LOST,
   closeSessionSignal,
   provisioningFailedSignal,
   retrySessionSignal,
@@ -30,10 +35,21 @@ import {
 import { outlastOutages } from './dependencyOutage';
 import { describeActivityFailure } from './failures';
 import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, SESSION_ACTIVITY_OPTIONS } from './policies';
+import { sandboxAwakeSignal, type SandboxLifecycleActivities } from './sandboxLifecycle.contract';
 
 const { recordSessionTransition, resolveSessionSandbox, undeliveredMessages, endAgentSession } =
   proxyActivities<Pick<WorkbenchActivities, 'recordSessionTransition' | 'resolveSessionSandbox' | 'undeliveredMessages' | 'endAgentSession'>>(MIRROR_ACTIVITY_OPTIONS);
 const { promptAgent } = proxyActivities<Pick<WorkbenchActivities, 'promptAgent'>>(SESSION_ACTIVITY_OPTIONS.prompt);
+const { requestSandboxResume } = proxyActivities<Pick<SandboxLifecycleActivities, 'requestSandboxResume'>>(MIRROR_ACTIVITY_OPTIONS);
+
+/**
+ * Patch id: a tab that finds its sandbox asleep or its agent session gone has the sandbox woken and
+ * the session opened again. Runs recorded before it ended such a turn or opening in `error`.
+ */
+export const SANDBOX_WAKE_PATCH = 'workbench-wake-sandbox';
+
+/** How often one opening wakes the sandbox before it gives up (a sandbox that dies again at once). */
+const MAX_WAKES_PER_OPENING = 2;
 
 /**
  * Patch id: a run continues as new between turns when Temporal suggests it (or after
@@ -88,6 +104,47 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
   setHandler(retrySessionSignal, () => {
     retryRequested = true;
   });
+  /** The answer of the sandbox's lifecycle run to this run's last resume request. */
+  const wake: { answer: { ok: boolean; message?: string } | null } = { answer: null };
+  setHandler(sandboxAwakeSignal, (answer) => {
+    wake.answer = answer;
+  });
+
+  /**
+   * Has the sandbox's lifecycle run resume the sandbox (./sandboxLifecycle.ts) and waits for its answer.
+   * @returns null once it is ready (or the tab was closed meanwhile), else why it could not be woken.
+   */
+  const wakeSandbox = async (sandboxId: string): Promise<string | null> => {
+    state.phase = 'waking_sandbox';
+    wake.answer = null;
+    await requestSandboxResume({ taskId, sandboxId, requester: workflowInfo().workflowId });
+    await condition(() => closed || wake.answer !== null);
+    if (closed || wake.answer!.ok) return null;
+    return wake.answer!.message ?? 'the sandbox could not be woken';
+  };
+
+  /**
+   * Opens the tab's agent session (waiting out database outages), waking the sandbox first when it is
+   * asleep. `restarted`: the tab had a session that is gone.
+   * @throws what the opening failed with; a failed wake as an Error with its reason.
+   */
+  const openSession = async (sandboxId: string, restarted: boolean): Promise<{ sandboxSessionId: string }> => {
+    for (let wakes = 0; ; wakes++) {
+      try {
+        return await outlastOutages(
+          SESSION_ACTIVITY_OPTIONS.open,
+          (o) => proxyActivities<Pick<WorkbenchActivities, 'openAgentSession'>>(o).openAgentSession({ sessionId, sandboxId, ...(restarted ? { restarted } : {}) }),
+          { patienceMs: DEPENDENCY_PATIENCE_MS },
+        );
+      } catch (err) {
+        if (wakes >= MAX_WAKES_PER_OPENING || describeActivityFailure(err).type !== AGENT_STOPPED || !patched(SANDBOX_WAKE_PATCH)) throw err;
+        const notWoken = await wakeSandbox(sandboxId);
+        if (notWoken !== null) throw new Error(`waking the sandbox failed: ${notWoken}`);
+        if (closed) throw new Error('the tab was closed');
+        state.phase = 'creating_session';
+      }
+    }
+  };
 
   const transition = (t: Omit<SessionTransitionInput, 'sessionId' | 'dedupeKey'>) =>
     recordSessionTransition({ ...t, sessionId, dedupeKey: `${runKey}:${++transitions}:${t.status}` });
@@ -113,6 +170,8 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
   }
 
   let sessionOpen = false;
+  /** The tab's session was found gone (its sandbox slept or its agent restarted): the next opening says so. */
+  let sessionRestarted = false;
   /** A continued run whose agent session is open starts at its turns: no second open, no second `ready`. */
   let resumeOpenSession = continued?.sessionOpen === true && state.sandboxId !== null;
   try {
@@ -141,16 +200,14 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
         await transition({ status: 'pending_session_create', errorMessage: null, sandboxId });
         try {
           // A database outage is waited out (./dependencyOutage.ts) instead of showing the tab in error.
-          const { sandboxSessionId } = await outlastOutages(
-            SESSION_ACTIVITY_OPTIONS.open,
-            (o) => proxyActivities<Pick<WorkbenchActivities, 'openAgentSession'>>(o).openAgentSession({ sessionId, sandboxId }),
-            { patienceMs: DEPENDENCY_PATIENCE_MS },
-          );
+          const { sandboxSessionId } = await openSession(sandboxId, sessionRestarted);
           sessionOpen = true;
+          sessionRestarted = false;
           if (closed) break; // closed while the session was being created: end it below
           state.phase = 'ready';
           await transition({ status: 'ready', sandboxSessionId });
         } catch (err) {
+          if (closed && patched(SANDBOX_WAKE_PATCH)) break; // closed while the sandbox woke: nothing failed
           await fail(`opening the agent session failed: ${failureMessage(err)}`);
           continue;
         }
@@ -159,7 +216,9 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
         }
       }
       let turnFailed: string | null = null;
-      while (!closed && turnFailed === null) {
+      /** The turn found the sandbox asleep or the session gone: the session is opened again (waking the sandbox). */
+      let sessionGone = false;
+      while (!closed && turnFailed === null && !sessionGone) {
         // The safe point to continue as new: between turns, once every handler has finished.
         if (continueAsNewDue() && patched(CONTINUE_AS_NEW_PATCH)) {
           await condition(allHandlersFinished);
@@ -182,10 +241,22 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
           state.phase = 'ready';
           turns++;
         } catch (err) {
-          turnFailed = failureMessage(err);
+          const { type } = describeActivityFailure(err);
+          if ((type === AGENT_STOPPED || type === SESSION_LOST) && patched(SANDBOX_WAKE_PATCH)) {
+            // Not sent (the activity refuses before it claims the message): it goes first once the session is back.
+            state.queuedMessages.unshift(entryIndex);
+            sessionGone = true;
+          } else {
+            turnFailed = failureMessage(err);
+          }
         }
       }
       if (handOver) break;
+      if (sessionGone) {
+        sessionOpen = false;
+        sessionRestarted = true;
+        continue;
+      }
       if (turnFailed !== null) {
         await endAgentSession({ sessionId });
         sessionOpen = false;

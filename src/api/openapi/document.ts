@@ -252,6 +252,30 @@ const paths: ZodOpenApiPathsObject = {
       errors: ['task_not_found', 'workflow_start_failed'],
     }),
   },
+  '/v1/tasks/{id}/stop': {
+    post: v1({
+      operationId: 'stopTaskSandbox',
+      tag: 'tasks',
+      summary: 'Put a running task’s sandbox to sleep',
+      description:
+        'Its sandbox-agent and every process in it end and their memory is released; its files (repository, uncommitted work) stay. The next message, tab opening or resume wakes it (docs/PRODUCT.md#sandbox-lifecycle). 202 with the task record: the stop runs in the background; follow `sandbox.state` events (`stopping`, `stopped`). A sandbox asleep already answers 202 unchanged.',
+      params: taskPath,
+      responses: { '202': { description: 'Stop requested.', content: json(taskRecord) } },
+      errors: ['task_not_found', 'task_not_running', 'sandbox_not_stoppable', 'workflow_unavailable'],
+    }),
+  },
+  '/v1/tasks/{id}/resume': {
+    post: v1({
+      operationId: 'resumeTaskSandbox',
+      tag: 'tasks',
+      summary: 'Wake a running task’s sandbox',
+      description:
+        'Its sandbox-agent is started again, confined as before, in the same files. 202 with the task record: the resume runs in the background; follow `sandbox.state` events (`resuming`, `ready`). A sandbox ready or waking already answers 202 unchanged.',
+      params: taskPath,
+      responses: { '202': { description: 'Resume requested.', content: json(taskRecord) } },
+      errors: ['task_not_found', 'task_not_running', 'sandbox_lost', 'workflow_unavailable'],
+    }),
+  },
   '/v1/tasks/{id}/sessions': {
     post: v1({
       operationId: 'openSession',

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import type { SessionRecord, StepTiming, TaskEventRecord, TaskEventType, TaskRecord, TranscriptEntryRecord } from '../../domain/records';
 import { PROVISION_STEPS, TASK_STATUSES } from '../../domain/status';
+import { SANDBOX_STATES } from '../../domain/sandboxLifecycle';
 import type { ProvisioningProgress, provisioningState } from '../../services/provisioningProgress';
 import type { ReadinessReport } from '../readiness';
 
@@ -38,7 +39,15 @@ export const TASK_EVENT_TYPES = [
   'session.updated',
   'session.transcript',
   'session.closed',
+  'sandbox.state',
 ] as const satisfies readonly TaskEventType[];
+
+/** Sandbox lifecycle states (src/domain/sandboxLifecycle.ts). */
+export const sandboxState = z.enum(SANDBOX_STATES).meta({
+  id: 'SandboxState',
+  description:
+    'Sandbox lifecycle (docs/PRODUCT.md#sandbox-lifecycle): `creating` until its sandbox-agent is healthy; `ready` while it runs; `stopping` → `stopped` when it sleeps (idle for SANDBOX_IDLE_STOP_MINUTES, or POST …/stop): processes ended, files kept; `resuming` → `ready` when it wakes (a message, opening or retrying a tab, or POST …/resume); `lost` when its files are gone; `destroyed` after a kill or archive; `error` only on rows older than the lifecycle.',
+});
 
 /** Stored statuses of a workbench tab (Prisma enum WorkbenchSessionStatus). */
 export const SESSION_STATUSES = ['pending_provision', 'pending_session_create', 'ready', 'running', 'error'] as const satisfies readonly SessionRecord['status'][];
@@ -65,6 +74,7 @@ export const taskRecord = z
     statusMessage: z.string().meta({ description: 'One sentence; on `error` it names the failed step.' }),
     activeSandboxId: z.string().nullable(),
     activeSessionId: z.string().nullable(),
+    sandboxState: sandboxState.nullable().meta({ description: 'State of the active sandbox; null before it exists. Changes arrive as `sandbox.state` events.' }),
     workflowId: z.string().meta({ description: '`provision-task-<id>`: the provisioning run in Temporal.' }),
     lastEventSeq: z.number().int().meta({ description: 'Sequence number of the newest history event: a client that has seen it has seen everything.' }),
     stepTimings: z.record(z.string(), stepTiming),
@@ -135,7 +145,7 @@ export const sessionRecord = z
 export const transcriptEntryRecord = z
   .object({
     index: z.number().int().min(1),
-    role: z.enum(['user', 'agent']),
+    role: z.enum(['user', 'agent', 'system']).meta({ description: '`system`: a notice of the service, e.g. that the agent session restarted after the sandbox woke.' }),
     text: z.string(),
     replyTo: z.number().int().nullable(),
     delivery: z.string().nullable().meta({ description: 'For a user message: pending → sending → sent.' }),
@@ -179,7 +189,7 @@ export const sandboxRecord = z
     providerSandboxId: z.string().nullable(),
     directory: z.string().nullable(),
     agentEndpoint: z.string().nullable().meta({ description: 'Base URL of the sandbox-agent server, once started.' }),
-    state: z.enum(['creating', 'ready', 'destroyed', 'error']),
+    state: sandboxState,
     sessionId: z.string().nullable(),
     createdAt: isoTime(),
     updatedAt: isoTime(),
@@ -262,6 +272,9 @@ export const ERROR_CODES = {
   sandbox_not_found: { status: 404, meaning: 'the task has no sandbox yet' },
   route_not_found: { status: 404, meaning: 'no route for this method and path' },
   task_not_in_error: { status: 409, meaning: 'only a task in `error` can be retried' },
+  task_not_running: { status: 409, meaning: 'only a running task’s sandbox can be stopped or resumed' },
+  sandbox_not_stoppable: { status: 409, meaning: 'the sandbox is waking or lost; only a ready sandbox can be stopped' },
+  sandbox_lost: { status: 409, meaning: 'the sandbox’s files are gone; it cannot be resumed' },
   task_closed: { status: 409, meaning: 'the task is killed or archived' },
   session_not_ready: { status: 409, meaning: 'the tab is pending, in error or closed; nothing was stored' },
   session_not_in_error: { status: 409, meaning: 'only an open tab in `error` can be retried' },

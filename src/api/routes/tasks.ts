@@ -13,6 +13,8 @@
  *   POST /v1/tasks/:id/kill           stop the task and clean up, ending in `killed`
  *   POST /v1/tasks/:id/archive        stop the agent, release the sandbox, keep record and history:
  *                                     `archived`
+ *   POST /v1/tasks/:id/stop           put a running task's sandbox to sleep (files kept)
+ *   POST /v1/tasks/:id/resume         wake it
  *
  * Each handler parses the request, checks the workspace, calls one use case (src/services) and shapes
  * the answer. Errors: see ../errors.ts.
@@ -26,6 +28,7 @@ import type { ServiceDeps } from '../../services/deps';
 import { killTask } from '../../services/killTask';
 import { provisioningProgress, provisioningState } from '../../services/provisioningProgress';
 import { retryTask } from '../../services/retryTask';
+import { resumeTaskSandbox, stopTaskSandbox } from '../../services/sandboxControl';
 import { activeSandboxOf, listTaskEvents, listTasks } from '../../services/taskReads';
 import { temporalUiLink } from '../../temporal/client';
 import type { ProvisionStarter } from '../../temporal/provisionStarter';
@@ -43,6 +46,8 @@ export interface TaskRouteDeps extends ServiceDeps {
   temporalUi: { url: string; namespace: string };
   /** Starts provisioning runs after createTask has answered (../../temporal/provisionStarter.ts). */
   provisionStarter: ProvisionStarter;
+  /** Idle stop (ms, 0 = never) of a sandbox lifecycle run a stop or resume starts (SANDBOX_IDLE_STOP_MINUTES). */
+  idleStopMs: number;
 }
 
 export function taskRoutes(deps: TaskRouteDeps): Router {
@@ -138,6 +143,29 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   router.post('/:id/archive', async (req, res) => {
     const task = await findOwnTask(prisma, req, res);
     res.status(202).json(toTaskRecord(await archiveTask(deps, task)));
+  });
+
+  /**
+   * Put a running task's sandbox to sleep (docs/PRODUCT.md#sandbox-lifecycle): its sandbox-agent and
+   * every process in it end, its memory is released, its files stay; the next message (or a resume)
+   * wakes it. 202 TaskRecord (the stop runs in the background; follow `sandbox.state` events); a
+   * sandbox asleep already answers 202 unchanged. 409 task_not_running | sandbox_not_stoppable (waking,
+   * lost); 503 workflow_unavailable (Retry-After).
+   */
+  router.post('/:id/stop', async (req, res) => {
+    const task = await findOwnTask(prisma, req, res);
+    res.status(202).json(toTaskRecord(await stopTaskSandbox(deps, task)));
+  });
+
+  /**
+   * Wake a running task's sandbox: its sandbox-agent is started again, confined as before, in the same
+   * files (repository, branch, uncommitted work). 202 TaskRecord (follow `sandbox.state` events:
+   * `resuming` then `ready`); a sandbox ready or waking already answers 202 unchanged. 409
+   * task_not_running | sandbox_lost; 503 workflow_unavailable (Retry-After).
+   */
+  router.post('/:id/resume', async (req, res) => {
+    const task = await findOwnTask(prisma, req, res);
+    res.status(202).json(toTaskRecord(await resumeTaskSandbox(deps, task)));
   });
 
   /**

@@ -31,6 +31,9 @@ export function gatedProvider(inner: SandboxProvider, gates: Partial<Record<Gate
     listBranches: (repo) => inner.listBranches(repo),
     resumeSandbox: (key) => inner.resumeSandbox(key),
     destroySandbox: (handle) => inner.destroySandbox(handle),
+    stopSandbox: (handle) => inner.stopSandbox(handle),
+    agentStatus: (handle, key) => inner.agentStatus(handle, key),
+    holds: (handle) => inner.holds(handle),
     endSession: (handle, key) => inner.endSession(handle, key),
     prompt: (handle, key, text, onChunk, timeoutMs) => inner.prompt(handle, key, text, onChunk, timeoutMs),
     createSandbox: async (req, progress) => {

@@ -21,6 +21,7 @@ import { createScratchSandboxRoot } from '../scratchSandboxRoot';
 import { pgNotifier } from '../../db/notifier';
 import { createTemporalClient } from '../../temporal/client';
 import { createWorker } from '../../worker/createWorker';
+import { runSandboxReconciler } from '../../recovery/sandboxAgents';
 import { authedFetch, closeAuthLookups } from './auth';
 import { readStack, type TestStack } from './stackFile';
 import { startTestApi } from './testApi';
@@ -37,6 +38,10 @@ export interface TestServices {
   repoRoot: string;
   local: LocalProvider;
   api: ApiServer;
+  /** Stops the worker (and its reconciler) as a worker process that died would: the API stays up. */
+  stopWorker(): Promise<void>;
+  /** Starts the worker again after {@link stopWorker} (a new worker on the same task queue, reconciling at once when configured). */
+  startWorker(): Promise<void>;
   /** Stops the API and the worker, destroys every sandbox made under `sandboxRoot`, closes connections. */
   stop(): Promise<void>;
 }
@@ -54,6 +59,10 @@ export async function startServices(
     confinement?: ConfinementPolicy;
     /** Repository policy switches for the API and the provider; roots are the stack's work directory, the sandbox root is protected. */
     repositoryPolicy?: Pick<Partial<RepositoryPolicy>, 'allowGitProtocol'>;
+    /** Idle stop of sandboxes, ms (0 = never, the default here: tests that need it set it). */
+    idleStopMs?: number;
+    /** Run the sandbox reconciler (src/recovery/sandboxAgents.ts) with this interval, ms; default: not run. */
+    reconcileIntervalMs?: number;
   } = {},
 ): Promise<TestServices> {
   const stack = readStack();
@@ -74,16 +83,31 @@ export async function startServices(
   const local = new LocalProvider({ sandboxRoot, logger, confinement: opts.confinement, repositoryPolicy });
   const provider = opts.wrapProvider ? opts.wrapProvider(local) : local;
   const providers = new Map([[provider.id, provider]]);
-  const activities = createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal, logger });
-  const worker: Worker = await createWorker({
-    connection,
-    namespace: stack.namespace,
-    taskQueue,
-    activities,
-    workflowBundle: { codePath: stack.workflowBundlePath },
-  });
-  const running = worker.run();
-  const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, providerIds: [provider.id], logger, databaseUrl, repositoryPolicy });
+  const idleStopMs = opts.idleStopMs ?? 0;
+  const activities = createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal, logger, idleStopMs });
+  const startWorker = async () => {
+    const worker: Worker = await createWorker({
+      connection,
+      namespace: stack.namespace,
+      taskQueue,
+      activities,
+      workflowBundle: { codePath: stack.workflowBundlePath },
+    });
+    const running = worker.run();
+    const stopReconciler =
+      opts.reconcileIntervalMs !== undefined
+        ? runSandboxReconciler({ prisma, providers, temporal, taskQueue, logger, idleStopMs, intervalMs: opts.reconcileIntervalMs })
+        : async () => {};
+    return {
+      async stop() {
+        await stopReconciler();
+        worker.shutdown();
+        await running;
+      },
+    };
+  };
+  let worker: { stop(): Promise<void> } | null = await startWorker();
+  const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, providerIds: [provider.id], logger, databaseUrl, repositoryPolicy, idleStopMs });
   return {
     stack,
     baseUrl,
@@ -94,10 +118,16 @@ export async function startServices(
     repoRoot,
     local,
     api,
+    async stopWorker() {
+      await worker?.stop();
+      worker = null;
+    },
+    async startWorker() {
+      if (!worker) worker = await startWorker();
+    },
     async stop() {
       await api.close();
-      worker.shutdown();
-      await running;
+      await worker?.stop();
       const sandboxes = await prisma.sandbox.findMany({ where: { directory: { startsWith: sandboxRoot } } });
       for (const s of sandboxes) {
         const handle = await local.resumeSandbox(s.id);

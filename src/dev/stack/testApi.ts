@@ -23,6 +23,8 @@ export interface TestApiOptions {
   databaseUrl?: string;
   /** The repository policy; default: repositories under the stack's work directory, nothing protected, no `git://`. */
   repositoryPolicy?: RepositoryPolicy;
+  /** Idle stop of a sandbox lifecycle run the API starts, ms; default 0 (never). */
+  idleStopMs?: number;
 }
 
 /** Starts the API on a free port; the caller closes `api`. */
@@ -33,6 +35,7 @@ export async function startTestApi(opts: TestApiOptions): Promise<{ api: ApiServ
     temporal: opts.temporal,
     notifier: pgNotifier,
     taskQueue: opts.taskQueue,
+    idleStopMs: opts.idleStopMs ?? 0,
     providerIds: opts.providerIds ?? ['local'],
     repositoryPolicy: opts.repositoryPolicy ?? { roots: [opts.stack.workDir], protectedPaths: [], allowGitProtocol: false },
     resolveToken: testTokenResolver,

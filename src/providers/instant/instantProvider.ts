@@ -5,7 +5,7 @@
  * ENABLE_BENCHMARK_PROVIDERS=1; never a stand-in for the real local provider.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AgentEndpoint, AgentSession, CreateSandboxRequest, CreateSessionRequest, SandboxHandle, SandboxProvider } from '../types';
+import type { AgentEndpoint, AgentSession, AgentStatus, CreateSandboxRequest, CreateSessionRequest, SandboxHandle, SandboxProvider } from '../types';
 
 export const INSTANT_PROVIDER_ID = 'instant';
 /** The same benchmark-only provider with slow steps (SLOW_PROVIDER_DELAY_MS, default 5 s). */
@@ -36,6 +36,17 @@ export class InstantProvider implements SandboxProvider {
   }
 
   async destroySandbox(): Promise<void> {}
+
+  holds(handle: SandboxHandle): boolean {
+    return handle.providerSandboxId.startsWith('instant-');
+  }
+
+  /** Nothing runs, so nothing stops; its made-up agent is always "running" again at the next use. */
+  async stopSandbox(): Promise<void> {}
+
+  async agentStatus(_handle: SandboxHandle, sessionKey?: string): Promise<AgentStatus> {
+    return sessionKey === undefined ? { agent: 'running' } : { agent: 'running', session: 'open' };
+  }
 
   async ensureAgent(handle: SandboxHandle): Promise<AgentEndpoint> {
     await sleep(this.delayMs);

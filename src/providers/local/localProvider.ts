@@ -27,6 +27,7 @@ import {
   ProviderError,
   type AgentEndpoint,
   type AgentSession,
+  type AgentStatus,
   type CreateSandboxRequest,
   type CreateSessionRequest,
   type ProgressFn,
@@ -217,18 +218,45 @@ export class LocalProvider implements SandboxProvider {
   }
 
   /**
-   * Stops every sandbox under the sandbox root, keeping their directories: each one's sandbox-agent
-   * (recorded or not) and every other process, its network namespace and its limits. For the start
-   * command's Ctrl-C; a later ensureAgent starts the agent again.
+   * Ends the sandbox's sandbox-agent (recorded or not) and every other process in it, its network
+   * namespace and its cgroup (so its memory is released); its directories and its own filesystem stay.
+   */
+  async stopSandbox(handle: Pick<SandboxHandle, 'sandboxKey'>): Promise<void> {
+    const key = handle.sandboxKey;
+    const agent = await readJson<AgentRecord>(this.agentRecordFile(key));
+    for (const pid of new Set([...(agent ? [agent.pid] : []), ...this.agentProcesses(key)])) await stopSandboxAgent(pid);
+    await this.confinement(key).release();
+    if (agent?.socketPath) await forgetAgentSocket(agent.socketPath);
+  }
+
+  holds(handle: SandboxHandle): boolean {
+    return handle.directory.startsWith(this.opts.sandboxRoot + path.sep) && SANDBOX_KEY.test(handle.sandboxKey);
+  }
+
+  async agentStatus(handle: SandboxHandle, sessionKey?: string): Promise<AgentStatus> {
+    const agent = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
+    if (!agent || !isProcessAlive(agent.pid) || !this.agentProcesses(handle.sandboxKey).includes(agent.pid)) return { agent: 'stopped' };
+    if (sessionKey === undefined) return { agent: 'running' };
+    const record = await readJson<SessionRecord>(this.sessionFile(handle.sandboxKey, sessionKey));
+    if (!record?.sessionId) return { agent: 'running', session: 'gone' };
+    try {
+      const open = await acpServerExists({ ...agent, serverId: record.serverId, timeoutMs: HEALTH_TIMEOUT_MS });
+      return { agent: 'running', session: open ? 'open' : 'gone' };
+    } catch (err) {
+      if (err instanceof AcpError && err.kind === 'connection') return { agent: 'stopped' };
+      throw err;
+    }
+  }
+
+  /**
+   * Stops every sandbox under the sandbox root ({@link stopSandbox}), keeping their directories. For
+   * the start command's Ctrl-C; the next start's reconcile records them `stopped`, and the next use
+   * wakes each one (docs/PRODUCT.md#sandbox-lifecycle).
    * @returns how many sandbox directories were stopped.
    */
   async stopAll(): Promise<number> {
     const keys = await this.sandboxKeys();
-    for (const key of keys) {
-      const agent = await readJson<AgentRecord>(this.agentRecordFile(key));
-      for (const pid of new Set([...(agent ? [agent.pid] : []), ...this.agentProcesses(key)])) await stopSandboxAgent(pid);
-      await this.confinement(key).release();
-    }
+    for (const key of keys) await this.stopSandbox({ sandboxKey: key });
     return keys.length;
   }
 

@@ -13,6 +13,8 @@ import { clock } from '../format';
 
 const DRAFT_SAVE_DELAY_MS = 400;
 
+const WHO = { user: 'You', agent: 'Agent', system: 'Service' } as const;
+
 /** The transcript as turns: each user message alone, an agent's consecutive entries answering the same message together (they arrive as it streams). */
 function turns(transcript: TranscriptEntryRecord[]): TranscriptEntryRecord[][] {
   const out: TranscriptEntryRecord[][] = [];
@@ -92,7 +94,7 @@ export function TabPanel(props: { taskId: string; tab: TabView }) {
       <ol className="transcript" data-testid="transcript">
         {turns(transcript).map((turn) => (
           <li key={turn[0]!.index} className={`entry ${turn[0]!.role}`} data-role={turn[0]!.role} data-index={turn[0]!.index}>
-            <span className="who">{turn[0]!.role === 'user' ? 'You' : 'Agent'}</span>
+            <span className="who">{WHO[turn[0]!.role]}</span>
             <time dateTime={turn[0]!.createdAt}>{clock(turn[0]!.createdAt)}</time>
             {turn.map((entry) => (
               <p key={entry.index}>{entry.text}</p>

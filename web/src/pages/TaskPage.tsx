@@ -10,6 +10,7 @@ import { createTaskView, type TaskRecord } from '../../../client';
 import { History } from '../components/History';
 import { StatusPill } from '../components/StatusPill';
 import { StepList } from '../components/StepList';
+import { SandboxState } from '../components/SandboxState';
 import { TaskActions } from '../components/TaskActions';
 import { Workbench } from '../components/Workbench';
 import { useConnection } from '../connection';
@@ -70,6 +71,7 @@ function TaskPageOf({ taskId }: { taskId: string }) {
         </p>
       )}
       <TaskActions task={task} temporalUiUrl={detail?.temporalUiUrl ?? null} />
+      <SandboxState task={task} />
       {error && <p className="error">{error.message}</p>}
       <div className="task-body">
         <div className="left">

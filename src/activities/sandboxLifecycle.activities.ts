@@ -1,0 +1,160 @@
+/**
+ * Activities of the `sandboxLifecycle` workflow (src/workflows/sandboxLifecycle.ts), and the two that
+ * link provisioning and tabs to it. Every state change writes the sandbox row, the task's
+ * `sandboxState` and a `sandbox.state` event in one transaction (src/db/sandboxes.ts); each change is
+ * taken only from the state it expects, under the row's lock, so a retried activity, a turn that
+ * starts at the same moment, or a second worker cannot make it twice.
+ */
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { Prisma, PrismaClient } from '../generated/prisma/client';
+import { changeSandboxState } from '../db/sandboxes';
+import type { TaskEventNotifier } from '../db/notifier';
+import type { SandboxState, SandboxStateReason } from '../domain/sandboxLifecycle';
+import type { Logger } from '../logger';
+import type { ProviderRegistry } from '../providers/types';
+import { SESSION_ACTIVITY_OPTIONS } from '../workflows/policies';
+import { SANDBOX_LIFECYCLE_WORKFLOW_TYPE, sandboxLifecycleWorkflowId, type SandboxLifecycleActivities, type SandboxLifecycleInput } from '../workflows/sandboxLifecycle.contract';
+import type { sandboxLifecycle } from '../workflows/sandboxLifecycle';
+import { signalSandboxLifecycle, startUnlessRunning } from '../temporal/client';
+import { asActivityErrors } from './errors';
+import { withKeepAliveHeartbeat } from './progress';
+import { loadSandbox } from './sandboxAccess';
+
+export interface LifecycleActivityDeps {
+  prisma: PrismaClient;
+  providers: ProviderRegistry;
+  notifier: TaskEventNotifier;
+  temporal: Client;
+  logger: Logger;
+  /** Idle stop after this long without a turn, in ms; 0 = never (SANDBOX_IDLE_STOP_MINUTES). */
+  idleStopMs: number;
+}
+
+/** A turn whose tab says `running` for longer than the prompt activity may run has ended without saying so (a worker died). */
+const TURN_LIMIT_MS = SESSION_ACTIVITY_OPTIONS.prompt.startToCloseTimeout;
+
+export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): SandboxLifecycleActivities {
+  const { prisma, notifier } = deps;
+
+  /** One state change (see changeSandboxState); @returns whether it was made. */
+  const change = async (sandboxId: string, from: readonly SandboxState[], to: SandboxState, reason: SandboxStateReason): Promise<boolean> =>
+    (await prisma.$transaction((tx) => changeSandboxState(tx, notifier, { sandboxId, from, to, reason, dedupeKey: `sandbox:${sandboxId}:${to}:${randomUUID()}` }))) !== null;
+
+  const heartbeat = async (subStep: string, message: string) => {
+    Context.current().heartbeat({ subStep, message });
+  };
+
+  /** Ends what runs in a `stopping` sandbox and records it `stopped`. */
+  const finishStop = async (sandboxId: string, reason: SandboxStateReason) => {
+    const { provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
+    await withKeepAliveHeartbeat(() => provider.stopSandbox(handle));
+    await change(sandboxId, ['stopping'], 'stopped', reason);
+  };
+
+  const lifecycleInput = (taskId: string, sandboxId: string): SandboxLifecycleInput => ({ taskId, sandboxId, idleStopMs: deps.idleStopMs });
+
+  return {
+    async stopSandbox({ sandboxId, reason, ifIdleForMs, ifAgentExited }) {
+      return asActivityErrors(async () => {
+        const row = await prisma.sandbox.findUnique({ where: { id: sandboxId } });
+        if (!row || row.state === 'destroyed') return { outcome: 'gone' as const };
+        if (row.state !== 'stopping') {
+          if (ifAgentExited) {
+            if (row.state !== 'ready') return { outcome: 'unchanged' as const, state: row.state };
+            const { provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
+            if ((await provider.agentStatus(handle)).agent === 'running') return { outcome: 'unchanged' as const, state: row.state };
+          }
+          // A user's stop also ends a resume that failed half-way; the idle and agent checks only take `ready`.
+          const from: SandboxState[] = ifIdleForMs !== undefined || ifAgentExited ? ['ready'] : ['ready', 'resuming'];
+          const claim = await prisma.$transaction(async (tx): Promise<{ busy: number } | { claimed: boolean }> => {
+            if (ifIdleForMs !== undefined) {
+              const dueInMs = await idleDueIn(tx, sandboxId, ifIdleForMs);
+              if (dueInMs > 0) return { busy: dueInMs };
+            }
+            const dedupeKey = `sandbox:${sandboxId}:stopping:${randomUUID()}`;
+            return { claimed: (await changeSandboxState(tx, notifier, { sandboxId, from, to: 'stopping', reason, dedupeKey })) !== null };
+          });
+          if ('busy' in claim) return { outcome: 'busy' as const, dueInMs: claim.busy };
+          if (!claim.claimed) {
+            const now = await prisma.sandbox.findUnique({ where: { id: sandboxId }, select: { state: true } });
+            return now && now.state !== 'destroyed' ? { outcome: 'unchanged' as const, state: now.state } : { outcome: 'gone' as const };
+          }
+        }
+        await finishStop(sandboxId, reason);
+        deps.logger.info({ sandboxId, reason }, 'sandbox stopped');
+        return { outcome: 'stopped' as const };
+      });
+    },
+
+    async resumeSandbox({ sandboxId, reason }) {
+      return asActivityErrors(async () => {
+        const row = await prisma.sandbox.findUnique({ where: { id: sandboxId } });
+        if (!row || row.state === 'destroyed') return { outcome: 'gone' as const };
+        if (row.state === 'lost') return { outcome: 'lost' as const };
+        const { provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
+        let state = row.state;
+        if (state === 'ready') {
+          if ((await provider.agentStatus(handle)).agent === 'running') return { outcome: 'ready' as const };
+          // Its agent is gone (crashed, killed, the machine restarted): recorded as a stop first.
+          if (await change(sandboxId, ['ready'], 'stopping', 'agent_exited')) state = 'stopping';
+        }
+        if (state === 'stopping') {
+          await finishStop(sandboxId, 'agent_exited');
+          state = 'stopped';
+        }
+        if (state !== 'resuming' && !(await change(sandboxId, ['stopped'], 'resuming', reason))) {
+          const now = await prisma.sandbox.findUnique({ where: { id: sandboxId }, select: { state: true } });
+          if (now?.state === 'ready') return { outcome: 'ready' as const };
+          throw new Error(`the sandbox is ${now?.state ?? 'gone'}, not stopped`);
+        }
+        const resumed = await provider.resumeSandbox(handle.sandboxKey);
+        if (!resumed) {
+          await change(sandboxId, ['resuming'], 'lost', 'files_gone');
+          return { outcome: 'lost' as const };
+        }
+        const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(resumed, heartbeat));
+        await prisma.sandbox.update({
+          where: { id: sandboxId },
+          data: { agentEndpoint: agent.endpoint, details: { ...(row.details as object), ...agent.details } as Prisma.InputJsonValue, lastActiveAt: new Date() },
+        });
+        await change(sandboxId, ['resuming'], 'ready', reason);
+        deps.logger.info({ sandboxId, reason }, 'sandbox resumed');
+        return { outcome: 'ready' as const };
+      });
+    },
+
+    async startSandboxLifecycle({ taskId, sandboxId }) {
+      const { taskQueue } = Context.current().info;
+      await prisma.sandbox.update({ where: { id: sandboxId }, data: { lastActiveAt: new Date() } });
+      await startUnlessRunning(() =>
+        deps.temporal.workflow.start<typeof sandboxLifecycle>(SANDBOX_LIFECYCLE_WORKFLOW_TYPE, {
+          taskQueue,
+          workflowId: sandboxLifecycleWorkflowId(sandboxId),
+          args: [lifecycleInput(taskId, sandboxId)],
+        }),
+      );
+    },
+
+    async requestSandboxResume({ taskId, sandboxId, requester }) {
+      const { taskQueue } = Context.current().info;
+      await signalSandboxLifecycle(deps.temporal, { taskQueue, input: lifecycleInput(taskId, sandboxId) }, { kind: 'resume', reason: 'use', requester });
+    },
+  };
+}
+
+/**
+ * How long until sandbox `sandboxId` has had no turn for `idleMs` (ms; 0 or less = idle now). Takes
+ * the sandbox row's lock, so a turn cannot start until the caller's transaction ends.
+ */
+async function idleDueIn(tx: Prisma.TransactionClient, sandboxId: string, idleMs: number): Promise<number> {
+  const [row] = await tx.$queryRaw<Array<{ last_active_at: Date; turn_since: Date | null }>>`
+    SELECT s.last_active_at,
+           (SELECT max(w.thinking_since) FROM workbench_sessions w WHERE w.sandbox_id = s.id AND w.status = 'running' AND NOT w.closed) AS turn_since
+      FROM sandboxes s WHERE s.id = ${sandboxId}::uuid FOR UPDATE`;
+  if (!row) return 0;
+  const now = Date.now();
+  if (row.turn_since && now - row.turn_since.getTime() < TURN_LIMIT_MS) return idleMs; // a turn runs now
+  return row.last_active_at.getTime() + idleMs - now;
+}

@@ -1,0 +1,204 @@
+/**
+ * Sandbox lifecycle on the real stack, confined sandboxes (docs/PRODUCT.md#sandbox-lifecycle): an agent
+ * that died is found (by a turn, or by reconcile at worker start) and recorded `stopped`; the next
+ * message wakes the same sandbox (`resuming` -> `ready`), the tab gets its session back with a
+ * "session restarted" entry, the message is answered once, and uncommitted work is still there.
+ * Explicit stop and resume; a Ctrl-C of the start command (every sandbox stopped) with the worker down.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { authedFetch } from '../../src/dev/stack/auth';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
+import { SESSION_RESTARTED_TEXT } from '../../src/activities/workbenchSession.activities';
+import { listAcpServers } from '../../src/providers/local/acpClient';
+import type { AgentTarget } from '../../src/providers/local/agentHttp';
+import { sandboxOf, sh } from '../support/insideSandbox';
+
+jest.setTimeout(240_000);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `read` until `done` holds (or 90 s pass) and returns the last value. */
+async function until<T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
+  for (const deadline = Date.now() + 90_000; ; await sleep(100)) {
+    const v = await read();
+    if (done(v) || Date.now() > deadline) return v;
+  }
+}
+
+const offlineReply = (text: string) => `offline agent: received ${text.length} characters: ${text.split('\n')[0]}`;
+
+describe('sandbox lifecycle: wake on use, reconcile, stop and resume', () => {
+  let services: TestServices;
+  let repo: string;
+  const url = (p: string) => `${services.baseUrl}${p}`;
+
+  beforeAll(async () => {
+    // Reconcile runs at each worker start only (an hour between passes), so what it finds is what a start finds.
+    services = await startServices({ reconcileIntervalMs: 3_600_000 });
+    repo = await createTestRepo(path.join(services.repoRoot, `lifecycle-repo-${Date.now()}`));
+  });
+  afterAll(async () => {
+    await services?.stop();
+  });
+
+  /** The tab's agent reply to the user message at `index`, joined, once every chunk of the turn is written. */
+  const replyTo = async (tabId: string, index: number) => {
+    await until(
+      async () => ({
+        tab: await services.prisma.workbenchSession.findUniqueOrThrow({ where: { id: tabId } }),
+        message: await services.prisma.transcriptEntry.findUniqueOrThrow({ where: { sessionId_index: { sessionId: tabId, index } } }),
+      }),
+      ({ tab, message }) => message.delivery === 'sent' && tab.status !== 'running',
+    );
+    const entries = await services.prisma.transcriptEntry.findMany({ where: { sessionId: tabId, replyTo: index, role: 'agent' }, orderBy: { index: 'asc' } });
+    return entries.map((e) => e.text).join('');
+  };
+
+  /** A task whose first tab is open and has answered the prompt. */
+  const runningTask = async (prompt: string) => {
+    const created = await postJson(url('/v1/tasks'), { workspaceId: 'ws-lifecycle', repository: repo, prompt, openSession: true });
+    expect(created.status).toBe(201);
+    const tabId: string = created.body.firstSession.id;
+    expect(await replyTo(tabId, 1)).toBe(offlineReply(prompt));
+    const task = await services.prisma.task.findUniqueOrThrow({ where: { id: created.body.id } });
+    expect(task).toMatchObject({ status: 'running', sandboxState: 'ready' });
+    return { taskId: task.id, sandboxId: task.activeSandboxId!, tabId };
+  };
+
+  const send = async (taskId: string, tabId: string, text: string): Promise<number> => {
+    const res = await authedFetch(url(`/v1/tasks/${taskId}/sessions/${tabId}/messages`), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text }),
+    });
+    expect(res.status).toBe(202);
+    return ((await res.json()) as { entry: { index: number } }).entry.index;
+  };
+
+  /** The task's `sandbox.state` events after seq `after`, as `state/reason`. */
+  const stateEvents = async (taskId: string, after = 0) =>
+    (await services.prisma.taskEvent.findMany({ where: { taskId, type: 'sandbox.state', seq: { gt: after } }, orderBy: { seq: 'asc' } })).map((e) => {
+      const p = e.payload as { state: string; reason: string };
+      return `${p.state}/${p.reason}`;
+    });
+
+  const lastSeq = async (taskId: string) => (await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).lastEventSeq;
+
+  const killAgent = async (sandboxId: string) => {
+    const [pid] = services.local.agentProcesses(sandboxId);
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid!, 'SIGKILL');
+    await until(
+      async () => services.local.agentProcesses(sandboxId),
+      (pids) => !pids.includes(pid!),
+    );
+    return pid!;
+  };
+
+  const agentTarget = async (sandboxId: string) => JSON.parse(await fs.readFile(path.join(services.local.paths(sandboxId).host, 'agent.json'), 'utf8')) as AgentTarget;
+
+  it('an agent SIGKILLed under a running task: the next message wakes the same sandbox, is answered once, in one session, with the uncommitted file kept', async () => {
+    const { taskId, sandboxId, tabId } = await runningTask('Survive a crash');
+    const sandbox = await sandboxOf(services, taskId);
+    expect((await sh(sandbox, 'cd /sandbox/repo && echo "work in progress" > uncommitted.txt && git status --porcelain')).stdout).toContain('?? uncommitted.txt');
+    const before = await lastSeq(taskId);
+    const oldPid = await killAgent(sandboxId);
+
+    const index = await send(taskId, tabId, 'Are you still there?');
+    expect(await replyTo(tabId, index)).toBe(offlineReply('Are you still there?'));
+
+    // The sandbox went to sleep (its agent had exited) and woke, in that order, once.
+    expect(await stateEvents(taskId, before)).toEqual(['stopping/agent_exited', 'stopped/agent_exited', 'resuming/use', 'ready/use']);
+    expect(await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).toMatchObject({ status: 'running', sandboxState: 'ready' });
+    // Answered once: one user message, sent, and one reply (checked above); the session restarted is said once, before it.
+    const transcript = await services.prisma.transcriptEntry.findMany({ where: { sessionId: tabId, index: { gte: index } }, orderBy: { index: 'asc' } });
+    expect(transcript.filter((e) => e.role === 'user')).toEqual([expect.objectContaining({ index, delivery: 'sent' })]);
+    expect(transcript.filter((e) => e.role === 'system').map((e) => e.text)).toEqual([SESSION_RESTARTED_TEXT]);
+    expect(transcript.findIndex((e) => e.role === 'system')).toBeLessThan(transcript.findIndex((e) => e.role === 'agent'));
+    // A new agent process, confined as before (in the sandbox's cgroup), with exactly one agent session: the tab's.
+    const pids = services.local.agentProcesses(sandboxId);
+    expect(pids).toHaveLength(1);
+    expect(pids[0]).not.toBe(oldPid);
+    expect(await listAcpServers({ ...(await agentTarget(sandboxId)), timeoutMs: 5_000 })).toHaveLength(1);
+    // The same sandbox: the uncommitted file is still in its checkout.
+    expect(await fs.readFile(path.join(services.local.paths(sandboxId).repo, 'uncommitted.txt'), 'utf8')).toBe('work in progress\n');
+    const tab = (await getJson(url(`/v1/tasks/${taskId}/sessions/${tabId}`))).body.session;
+    expect(tab).toMatchObject({ status: 'ready', composerEnabled: true });
+  });
+
+  it('reconcile: an agent killed while the worker is down shows `stopped` after the worker starts, without any user action', async () => {
+    const { taskId, sandboxId, tabId } = await runningTask('Reconcile me');
+    const before = await lastSeq(taskId);
+    await services.stopWorker();
+    await killAgent(sandboxId);
+    expect((await getJson(url(`/v1/tasks/${taskId}`))).body.sandboxState).toBe('ready'); // nothing watches yet
+    await services.startWorker();
+
+    const task = await until(
+      async () => (await getJson(url(`/v1/tasks/${taskId}`))).body,
+      (t) => t.sandboxState === 'stopped',
+    );
+    expect(task).toMatchObject({ status: 'running', sandboxState: 'stopped' });
+    expect(await stateEvents(taskId, before)).toEqual(['stopping/agent_exited', 'stopped/agent_exited']);
+    expect(services.local.sandboxProcesses(sandboxId)).toEqual([]);
+    // And the next message wakes it.
+    const index = await send(taskId, tabId, 'Wake up');
+    expect(await replyTo(tabId, index)).toBe(offlineReply('Wake up'));
+    expect(await stateEvents(taskId, before)).toEqual(['stopping/agent_exited', 'stopped/agent_exited', 'resuming/use', 'ready/use']);
+  });
+
+  it('POST /stop and /resume (202): processes end and the files stay; resume starts the agent again; a message then restarts the session', async () => {
+    const { taskId, sandboxId, tabId } = await runningTask('Stop and resume');
+    const before = await lastSeq(taskId);
+    const stop = await postJson(url(`/v1/tasks/${taskId}/stop`), {});
+    expect(stop.status).toBe(202);
+    expect(stop.body).toMatchObject({ id: taskId, status: 'running' });
+    await until(
+      async () => (await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).sandboxState,
+      (s) => s === 'stopped',
+    );
+    expect(services.local.sandboxProcesses(sandboxId)).toEqual([]);
+    expect(await fs.readFile(path.join(services.local.paths(sandboxId).repo, 'README.md'), 'utf8')).toBeTruthy();
+    // A second stop of a sleeping sandbox changes nothing.
+    expect((await postJson(url(`/v1/tasks/${taskId}/stop`), {})).status).toBe(202);
+
+    expect((await postJson(url(`/v1/tasks/${taskId}/resume`), {})).status).toBe(202);
+    await until(
+      async () => (await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).sandboxState,
+      (s) => s === 'ready',
+    );
+    expect(services.local.agentProcesses(sandboxId)).toHaveLength(1);
+    expect(await stateEvents(taskId, before)).toEqual(['stopping/requested', 'stopped/requested', 'resuming/requested', 'ready/requested']);
+
+    // The agent is new, so the tab's session is gone: the message finds that out and opens it again.
+    const index = await send(taskId, tabId, 'After the resume');
+    expect(await replyTo(tabId, index)).toBe(offlineReply('After the resume'));
+    expect(await services.prisma.transcriptEntry.count({ where: { sessionId: tabId, role: 'system' } })).toBe(1);
+    expect(await stateEvents(taskId, before)).toHaveLength(4); // no second wake
+
+    // Refusals: a task that is not running.
+    const other = await postJson(url('/v1/tasks'), { workspaceId: 'ws-lifecycle', repository: repo, prompt: 'Not yet running' });
+    const early = await postJson(url(`/v1/tasks/${other.body.id}/stop`), {});
+    expect(early).toMatchObject({ status: 409, body: { error: { code: 'task_not_running' } } });
+  });
+
+  it('the start command stopped every sandbox (Ctrl-C) while the worker was down: after the start, every task is `stopped` and its next message is answered', async () => {
+    const tasks = await Promise.all(['First of three', 'Second of three', 'Third of three'].map((p) => runningTask(p)));
+    await services.stopWorker();
+    await services.local.stopAll();
+    await services.startWorker();
+    for (const { taskId } of tasks) {
+      await until(
+        async () => (await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).sandboxState,
+        (s) => s === 'stopped',
+      );
+    }
+    const indexes = await Promise.all(tasks.map(({ taskId, tabId }) => send(taskId, tabId, `Back after the restart ${taskId.slice(0, 8)}`)));
+    for (const [i, { taskId, tabId }] of tasks.entries()) {
+      expect(await replyTo(tabId, indexes[i]!)).toBe(offlineReply(`Back after the restart ${taskId.slice(0, 8)}`));
+      expect((await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).sandboxState).toBe('ready');
+    }
+  });
+});
