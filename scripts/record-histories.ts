@@ -135,6 +135,8 @@ type RecordedRun = string | { workflowId: string; runId: string };
 interface Scenario {
   name: string;
   wrap?: (l: LocalProvider) => SandboxProvider;
+  /** Idle stop of the scenario's sandboxes, ms (default 0: never). */
+  idleStopMs?: number;
   /** Drives the scenario; returns the runs to record, by file-name suffix. */
   run(services: Services, repo: string): Promise<Record<string, RecordedRun>>;
 }
@@ -152,6 +154,12 @@ const api = async (services: Services, method: string, p: string, body?: unknown
 const createTask = (services: Services, body: Record<string, unknown>) => api(services, 'POST', '/v1/tasks', { workspaceId: 'ws-replay', ...body });
 // The API starts a task's run just after answering: wait for the run to exist, then for its end.
 const done = async (services: Services, workflowId: string) => (await runOf(services.temporal, workflowId)).result().catch(() => undefined);
+async function waitForSandboxState(services: Services, taskId: string, state: string): Promise<void> {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    if ((await api(services, 'GET', `/v1/tasks/${taskId}`)).sandboxState === state) return;
+  }
+  throw new Error(`the sandbox of task ${taskId} did not reach ${state}`);
+}
 async function waitForTab(services: Services, taskId: string, tabId: string, pred: (s: any) => boolean): Promise<void> {
   for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
     if (pred((await api(services, 'GET', `/v1/tasks/${taskId}/sessions/${tabId}`)).session)) return;
@@ -298,6 +306,46 @@ const SCENARIOS: Scenario[] = [
       return Object.fromEntries(runs.map((runId, i) => [`run${i + 1}`, { workflowId, runId }]));
     },
   },
+  {
+    // A running task's agent is SIGKILLed; the tab's next message finds it gone and has the sandbox's
+    // lifecycle run wake it, then opens its session again and sends the message. Then a user's stop and
+    // resume, and a kill, which ends the lifecycle run. Recorded: the tab's run and the lifecycle run.
+    name: 'sandbox-woken-by-a-tab',
+    async run(s, repo) {
+      const t = await createTask(s, { repository: repo, prompt: 'Wake the sandbox', openSession: true });
+      const tab = t.firstSession;
+      await done(s, t.workflowId);
+      await waitForTab(s, t.id, tab.id, (x) => x.unread && x.status === 'ready');
+      const sandboxId = (await api(s, 'GET', `/v1/tasks/${t.id}`)).activeSandboxId as string;
+      for (const pid of s.local.agentProcesses(sandboxId)) process.kill(pid, 'SIGKILL');
+      const { entry } = await api(s, 'POST', `/v1/tasks/${t.id}/sessions/${tab.id}/messages`, { text: 'Still there?' });
+      await waitForTab(s, t.id, tab.id, (x) => x.lastEntryIndex > entry.index + 1 && x.status === 'ready');
+      await api(s, 'POST', `/v1/tasks/${t.id}/stop`, {});
+      await waitForSandboxState(s, t.id, 'stopped');
+      await api(s, 'POST', `/v1/tasks/${t.id}/resume`, {});
+      await waitForSandboxState(s, t.id, 'ready');
+      await api(s, 'POST', `/v1/tasks/${t.id}/kill`, {});
+      await done(s, `kill-task-${t.id}`);
+      await done(s, `workbench-${tab.id}`);
+      await done(s, `sandbox-${sandboxId}`);
+      return { tab: `workbench-${tab.id}`, lifecycle: `sandbox-${sandboxId}` };
+    },
+  },
+  {
+    // A running task's sandbox stops on the idle timer; then the task is archived, which ends the lifecycle run.
+    name: 'sandbox-idle-stop',
+    idleStopMs: 2_000,
+    async run(s, repo) {
+      const t = await createTask(s, { repository: repo, prompt: 'Sleep when idle' });
+      await done(s, t.workflowId);
+      await waitForSandboxState(s, t.id, 'stopped');
+      const sandboxId = (await api(s, 'GET', `/v1/tasks/${t.id}`)).activeSandboxId as string;
+      await api(s, 'POST', `/v1/tasks/${t.id}/archive`, {});
+      await done(s, `archive-task-${t.id}`);
+      await done(s, `sandbox-${sandboxId}`);
+      return { '': `sandbox-${sandboxId}` };
+    },
+  },
 ];
 
 async function main(): Promise<void> {
@@ -309,7 +357,7 @@ async function main(): Promise<void> {
   await globalSetup();
   try {
     for (const scenario of SCENARIOS.filter((s) => !wanted.length || wanted.includes(s.name))) {
-      const services = await startServices({ wrapProvider: scenario.wrap });
+      const services = await startServices({ wrapProvider: scenario.wrap, idleStopMs: scenario.idleStopMs ?? 0 });
       try {
         const repo = await createTestRepo(path.join(services.repoRoot, 'repo'));
         const runs = await scenario.run(services, repo);

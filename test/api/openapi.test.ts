@@ -353,6 +353,7 @@ describe('OpenAPI document', () => {
       expect(state.body).toMatchObject({ taskId, currentStep: 'init_create_sandbox' });
       expect((await checked('GET', '/v1/tasks/{id}/sandbox', `/v1/tasks/${taskId}/sandbox`)).body.error.code).toBe('sandbox_not_found');
       expect((await checked('POST', '/v1/tasks/{id}/retry', `/v1/tasks/${taskId}/retry`)).body.error.code).toBe('task_not_in_error');
+      expect((await checked('POST', '/v1/tasks/{id}/stop', `/v1/tasks/${taskId}/stop`)).body.error.code).toBe('task_not_running');
 
       const firstPage = await checked('GET', '/v1/tasks', `/v1/tasks?workspaceId=${workspaceId}&limit=1`);
       expect(firstPage.body.items).toHaveLength(1);
@@ -386,11 +387,17 @@ describe('OpenAPI document', () => {
       expect((await checked('GET', '/v1/tasks/{id}/provisioning', `/v1/tasks/${taskId}/provisioning`)).body).toMatchObject({ status: 'running', currentStep: null });
       expect((await checked('GET', '/v1/tasks/{id}/sandbox', `/v1/tasks/${taskId}/sandbox`)).body).toMatchObject({ state: 'ready', provider: 'local' });
       await tabWhen(taskId, tabId, (s) => s.status === 'ready');
+      // A stop and a resume of the running task's sandbox: 202 with the task.
+      expect((await checked('POST', '/v1/tasks/{id}/stop', `/v1/tasks/${taskId}/stop`)).body).toMatchObject({ id: taskId, status: 'running' });
+      await taskWhen(taskId, (t) => t.sandboxState === 'stopped');
+      expect((await checked('POST', '/v1/tasks/{id}/resume', `/v1/tasks/${taskId}/resume`)).body).toMatchObject({ id: taskId, sandboxState: 'stopped' });
+      await taskWhen(taskId, (t) => t.sandboxState === 'ready');
       const sent = await checked('POST', '/v1/tasks/{id}/sessions/{sessionId}/messages', `${tabPath}/messages`, { body: { text: 'Explain the README' } });
       expect(sent).toMatchObject({ status: 202, body: { entry: { role: 'user', text: 'Explain the README' } } });
-      await tabWhen(taskId, tabId, (s) => s.status === 'ready' && s.lastEntryIndex >= 2);
+      await tabWhen(taskId, tabId, (s) => s.status === 'ready' && s.unread);
       const detail = await checked('GET', '/v1/tasks/{id}/sessions/{sessionId}', `${tabPath}?after=0&limit=10`);
-      expect(detail.body.transcript.items.map((e: any) => e.role)).toEqual(expect.arrayContaining(['user', 'agent']));
+      // The session was opened again after the resume: a `system` entry says so before the reply.
+      expect(detail.body.transcript.items.map((e: any) => e.role)).toEqual(expect.arrayContaining(['user', 'system', 'agent']));
 
       // Close the tab, kill the task.
       expect((await checked('DELETE', '/v1/tasks/{id}/sessions/{sessionId}', tabPath)).body).toMatchObject({ closed: true, statusLabel: 'Closed' });

@@ -20,6 +20,7 @@ function task(lastEventSeq: number, over: Partial<TaskRecord> = {}): TaskRecord 
     statusMessage: '',
     activeSandboxId: null,
     activeSessionId: null,
+    sandboxState: null,
     workflowId: `provision-task-${TASK_ID}`,
     lastEventSeq,
     stepTimings: {},

@@ -34,7 +34,7 @@ describe('migrations', () => {
     await ensureDatabase(fresh);
     try {
       const first = await applyMigrations(fresh);
-      expect(first).toEqual(['20261121000000_init', '20261121010000_workbench_sessions', '20261121020000_idempotency_keys']);
+      expect(first).toEqual(['20261121000000_init', '20261121010000_workbench_sessions', '20261121020000_idempotency_keys', '20261206000000_sandbox_lifecycle']);
       expect(await applyMigrations(fresh)).toEqual([]);
       const db = new Client({ connectionString: fresh });
       await db.connect();
