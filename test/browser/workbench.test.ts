@@ -381,6 +381,37 @@ describe('the workbench page in Chromium', () => {
     expect(await other.locator(`[data-task-id="${runningTaskId}"]`).count()).toBe(0);
   });
 
+  it('shows the sandbox asleep after Stop sandbox, and a message wakes it: "Waking the sandbox…", then the reply after a "session restarted" notice', async () => {
+    const page = await signedInPage('ws-browser-a');
+    await page.goto(url(`/tasks/${runningTaskId}`));
+    await waitForPill(page, 'running');
+    const line = page.getByTestId('sandbox-state');
+    await page.locator('[data-testid=sandbox-state][data-state=ready]').waitFor();
+    await page.getByRole('button', { name: 'Stop sandbox' }).click();
+    await page.locator('[data-testid=sandbox-state][data-state=stopped]').waitFor();
+    expect(await line.innerText()).toContain('Sandbox asleep, it wakes when you send a message.');
+    await screenshot(page, '6-sandbox-asleep');
+    // Watch every state the line shows while the message wakes the sandbox.
+    await page.evaluate(`(() => {
+      const seen = (window.__sandboxStates = []);
+      new MutationObserver(() => {
+        const s = document.querySelector('[data-testid=sandbox-state]')?.getAttribute('data-state');
+        if (s && seen[seen.length - 1] !== s) seen.push(s);
+      }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-state'] });
+    })()`);
+    const panel = page.getByTestId('tab-panel');
+    const agentReplies = await panel.locator('[data-role=agent]').count();
+    await page.getByTestId('composer').fill('Wake up please');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.locator('[data-testid=sandbox-state][data-state=ready]').waitFor();
+    await panel.locator('[data-role=system]').filter({ hasText: 'Session restarted' }).waitFor();
+    await until(
+      () => panel.locator('[data-role=agent]').count(),
+      (n) => n > agentReplies,
+    );
+    expect(await page.evaluate('window.__sandboxStates')).toEqual(['resuming', 'ready']);
+  });
+
   it('kills and archives from the page: killed / archived, the sandbox gone, an archived task off the list', async () => {
     const page = await signedInPage('ws-browser-a');
     for (const [taskId, action, pill] of [

@@ -3,9 +3,12 @@
  * `npm run record-histories`) against the current workflow code: a change that would break runs
  * already in flight fails here. `before-tabs/`: provisionTask runs from before the
  * release-workbench-sessions patch; `before-local-mirror/`: runs from before the
- * mirror-as-local-activity patch (tabs included); `current/`: runs of today's code (including one that
- * waited out a database outage behind the wait-out-dependency-outages patch, and the three runs of a
- * tab that continued as new twice behind the workbench-continue-as-new patch).
+ * mirror-as-local-activity patch (tabs included); `before-sandbox-lifecycle/`: runs from before the
+ * start-sandbox-lifecycle and workbench-wake-sandbox patches (including one that waited out a database
+ * outage behind the wait-out-dependency-outages patch, and the three runs of a tab that continued as
+ * new twice behind the workbench-continue-as-new patch); `current/`: the same paths recorded with
+ * today's code, plus a tab that woke its sandbox and the `sandboxLifecycle` runs of a woken and an
+ * idle-stopped sandbox.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -46,6 +49,11 @@ const hasPatchMarker = (h: HistoryJson, patchId: string) =>
     );
   });
 const activities = (h: HistoryJson) => h.events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
+const signals = (h: HistoryJson) =>
+  h.events.flatMap((e) => {
+    const attrs = (e as { workflowExecutionSignaledEventAttributes?: { signalName: string } }).workflowExecutionSignaledEventAttributes;
+    return attrs ? [attrs.signalName] : [];
+  });
 const lastType = (h: HistoryJson) => h.events[h.events.length - 1]!.eventType;
 /** The run's input (its first argument; payload data is base64 JSON). */
 const inputOf = (h: HistoryJson): any => JSON.parse(Buffer.from(h.events[0]!.workflowExecutionStartedEventAttributes!.input!.payloads[0]!.data, 'base64').toString());
@@ -71,26 +79,33 @@ describe('replay of recorded provisionTask histories', () => {
       'task-killed-when-running',
       'task-retried-after-error',
     ];
+    const laterPaths = [...provisioning, ...tabs, 'running-after-database-outage', ...['run1', 'run2', 'run3'].map((r) => `tab-continued-as-new-${r}`)];
     expect(listFixtures()).toEqual(
       [
         ...provisioning.map((n) => `before-tabs/${n}`),
         ...[...provisioning, ...tabs].map((n) => `before-local-mirror/${n}`),
-        ...[...provisioning, ...tabs, 'running-after-database-outage', ...['run1', 'run2', 'run3'].map((r) => `tab-continued-as-new-${r}`)].map((n) => `current/${n}`),
+        ...laterPaths.map((n) => `before-sandbox-lifecycle/${n}`),
+        ...[...laterPaths, 'sandbox-woken-by-a-tab-tab', 'sandbox-woken-by-a-tab-lifecycle', 'sandbox-idle-stop'].map((n) => `current/${n}`),
       ].sort(),
     );
     const steps = ['ensureName', 'createSandbox', 'ensureAgent', 'createSession'];
-    for (const version of ['before-tabs', 'before-local-mirror', 'current']) {
+    const bookkeeping = ['recordTransition', 'releasePendingSessions', 'startSandboxLifecycle'];
+    const stepsOf = (h: HistoryJson) => activities(h).filter((a) => !bookkeeping.includes(a));
+    for (const version of ['before-tabs', 'before-local-mirror', 'before-sandbox-lifecycle', 'current']) {
       const ok = load(`${version}/running`);
-      expect(activities(ok).filter((a) => a !== 'recordTransition' && a !== 'releasePendingSessions')).toEqual(steps);
+      expect(stepsOf(ok)).toEqual(steps);
       expect(lastType(ok)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
       expect(hasPatchMarker(ok, 'release-workbench-sessions')).toBe(version !== 'before-tabs');
-      expect(hasPatchMarker(ok, 'mirror-as-local-activity')).toBe(version === 'current');
+      expect(hasPatchMarker(ok, 'mirror-as-local-activity')).toBe(version === 'current' || version === 'before-sandbox-lifecycle');
       // The mirror writes are regular activities before the patch, local activities (markers) after it.
-      expect(activities(ok).includes('recordTransition')).toBe(version !== 'current');
+      expect(activities(ok).includes('recordTransition')).toBe(version === 'before-tabs' || version === 'before-local-mirror');
+      // Since the lifecycle patch a running task's sandbox gets its lifecycle run, as the last activity.
+      expect(hasPatchMarker(ok, 'start-sandbox-lifecycle')).toBe(version === 'current');
+      expect(activities(ok).at(-1) === 'startSandboxLifecycle').toBe(version === 'current');
       const retried = load(`${version}/running-after-agent-retry`);
       expect(retried.events.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1)).toBe(true);
       for (const failed of ['error-branch-taken', 'error-repository-not-found']) {
-        expect(activities(load(`${version}/${failed}`)).filter((a) => a !== 'recordTransition' && a !== 'releasePendingSessions')).toEqual(['ensureName']);
+        expect(stepsOf(load(`${version}/${failed}`))).toEqual(['ensureName']);
         expect(lastType(load(`${version}/${failed}`))).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_FAILED');
       }
     }
@@ -109,7 +124,7 @@ describe('replay of recorded provisionTask histories', () => {
     expect(outage.events.filter((e) => e.eventType === 'EVENT_TYPE_TIMER_STARTED')).toHaveLength(2);
     expect(lastType(outage)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
     const retriedRun = load('current/task-retried-after-error'); // the second run of the task's workflow id
-    expect(activities(retriedRun).filter((a) => a !== 'recordTransition' && a !== 'releasePendingSessions')).toEqual(steps);
+    expect(stepsOf(retriedRun)).toEqual(steps);
     // A tab forced to continue as new after every turn: the first run opens the session and serves the
     // first message, the second message queued behind it is carried to the second run, which sends it
     // (opening nothing, recording nothing again); the third run is closed and ends the session.
@@ -124,6 +139,26 @@ describe('replay of recorded provisionTask histories', () => {
     expect(activities(run3!)).toEqual(['endAgentSession']);
     expect(hasPatchMarker(run3!, 'workbench-non-cancellable-cleanup')).toBe(true);
     expect(lastType(run3!)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+    // A tab whose message found the agent dead: the turn was refused before the claim, the opening
+    // found the sandbox asleep, the tab asked the lifecycle run to wake it, was told (sandboxAwake),
+    // opened the session again and sent the message: three openings, three prompts, one wake.
+    const woke = load('current/sandbox-woken-by-a-tab-tab');
+    expect(hasPatchMarker(woke, 'workbench-wake-sandbox')).toBe(true);
+    expect(activities(woke).filter((a) => a === 'requestSandboxResume')).toHaveLength(1);
+    expect(activities(woke).filter((a) => a === 'openAgentSession')).toHaveLength(3);
+    expect(activities(woke).filter((a) => a === 'promptAgent')).toHaveLength(3);
+    expect(signals(woke)).toContain('sandboxAwake');
+    // Its sandbox's lifecycle run: the tab's resume, a user's stop and resume, then destroyed by the kill.
+    const lifecycle = load('current/sandbox-woken-by-a-tab-lifecycle');
+    expect(activities(lifecycle)).toEqual(['resumeSandbox', 'stopSandbox', 'resumeSandbox']);
+    expect(signals(lifecycle)).toEqual(['resumeSandbox', 'stopSandbox', 'resumeSandbox', 'sandboxDestroyed']);
+    expect(lastType(lifecycle)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+    // An idle sandbox: the durable idle timer fired and the run stopped it; the archive ended the run.
+    const idle = load('current/sandbox-idle-stop');
+    expect(idle.events.filter((e) => e.eventType === 'EVENT_TYPE_TIMER_FIRED').length).toBeGreaterThanOrEqual(1);
+    expect(activities(idle)).toEqual(['stopSandbox']);
+    expect(signals(idle)).toEqual(['sandboxDestroyed']);
+    expect(lastType(idle)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
   });
 
   it('replays every fixture with no error', async () => {
