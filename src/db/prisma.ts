@@ -16,6 +16,15 @@ export type { Prisma } from '../generated/prisma/client';
 const POOL_OPTIONS = { connectionTimeoutMillis: 5_000, keepAlive: true } as const;
 
 /**
+ * An interactive transaction may wait this long for a pooled connection (ms; Prisma's default is 2 s).
+ * A burst of creates that open a tab (each an interactive transaction) on a busy machine waited longer
+ * than 2 s for one of the pool's 10 connections and was answered 503 (P2028, measured with 20
+ * concurrent creates by scripts/reliability/stack-restart.ts); a database that is down still fails
+ * within the 5 s connection timeout.
+ */
+const TRANSACTION_OPTIONS = { maxWait: 10_000 } as const;
+
+/**
  * Creates a Prisma client for `databaseUrl`. The caller owns it and must `$disconnect()` it (which
  * also ends its pool).
  *
@@ -31,5 +40,8 @@ export function createPrismaClient(databaseUrl: string, onConnectionError: (err:
   const pool = new pg.Pool({ connectionString: databaseUrl, ...POOL_OPTIONS });
   pool.on('connect', (client) => client.on('error', onConnectionError));
   pool.on('error', onConnectionError); // an idle connection's error (the pool has already dropped it)
-  return new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true, onPoolError: onConnectionError, onConnectionError }) });
+  return new PrismaClient({
+    adapter: new PrismaPg(pool, { disposeExternalPool: true, onPoolError: onConnectionError, onConnectionError }),
+    transactionOptions: TRANSACTION_OPTIONS,
+  });
 }

@@ -184,6 +184,27 @@ describe('sandbox lifecycle: wake on use, reconcile, stop and resume', () => {
     expect(early).toMatchObject({ status: 409, body: { error: { code: 'task_not_running' } } });
   });
 
+  it('a sandbox whose files are gone is `lost`: the message that tried to wake it leaves the tab in error with one sentence, and a resume is refused', async () => {
+    const { taskId, sandboxId, tabId } = await runningTask('Lose my files');
+    const before = await lastSeq(taskId);
+    expect((await postJson(url(`/v1/tasks/${taskId}/stop`), {})).status).toBe(202);
+    await until(
+      async () => (await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).sandboxState,
+      (s) => s === 'stopped',
+    );
+    // Its checkout disappears while it sleeps (a disk replaced, a cleanup gone wrong).
+    await fs.rm(services.local.paths(sandboxId).repo, { recursive: true, force: true });
+    await send(taskId, tabId, 'Anyone home?');
+    const tab = await until(
+      () => services.prisma.workbenchSession.findUniqueOrThrow({ where: { id: tabId } }),
+      (t) => t.status === 'error',
+    );
+    expect(tab.errorMessage).toBe('opening the agent session failed: waking the sandbox failed: the sandbox is gone: its files could not be found');
+    expect(await stateEvents(taskId, before)).toEqual(['stopping/requested', 'stopped/requested', 'resuming/use', 'lost/files_gone']);
+    expect(await postJson(url(`/v1/tasks/${taskId}/resume`), {})).toMatchObject({ status: 409, body: { error: { code: 'sandbox_lost' } } });
+    expect(services.local.sandboxProcesses(sandboxId)).toEqual([]);
+  });
+
   it('the start command stopped every sandbox (Ctrl-C) while the worker was down: after the start, every task is `stopped` and its next message is answered', async () => {
     const tasks = await Promise.all(['First of three', 'Second of three', 'Third of three'].map((p) => runningTask(p)));
     await services.stopWorker();
