@@ -1,6 +1,13 @@
 /**
  * Minimal ACP-over-HTTP client for a sandbox-agent 0.4.2 server (global fetch, Node 20).
  *
+ * Still hand-written (issue 17 asked to move to sandbox-agent's SDK or @agentclientprotocol/sdk; not
+ * done yet): the `sandbox-agent` 0.4.2 SDK is ESM-only while this service and its Jest run are
+ * CommonJS, and it keeps its sessions in a persist driver (in memory by default) bound to one live
+ * connection per process, whose `resumeSession` re-creates a session and replays the transcript as
+ * text. Using it here means a Postgres-backed driver shared by every worker and an ESM-capable test
+ * run; until then this file stays the one place that speaks ACP.
+ *
  * sandbox-agent proxies ACP (JSON-RPC 2.0) to an agent process per "ACP server" id chosen by the client:
  * - `POST /v1/acp/{serverId}?agent=<id>`: one JSON-RPC envelope; the first POST creates the server
  *   (spawns the agent process) and needs `agent`. Requests get their JSON-RPC response as the body.
