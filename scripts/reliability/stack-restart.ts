@@ -19,7 +19,7 @@
  * Exit code 0 when every check holds.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadConfig } from '../../src/config';
@@ -38,7 +38,7 @@ import { stackServiceEnv } from '../../src/dev/stack/serviceEnv';
 import { readStack } from '../../src/dev/stack/stackFile';
 import { startTestApi } from '../../src/dev/stack/testApi';
 import { spawnService } from '../../src/dev/serviceProcess';
-import { createScratchSandboxRoot } from '../../src/dev/scratchSandboxRoot';
+import { createScratchSandboxRoot, removeScratchSandboxRoot } from '../../src/dev/scratchSandboxRoot';
 
 const opts = new Command().option('--tasks <n>', 'running tasks', '20').parse().opts<{ tasks: string }>();
 const TASKS = Number(opts.tasks);
@@ -166,9 +166,7 @@ async function main(): Promise<number> {
   } finally {
     await stopWorker(worker, 'SIGTERM').catch(() => undefined);
     await api.close();
-    await local.stopAll();
-    await local.unmountAll();
-    rmSync(sandboxRoot, { recursive: true, force: true });
+    await removeScratchSandboxRoot(local, sandboxRoot);
     await temporal.connection.close();
     await prisma.$disconnect();
     await globalTeardown();

@@ -12,7 +12,7 @@
  * when every check holds; the table it prints goes into docs/RELIABILITY.md.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createPrismaClient } from '../../src/db/prisma';
 import { PROVISION_STEPS } from '../../src/domain/status';
@@ -32,7 +32,7 @@ import { stackServiceEnv } from '../../src/dev/stack/serviceEnv';
 import { readStack } from '../../src/dev/stack/stackFile';
 import { startTestApi } from '../../src/dev/stack/testApi';
 import { spawnService } from '../../src/dev/serviceProcess';
-import { createScratchSandboxRoot } from '../../src/dev/scratchSandboxRoot';
+import { createScratchSandboxRoot, removeScratchSandboxRoot } from '../../src/dev/scratchSandboxRoot';
 
 /** Live sandbox-agent servers on this machine (the servers themselves, not a confined sandbox's wrappers). */
 function sandboxAgentPids(): number[] {
@@ -97,10 +97,7 @@ async function main(): Promise<number> {
   } finally {
     process.kill(-worker.pid!, 'SIGTERM');
     await api.close();
-    // Every sandbox's processes, network namespace, limits and filesystem, then the sandbox root.
-    await local.stopAll();
-    await local.unmountAll();
-    rmSync(sandboxRoot, { recursive: true, force: true });
+    await removeScratchSandboxRoot(local, sandboxRoot);
     await temporal.connection.close();
     await prisma.$disconnect();
     await globalTeardown();

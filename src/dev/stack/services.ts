@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
@@ -17,7 +16,7 @@ import { LocalProvider } from '../../providers/local/localProvider';
 import type { SandboxProvider } from '../../providers/types';
 import type { ConfinementPolicy } from '../../confinement/policy';
 import type { RepositoryPolicy } from '../../repositories/policy';
-import { createScratchSandboxRoot } from '../scratchSandboxRoot';
+import { createScratchSandboxRoot, removeScratchSandboxRoot } from '../scratchSandboxRoot';
 import { pgNotifier } from '../../db/notifier';
 import { createTemporalClient } from '../../temporal/client';
 import { createWorker } from '../../worker/createWorker';
@@ -133,9 +132,7 @@ export async function startServices(
         const handle = await local.resumeSandbox(s.id);
         if (handle) await local.destroySandbox(handle);
       }
-      await local.stopAll(); // whatever is left (a sandbox whose row was never completed): processes, namespace, limits
-      await local.unmountAll(); // and their filesystems, so the directory can go
-      await rm(sandboxRoot, { recursive: true, force: true });
+      await removeScratchSandboxRoot(local, sandboxRoot); // whatever is left (a sandbox whose row was never completed)
       await connection.close();
       await temporal.connection.close();
       await prisma.$disconnect();
