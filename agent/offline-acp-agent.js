@@ -4,8 +4,8 @@
  *
  * What: a tiny Agent Client Protocol (ACP) agent speaking JSON-RPC 2.0 over stdio, one JSON message
  * per line. sandbox-agent launches it as the agent process of an ACP server; it answers
- * `initialize`, `session/new`, `session/list`, `session/prompt` and the `session/cancel`
- * notification. Its reply to a prompt is deterministic and says plainly that it is offline:
+ * `initialize`, `session/new`, `session/load`, `session/list`, `session/prompt` and the
+ * `session/cancel` notification. Its reply to a prompt is deterministic and says plainly that it is offline:
  * "offline agent: received <N> characters: <first line of prompt>", streamed as a few
  * `session/update` notifications (`agent_message_chunk`) before the `{stopReason: 'end_turn'}` result.
  *
@@ -14,18 +14,35 @@
  * a full session round trip (create session, prompt, streamed reply) with no network; where a real
  * agent is available it replaces this one and nothing else changes.
  *
- * Node built-ins only, no state on disk. Exits when stdin closes (sandbox-agent closing the pipe).
+ * Sessions: each one it opens is noted in $HOME/.local/share/offline-acp-agent/sessions/<id>.json, so
+ * an agent process started later (the sandbox woke after sleeping, its agent was restarted) can load it
+ * with ACP `session/load` (it advertises `loadSession`), as real agents that keep their conversations
+ * in HOME do. It remembers nothing else: its replies depend on the prompt alone.
+ *
+ * Node built-ins only. Exits when stdin closes (sandbox-agent closing the pipe).
  */
 'use strict';
 
 const readline = require('node:readline');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const os = require('node:os');
 
 const PROTOCOL_VERSION = 1;
 const CHUNK_DELAY_MS = 5;
 
 /** @type {Map<string, {cwd: string, prompting: boolean, cancelled: boolean}>} */
 const sessions = new Map();
+
+/** Where sessions are noted, so a later agent process can load them. */
+const SESSION_DIR = path.join(os.homedir(), '.local', 'share', 'offline-acp-agent', 'sessions');
+const SESSION_ID = /^offline-[0-9a-f-]{36}$/;
+
+function noteSession(sessionId, cwd) {
+  fs.mkdirSync(SESSION_DIR, { recursive: true });
+  fs.writeFileSync(path.join(SESSION_DIR, `${sessionId}.json`), JSON.stringify({ cwd }));
+}
 
 function send(message) {
   process.stdout.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
@@ -84,7 +101,7 @@ const requests = {
   initialize: () => ({
     protocolVersion: PROTOCOL_VERSION,
     agentCapabilities: {
-      loadSession: false,
+      loadSession: true,
       promptCapabilities: { image: false, audio: false, embeddedContext: false },
       mcpCapabilities: { http: false, sse: false },
       sessionCapabilities: { list: {} },
@@ -95,8 +112,18 @@ const requests = {
   'session/new': (params) => {
     if (!params || typeof params.cwd !== 'string') throw new RpcError(-32602, 'cwd is required');
     const sessionId = `offline-${crypto.randomUUID()}`;
+    noteSession(sessionId, params.cwd);
     sessions.set(sessionId, { cwd: params.cwd, prompting: false, cancelled: false });
     return { sessionId };
+  },
+  'session/load': (params) => {
+    if (!params || typeof params.cwd !== 'string') throw new RpcError(-32602, 'cwd is required');
+    const sessionId = params.sessionId;
+    if (typeof sessionId !== 'string' || !SESSION_ID.test(sessionId) || !fs.existsSync(path.join(SESSION_DIR, `${sessionId}.json`))) {
+      throw new RpcError(-32602, `unknown sessionId: ${sessionId}`);
+    }
+    sessions.set(sessionId, { cwd: params.cwd, prompting: false, cancelled: false });
+    return {};
   },
   'session/list': () => ({
     sessions: [...sessions].map(([sessionId, s]) => ({ sessionId, cwd: s.cwd })),

@@ -38,7 +38,12 @@ export interface SessionActivityDeps {
 /** Longest agent turn, in ms (the prompt activity's own limit is a little longer). */
 const TURN_TIMEOUT_MS = 14 * 60_000;
 
-/** The transcript entry a tab gets when its agent session had to be opened again (docs/PRODUCT.md#sandbox-lifecycle). */
+/**
+ * The transcript entry a tab gets when its agent session had to be opened again
+ * (docs/PRODUCT.md#sandbox-lifecycle): the agent loaded the conversation (ACP `session/load`), or it
+ * could not and a new session was opened.
+ */
+export const SESSION_RESUMED_TEXT = 'Session resumed: the agent was started again and loaded this conversation.';
 export const SESSION_RESTARTED_TEXT = 'Session restarted: the agent was started again and does not remember the conversation above (the transcript is kept).';
 
 /**
@@ -98,12 +103,11 @@ export function createWorkbenchActivities(deps: SessionActivityDeps): WorkbenchA
           }),
         );
         if (restarted) {
+          const text = opened.loaded ? SESSION_RESUMED_TEXT : SESSION_RESTARTED_TEXT;
           await prisma.$transaction(async (tx) => {
             // Once, also when this activity is retried after writing it.
             const last = await tx.transcriptEntry.findFirst({ where: { sessionId }, orderBy: { index: 'desc' }, select: { role: true, text: true } });
-            if (last?.role !== 'system' || last.text !== SESSION_RESTARTED_TEXT) {
-              await appendTranscriptEntry(tx, notifier, { sessionId, role: 'system', text: SESSION_RESTARTED_TEXT });
-            }
+            if (last?.role !== 'system' || last.text !== text) await appendTranscriptEntry(tx, notifier, { sessionId, role: 'system', text });
           });
         }
         return { sandboxSessionId: opened.sessionId };

@@ -49,6 +49,11 @@ export interface AgentSession {
   sessionId: string;
   /** The agent that really serves the session (may be the offline agent when `agent` cannot run here). */
   agent: string;
+  /**
+   * True when this is the sandbox's earlier session for the same key, taken up again by a restarted
+   * agent (ACP `session/load`): the agent remembers the conversation. False for a new session.
+   */
+  loaded: boolean;
   details: Record<string, unknown>;
 }
 

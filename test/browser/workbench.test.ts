@@ -381,7 +381,7 @@ describe('the workbench page in Chromium', () => {
     expect(await other.locator(`[data-task-id="${runningTaskId}"]`).count()).toBe(0);
   });
 
-  it('shows the sandbox asleep after Stop sandbox, and a message wakes it: "Waking the sandbox…", then the reply after a "session restarted" notice', async () => {
+  it('shows the sandbox asleep after Stop sandbox, and a message wakes it: "Waking the sandbox…", then the reply after a "session resumed" notice', async () => {
     const page = await signedInPage('ws-browser-a');
     await page.goto(url(`/tasks/${runningTaskId}`));
     await waitForPill(page, 'running');
@@ -404,7 +404,7 @@ describe('the workbench page in Chromium', () => {
     await page.getByTestId('composer').fill('Wake up please');
     await page.getByRole('button', { name: 'Send' }).click();
     await page.locator('[data-testid=sandbox-state][data-state=ready]').waitFor();
-    await panel.locator('[data-role=system]').filter({ hasText: 'Session restarted' }).waitFor();
+    await panel.locator('[data-role=system]').filter({ hasText: 'Session resumed' }).waitFor();
     await until(
       () => panel.locator('[data-role=agent]').count(),
       (n) => n > agentReplies,

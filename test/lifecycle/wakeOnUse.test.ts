@@ -1,8 +1,9 @@
 /**
  * Sandbox lifecycle on the real stack, confined sandboxes (docs/PRODUCT.md#sandbox-lifecycle): an agent
  * that died is found (by a turn, or by reconcile at worker start) and recorded `stopped`; the next
- * message wakes the same sandbox (`resuming` -> `ready`), the tab gets its session back with a
- * "session restarted" entry, the message is answered once, and uncommitted work is still there.
+ * message wakes the same sandbox (`resuming` -> `ready`), the tab gets its session back (ACP
+ * `session/load`: the same agent session, "session resumed"; a new one, "session restarted", where the
+ * agent cannot load it), the message is answered once, and uncommitted work is still there.
  * Explicit stop and resume; a Ctrl-C of the start command (every sandbox stopped) with the worker down.
  */
 import { promises as fs } from 'node:fs';
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { authedFetch } from '../../src/dev/stack/auth';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
-import { SESSION_RESTARTED_TEXT } from '../../src/activities/workbenchSession.activities';
+import { SESSION_RESTARTED_TEXT, SESSION_RESUMED_TEXT } from '../../src/activities/workbenchSession.activities';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import type { AgentTarget } from '../../src/providers/local/agentHttp';
 import { sandboxOf, sh } from '../support/insideSandbox';
@@ -99,8 +100,9 @@ describe('sandbox lifecycle: wake on use, reconcile, stop and resume', () => {
 
   const agentTarget = async (sandboxId: string) => JSON.parse(await fs.readFile(path.join(services.local.paths(sandboxId).host, 'agent.json'), 'utf8')) as AgentTarget;
 
-  it('an agent SIGKILLed under a running task: the next message wakes the same sandbox, is answered once, in one session, with the uncommitted file kept', async () => {
+  it('an agent SIGKILLed under a running task: the next message wakes the same sandbox, loads the same agent session, is answered once, with the uncommitted file kept', async () => {
     const { taskId, sandboxId, tabId } = await runningTask('Survive a crash');
+    const { sandboxSessionId } = await services.prisma.workbenchSession.findUniqueOrThrow({ where: { id: tabId } });
     const sandbox = await sandboxOf(services, taskId);
     expect((await sh(sandbox, 'cd /sandbox/repo && echo "work in progress" > uncommitted.txt && git status --porcelain')).stdout).toContain('?? uncommitted.txt');
     const before = await lastSeq(taskId);
@@ -112,10 +114,12 @@ describe('sandbox lifecycle: wake on use, reconcile, stop and resume', () => {
     // The sandbox went to sleep (its agent had exited) and woke, in that order, once.
     expect(await stateEvents(taskId, before)).toEqual(['stopping/agent_exited', 'stopped/agent_exited', 'resuming/use', 'ready/use']);
     expect(await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).toMatchObject({ status: 'running', sandboxState: 'ready' });
-    // Answered once: one user message, sent, and one reply (checked above); the session restarted is said once, before it.
+    // Answered once: one user message, sent, and one reply (checked above); the session resumed is said once, before it.
     const transcript = await services.prisma.transcriptEntry.findMany({ where: { sessionId: tabId, index: { gte: index } }, orderBy: { index: 'asc' } });
     expect(transcript.filter((e) => e.role === 'user')).toEqual([expect.objectContaining({ index, delivery: 'sent' })]);
-    expect(transcript.filter((e) => e.role === 'system').map((e) => e.text)).toEqual([SESSION_RESTARTED_TEXT]);
+    expect(transcript.filter((e) => e.role === 'system').map((e) => e.text)).toEqual([SESSION_RESUMED_TEXT]);
+    // The restarted agent loaded the tab's session (ACP session/load): the same agent session id.
+    expect((await services.prisma.workbenchSession.findUniqueOrThrow({ where: { id: tabId } })).sandboxSessionId).toBe(sandboxSessionId);
     expect(transcript.findIndex((e) => e.role === 'system')).toBeLessThan(transcript.findIndex((e) => e.role === 'agent'));
     // A new agent process, confined as before (in the sandbox's cgroup), with exactly one agent session: the tab's.
     const pids = services.local.agentProcesses(sandboxId);
@@ -149,8 +153,9 @@ describe('sandbox lifecycle: wake on use, reconcile, stop and resume', () => {
     expect(await stateEvents(taskId, before)).toEqual(['stopping/agent_exited', 'stopped/agent_exited', 'resuming/use', 'ready/use']);
   });
 
-  it('POST /stop and /resume (202): processes end and the files stay; resume starts the agent again; a message then restarts the session', async () => {
+  it('POST /stop and /resume (202): processes end and the files stay; resume starts the agent again; a message then opens a new session where the agent cannot load the old one', async () => {
     const { taskId, sandboxId, tabId } = await runningTask('Stop and resume');
+    const { sandboxSessionId } = await services.prisma.workbenchSession.findUniqueOrThrow({ where: { id: tabId } });
     const before = await lastSeq(taskId);
     const stop = await postJson(url(`/v1/tasks/${taskId}/stop`), {});
     expect(stop.status).toBe(202);
@@ -161,6 +166,8 @@ describe('sandbox lifecycle: wake on use, reconcile, stop and resume', () => {
     );
     expect(services.local.sandboxProcesses(sandboxId)).toEqual([]);
     expect(await fs.readFile(path.join(services.local.paths(sandboxId).repo, 'README.md'), 'utf8')).toBeTruthy();
+    // While it sleeps, the agent's own note of its sessions goes (a HOME cleared): it cannot load the tab's session.
+    await fs.rm(path.join(services.local.paths(sandboxId).home, '.local/share/offline-acp-agent'), { recursive: true });
     // A second stop of a sleeping sandbox changes nothing.
     expect((await postJson(url(`/v1/tasks/${taskId}/stop`), {})).status).toBe(202);
 
@@ -172,10 +179,12 @@ describe('sandbox lifecycle: wake on use, reconcile, stop and resume', () => {
     expect(services.local.agentProcesses(sandboxId)).toHaveLength(1);
     expect(await stateEvents(taskId, before)).toEqual(['stopping/requested', 'stopped/requested', 'resuming/requested', 'ready/requested']);
 
-    // The agent is new, so the tab's session is gone: the message finds that out and opens it again.
+    // The agent is new, so the tab's session is not in it: the message finds that out, the load is
+    // refused, and a new session is opened, said so in the transcript.
     const index = await send(taskId, tabId, 'After the resume');
     expect(await replyTo(tabId, index)).toBe(offlineReply('After the resume'));
-    expect(await services.prisma.transcriptEntry.count({ where: { sessionId: tabId, role: 'system' } })).toBe(1);
+    expect((await services.prisma.transcriptEntry.findMany({ where: { sessionId: tabId, role: 'system' } })).map((e) => e.text)).toEqual([SESSION_RESTARTED_TEXT]);
+    expect((await services.prisma.workbenchSession.findUniqueOrThrow({ where: { id: tabId } })).sandboxSessionId).not.toBe(sandboxSessionId);
     expect(await stateEvents(taskId, before)).toHaveLength(4); // no second wake
 
     // Refusals: a task that is not running.

@@ -84,6 +84,20 @@ test('starts sandbox-agent, runs an offline ACP session with a streamed reply, a
   // Unknown session: the agent's JSON-RPC error comes back typed.
   await expect(sendPrompt({ ...target, sessionId: 'nope', text: 'x', onChunk: () => undefined })).rejects.toMatchObject({ kind: 'rpc', code: -32602 });
 
+  // A second agent process (another ACP server) loads the session with ACP session/load and answers in
+  // it; an id the agent does not know is refused, and a new session is opened instead.
+  const reloaded = { ...target, serverId: 'task-1-again' };
+  expect(await createAcpSession({ ...reloaded, agent: OFFLINE_AGENT_ID, cwd, loadSessionId: sessionId })).toEqual({ sessionId, loaded: true });
+  const inLoaded: string[] = [];
+  await sendPrompt({ ...reloaded, sessionId, text: 'loaded', onChunk: (c) => inLoaded.push(c) });
+  expect(inLoaded.join('')).toBe('offline agent: received 6 characters: loaded');
+  const unknown = `offline-${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`;
+  const fresh = await createAcpSession({ ...target, serverId: 'task-1-fresh', agent: OFFLINE_AGENT_ID, cwd, loadSessionId: unknown });
+  expect(fresh.loaded).toBe(false);
+  expect(fresh.sessionId).not.toBe(unknown);
+  for (const serverId of ['task-1-again', 'task-1-fresh']) await closeAcpServer({ ...target, serverId, timeoutMs: 500 });
+  for (const until = Date.now() + 5_000; agentPids(pid).length > 1 && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+
   const agentsBefore = agentPids(pid);
   expect(agentsBefore).toHaveLength(1);
   expect(await closeAcpServer({ ...target, timeoutMs: 500 })).toMatch(/^(closed|requested)$/);

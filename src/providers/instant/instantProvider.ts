@@ -56,7 +56,7 @@ export class InstantProvider implements SandboxProvider {
   async createSession(handle: SandboxHandle, req: CreateSessionRequest): Promise<AgentSession> {
     await sleep(this.delayMs);
     const sessionId = `instant-${handle.sandboxKey}-${req.sessionKey}`;
-    return { sessionId, agent: req.agent, details: { sessionId } };
+    return { sessionId, agent: req.agent, loaded: false, details: { sessionId } };
   }
 
   async endSession(): Promise<void> {}

@@ -76,22 +76,35 @@ const LIVE_ONLY_EVENT_ID = '18446744073709551615';
 /**
  * Creates (or reuses) ACP server `serverId` running `agent`, initializes it and opens a session.
  * POSTs `initialize` (with `?agent=`) then `session/new {cwd, mcpServers: []}`, within `timeoutMs` overall.
- * @returns the agent's session id.
+ * With `loadSessionId`, when the agent's `initialize` answer says `agentCapabilities.loadSession`, it
+ * first asks `session/load {sessionId, cwd, mcpServers: []}` (the agent takes up that conversation
+ * again); when the agent cannot load it (no capability, or it refuses the id) a new session is opened.
+ * @returns the agent's session id, and whether it is the loaded one.
  * @throws AcpError; kind 'timeout' means the session may still have been created.
  */
-export async function createAcpSession(opts: AcpTarget & { serverId: string; agent: string; cwd: string; timeoutMs: number }): Promise<{ sessionId: string }> {
+export async function createAcpSession(
+  opts: AcpTarget & { serverId: string; agent: string; cwd: string; timeoutMs: number; loadSessionId?: string },
+): Promise<{ sessionId: string; loaded: boolean }> {
   const signal = AbortSignal.timeout(opts.timeoutMs);
   const target = { ...opts, signal };
-  await rpcRequest(target, 'initialize', {
+  const init = (await rpcRequest(target, 'initialize', {
     protocolVersion: ACP_PROTOCOL_VERSION,
     clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false },
     clientInfo: CLIENT_INFO,
-  });
+  })) as { agentCapabilities?: { loadSession?: unknown } } | null;
+  if (opts.loadSessionId && init?.agentCapabilities?.loadSession === true) {
+    try {
+      await rpcRequest(target, 'session/load', { sessionId: opts.loadSessionId, cwd: opts.cwd, mcpServers: [] });
+      return { sessionId: opts.loadSessionId, loaded: true };
+    } catch (err) {
+      if (!(err instanceof AcpError && err.kind === 'rpc')) throw err; // only the agent's refusal falls back to a new session
+    }
+  }
   const result = (await rpcRequest(target, 'session/new', { cwd: opts.cwd, mcpServers: [] })) as { sessionId?: unknown };
   if (typeof result?.sessionId !== 'string') {
     throw new AcpError('rpc', `session/new returned no sessionId: ${JSON.stringify(result)}`);
   }
-  return { sessionId: result.sessionId };
+  return { sessionId: result.sessionId, loaded: false };
 }
 
 /**

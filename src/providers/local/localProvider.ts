@@ -70,6 +70,10 @@ interface SessionRecord {
   agent: string;
   attempt: number;
   sessionId?: string;
+  /** The agent session this attempt takes up again with ACP `session/load` (its agent was restarted). */
+  resumes?: string;
+  /** The agent loaded `resumes`: it remembers the conversation. */
+  loaded?: boolean;
 }
 
 export interface LocalProviderOptions {
@@ -332,12 +336,15 @@ export class LocalProvider implements SandboxProvider {
       }
       const agent = await this.effectiveAgent(target, req.agent);
       const attempt = (previous?.attempt ?? 0) + 1;
-      const record: SessionRecord = { serverId: `${handle.sandboxKey}-${req.sessionKey}-${attempt}`, agent, attempt };
+      // The session of the agent that ran before (same agent): loaded again where the agent can.
+      const resumes = previous && previous.agent === agent ? (previous.sessionId ?? previous.resumes) : undefined;
+      const record: SessionRecord = { serverId: `${handle.sandboxKey}-${req.sessionKey}-${attempt}`, agent, attempt, ...(resumes ? { resumes } : {}) };
       await writeJson(sessionFile, record);
-      await progress('creating_session', `opening a ${agent} session in ${handle.directory}`);
+      await progress('creating_session', `${resumes ? 'loading or opening' : 'opening'} a ${agent} session in ${handle.directory}`);
       const cwd = this.confinement(handle.sandboxKey).repoPathInside; // the checkout as the sandbox sees it
-      const { sessionId } = await createAcpSession({ ...target, serverId: record.serverId, agent, cwd, timeoutMs: SESSION_CREATE_TIMEOUT_MS });
+      const { sessionId, loaded } = await createAcpSession({ ...target, serverId: record.serverId, agent, cwd, timeoutMs: SESSION_CREATE_TIMEOUT_MS, loadSessionId: resumes });
       record.sessionId = sessionId;
+      record.loaded = loaded;
       await writeJson(sessionFile, record);
       return toSession(record);
     } catch (err) {
@@ -400,6 +407,7 @@ const toEndpoint = (r: AgentRecord): AgentEndpoint => ({ endpoint: r.baseUrl, de
 const toSession = (r: SessionRecord): AgentSession => ({
   sessionId: r.sessionId!,
   agent: r.agent,
+  loaded: r.loaded === true,
   details: { acpServerId: r.serverId, sessionId: r.sessionId, sessionAgent: r.agent },
 });
 
