@@ -2,7 +2,7 @@
  * On a host without the confinement primitives the worker refuses to start (isolation on), rather
  * than running sandboxes unconfined; SANDBOX_ISOLATION=none is the only way past the check.
  */
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnService } from '../../src/dev/serviceProcess';
@@ -19,7 +19,12 @@ function workerWithoutTools(extraEnv: Record<string, string>): Promise<{ code: n
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      rmSync(bin, { recursive: true, force: true });
+      resolve({ code, output });
+    }),
+  );
 }
 
 describe('a host without the confinement primitives', () => {
