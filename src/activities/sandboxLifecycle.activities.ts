@@ -15,9 +15,8 @@ import type { SandboxState, SandboxStateReason } from '../domain/sandboxLifecycl
 import type { Logger } from '../logger';
 import type { ProviderRegistry } from '../providers/types';
 import { SESSION_ACTIVITY_OPTIONS } from '../workflows/policies';
-import { SANDBOX_LIFECYCLE_WORKFLOW_TYPE, sandboxLifecycleWorkflowId, type SandboxLifecycleActivities, type SandboxLifecycleInput } from '../workflows/sandboxLifecycle.contract';
-import type { sandboxLifecycle } from '../workflows/sandboxLifecycle';
-import { signalSandboxLifecycle, startUnlessRunning } from '../temporal/client';
+import type { SandboxLifecycleActivities, SandboxLifecycleInput } from '../workflows/sandboxLifecycle.contract';
+import { signalSandboxLifecycle, startSandboxLifecycle } from '../temporal/client';
 import { asActivityErrors } from './errors';
 import { withKeepAliveHeartbeat } from './progress';
 import { loadSandbox } from './sandboxAccess';
@@ -128,13 +127,7 @@ export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): S
     async startSandboxLifecycle({ taskId, sandboxId }) {
       const { taskQueue } = Context.current().info;
       await prisma.sandbox.update({ where: { id: sandboxId }, data: { lastActiveAt: new Date() } });
-      await startUnlessRunning(() =>
-        deps.temporal.workflow.start<typeof sandboxLifecycle>(SANDBOX_LIFECYCLE_WORKFLOW_TYPE, {
-          taskQueue,
-          workflowId: sandboxLifecycleWorkflowId(sandboxId),
-          args: [lifecycleInput(taskId, sandboxId)],
-        }),
-      );
+      await startSandboxLifecycle(deps.temporal, { taskQueue, input: lifecycleInput(taskId, sandboxId) });
     },
 
     async requestSandboxResume({ taskId, sandboxId, requester }) {

@@ -4,12 +4,15 @@
  * memory limit, lost in a reboot or a restart of the start command) is reported to its lifecycle run,
  * which records it `stopped` with a `sandbox.state` event. So a task never sits `running` with nothing
  * behind it, and the next use wakes it. Only sandboxes this worker's providers hold are checked.
+ *
+ * The pass at worker start also starts the lifecycle run of every such sandbox that has none (a task
+ * provisioned before the lifecycle existed, or whose run was terminated), so each gets its idle timer.
  */
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { Logger } from '../logger';
 import type { ProviderRegistry } from '../providers/types';
-import { signalSandboxLifecycle } from '../temporal/client';
+import { signalSandboxLifecycle, startSandboxLifecycle } from '../temporal/client';
 
 export interface ReconcileOptions {
   prisma: PrismaClient;
@@ -22,9 +25,11 @@ export interface ReconcileOptions {
 }
 
 /**
- * One pass. @returns the ids of sandboxes found with no running agent (each reported to its lifecycle run).
+ * One pass. With `ensureLifecycleRuns`, a sandbox whose agent runs gets its lifecycle run started when
+ * it has none.
+ * @returns the ids of sandboxes found with no running agent (each reported to its lifecycle run).
  */
-export async function reconcileSandboxes(opts: ReconcileOptions): Promise<string[]> {
+export async function reconcileSandboxes(opts: ReconcileOptions & { ensureLifecycleRuns?: boolean }): Promise<string[]> {
   const rows = await opts.prisma.sandbox.findMany({
     where: { state: 'ready', providerSandboxId: { not: null }, directory: { not: null }, task: { status: { in: ['running', 'idle'] } } },
     select: { id: true, taskId: true, providerId: true, providerSandboxId: true, directory: true, details: true },
@@ -35,15 +40,17 @@ export async function reconcileSandboxes(opts: ReconcileOptions): Promise<string
     if (!provider) continue;
     const handle = { sandboxKey: row.id, providerSandboxId: row.providerSandboxId!, directory: row.directory!, details: row.details as Record<string, unknown> };
     if (!provider.holds(handle)) continue;
+    const lifecycle = { taskQueue: opts.taskQueue, input: { taskId: row.taskId, sandboxId: row.id, idleStopMs: opts.idleStopMs } };
     try {
-      if ((await provider.agentStatus(handle)).agent === 'running') continue;
+      if ((await provider.agentStatus(handle)).agent === 'running') {
+        if (opts.ensureLifecycleRuns && (await startSandboxLifecycle(opts.temporal, lifecycle))) {
+          opts.logger.info({ sandboxId: row.id, taskId: row.taskId }, 'started the lifecycle run of a sandbox that had none');
+        }
+        continue;
+      }
       dead.push(row.id);
       opts.logger.warn({ sandboxId: row.id, taskId: row.taskId }, 'sandbox-agent is not running; recording the sandbox stopped');
-      await signalSandboxLifecycle(
-        opts.temporal,
-        { taskQueue: opts.taskQueue, input: { taskId: row.taskId, sandboxId: row.id, idleStopMs: opts.idleStopMs } },
-        { kind: 'agent_exited' },
-      );
+      await signalSandboxLifecycle(opts.temporal, lifecycle, { kind: 'agent_exited' });
     } catch (err) {
       opts.logger.error({ err, sandboxId: row.id }, 'reconcile could not check or report a sandbox');
     }
@@ -52,13 +59,20 @@ export async function reconcileSandboxes(opts: ReconcileOptions): Promise<string
 }
 
 /**
- * Runs {@link reconcileSandboxes} now and then every `intervalMs` until the returned stop function is
- * called. A failed pass (database or Temporal down) is logged; the next one tries again.
+ * Runs {@link reconcileSandboxes} now (starting missing lifecycle runs too) and then every `intervalMs`
+ * until the returned stop function is called. A failed pass (database or Temporal down) is logged; the
+ * next one tries again.
  */
 export function runSandboxReconciler(opts: ReconcileOptions & { intervalMs: number }): () => Promise<void> {
   let running: Promise<unknown> = Promise.resolve();
+  let firstPassDone = false;
   const pass = () => {
-    running = running.then(() => reconcileSandboxes(opts)).catch((err) => opts.logger.error({ err }, 'sandbox reconcile failed'));
+    running = running
+      .then(async () => {
+        await reconcileSandboxes({ ...opts, ensureLifecycleRuns: !firstPassDone });
+        firstPassDone = true;
+      })
+      .catch((err) => opts.logger.error({ err }, 'sandbox reconcile failed'));
   };
   pass();
   const timer = setInterval(pass, opts.intervalMs);

@@ -105,6 +105,22 @@ export async function startArchiveTask(client: Client, opts: { taskId: string; t
   });
 }
 
+/**
+ * Starts the `sandboxLifecycle` run of `input.sandboxId` unless it runs already.
+ * @returns true when this call started it.
+ * @throws what the client throws (Temporal unreachable: see ./unavailable.ts).
+ */
+export async function startSandboxLifecycle(client: Client, opts: { taskQueue: string; input: SandboxLifecycleInput }): Promise<boolean> {
+  return startUnlessRunning(() =>
+    client.workflow.start<typeof sandboxLifecycle>(SANDBOX_LIFECYCLE_WORKFLOW_TYPE, {
+      taskQueue: opts.taskQueue,
+      workflowId: sandboxLifecycleWorkflowId(opts.input.sandboxId),
+      args: [opts.input],
+      typedSearchAttributes: new TypedSearchAttributes([{ key: TASK_ID_ATTRIBUTE, value: opts.input.taskId }]),
+    }),
+  );
+}
+
 /** A command for a sandbox's lifecycle run (./../workflows/sandboxLifecycle.contract.ts), as a signal. */
 export type SandboxLifecycleCommand =
   | { kind: 'stop' }

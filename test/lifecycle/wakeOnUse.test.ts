@@ -14,6 +14,7 @@ import { getJson, postJson, startServices, type TestServices } from '../../src/d
 import { SESSION_RESTARTED_TEXT, SESSION_RESUMED_TEXT } from '../../src/activities/workbenchSession.activities';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import type { AgentTarget } from '../../src/providers/local/agentHttp';
+import { sandboxLifecycleWorkflowId } from '../../src/workflows/sandboxLifecycle.contract';
 import { sandboxOf, sh } from '../support/insideSandbox';
 
 jest.setTimeout(240_000);
@@ -151,6 +152,22 @@ describe('sandbox lifecycle: wake on use, reconcile, stop and resume', () => {
     const index = await send(taskId, tabId, 'Wake up');
     expect(await replyTo(tabId, index)).toBe(offlineReply('Wake up'));
     expect(await stateEvents(taskId, before)).toEqual(['stopping/agent_exited', 'stopped/agent_exited', 'resuming/use', 'ready/use']);
+  });
+
+  it('at worker start, a running sandbox with no lifecycle run (one provisioned before the lifecycle existed) gets one', async () => {
+    const { sandboxId } = await runningTask('An older task');
+    const lifecycle = services.temporal.workflow.getHandle(sandboxLifecycleWorkflowId(sandboxId));
+    const { runId } = await lifecycle.describe();
+    await lifecycle.terminate('the test: as if the sandbox had been provisioned before the lifecycle workflow existed');
+    await services.stopWorker();
+    await services.startWorker();
+    const started = await until(
+      () => services.temporal.workflow.getHandle(sandboxLifecycleWorkflowId(sandboxId)).describe(),
+      (d) => d.runId !== runId && d.status.name === 'RUNNING',
+    );
+    expect(started).toMatchObject({ status: { name: 'RUNNING' } });
+    expect(started.runId).not.toBe(runId);
+    expect((await services.prisma.sandbox.findUniqueOrThrow({ where: { id: sandboxId } })).state).toBe('ready');
   });
 
   it('POST /stop and /resume (202): processes end and the files stay; resume starts the agent again; a message then opens a new session where the agent cannot load the old one', async () => {
