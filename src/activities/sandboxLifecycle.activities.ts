@@ -118,7 +118,16 @@ export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): S
           where: { id: sandboxId },
           data: { agentEndpoint: agent.endpoint, details: { ...(row.details as object), ...agent.details } as Prisma.InputJsonValue, lastActiveAt: new Date() },
         });
-        await change(sandboxId, ['resuming'], 'ready', reason);
+        if (!(await change(sandboxId, ['resuming'], 'ready', reason))) {
+          // Killed or archived while the agent started (its row is `destroyed`): what this made goes too,
+          // so no agent outlives the kill.
+          const now = await prisma.sandbox.findUnique({ where: { id: sandboxId }, select: { state: true } });
+          if (!now || now.state === 'destroyed') {
+            await provider.destroySandbox(resumed);
+            return { outcome: 'gone' as const };
+          }
+          throw new Error(`the sandbox is ${now.state}, not resuming`);
+        }
         deps.logger.info({ sandboxId, reason }, 'sandbox resumed');
         return { outcome: 'ready' as const };
       });

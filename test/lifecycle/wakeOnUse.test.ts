@@ -15,6 +15,7 @@ import { SESSION_RESTARTED_TEXT, SESSION_RESUMED_TEXT } from '../../src/activiti
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import type { AgentTarget } from '../../src/providers/local/agentHttp';
 import { sandboxLifecycleWorkflowId } from '../../src/workflows/sandboxLifecycle.contract';
+import { Gate, gatedProvider } from '../../src/dev/stack/gate';
 import { sandboxOf, sh } from '../support/insideSandbox';
 
 jest.setTimeout(240_000);
@@ -34,14 +35,30 @@ const offlineReply = (text: string) => `offline agent: received ${text.length} c
 describe('sandbox lifecycle: wake on use, reconcile, stop and resume', () => {
   let services: TestServices;
   let repo: string;
+  let afterAgentStart: Gate | undefined;
   const url = (p: string) => `${services.baseUrl}${p}`;
 
   beforeAll(async () => {
     // Reconcile runs at each worker start only (an hour between passes), so what it finds is what a start finds.
-    services = await startServices({ reconcileIntervalMs: 3_600_000 });
+    services = await startServices({
+      reconcileIntervalMs: 3_600_000,
+      // A gate after an agent start, armed by one test only: the agent runs, the wake has not recorded it yet.
+      wrapProvider: (local) => {
+        const plain = gatedProvider(local, {});
+        return {
+          ...plain,
+          ensureAgent: async (handle, progress) => {
+            const started = await local.ensureAgent(handle, progress);
+            await afterAgentStart?.pass();
+            return started;
+          },
+        };
+      },
+    });
     repo = await createTestRepo(path.join(services.repoRoot, `lifecycle-repo-${Date.now()}`));
   });
   afterAll(async () => {
+    afterAgentStart?.open();
     await services?.stop();
   });
 
@@ -229,6 +246,31 @@ describe('sandbox lifecycle: wake on use, reconcile, stop and resume', () => {
     expect(await stateEvents(taskId, before)).toEqual(['stopping/requested', 'stopped/requested', 'resuming/use', 'lost/files_gone']);
     expect(await postJson(url(`/v1/tasks/${taskId}/resume`), {})).toMatchObject({ status: 409, body: { error: { code: 'sandbox_lost' } } });
     expect(services.local.sandboxProcesses(sandboxId)).toEqual([]);
+  });
+
+  it('a kill while the sandbox wakes leaves nothing running: the sandbox is destroyed and its lifecycle run ends', async () => {
+    const { taskId, sandboxId, tabId } = await runningTask('Killed while waking');
+    expect((await postJson(url(`/v1/tasks/${taskId}/stop`), {})).status).toBe(202);
+    await until(
+      async () => (await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).sandboxState,
+      (s) => s === 'stopped',
+    );
+    afterAgentStart = new Gate();
+    await send(taskId, tabId, 'Wake, then die');
+    await afterAgentStart.entered; // the woken agent runs; the wake has not recorded `ready`
+    expect(services.local.agentProcesses(sandboxId)).toHaveLength(1);
+    expect((await postJson(url(`/v1/tasks/${taskId}/kill`), {})).status).toBe(202);
+    await until(
+      async () => (await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).status,
+      (s) => s === 'killed',
+    );
+    afterAgentStart.open();
+    await services.temporal.workflow.getHandle(sandboxLifecycleWorkflowId(sandboxId)).result();
+    afterAgentStart = undefined;
+    expect(await services.prisma.sandbox.findUniqueOrThrow({ where: { id: sandboxId } })).toMatchObject({ state: 'destroyed' });
+    expect(services.local.sandboxProcesses(sandboxId)).toEqual([]);
+    expect(services.local.agentProcesses(sandboxId)).toEqual([]);
+    await expect(fs.access(services.local.paths(sandboxId).root)).rejects.toThrow();
   });
 
   it('the start command stopped every sandbox (Ctrl-C) while the worker was down: after the start, every task is `stopped` and its next message is answered', async () => {
