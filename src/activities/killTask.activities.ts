@@ -6,14 +6,14 @@ import type { PrismaClient } from '../generated/prisma/client';
 import { updateSession } from '../db/sessions';
 import { appendTaskEvent } from '../db/taskEvents';
 import type { Logger } from '../logger';
-import type { ProviderRegistry } from '../providers/types';
+import { handleOfStored, type ProviderRegistry } from '../providers/types';
 import type { TaskEventNotifier } from '../db/notifier';
 import type { KillActivities } from '../workflows/killTask.contract';
 import { closeSessionSignal } from '../workflows/workbenchSession.contract';
 import { sandboxDestroyedSignal, sandboxLifecycleWorkflowId } from '../workflows/sandboxLifecycle.contract';
 import { signalUnlessEnded } from '../temporal/client';
 import { withKeepAliveHeartbeat } from './progress';
-import { loadSandbox, providerFor } from './sandboxAccess';
+import { providerFor } from './sandboxAccess';
 
 export interface KillActivityDeps {
   prisma: PrismaClient;
@@ -71,7 +71,7 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
         await prisma.sandbox.update({ where: { id: row.id }, data: { state: 'destroyed', agentEndpoint: null } });
         await prisma.task.updateMany({ where: { id: taskId, activeSandboxId: row.id }, data: { sandboxState: 'destroyed' } });
         const provider = providerFor(deps.providers, row.providerId);
-        const handle = row.providerSandboxId && row.directory ? (await loadSandbox(prisma, deps.providers, row.id)).handle : await provider.resumeSandbox(row.id);
+        const handle = handleOfStored(row) ?? (await provider.resumeSandbox(row.id));
         if (handle) await provider.destroySandbox(handle);
         // Its lifecycle run (idle timer, resumes) ends too.
         await signalUnlessEnded(deps.temporal, sandboxLifecycleWorkflowId(row.id), (h) => h.signal(sandboxDestroyedSignal));

@@ -5,7 +5,6 @@
  * taken only from the state it expects, under the row's lock, so a retried activity, a turn that
  * starts at the same moment, or a second worker cannot make it twice.
  */
-import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
@@ -19,7 +18,7 @@ import type { SandboxLifecycleActivities, SandboxLifecycleInput } from '../workf
 import { signalSandboxLifecycle, startSandboxLifecycle } from '../temporal/client';
 import { asActivityErrors } from './errors';
 import { withKeepAliveHeartbeat } from './progress';
-import { loadSandbox } from './sandboxAccess';
+import { withProvider, type LoadedSandbox } from './sandboxAccess';
 
 export interface LifecycleActivityDeps {
   prisma: PrismaClient;
@@ -39,17 +38,22 @@ export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): S
 
   /** One state change (see changeSandboxState); @returns whether it was made. */
   const change = async (sandboxId: string, from: readonly SandboxState[], to: SandboxState, reason: SandboxStateReason): Promise<boolean> =>
-    (await prisma.$transaction((tx) => changeSandboxState(tx, notifier, { sandboxId, from, to, reason, dedupeKey: `sandbox:${sandboxId}:${to}:${randomUUID()}` }))) !== null;
+    (await prisma.$transaction((tx) => changeSandboxState(tx, notifier, { sandboxId, from, to, reason }))) !== null;
 
   const heartbeat = async (subStep: string, message: string) => {
     Context.current().heartbeat({ subStep, message });
   };
 
   /** Ends what runs in a `stopping` sandbox and records it `stopped`. */
-  const finishStop = async (sandboxId: string, reason: SandboxStateReason) => {
-    const { provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
+  const finishStop = async ({ provider, handle }: Pick<LoadedSandbox, 'provider' | 'handle'>, reason: SandboxStateReason) => {
     await withKeepAliveHeartbeat(() => provider.stopSandbox(handle));
-    await change(sandboxId, ['stopping'], 'stopped', reason);
+    await change(handle.sandboxKey, ['stopping'], 'stopped', reason);
+  };
+
+  /** The sandbox with its provider and handle, or null when its row is gone or destroyed. */
+  const loadLive = async (sandboxId: string): Promise<LoadedSandbox | null> => {
+    const row = await prisma.sandbox.findUnique({ where: { id: sandboxId } });
+    return row && row.state !== 'destroyed' ? withProvider(deps.providers, row) : null;
   };
 
   const lifecycleInput = (taskId: string, sandboxId: string): SandboxLifecycleInput => ({ taskId, sandboxId, idleStopMs: deps.idleStopMs });
@@ -57,12 +61,12 @@ export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): S
   return {
     async stopSandbox({ sandboxId, reason, ifIdleForMs, ifAgentExited }) {
       return asActivityErrors(async () => {
-        const row = await prisma.sandbox.findUnique({ where: { id: sandboxId } });
-        if (!row || row.state === 'destroyed') return { outcome: 'gone' as const };
+        const sandbox = await loadLive(sandboxId);
+        if (!sandbox) return { outcome: 'gone' as const };
+        const { row, provider, handle } = sandbox;
         if (row.state !== 'stopping') {
           if (ifAgentExited) {
             if (row.state !== 'ready') return { outcome: 'unchanged' as const, state: row.state };
-            const { provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
             if ((await provider.agentStatus(handle)).agent === 'running') return { outcome: 'unchanged' as const, state: row.state };
           }
           // A user's stop also ends a resume that failed half-way; the idle and agent checks only take `ready`.
@@ -72,8 +76,7 @@ export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): S
               const dueInMs = await idleDueIn(tx, sandboxId, ifIdleForMs);
               if (dueInMs > 0) return { busy: dueInMs };
             }
-            const dedupeKey = `sandbox:${sandboxId}:stopping:${randomUUID()}`;
-            return { claimed: (await changeSandboxState(tx, notifier, { sandboxId, from, to: 'stopping', reason, dedupeKey })) !== null };
+            return { claimed: (await changeSandboxState(tx, notifier, { sandboxId, from, to: 'stopping', reason })) !== null };
           });
           if ('busy' in claim) return { outcome: 'busy' as const, dueInMs: claim.busy };
           if (!claim.claimed) {
@@ -81,7 +84,7 @@ export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): S
             return now && now.state !== 'destroyed' ? { outcome: 'unchanged' as const, state: now.state } : { outcome: 'gone' as const };
           }
         }
-        await finishStop(sandboxId, reason);
+        await finishStop(sandbox, reason);
         deps.logger.info({ sandboxId, reason }, 'sandbox stopped');
         return { outcome: 'stopped' as const };
       });
@@ -89,10 +92,10 @@ export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): S
 
     async resumeSandbox({ sandboxId, reason }) {
       return asActivityErrors(async () => {
-        const row = await prisma.sandbox.findUnique({ where: { id: sandboxId } });
-        if (!row || row.state === 'destroyed') return { outcome: 'gone' as const };
+        const sandbox = await loadLive(sandboxId);
+        if (!sandbox) return { outcome: 'gone' as const };
+        const { row, provider, handle } = sandbox;
         if (row.state === 'lost') return { outcome: 'lost' as const };
-        const { provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
         let state = row.state;
         if (state === 'ready') {
           if ((await provider.agentStatus(handle)).agent === 'running') return { outcome: 'ready' as const };
@@ -100,7 +103,7 @@ export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): S
           if (await change(sandboxId, ['ready'], 'stopping', 'agent_exited')) state = 'stopping';
         }
         if (state === 'stopping') {
-          await finishStop(sandboxId, 'agent_exited');
+          await finishStop(sandbox, 'agent_exited');
           state = 'stopped';
         }
         if (state !== 'resuming' && !(await change(sandboxId, ['stopped'], 'resuming', reason))) {
@@ -135,7 +138,6 @@ export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): S
 
     async startSandboxLifecycle({ taskId, sandboxId }) {
       const { taskQueue } = Context.current().info;
-      await prisma.sandbox.update({ where: { id: sandboxId }, data: { lastActiveAt: new Date() } });
       await startSandboxLifecycle(deps.temporal, { taskQueue, input: lifecycleInput(taskId, sandboxId) });
     },
 

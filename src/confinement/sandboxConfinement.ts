@@ -22,7 +22,7 @@ import path from 'node:path';
 import { chmod, chown, lchown, lstat, mkdir, opendir } from 'node:fs/promises';
 import { cgexecPrefix, cgroupProcesses, createSandboxCgroup, destroySandboxCgroup } from './cgroups';
 import { SANDBOX_PATHS, bwrapArgs, dropToHostUid, sandboxPath, type BwrapMounts } from './bwrap';
-import { ensureSandboxDisk, releaseSandboxDisk } from './disk';
+import { ensureSandboxDisk } from './disk';
 import { createSandboxNetwork, deleteSandboxNetwork, netnsExecPrefix, type SandboxNetworkFiles } from './network';
 import { HOST_TOOLS_PATH } from './hostTools';
 import { isSandboxAgentServer } from './processes';
@@ -37,8 +37,12 @@ export interface AgentLauncher {
   readonly socketPath?: string;
   /** Prepares a start on `port` (limits, network namespace with the port forwarded). */
   prepare(port: number): Promise<void>;
-  /** The program to spawn for `binary args` with the server's own variables `env` (host paths). */
-  command(binary: string, args: readonly string[], env: Record<string, string>): { file: string; args: string[]; env: NodeJS.ProcessEnv };
+  /**
+   * The program to spawn for `binary args` with the server's own variables `env` (host paths), and the
+   * directory to spawn it in when not the server's HOME: the host's wrappers (cgexec, ip, setpriv,
+   * bwrap) never run in a directory the sandbox can write.
+   */
+  command(binary: string, args: readonly string[], env: Record<string, string>): { file: string; args: string[]; env: NodeJS.ProcessEnv; cwd?: string };
   /** The pid of the server itself once it answers (not of its wrappers), or null if it cannot be found. */
   serverPid(spawnedPid: number): number | null;
   /** Ends whatever a failed start left and releases what `prepare` made. */
@@ -155,7 +159,8 @@ export class SandboxConfinement {
       command: (binary, args, env) => {
         const confined = this.confinedArgs(SANDBOX_PATHS.agentBinary, args, env, { agentBinary: binary });
         const [file, ...rest] = [...cgexecPrefix(this.sandboxKey), ...netnsExecPrefix(this.sandboxKey), ...confined];
-        return { file: file!, args: rest, env: { PATH: HOST_TOOLS_PATH } };
+        // bubblewrap moves the server into SANDBOX_PATHS.repo (--chdir); the wrappers run in `/`.
+        return { file: file!, args: rest, env: { PATH: HOST_TOOLS_PATH }, cwd: '/' };
       },
       serverPid: () => this.agentProcesses()[0] ?? null,
       abort: () => this.release(),
@@ -220,12 +225,6 @@ export class SandboxConfinement {
     if (!this.isolated) return;
     await destroySandboxCgroup(this.sandboxKey);
     await deleteSandboxNetwork(this.sandboxKey, this.networkFiles);
-  }
-
-  /** {@link release}, then unmounts the sandbox's own filesystem: before its directory is removed. */
-  async releaseAll(): Promise<void> {
-    await this.release();
-    if (this.diskLimited) await releaseSandboxDisk(this.dirs.disk);
   }
 }
 

@@ -24,6 +24,27 @@ export interface SandboxHandle {
   details: Record<string, unknown>;
 }
 
+/** What the service stores of a sandbox (the `sandboxes` row's columns that make a handle). */
+export interface StoredSandbox {
+  id: string;
+  providerSandboxId: string | null;
+  directory: string | null;
+  agentEndpoint: string | null;
+  details: unknown;
+}
+
+/** The handle of a stored sandbox, or null while its provider has not made it yet (no provider id or directory). */
+export function handleOfStored(row: StoredSandbox): SandboxHandle | null {
+  if (!row.providerSandboxId || !row.directory) return null;
+  return {
+    sandboxKey: row.id,
+    providerSandboxId: row.providerSandboxId,
+    directory: row.directory,
+    agentEndpoint: row.agentEndpoint ?? undefined,
+    details: row.details as Record<string, unknown>,
+  };
+}
+
 export interface CreateSandboxRequest {
   sandboxKey: string;
   repository: string;

@@ -11,7 +11,7 @@
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { Logger } from '../logger';
-import type { ProviderRegistry } from '../providers/types';
+import { handleOfStored, type ProviderRegistry } from '../providers/types';
 import { signalSandboxLifecycle, startSandboxLifecycle } from '../temporal/client';
 
 export interface ReconcileOptions {
@@ -32,14 +32,14 @@ export interface ReconcileOptions {
 export async function reconcileSandboxes(opts: ReconcileOptions & { ensureLifecycleRuns?: boolean }): Promise<string[]> {
   const rows = await opts.prisma.sandbox.findMany({
     where: { state: 'ready', providerSandboxId: { not: null }, directory: { not: null }, task: { status: { in: ['running', 'idle'] } } },
-    select: { id: true, taskId: true, providerId: true, providerSandboxId: true, directory: true, details: true },
+    select: { id: true, taskId: true, providerId: true, providerSandboxId: true, directory: true, agentEndpoint: true, details: true },
   });
   const dead: string[] = [];
   for (const row of rows) {
     const provider = opts.providers.get(row.providerId);
     if (!provider) continue;
-    const handle = { sandboxKey: row.id, providerSandboxId: row.providerSandboxId!, directory: row.directory!, details: row.details as Record<string, unknown> };
-    if (!provider.holds(handle)) continue;
+    const handle = handleOfStored(row);
+    if (!handle || !provider.holds(handle)) continue;
     const lifecycle = { taskQueue: opts.taskQueue, input: { taskId: row.taskId, sandboxId: row.id, idleStopMs: opts.idleStopMs } };
     try {
       if ((await provider.agentStatus(handle)).agent === 'running') {

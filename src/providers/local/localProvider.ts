@@ -213,12 +213,11 @@ export class LocalProvider implements SandboxProvider {
   }
 
   async destroySandbox(handle: SandboxHandle): Promise<void> {
-    const agent = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
-    if (agent) await stopSandboxAgent(agent.pid);
-    // Every other process of the sandbox too (the agent's tools, detached or not), its network, limits and disk.
-    await this.confinement(handle.sandboxKey).releaseAll();
-    if (agent?.socketPath) await forgetAgentSocket(agent.socketPath);
-    await fs.rm(this.paths(handle.sandboxKey).root, { recursive: true, force: true });
+    // Its agent and every other process (the agent's tools, detached or not), its network and limits; then its disk.
+    await this.stopSandbox(handle);
+    const dirs = this.paths(handle.sandboxKey);
+    await releaseSandboxDisk(dirs.disk);
+    await fs.rm(dirs.root, { recursive: true, force: true });
   }
 
   /**
@@ -239,7 +238,8 @@ export class LocalProvider implements SandboxProvider {
 
   async agentStatus(handle: SandboxHandle, sessionKey?: string): Promise<AgentStatus> {
     const agent = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
-    if (!agent || !isProcessAlive(agent.pid) || !this.agentProcesses(handle.sandboxKey).includes(agent.pid)) return { agent: 'stopped' };
+    // Its recorded pid, alive and in the sandbox (a pid reused by another process is not its agent).
+    if (!agent || !this.agentProcesses(handle.sandboxKey).includes(agent.pid)) return { agent: 'stopped' };
     if (sessionKey === undefined) return { agent: 'running' };
     const record = await readJson<SessionRecord>(this.sessionFile(handle.sandboxKey, sessionKey));
     if (!record?.sessionId) return { agent: 'running', session: 'gone' };

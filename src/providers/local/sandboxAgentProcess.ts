@@ -176,7 +176,7 @@ async function spawnAndWaitHealthy(
   const launch = launcher.command(binary, args, env);
   let child;
   try {
-    child = spawn(launch.file, launch.args, { detached: true, stdio: ['ignore', out, out], env: launch.env, cwd: opts.home });
+    child = spawn(launch.file, launch.args, { detached: true, stdio: ['ignore', out, out], env: launch.env, cwd: launch.cwd ?? opts.home });
   } finally {
     closeSync(out);
   }
