@@ -114,6 +114,7 @@ export async function shapeFromDatabase(databaseUrl: string): Promise<SchemaShap
     );
     const typeOf = (c: (typeof cols.rows)[number]) => {
       if (c.data_type === 'USER-DEFINED') return c.udt_name;
+      if (c.data_type === 'ARRAY') return `${c.udt_name.replace(/^_/, '')}[]`; // e.g. _text -> text[]
       if (c.data_type === 'timestamp with time zone') return 'timestamptz';
       if (c.data_type === 'timestamp without time zone') return `timestamp(${c.datetime_precision})`;
       return c.data_type;
