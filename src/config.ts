@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from './confinement/policy';
+import { AGENT_IDS, DEFAULT_AGENT, type AgentId, type ModelProvider } from './domain/agents';
 import type { RepositoryPolicy } from './repositories/policy';
 
 /** The service's own checkout (this file is `<checkout>/src/config.ts`). */
@@ -71,6 +72,40 @@ const schema = z.object({
   SANDBOX_IDLE_STOP_MINUTES: z.coerce.number().min(0).max(525_600).default(30),
   /** Seconds between two checks of every `ready` sandbox's agent (src/sandboxes/reconcile.ts); one also runs at worker start. */
   SANDBOX_RECONCILE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** Agent of a task that names none (src/domain/agents.ts); `offline` for development without model keys. */
+  DEFAULT_AGENT: z.enum(AGENT_IDS).default(DEFAULT_AGENT),
+  /**
+   * Host directory holding the installed agents (scripts/install-agents.sh): `bin/` goes on every
+   * sandbox's PATH, the whole directory is mounted read-only. Its parents must be searchable by
+   * SANDBOX_HOST_UID.
+   */
+  AGENTS_DIR: z.string().min(1).default(path.join(SERVICE_CHECKOUT, '.tools', 'agents')),
+  /**
+   * Key that seals the workspaces' model provider keys at rest: 32 bytes, base64. Without it, keys can
+   * be neither stored nor used (503 `credentials_unavailable`); the start command makes one in
+   * `.data/credentials.key` on first run.
+   */
+  CREDENTIALS_ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64')
+    .optional(),
+  /**
+   * Where the egress proxy sends each model provider's requests: "anthropic=<origin>,openai=<origin>".
+   * The only origins model requests ever go to (docs/SECURITY.md#egress).
+   */
+  MODEL_API_ORIGINS: z
+    .string()
+    .regex(/^(anthropic|openai)=https?:\/\/[^,\s/]+(,(anthropic|openai)=https?:\/\/[^,\s/]+)*$/)
+    .default('anthropic=https://api.anthropic.com,openai=https://api.openai.com'),
+  /** Egress policy of a workspace that has none set (docs/SECURITY.md#egress): `deny`, `allowlist` or `allow`. */
+  EGRESS_DEFAULT_MODE: z.enum(['deny', 'allowlist', 'allow']).default('allowlist'),
+  /** Hosts of the default `allowlist` policy: package registries and git hosts. */
+  EGRESS_DEFAULT_HOSTS: z.string().default('registry.npmjs.org,pypi.org,files.pythonhosted.org,github.com,codeload.github.com,objects.githubusercontent.com'),
+  /**
+   * Seconds a model request through the egress proxy may take to answer (headers), and may go without
+   * a byte while streaming; past it the agent gets 504 and the turn ends with a one-sentence error.
+   */
+  MODEL_REQUEST_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3_600).default(120),
   /** Comma-separated names of variables passed into sandboxes (e.g. an agent's API key); nothing else is. */
   SANDBOX_PASS_ENV: z
     .string()
@@ -95,6 +130,16 @@ export interface AppConfig {
   confinement: ConfinementPolicy;
   /** Sandbox lifecycle (docs/PRODUCT.md#sandbox-lifecycle): idle stop after `idleStopMs` (0 = never); agent checks every `reconcileIntervalMs`. */
   sandboxLifecycle: { idleStopMs: number; reconcileIntervalMs: number };
+  /** Agents (src/domain/agents.ts): the default one, and the absolute host directory they are installed in. */
+  agents: { defaultAgent: AgentId; dir: string };
+  /** Sealing key of the workspaces' model provider keys (32 bytes), or null when not configured. */
+  credentialsKey: Buffer | null;
+  /** The egress proxy (src/egress): model API origins, the default policy, the model request timeout in ms. */
+  egress: {
+    modelOrigins: Record<ModelProvider, string>;
+    defaultPolicy: { mode: 'deny' | 'allowlist' | 'allow'; hosts: string[] };
+    modelTimeoutMs: number;
+  };
 }
 
 /**
@@ -139,5 +184,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       passEnv: c.SANDBOX_PASS_ENV ? c.SANDBOX_PASS_ENV.split(',') : [],
     },
     sandboxLifecycle: { idleStopMs: Math.round(c.SANDBOX_IDLE_STOP_MINUTES * 60_000), reconcileIntervalMs: c.SANDBOX_RECONCILE_SECONDS * 1_000 },
+    agents: { defaultAgent: c.DEFAULT_AGENT, dir: path.resolve(c.AGENTS_DIR) },
+    credentialsKey: c.CREDENTIALS_ENCRYPTION_KEY ? Buffer.from(c.CREDENTIALS_ENCRYPTION_KEY, 'base64') : null,
+    egress: {
+      modelOrigins: Object.fromEntries(c.MODEL_API_ORIGINS.split(',').map((pair) => pair.split('=') as [ModelProvider, string])) as Record<ModelProvider, string>,
+      defaultPolicy: { mode: c.EGRESS_DEFAULT_MODE, hosts: c.EGRESS_DEFAULT_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) },
+      modelTimeoutMs: c.MODEL_REQUEST_TIMEOUT_SECONDS * 1_000,
+    },
   };
 }

@@ -98,6 +98,8 @@ export async function insertTaskWithCreatedEvent(client: Prisma.TransactionClien
     status: 'init_enqueue_provision',
     activeSandboxId: null,
     activeSessionId: null,
+    inputTokens: 0,
+    outputTokens: 0,
     sandboxState: null,
     stepTimings: {},
     lastEventSeq: 1,
