@@ -18,6 +18,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 
+# The coding agents every sandbox gets (claude, codex, opencode), pinned by agents/package-lock.json.
+bash scripts/install-agents.sh
+
 # Prisma Client: generated from prisma/schema.prisma. The CLI wants its native schema engine only to
 # be present for `generate`; it cannot be downloaded here, so point it at an existing file
 # (docs/ARCHITECTURE.md#build-machine-constraints). Where the real engine exists, this variable is left alone.
