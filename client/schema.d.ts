@@ -357,6 +357,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workspaces/{workspaceId}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Which model provider keys the workspace has
+         * @description One entry per model provider (`anthropic`, `openai`): whether the workspace has a key and when it was last set. The keys themselves are never shown.
+         */
+        get: operations["listCredentials"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{workspaceId}/credentials/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a model provider key
+         * @description Body { apiKey } (8..500 visible ASCII characters), replacing any earlier key of the provider. The key is stored sealed (AES-256-GCM under the service’s CREDENTIALS_ENCRYPTION_KEY) and is never shown again, by this or any other endpoint, nor written to a log; the host’s egress proxy puts it on the workspace’s model requests, so it never enters a sandbox (docs/SECURITY.md#egress). 503 `credentials_unavailable` when the service has no sealing key.
+         */
+        put: operations["putCredential"];
+        post?: never;
+        /**
+         * Remove a model provider key
+         * @description The workspace’s agents can no longer call that provider’s API. Removing a key that is not set answers 204 too.
+         */
+        delete: operations["deleteCredential"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{workspaceId}/egress-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The workspace’s egress policy
+         * @description What the workspace’s sandboxes may reach through the egress proxy besides their model API; the service’s default (`isDefault: true`) until the workspace sets its own.
+         */
+        get: operations["getEgressPolicy"];
+        /**
+         * Replace the workspace’s egress policy
+         * @description Body { mode: deny | allowlist | allow, hosts?: [pattern] } (at most 100 patterns: `github.com`, or `*.github.com` for any subdomain but not github.com itself; lower case, no port, no IP address). Applies to requests the workspace’s sandboxes make from then on.
+         */
+        put: operations["putEgressPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -805,6 +873,32 @@ export interface components {
         MessageAccepted: {
             entry: components["schemas"]["TranscriptEntryRecord"];
         };
+        /** @description The workspace’s model provider keys, as configured or not. */
+        CredentialList: {
+            /** @description One entry per model provider, configured or not. */
+            items: components["schemas"]["CredentialRecord"][];
+        };
+        /** @description Whether a workspace has a key for one model provider; never the key. */
+        CredentialRecord: {
+            /** @enum {string} */
+            provider: "anthropic" | "openai";
+            /** @description Whether the workspace has a key for this provider. The key itself is never shown. */
+            configured: boolean;
+            /** @description When the key was last set; null when none is. */
+            updatedAt: string | null;
+        };
+        /** @description What the workspace’s sandboxes may reach through the egress proxy besides their model API (docs/SECURITY.md#egress). */
+        EgressPolicy: {
+            /**
+             * @description `deny`: only the model API; `allowlist`: the model API and `hosts`; `allow`: any host.
+             * @enum {string}
+             */
+            mode: "deny" | "allowlist" | "allow";
+            /** @description Host patterns reachable in `allowlist` mode: `name` or `*.name` (any subdomain), lower case. */
+            hosts: string[];
+            /** @description True when the workspace has set no policy and has the service’s default (EGRESS_DEFAULT_MODE, EGRESS_DEFAULT_HOSTS). */
+            isDefault: boolean;
+        };
         /** @description Liveness; never looks at dependencies. */
         Health: {
             /** @constant */
@@ -859,6 +953,7 @@ export interface components {
          *     | `database_unavailable` | 503 | Postgres is not answering; retry after `Retry-After` seconds |
          *     | `workflow_unavailable` | 503 | Temporal is not answering; retry after `Retry-After` seconds |
          *     | `workflow_start_failed` | 503 | the workflow run could not be started; retry after `Retry-After` seconds |
+         *     | `credentials_unavailable` | 503 | the service has no credentials encryption key (CREDENTIALS_ENCRYPTION_KEY), so model keys cannot be stored |
          *     | `workbench_not_built` | 503 | the workbench page has not been built (`npm run build:web`) |
          */
         ErrorBody: {
@@ -867,7 +962,7 @@ export interface components {
                  * @description Stable snake_case code to match on.
                  * @enum {string}
                  */
-                code: "validation_failed" | "malformed_json" | "unknown_provider" | "repository_not_allowed" | "invalid_cursor" | "unauthorized" | "workspace_forbidden" | "task_not_found" | "session_not_found" | "sandbox_not_found" | "route_not_found" | "task_not_in_error" | "task_not_running" | "sandbox_not_stoppable" | "sandbox_lost" | "task_closed" | "session_not_ready" | "session_not_in_error" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "internal" | "database_unavailable" | "workflow_unavailable" | "workflow_start_failed" | "workbench_not_built";
+                code: "validation_failed" | "malformed_json" | "unknown_provider" | "repository_not_allowed" | "invalid_cursor" | "unauthorized" | "workspace_forbidden" | "task_not_found" | "session_not_found" | "sandbox_not_found" | "route_not_found" | "task_not_in_error" | "task_not_running" | "sandbox_not_stoppable" | "sandbox_lost" | "task_closed" | "session_not_ready" | "session_not_in_error" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "internal" | "database_unavailable" | "workflow_unavailable" | "workflow_start_failed" | "credentials_unavailable" | "workbench_not_built";
                 /** @description One sentence for humans. */
                 message: string;
                 /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
@@ -4559,6 +4654,948 @@ export interface operations {
                              * @enum {string}
                              */
                             code: "database_unavailable" | "workflow_unavailable";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace; must be the one the bearer token is bound to. */
+                workspaceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The providers, configured or not. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialList"];
+                };
+            };
+            /** @description `validation_failed`: a parameter, header or body field breaks the schema; `field` and `issues` name it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "validation_failed";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized`: no bearer token, or an unknown one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer`. */
+                    "WWW-Authenticate": "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `workspace_forbidden`: the workspace is not the token’s own */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "workspace_forbidden";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `internal`: an unexpected error (details in the log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "internal";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `database_unavailable`: Postgres is not answering; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds after which the same request may succeed. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "database_unavailable";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    putCredential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace; must be the one the bearer token is bound to. */
+                workspaceId: string;
+                /** @description Model provider whose API the workspace’s agents call. */
+                provider: "anthropic" | "openai";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The provider’s API key. Stored sealed; never shown again by any endpoint. */
+                    apiKey: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The key is set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialRecord"];
+                };
+            };
+            /** @description `validation_failed`: a parameter, header or body field breaks the schema; `field` and `issues` name it; `malformed_json`: the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "validation_failed" | "malformed_json";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized`: no bearer token, or an unknown one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer`. */
+                    "WWW-Authenticate": "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `workspace_forbidden`: the workspace is not the token’s own */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "workspace_forbidden";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `payload_too_large`: the body is larger than 256 kB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "payload_too_large";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `unsupported_media_type`: the body’s charset or encoding is not supported */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unsupported_media_type";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `internal`: an unexpected error (details in the log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "internal";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `database_unavailable`: Postgres is not answering; retry after `Retry-After` seconds; `credentials_unavailable`: the service has no credentials encryption key (CREDENTIALS_ENCRYPTION_KEY), so model keys cannot be stored */
+            503: {
+                headers: {
+                    /** @description Seconds after which the same request may succeed. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "database_unavailable" | "credentials_unavailable";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    deleteCredential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace; must be the one the bearer token is bound to. */
+                workspaceId: string;
+                /** @description Model provider whose API the workspace’s agents call. */
+                provider: "anthropic" | "openai";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed (or there was none). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `validation_failed`: a parameter, header or body field breaks the schema; `field` and `issues` name it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "validation_failed";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized`: no bearer token, or an unknown one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer`. */
+                    "WWW-Authenticate": "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `workspace_forbidden`: the workspace is not the token’s own */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "workspace_forbidden";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `internal`: an unexpected error (details in the log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "internal";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `database_unavailable`: Postgres is not answering; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds after which the same request may succeed. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "database_unavailable";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getEgressPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace; must be the one the bearer token is bound to. */
+                workspaceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EgressPolicy"];
+                };
+            };
+            /** @description `validation_failed`: a parameter, header or body field breaks the schema; `field` and `issues` name it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "validation_failed";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized`: no bearer token, or an unknown one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer`. */
+                    "WWW-Authenticate": "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `workspace_forbidden`: the workspace is not the token’s own */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "workspace_forbidden";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `internal`: an unexpected error (details in the log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "internal";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `database_unavailable`: Postgres is not answering; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds after which the same request may succeed. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "database_unavailable";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    putEgressPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace; must be the one the bearer token is bound to. */
+                workspaceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description `deny`: only the model API; `allowlist`: the model API and `hosts`; `allow`: any host.
+                     * @enum {string}
+                     */
+                    mode: "deny" | "allowlist" | "allow";
+                    /**
+                     * @description Hosts reachable in `allowlist` mode (at most 100); kept but unused in the other modes. Stored lower case, each once.
+                     * @default []
+                     */
+                    hosts?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description The stored policy (`isDefault: false`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EgressPolicy"];
+                };
+            };
+            /** @description `validation_failed`: a parameter, header or body field breaks the schema; `field` and `issues` name it; `malformed_json`: the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "validation_failed" | "malformed_json";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized`: no bearer token, or an unknown one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer`. */
+                    "WWW-Authenticate": "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `workspace_forbidden`: the workspace is not the token’s own */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "workspace_forbidden";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `payload_too_large`: the body is larger than 256 kB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "payload_too_large";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `unsupported_media_type`: the body’s charset or encoding is not supported */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unsupported_media_type";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `internal`: an unexpected error (details in the log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "internal";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `database_unavailable`: Postgres is not answering; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds after which the same request may succeed. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "database_unavailable";
                             /** @description One sentence for humans. */
                             message: string;
                             /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */

@@ -21,6 +21,10 @@ export type StepTiming = Schemas['StepTiming'];
 export type TaskStatus = Schemas['TaskStatus'];
 /** A provisioning step name. */
 export type ProvisionStep = Schemas['ProvisionStep'];
+/** Whether a workspace has a key for one model provider (`GET /v1/workspaces/{workspaceId}/credentials`); never the key. */
+export type CredentialRecord = Schemas['CredentialRecord'];
+/** A workspace's egress policy (`GET /v1/workspaces/{workspaceId}/egress-policy`). */
+export type EgressPolicy = Schemas['EgressPolicy'];
 /** The `{ error: { code, message, ... } }` body of every failed REST call. */
 export type ErrorBody = Schemas['ErrorBody'];
 

@@ -23,7 +23,7 @@ import { isProcessAlive } from '../../src/providers/local/sandboxAgentProcess';
 import { Gate, gatedProvider } from '../../src/dev/stack/gate';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { postJson, startServices } from '../../src/dev/stack/services';
-import { STACK_FILE_ENV, type TestStack } from '../../src/dev/stack/stackFile';
+import { STACK_FILE_ENV, newTestCredentialsKey, type TestStack } from '../../src/dev/stack/stackFile';
 
 async function main(): Promise<number> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'tps-temporal-restart-'));
@@ -38,6 +38,7 @@ async function main(): Promise<number> {
     databaseUrl,
     workflowBundlePath: path.join(workDir, 'bundle.js'),
     workDir,
+    credentialsKey: newTestCredentialsKey(),
   };
   writeFileSync(stack.workflowBundlePath, code);
   writeFileSync(path.join(workDir, 'stack.json'), JSON.stringify(stack));

@@ -10,6 +10,7 @@ import type { ReadinessProbe } from './readiness';
 import { benchRoutes } from './routes/bench';
 import { sessionRoutes } from './routes/sessions';
 import { taskRoutes, type TaskRouteDeps } from './routes/tasks';
+import { workspaceRoutes, type WorkspaceRouteDeps } from './routes/workspaces';
 import { DEFAULT_WORKBENCH_DIR, WORKBENCH_ASSETS_PATH, workbenchPage } from './workbenchPage';
 
 /** Largest JSON body accepted; larger answers 413 payload_too_large. */
@@ -17,10 +18,13 @@ export const BODY_LIMIT = '256kb';
 
 /**
  * The Express app: health checks, the OpenAPI document and its docs page, the workbench page (all
- * open), then the bearer check for everything under /v1, the task and tab routes, and the error
- * contract (./errors.ts). `workbenchDir`: the built page (default web/dist, ./workbenchPage.ts).
+ * open), then the bearer check for everything under /v1, the task and tab routes, the workspace
+ * settings routes (model provider keys, egress policy), and the error contract (./errors.ts).
+ * `workbenchDir`: the built page (default web/dist, ./workbenchPage.ts).
  */
-export function createApp(deps: TaskRouteDeps & { resolveToken: TokenResolver; readiness: ReadinessProbe; benchmarkEndpoints?: boolean; workbenchDir?: string }): Express {
+export function createApp(
+  deps: TaskRouteDeps & WorkspaceRouteDeps & { resolveToken: TokenResolver; readiness: ReadinessProbe; benchmarkEndpoints?: boolean; workbenchDir?: string },
+): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' } }));
@@ -62,6 +66,7 @@ export function createApp(deps: TaskRouteDeps & { resolveToken: TokenResolver; r
   });
   app.use('/v1/tasks/:id/sessions', sessionRoutes(deps));
   app.use('/v1/tasks', taskRoutes(deps));
+  app.use('/v1/workspaces', workspaceRoutes(deps));
   if (deps.benchmarkEndpoints) app.use('/v1/bench', benchRoutes(deps)); // benchmark-only, see routes/bench.ts
   app.use(notFound);
   app.use(errorHandler(deps.logger));

@@ -26,11 +26,14 @@ async function main(): Promise<void> {
     idleStopMs: config.sandboxLifecycle.idleStopMs,
     providerIds: providerIds(config),
     repositoryPolicy: config.repositoryPolicy,
+    credentialsKey: config.credentialsKey,
+    egressDefaults: config.egress.defaultPolicy,
     resolveToken,
     benchmarkEndpoints: config.benchmarkProviders.enabled,
     temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace },
     logger,
   });
+  if (!config.credentialsKey) logger.warn('CREDENTIALS_ENCRYPTION_KEY is not set: workspaces cannot store model provider keys (503 credentials_unavailable)');
   const port = await server.listen(config.port, process.env.HOST ?? '127.0.0.1');
   logger.info({ port }, `API listening on http://127.0.0.1:${port}`);
   const stop = async (signal: string) => {

@@ -11,6 +11,7 @@ import { createApp } from './app';
 import { createReadinessProbe } from './readiness';
 import type { TokenResolver } from '../auth/tokens';
 import type { TaskRouteDeps } from './routes/tasks';
+import type { WorkspaceRouteDeps } from './routes/workspaces';
 import { createProvisionStarter, type ProvisionStarter } from '../temporal/provisionStarter';
 
 export interface ApiServer {
@@ -25,7 +26,9 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export function createApiServer(deps: Omit<TaskRouteDeps, 'provisionStarter'> & { databaseUrl: string; resolveToken: TokenResolver; benchmarkEndpoints?: boolean }): ApiServer {
+export function createApiServer(
+  deps: Omit<TaskRouteDeps, 'provisionStarter'> & WorkspaceRouteDeps & { databaseUrl: string; resolveToken: TokenResolver; benchmarkEndpoints?: boolean },
+): ApiServer {
   const provisionStarter = createProvisionStarter({ temporal: deps.temporal, taskQueue: deps.taskQueue, logger: deps.logger });
   // Asked only on a request, which comes after the relay below has started.
   const readiness = createReadinessProbe({ prisma: deps.prisma, temporal: deps.temporal, realtime: () => relay });

@@ -16,7 +16,7 @@ import addFormats from 'ajv-formats';
 import type { Express } from 'express';
 import { createApp } from '../../src/api/app';
 import { openApiDocument, type OpenApiDocument } from '../../src/api/openapi/document';
-import { tokenFor } from '../../src/dev/stack/auth';
+import { testTokenResolver, tokenFor } from '../../src/dev/stack/auth';
 import { Gate, gatedProvider } from '../../src/dev/stack/gate';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { runOf } from '../../src/dev/stack/runs';
@@ -65,7 +65,7 @@ function documentRoutes(doc: OpenApiDocument): string[] {
 }
 
 /** An app built only to read its routes (nothing here is called), or to serve what needs no dependency (the page). */
-function appForRoutes(benchmarkEndpoints: boolean, workbenchDir?: string): Express {
+function appForRoutes(benchmarkEndpoints: boolean, workbenchDir?: string, overrides: Record<string, unknown> = {}): Express {
   const deps = {
     logger: createLogger('test', 'silent'),
     provisionStarter: { pending: 0 },
@@ -76,6 +76,9 @@ function appForRoutes(benchmarkEndpoints: boolean, workbenchDir?: string): Expre
     temporalUi: { url: 'http://localhost:8233', namespace: 'default' },
     benchmarkEndpoints,
     workbenchDir,
+    credentialsKey: null,
+    egressDefaults: { mode: 'allowlist', hosts: [] },
+    ...overrides,
   };
   return createApp(deps as unknown as Parameters<typeof createApp>[0]);
 }
@@ -172,6 +175,12 @@ describe('OpenAPI document', () => {
       if (!op) throw new Error(`the document has no ${method} ${template}`);
       const response = op.responses?.[String(answer.status)] as { content?: Record<string, unknown>; headers?: Record<string, { required?: boolean }> } | undefined;
       if (!response) throw new Error(`${method} ${template} answered ${answer.status}, which the document does not list: ${answer.text.slice(0, 300)}`);
+      if (!response.content) {
+        // A documented answer without a body (204).
+        if (answer.text !== '') throw new Error(`${method} ${template} ${answer.status} has a body the document does not describe: ${answer.text.slice(0, 300)}`);
+        validated.add(`${method.toUpperCase()} ${template} ${answer.status}`);
+        return;
+      }
       const validate = ajv.getSchema(`openapi#/${pointer('paths', template, method.toLowerCase(), 'responses', String(answer.status), 'content', 'application/json', 'schema')}`);
       if (!validate) throw new Error(`no JSON schema for ${method} ${template} ${answer.status}`);
       if (!validate(answer.body)) {
@@ -330,6 +339,65 @@ describe('OpenAPI document', () => {
       const errorBody = ajv.getSchema('openapi#/components/schemas/ErrorBody')!;
       expect(errorBody(unknown.body)).toBe(true);
       expect(unknown.body.error.code).toBe('route_not_found');
+    });
+
+    it('workspace settings answers match the document: model provider keys and the egress policy', async () => {
+      const credentials = `/v1/workspaces/${workspaceId}/credentials`;
+      const oneCredential = '/v1/workspaces/{workspaceId}/credentials/{provider}';
+      const apiKey = `sk-ant-openapi-${randomUUID()}`;
+      expect((await checked('GET', '/v1/workspaces/{workspaceId}/credentials', credentials)).body.items).toEqual([
+        { provider: 'anthropic', configured: false, updatedAt: null },
+        { provider: 'openai', configured: false, updatedAt: null },
+      ]);
+      const put = await checked('PUT', oneCredential, `${credentials}/anthropic`, { body: { apiKey } });
+      expect(put).toMatchObject({ status: 200, body: { provider: 'anthropic', configured: true } });
+      expect(put.text).not.toContain(apiKey);
+      expect((await checked('GET', '/v1/workspaces/{workspaceId}/credentials', credentials)).body.items[0]).toMatchObject({ provider: 'anthropic', configured: true });
+      expect((await checked('PUT', oneCredential, `${credentials}/nobody`, { body: { apiKey } })).body.error).toMatchObject({
+        code: 'validation_failed',
+        field: 'params.provider',
+      });
+      expect((await checked('PUT', oneCredential, `${credentials}/openai`, { body: { apiKey: 'short' } })).body.error).toMatchObject({
+        code: 'validation_failed',
+        field: 'body.apiKey',
+      });
+      expect((await checked('PUT', oneCredential, `${credentials}/openai`, { raw: '{"apiKey":' })).body.error.code).toBe('malformed_json');
+      expect((await checked('PUT', oneCredential, '/v1/workspaces/ws-someone-else/credentials/openai', { body: { apiKey } })).body.error.code).toBe('workspace_forbidden');
+      expect((await checked('GET', '/v1/workspaces/{workspaceId}/credentials', '/v1/workspaces/ws-someone-else/credentials')).status).toBe(403);
+      expect((await checked('DELETE', oneCredential, `${credentials}/anthropic`)).status).toBe(204);
+      expect((await checked('DELETE', oneCredential, '/v1/workspaces/ws-someone-else/credentials/anthropic')).status).toBe(403);
+
+      const policy = `/v1/workspaces/${workspaceId}/egress-policy`;
+      const template = '/v1/workspaces/{workspaceId}/egress-policy';
+      expect((await checked('GET', template, policy)).body).toMatchObject({ isDefault: true });
+      expect((await checked('PUT', template, policy, { body: { mode: 'allowlist', hosts: ['github.com', '*.npmjs.org'] } })).body).toEqual({
+        mode: 'allowlist',
+        hosts: ['github.com', '*.npmjs.org'],
+        isDefault: false,
+      });
+      expect((await checked('PUT', template, policy, { body: { mode: 'allowlist', hosts: ['10.0.0.1'] } })).body.error).toMatchObject({
+        code: 'validation_failed',
+        field: 'body.hosts.0',
+      });
+      expect((await checked('GET', template, '/v1/workspaces/ws-someone-else/egress-policy')).status).toBe(403);
+      expect((await checked('PUT', template, '/v1/workspaces/ws-someone-else/egress-policy', { body: { mode: 'allow' } })).status).toBe(403);
+
+      // Without a sealing key: 503 credentials_unavailable with Retry-After.
+      const keyless = appForRoutes(false, undefined, { resolveToken: testTokenResolver, prisma: services.prisma }).listen(0, '127.0.0.1');
+      await new Promise((resolve) => keyless.once('listening', resolve));
+      try {
+        const { port } = keyless.address() as { port: number };
+        const res = await fetch(`http://127.0.0.1:${port}${credentials}/openai`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ apiKey }),
+        });
+        const answer = { status: res.status, headers: res.headers, text: '', body: await res.json() };
+        expect(answer).toMatchObject({ status: 503, body: { error: { code: 'credentials_unavailable' } } });
+        expectConforms('PUT', oneCredential, answer);
+      } finally {
+        await new Promise((resolve) => keyless.close(resolve));
+      }
     });
 
     it('a task, its tabs and their answers match the document through provisioning, use, kill and archive', async () => {

@@ -285,6 +285,7 @@ export const ERROR_CODES = {
   database_unavailable: { status: 503, meaning: 'Postgres is not answering; retry after `Retry-After` seconds' },
   workflow_unavailable: { status: 503, meaning: 'Temporal is not answering; retry after `Retry-After` seconds' },
   workflow_start_failed: { status: 503, meaning: 'the workflow run could not be started; retry after `Retry-After` seconds' },
+  credentials_unavailable: { status: 503, meaning: 'the service has no credentials encryption key (CREDENTIALS_ENCRYPTION_KEY), so model keys cannot be stored' },
   workbench_not_built: { status: 503, meaning: 'the workbench page has not been built (`npm run build:web`)' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 

@@ -1,7 +1,8 @@
 /**
  * Starts the one real stack a test run shares: a Temporal dev server (in memory, free ports, same
  * search attributes as temporal-dev.yaml), a fresh Postgres database with the migrations applied,
- * and the workflow code bundled once. Coordinates go to a JSON file named by TPS_TEST_STACK_FILE.
+ * the workflow code bundled once, and a sealing key for model provider keys (the API's and worker's
+ * CREDENTIALS_ENCRYPTION_KEY). Coordinates go to a JSON file named by TPS_TEST_STACK_FILE.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,7 @@ import path from 'node:path';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { createScratchDatabase } from '../scratchDatabase';
 import { ownDevServerSettings, startTemporalDevServer } from '../temporalDevServer';
-import { STACK_FILE_ENV, type TestStack } from './stackFile';
+import { STACK_FILE_ENV, newTestCredentialsKey, type TestStack } from './stackFile';
 
 export default async function globalSetup(): Promise<void> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'tps-test-'));
@@ -28,6 +29,7 @@ export default async function globalSetup(): Promise<void> {
     databaseUrl,
     workflowBundlePath,
     workDir,
+    credentialsKey: newTestCredentialsKey(),
   };
   const stackFile = path.join(workDir, 'stack.json');
   writeFileSync(stackFile, JSON.stringify(stack, null, 2));

@@ -1,7 +1,7 @@
 /**
  * The environment of a worker or API process (src/dev/serviceProcess.ts) on the run's shared stack:
- * this process's environment, the stack's database and Temporal server, a task queue of the caller's,
- * and the caller's own settings on top.
+ * this process's environment, the stack's database, Temporal server and sealing key of model provider
+ * keys, a task queue of the caller's, and the caller's own settings on top.
  */
 import type { TestStack } from './stackFile';
 
@@ -13,6 +13,7 @@ export function stackServiceEnv(stack: TestStack, taskQueue: string, extra: Reco
     TEMPORAL_ADDRESS: stack.temporalAddress,
     TEMPORAL_NAMESPACE: stack.namespace,
     TEMPORAL_TASK_QUEUE: taskQueue,
+    CREDENTIALS_ENCRYPTION_KEY: stack.credentialsKey,
     ...extra,
   };
 }

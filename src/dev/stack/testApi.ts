@@ -1,8 +1,11 @@
 /**
  * The real API server (REST + Socket.IO + relay) in the test process, configured for the test stack:
- * test tokens, repositories under the run's work directory (src/repositories/policy.ts), the pg notifier.
+ * test tokens, repositories under the run's work directory (src/repositories/policy.ts), the pg notifier,
+ * the stack's sealing key of model provider keys, the service's default egress policy.
  */
 import type { Client } from '@temporalio/client';
+import { loadConfig } from '../../config';
+import type { EgressPolicy } from '../../domain/workspaceSettings';
 import { createApiServer, type ApiServer } from '../../api/server';
 import type { PrismaClient } from '../../db/prisma';
 import { createLogger, type Logger } from '../../logger';
@@ -25,6 +28,10 @@ export interface TestApiOptions {
   repositoryPolicy?: RepositoryPolicy;
   /** Idle stop of a sandbox lifecycle run the API starts, ms; default 0 (never). */
   idleStopMs?: number;
+  /** Sealing key of model provider keys; default the stack's (`stack.credentialsKey`); null: keys cannot be set. */
+  credentialsKey?: Buffer | null;
+  /** Egress policy of a workspace that has set none; default the service's (EGRESS_DEFAULT_MODE / EGRESS_DEFAULT_HOSTS defaults). */
+  egressDefaults?: EgressPolicy;
 }
 
 /** Starts the API on a free port; the caller closes `api`. */
@@ -38,6 +45,8 @@ export async function startTestApi(opts: TestApiOptions): Promise<{ api: ApiServ
     idleStopMs: opts.idleStopMs ?? 0,
     providerIds: opts.providerIds ?? ['local'],
     repositoryPolicy: opts.repositoryPolicy ?? { roots: [opts.stack.workDir], protectedPaths: [], allowGitProtocol: false },
+    credentialsKey: opts.credentialsKey === undefined ? Buffer.from(opts.stack.credentialsKey, 'base64') : opts.credentialsKey,
+    egressDefaults: opts.egressDefaults ?? loadConfig({}).egress.defaultPolicy,
     resolveToken: testTokenResolver,
     temporalUi: { url: opts.stack.temporalUiUrl, namespace: opts.temporal.options.namespace },
     logger: opts.logger ?? createLogger('test', 'silent'),

@@ -1,0 +1,43 @@
+/**
+ * Response shapes of the workspace settings endpoints (../routes/workspaces.ts) as zod schemas, for the
+ * OpenAPI document (./document.ts) only, like ./responses.ts: each `meta.id` names its component, the
+ * routes build their answers with src/domain/workspaceSettings.ts and the egress policy store, and
+ * {@link WORKSPACE_RESPONSE_SCHEMAS_MATCH_RECORDS} stops the type check when a schema drifts from the
+ * type it mirrors.
+ */
+import { z } from 'zod';
+import { MODEL_PROVIDERS } from '../../domain/agents';
+import { EGRESS_MODES, type CredentialRecord, type EgressPolicyRecord } from '../../domain/workspaceSettings';
+
+export const credentialRecord = z
+  .object({
+    provider: z.enum(MODEL_PROVIDERS),
+    configured: z.boolean().meta({ description: 'Whether the workspace has a key for this provider. The key itself is never shown.' }),
+    updatedAt: z.iso.datetime().nullable().meta({ description: 'When the key was last set; null when none is.' }),
+  })
+  .meta({ id: 'CredentialRecord', description: 'Whether a workspace has a key for one model provider; never the key.' });
+
+export const credentialList = z
+  .object({ items: z.array(credentialRecord).meta({ description: 'One entry per model provider, configured or not.' }) })
+  .meta({ id: 'CredentialList', description: 'The workspace’s model provider keys, as configured or not.' });
+
+export const egressPolicyRecord = z
+  .object({
+    mode: z.enum(EGRESS_MODES).meta({ description: '`deny`: only the model API; `allowlist`: the model API and `hosts`; `allow`: any host.' }),
+    hosts: z.array(z.string()).meta({ description: 'Host patterns reachable in `allowlist` mode: `name` or `*.name` (any subdomain), lower case.' }),
+    isDefault: z.boolean().meta({ description: 'True when the workspace has set no policy and has the service’s default (EGRESS_DEFAULT_MODE, EGRESS_DEFAULT_HOSTS).' }),
+  })
+  .meta({ id: 'EgressPolicy', description: 'What the workspace’s sandboxes may reach through the egress proxy besides their model API (docs/SECURITY.md#egress).' });
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+/** Type-level proof that each schema's output is exactly the type the routes answer with (true). */
+export type WorkspaceResponseSchemasMatchRecords = [
+  Same<z.output<typeof credentialRecord>, CredentialRecord>,
+  Same<z.output<typeof egressPolicyRecord>, EgressPolicyRecord>,
+] extends true[]
+  ? true
+  : never;
+
+/** `true`; does not compile when {@link WorkspaceResponseSchemasMatchRecords} is not. */
+export const WORKSPACE_RESPONSE_SCHEMAS_MATCH_RECORDS: WorkspaceResponseSchemasMatchRecords = true;

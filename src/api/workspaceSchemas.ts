@@ -1,0 +1,53 @@
+/**
+ * Request schemas of the workspace settings endpoints (./routes/workspaces.ts): model provider keys
+ * and the egress policy. Zod, strict (unknown fields are rejected), like ./schemas.ts; the `.meta()`
+ * descriptions only feed the OpenAPI document (./openapi/document.ts).
+ */
+import { z } from 'zod';
+import { MODEL_PROVIDERS } from '../domain/agents';
+import { EGRESS_MODES, MAX_EGRESS_HOSTS } from '../domain/workspaceSettings';
+import { MAX_HOST_NAME_LENGTH, validHostPattern } from '../egress/hostPattern';
+import { createTaskBody } from './schemas';
+
+/** The workspace id syntax of the task endpoints (letters, digits, `._-`, 1..100). */
+const workspaceId = createTaskBody.shape.workspaceId;
+
+const provider = z.enum(MODEL_PROVIDERS).meta({ description: 'Model provider whose API the workspace’s agents call.' });
+
+/** `/v1/workspaces/{workspaceId}/…` */
+export const workspaceParams = z.object({ workspaceId }).strict();
+
+/** `/v1/workspaces/{workspaceId}/credentials/{provider}` */
+export const credentialParams = z.object({ workspaceId, provider }).strict();
+
+/** Body of `PUT …/credentials/{provider}`. Messages never repeat the key. */
+export const putCredentialBody = z
+  .object({
+    apiKey: z
+      .string()
+      .min(8)
+      .max(500)
+      .regex(/^[\x21-\x7e]+$/, 'visible ASCII characters only: no spaces, line breaks or NUL')
+      .meta({ description: 'The provider’s API key. Stored sealed; never shown again by any endpoint.', writeOnly: true }),
+  })
+  .strict();
+
+/** One allowlist entry: a host name or `*.` and a host name (src/egress/hostPattern.ts), compared in lower case. */
+const hostPattern = z
+  .string()
+  .max(MAX_HOST_NAME_LENGTH)
+  .toLowerCase()
+  .refine(validHostPattern, 'a host name (at least two labels, no port, no IP address) or *. and a host name')
+  .meta({ description: 'A host name (`github.com`) or `*.` and a host name (`*.github.com`: any subdomain, not github.com itself); no port, no IP address.' });
+
+/** Body of `PUT …/egress-policy`. */
+export const putEgressPolicyBody = z
+  .object({
+    mode: z.enum(EGRESS_MODES).meta({ description: '`deny`: only the model API; `allowlist`: the model API and `hosts`; `allow`: any host.' }),
+    hosts: z
+      .array(hostPattern)
+      .max(MAX_EGRESS_HOSTS)
+      .default([])
+      .meta({ description: `Hosts reachable in \`allowlist\` mode (at most ${MAX_EGRESS_HOSTS}); kept but unused in the other modes. Stored lower case, each once.` }),
+  })
+  .strict();
