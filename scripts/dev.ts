@@ -6,6 +6,9 @@
  *   2. the Temporal dev server with its Web UI, per temporal-dev.yaml (CLI built on first run);
  *   3. the database named by DATABASE_URL (created when missing) with migrations applied;
  *   4. the worker and the API as separate processes.
+ * When CREDENTIALS_ENCRYPTION_KEY is unset, the worker and the API get the key kept in
+ * `.data/credentials.key` (made on the first start: src/dev/credentialsKey.ts), so workspaces can
+ * store model provider keys.
  * Ctrl-C (SIGINT) or SIGTERM stops all of them, the embedded server last. A worker or API that exits
  * on its own (a crash, a SIGKILL) is started again with backoff and the restart is logged
  * (src/dev/supervisor.ts); the embedded PostgreSQL exiting stops the rest.
@@ -13,6 +16,7 @@
  * worker restart) are stopped as well, unless `--keep-sandboxes` is given; their directories stay.
  */
 import { loadConfig } from '../src/config';
+import { ensureCredentialsKeyFile } from '../src/dev/credentialsKey';
 import { applyMigrations, ensureDatabase } from '../src/db/migrate';
 import { postgresAnswers, startEmbeddedPostgres, type RunningEmbeddedPostgres } from '../src/dev/embeddedPostgres';
 import { ensureTemporalCli, loadTemporalDevSettings, startTemporalDevServer } from '../src/dev/temporalDevServer';
@@ -37,6 +41,14 @@ async function main(): Promise<void> {
     API_TOKENS: process.env.API_TOKENS ?? `${DEV_TOKEN}=demo`,
   };
   if (!process.env.API_TOKENS) logger.warn(`API_TOKENS not set: using the local development token "${DEV_TOKEN}" for workspace "demo"`);
+  if (!process.env.CREDENTIALS_ENCRYPTION_KEY) {
+    const kept = ensureCredentialsKeyFile();
+    env.CREDENTIALS_ENCRYPTION_KEY = kept.key;
+    if (kept.created)
+      logger.info({ file: kept.file }, `CREDENTIALS_ENCRYPTION_KEY not set: made a new one in ${kept.file}; keep it, the model keys workspaces store cannot be opened without it`);
+    else logger.info({ file: kept.file }, `CREDENTIALS_ENCRYPTION_KEY not set: using the one in ${kept.file}`);
+    if (kept.mode & 0o077) logger.warn({ file: kept.file, mode: kept.mode.toString(8) }, `${kept.file} can be read by other users: chmod 600 it`);
+  }
   let config = loadConfig(env);
 
   // No PostgreSQL server to use: run an embedded one. Started before everything else so that a
