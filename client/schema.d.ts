@@ -580,6 +580,7 @@ export interface components {
             stepTimings: {
                 [key: string]: components["schemas"]["StepTiming"];
             };
+            usage: components["schemas"]["ModelUsage"];
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -621,6 +622,11 @@ export interface components {
             endedAt?: string;
             attempt: number;
         };
+        /** @description Model tokens as the model APIs reported them, recorded by the egress proxy (docs/SECURITY.md#egress); changes arrive as `task.usage` events. */
+        ModelUsage: {
+            inputTokens: number;
+            outputTokens: number;
+        };
         /** @description A workbench tab (toSessionRecord in src/domain/records.ts). */
         SessionRecord: {
             /** @description `session-<uuid>` */
@@ -643,6 +649,7 @@ export interface components {
             closed: boolean;
             thinkingSince: string | null;
             lastEntryIndex: number;
+            usage: components["schemas"]["ModelUsage"];
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -680,6 +687,7 @@ export interface components {
             stepTimings: {
                 [key: string]: components["schemas"]["StepTiming"];
             };
+            usage: components["schemas"]["ModelUsage"];
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -725,6 +733,7 @@ export interface components {
             stepTimings: {
                 [key: string]: components["schemas"]["StepTiming"];
             };
+            usage: components["schemas"]["ModelUsage"];
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -771,7 +780,7 @@ export interface components {
             /** @description Dense per task from 1. */
             seq: number;
             /** @enum {string} */
-            type: "task.created" | "task.named" | "task.step" | "task.initialized" | "task.error" | "task.retry" | "task.kill" | "task.archive" | "session.created" | "session.updated" | "session.transcript" | "session.closed" | "sandbox.state";
+            type: "task.created" | "task.named" | "task.step" | "task.initialized" | "task.error" | "task.retry" | "task.kill" | "task.archive" | "session.created" | "session.updated" | "session.transcript" | "session.closed" | "sandbox.state" | "task.usage";
             /** @description By type: `task.created` {}; `task.step` {step, status: started|completed, message}; `task.named` {title, branchName}; `task.initialized` {provider, sandboxId, sessionId, agent}; `task.error` {step, type, detail}; `task.retry` {previousStatusMessage}; `task.kill` and `task.archive` {provisioningCancelled, tabsClosed, sandboxesDestroyed}; `session.created` / `session.updated` / `session.closed` {session: SessionRecord}; `session.transcript` {sessionId, entry: TranscriptEntryRecord}. */
             payload: {
                 [key: string]: unknown;
@@ -1279,11 +1288,10 @@ export interface operations {
                     /** @description Explicit branch (a valid git branch name); a collision with an existing branch is an error, never a rename. */
                     branchName?: string;
                     /**
-                     * @description Agent sandbox-agent runs in the task’s session.
-                     * @default claude
+                     * @description Agent of the task’s sessions (docs/PRODUCT.md#agents): `claude`, `codex` or `opencode` (installed, reaching their model API through the egress proxy with the workspace’s key), `offline` (the offline development agent; no model), `amp` or `cursor` (not installed: the task fails naming the agent). Default: the service’s DEFAULT_AGENT, `claude` unless configured.
                      * @enum {string}
                      */
-                    agent?: "claude" | "codex" | "opencode" | "amp" | "pi" | "cursor";
+                    agent?: "claude" | "codex" | "opencode" | "amp" | "cursor" | "offline";
                     /**
                      * @description Sandbox provider; one the worker serves (`unknown_provider` otherwise).
                      * @default local
@@ -3248,7 +3256,7 @@ export interface operations {
                      * @description Agent of the tab; default the task’s agent.
                      * @enum {string}
                      */
-                    agent?: "claude" | "codex" | "opencode" | "amp" | "pi" | "cursor";
+                    agent?: "claude" | "codex" | "opencode" | "amp" | "cursor" | "offline";
                     /** @description Model the agent should use. */
                     model?: string;
                 };

@@ -31,7 +31,13 @@ export type TaskEventType =
    * The task's sandbox changed lifecycle state (docs/PRODUCT.md#sandbox-lifecycle): payload
    * { sandboxId, state, previous, reason, message }.
    */
-  | 'sandbox.state';
+  | 'sandbox.state'
+  /**
+   * A model response's token usage was recorded (docs/PRODUCT.md#agents): payload { sessionId (the tab
+   * whose turn it was, or null), provider, model, inputTokens, outputTokens }. The task record (and the
+   * tab's) carry the totals.
+   */
+  | 'task.usage';
 
 /** Per-step timing as mirrored from the workflow; times are ISO-8601 strings. */
 export interface StepTiming {
@@ -59,6 +65,8 @@ export interface TaskRecord {
   /** Sequence number of the newest history event: a client that has seen it has seen everything. */
   lastEventSeq: number;
   stepTimings: Record<string, StepTiming>;
+  /** Model tokens its agents used, over every tab (recorded by the egress proxy; `task.usage` events). */
+  usage: ModelUsageTotals;
   createdAt: string;
   updatedAt: string;
   /** How a client follows this task: Socket.IO `subscribe` with `{ taskId }`, events named `task.event`. */
@@ -100,6 +108,7 @@ export function toTaskRecord(t: Task): TaskRecord {
     workflowId: t.workflowId,
     lastEventSeq: t.lastEventSeq,
     stepTimings: (t.stepTimings ?? {}) as unknown as Record<string, StepTiming>,
+    usage: { inputTokens: t.inputTokens, outputTokens: t.outputTokens },
     createdAt: t.createdAt.toISOString(),
     updatedAt: t.updatedAt.toISOString(),
     realtime: { subscribe: { event: 'subscribe', payload: { taskId: t.id } }, room: taskRoom(t.id), event: 'task.event' },
@@ -136,8 +145,16 @@ export interface SessionRecord {
   closed: boolean;
   thinkingSince: string | null;
   lastEntryIndex: number;
+  /** Model tokens used during this tab's turns. */
+  usage: ModelUsageTotals;
   createdAt: string;
   updatedAt: string;
+}
+
+/** Model tokens, as the model APIs reported them. */
+export interface ModelUsageTotals {
+  inputTokens: number;
+  outputTokens: number;
 }
 
 export interface TranscriptEntryRecord {
@@ -175,6 +192,7 @@ export function toSessionRecord(s: WorkbenchSession): SessionRecord {
     closed: s.closed,
     thinkingSince: s.thinkingSince?.toISOString() ?? null,
     lastEntryIndex: s.lastEntryIndex,
+    usage: { inputTokens: s.inputTokens, outputTokens: s.outputTokens },
     createdAt: s.createdAt.toISOString(),
     updatedAt: s.updatedAt.toISOString(),
   };

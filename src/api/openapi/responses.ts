@@ -40,7 +40,14 @@ export const TASK_EVENT_TYPES = [
   'session.transcript',
   'session.closed',
   'sandbox.state',
+  'task.usage',
 ] as const satisfies readonly TaskEventType[];
+
+/** Model tokens (ModelUsageTotals in src/domain/records.ts). */
+export const modelUsageTotals = z.object({ inputTokens: z.number().int().min(0), outputTokens: z.number().int().min(0) }).meta({
+  id: 'ModelUsage',
+  description: 'Model tokens as the model APIs reported them, recorded by the egress proxy (docs/SECURITY.md#egress); changes arrive as `task.usage` events.',
+});
 
 /** Sandbox lifecycle states (src/domain/sandboxLifecycle.ts). */
 export const sandboxState = z.enum(SANDBOX_STATES).meta({
@@ -78,6 +85,7 @@ export const taskRecord = z
     workflowId: z.string().meta({ description: '`provision-task-<id>`: the provisioning run in Temporal.' }),
     lastEventSeq: z.number().int().meta({ description: 'Sequence number of the newest history event: a client that has seen it has seen everything.' }),
     stepTimings: z.record(z.string(), stepTiming),
+    usage: modelUsageTotals,
     createdAt: isoTime(),
     updatedAt: isoTime(),
     realtime: z
@@ -137,6 +145,7 @@ export const sessionRecord = z
     closed: z.boolean(),
     thinkingSince: isoTime().nullable(),
     lastEntryIndex: z.number().int(),
+    usage: modelUsageTotals,
     createdAt: isoTime(),
     updatedAt: isoTime(),
   })

@@ -1,0 +1,71 @@
+/**
+ * The egress proxy's view of the database, and the token issuer the agent-starting activities use:
+ * everything of src/egress that reads or writes Postgres, built from the worker's dependencies.
+ */
+import type { PrismaClient } from '../generated/prisma/client';
+import type { Logger } from '../logger';
+import type { AgentEgress } from '../providers/types';
+import type { EgressPolicy } from '../domain/workspaceSettings';
+import type { ModelProvider } from '../domain/agents';
+import type { TaskEventNotifier } from '../db/notifier';
+import { recordModelUsage } from '../db/modelUsage';
+import { readWorkspaceKey } from '../credentials/store';
+import { getEgressPolicy } from './policyStore';
+import { issueEgressToken } from './tokens';
+import { createEgressProxy, type EgressProxy } from './egressProxy';
+
+/** Issues the egress of an agent about to start in sandbox `sandboxId` of workspace `workspaceId`. */
+export type EgressIssuer = (sandbox: { sandboxId: string; workspaceId: string }) => () => Promise<AgentEgress>;
+
+/**
+ * An issuer that makes a new token, stores its hash on the sandbox row (replacing the previous agent's,
+ * which stops working at once) and answers the workspace's policy mode.
+ */
+export function createEgressIssuer(prisma: PrismaClient, defaults: EgressPolicy): EgressIssuer {
+  return ({ sandboxId, workspaceId }) =>
+    async () => {
+      const { token, hash } = issueEgressToken();
+      await prisma.sandbox.update({ where: { id: sandboxId }, data: { egressTokenHash: hash } });
+      const policy = await getEgressPolicy(prisma, workspaceId, defaults);
+      return { token, mode: policy.mode };
+    };
+}
+
+export interface HostedEgressProxyDeps {
+  prisma: PrismaClient;
+  notifier: TaskEventNotifier;
+  logger: Logger;
+  /** Sealing key of the workspaces' model keys; null: no key can be read (model requests get 401 no key). */
+  credentialsKey: Buffer | null;
+  defaults: EgressPolicy;
+  modelOrigins: Record<ModelProvider, string>;
+  modelTimeoutMs: number;
+}
+
+/** The egress proxy backed by Postgres: tokens of live sandboxes, sealed keys, policies, usage records. */
+export function createHostedEgressProxy(deps: HostedEgressProxyDeps): EgressProxy {
+  return createEgressProxy({
+    logger: deps.logger,
+    modelOrigins: deps.modelOrigins,
+    modelTimeoutMs: deps.modelTimeoutMs,
+    async sandboxByTokenHash(tokenHash) {
+      const row = await deps.prisma.sandbox.findUnique({
+        where: { egressTokenHash: tokenHash },
+        select: { id: true, state: true, taskId: true, task: { select: { workspaceId: true } } },
+      });
+      // A destroyed or lost sandbox's token is dead even if some process of it still held it.
+      if (!row || row.state === 'destroyed' || row.state === 'lost') return null;
+      return { sandboxId: row.id, taskId: row.taskId, workspaceId: row.task.workspaceId };
+    },
+    modelKey: (workspaceId, provider) => (deps.credentialsKey ? readWorkspaceKey(deps.prisma, deps.credentialsKey, workspaceId, provider) : Promise.resolve(null)),
+    egressPolicy: (workspaceId) => getEgressPolicy(deps.prisma, workspaceId, deps.defaults),
+    async recordUsage(sandbox, provider, reading) {
+      await recordModelUsage(deps.prisma, deps.notifier, { taskId: sandbox.taskId, sandboxId: sandbox.sandboxId, provider, ...reading });
+    },
+  });
+}
+
+/** Where a sandbox host's egress proxy listens: in the sandbox root, which no sandbox sees. */
+export function egressSocketPath(sandboxRoot: string): string {
+  return `${sandboxRoot}/.egress/proxy.sock`;
+}
