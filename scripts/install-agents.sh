@@ -7,6 +7,8 @@
 #   node_modules/   the npm packages (about 1.1 GB)
 #   bin/            the executables sandbox-agent 0.4.2 looks for on PATH: claude + claude-agent-acp
 #                   (agent claude), codex + codex-acp (agent codex), opencode (agent opencode)
+#   etc/            codex's managed config and claude's managed settings (agents/etc): model requests
+#                   go to the egress proxy, no approvals (the sandbox is the boundary)
 #   versions.json   what is installed, for the README and the logs
 #
 # npm here runs no install scripts (npm 11 asks for approval), so none is relied on: claude-code's and
@@ -17,6 +19,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 agents_dir="${AGENTS_DIR:-$PWD/.tools/agents}"
 stamp="$agents_dir/versions.json"
+# The agents' settings for life in a sandbox (mounted at /etc/codex and /etc/claude-code): always copied.
+mkdir -p "$agents_dir"
+rm -rf "$agents_dir/etc.new" && cp -R agents/etc "$agents_dir/etc.new" && chmod -R a+rX,go-w "$agents_dir/etc.new"
+rm -rf "$agents_dir/etc" && mv "$agents_dir/etc.new" "$agents_dir/etc"
 if [ -f "$stamp" ] && [ ! agents/package-lock.json -nt "$stamp" ] && [ ! agents/package.json -nt "$stamp" ]; then
   exit 0
 fi

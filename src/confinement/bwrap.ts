@@ -20,6 +20,8 @@ export const SANDBOX_PATHS = {
   bin: '/sandbox/bin',
   /** The sandbox-agent binary (read-only). */
   agentBinary: '/opt/sandbox-agent/sandbox-agent',
+  /** The installed coding agents (AGENTS_DIR, read-only); its bin/ is on PATH. */
+  agents: '/opt/agents',
 } as const;
 
 /** Unprivileged uid and gid the sandbox runs as, inside its own user namespace (outside it is the policy's `hostUid`). */
@@ -51,6 +53,12 @@ export interface BwrapMounts {
   agentBinary?: string;
   /** Host directory of the Node.js that runs launchers written in JavaScript, when it is not under /usr. */
   nodeDir?: string;
+  /**
+   * Host directory of the installed agents (scripts/install-agents.sh), mounted read-only at
+   * SANDBOX_PATHS.agents; its etc/codex and etc/claude-code become /etc/codex and /etc/claude-code
+   * (the agents' managed settings: model requests to the egress proxy).
+   */
+  agents?: string;
 }
 
 /** The system toolchains, read-only: /usr and Debian's merged-/usr links. Used for sandboxes and for the host check. */
@@ -86,13 +94,18 @@ export function bwrapArgs(mounts: BwrapMounts, env: Record<string, string>, comm
     '--ro-bind', mounts.bin, SANDBOX_PATHS.bin,
     ...(mounts.agentBinary ? ['--ro-bind', mounts.agentBinary, SANDBOX_PATHS.agentBinary] : []),
     ...(mounts.nodeDir && !mounts.nodeDir.startsWith('/usr/') ? ['--ro-bind', mounts.nodeDir, mounts.nodeDir] : []),
+    ...(mounts.agents
+      ? ['--ro-bind', mounts.agents, SANDBOX_PATHS.agents,
+         '--ro-bind-try', path.join(mounts.agents, 'etc', 'codex'), '/etc/codex',
+         '--ro-bind-try', path.join(mounts.agents, 'etc', 'claude-code'), '/etc/claude-code']
+      : []),
     '--remount-ro', '/', // the sandbox's own root (a tmpfs holding the mount points) is not writable either
     '--chdir', SANDBOX_PATHS.repo,
     '--', command, ...args,
   ];
 }
 
-/** PATH inside a sandbox: its launchers, then the system's, then Node's directory if elsewhere. */
+/** PATH inside a sandbox: its launchers, the installed agents, then the system's, then Node's directory if elsewhere. */
 export function sandboxPath(nodeDir: string): string {
-  return [SANDBOX_PATHS.bin, '/usr/local/bin', '/usr/bin', '/bin', ...(nodeDir.startsWith('/usr/') ? [] : [nodeDir])].join(path.delimiter);
+  return [SANDBOX_PATHS.bin, path.join(SANDBOX_PATHS.agents, 'bin'), '/usr/local/bin', '/usr/bin', '/bin', ...(nodeDir.startsWith('/usr/') ? [] : [nodeDir])].join(path.delimiter);
 }

@@ -23,7 +23,11 @@ export interface ResourceLimits {
 
 export interface ConfinementPolicy {
   isolation: IsolationMode;
-  /** `allow`: the sandbox may open connections to the outside world (through pasta); `deny`: none at all. The host's loopback is never reachable. */
+  /**
+   * `allow`: the sandbox may open connections to the outside world (through pasta); `deny`: none at all.
+   * The host's loopback is never reachable. Used for a sandbox started without the egress proxy; with
+   * it, its workspace's egress policy decides (src/egress, {@link SandboxEgressNetwork}).
+   */
   outbound: 'allow' | 'deny';
   limits: ResourceLimits;
   /**
@@ -32,11 +36,21 @@ export interface ConfinementPolicy {
    * an account that can do nothing on the host, and a setuid bit it sets gives nothing.
    */
   hostUid: number;
+  /** Host directory of the installed agents (AGENTS_DIR), given to every sandbox read-only; none when absent. */
+  agentsDir?: string;
   /**
    * Names of variables of the service's environment a sandbox is meant to carry (e.g. an agent's API
    * key); nothing else of the service's environment reaches a sandbox.
    */
   passEnv: readonly string[];
+}
+
+/** How a sandbox's network reaches the egress proxy (src/egress), given to its launcher. */
+export interface SandboxEgressNetwork {
+  /** The workspace's policy: only `allow` gives the sandbox a route out; otherwise the proxy is its one way out. */
+  mode: 'deny' | 'allowlist' | 'allow';
+  /** The proxy's Unix socket on the host. */
+  proxySocket: string;
 }
 
 /** Defaults: isolated, outbound allowed, 2 GiB, 512 processes, one core, 10 GiB of disk, host uid 90000, no variables passed. */

@@ -18,6 +18,7 @@
  * environment allowlist.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { chmod, chown, lchown, lstat, mkdir, opendir } from 'node:fs/promises';
 import { cgexecPrefix, cgroupProcesses, createSandboxCgroup, destroySandboxCgroup } from './cgroups';
@@ -26,7 +27,7 @@ import { ensureSandboxDisk } from './disk';
 import { createSandboxNetwork, deleteSandboxNetwork, netnsExecPrefix, type SandboxNetworkFiles } from './network';
 import { HOST_TOOLS_PATH } from './hostTools';
 import { isSandboxAgentServer } from './processes';
-import { sandboxEnvironment, type ConfinementPolicy } from './policy';
+import { sandboxEnvironment, type ConfinementPolicy, type SandboxEgressNetwork } from './policy';
 
 /** How a sandbox-agent server is launched (implemented here; consumed by src/providers/local/sandboxAgentProcess.ts). */
 export interface AgentLauncher {
@@ -110,7 +111,12 @@ export class SandboxConfinement {
 
   /** The host-side files of the sandbox's network, in its host-only directory. */
   private get networkFiles(): SandboxNetworkFiles {
-    return { pastaPid: path.join(this.dirs.host, 'pasta.pid'), forwarderPid: path.join(this.dirs.host, 'forwarder.pid'), agentSocket: this.agentSocket };
+    return {
+      pastaPid: path.join(this.dirs.host, 'pasta.pid'),
+      forwarderPid: path.join(this.dirs.host, 'forwarder.pid'),
+      egressForwarderPid: path.join(this.dirs.host, 'egress-forwarder.pid'),
+      agentSocket: this.agentSocket,
+    };
   }
 
   /** The Unix socket the host reaches the sandbox's agent through (src/confinement/network.ts). */
@@ -144,9 +150,13 @@ export class SandboxConfinement {
     await chownTree(dir, this.policy.hostUid);
   }
 
-  /** The launcher for this sandbox's sandbox-agent. */
-  launcher(): AgentLauncher {
+  /**
+   * The launcher for this sandbox's sandbox-agent. With `egress`, the sandbox's network forwards one
+   * port to the egress proxy and has a route out only when the workspace's policy is `allow`.
+   */
+  launcher(egress?: SandboxEgressNetwork): AgentLauncher {
     if (!this.isolated) return directLauncher(this.policy);
+    const outbound = egress ? (egress.mode === 'allow' ? 'allow' : 'deny') : this.policy.outbound;
     return {
       socketPath: this.agentSocket,
       prepare: async (port) => {
@@ -154,7 +164,7 @@ export class SandboxConfinement {
         // the step then starts, returns, and is cleaned up like any step that outran a kill).
         await this.prepareFilesystem({ withRepo: true });
         await createSandboxCgroup(this.sandboxKey, this.policy.limits);
-        await createSandboxNetwork(this.sandboxKey, port, this.policy.outbound, this.networkFiles);
+        await createSandboxNetwork(this.sandboxKey, port, outbound, this.networkFiles, egress?.proxySocket);
       },
       command: (binary, args, env) => {
         const confined = this.confinedArgs(SANDBOX_PATHS.agentBinary, args, env, { agentBinary: binary });
@@ -204,7 +214,8 @@ export class SandboxConfinement {
     opts: { network?: boolean; dieWithParent?: boolean; agentBinary?: string },
   ): string[] {
     const nodeDir = path.dirname(process.execPath);
-    const mounts: BwrapMounts = { repo: this.dirs.repo, home: this.dirs.home, logs: this.dirs.logs, bin: this.dirs.bin, agentBinary: opts.agentBinary, nodeDir };
+    const agents = this.policy.agentsDir && existsSync(path.join(this.policy.agentsDir, 'bin')) ? this.policy.agentsDir : undefined;
+    const mounts: BwrapMounts = { repo: this.dirs.repo, home: this.dirs.home, logs: this.dirs.logs, bin: this.dirs.bin, agentBinary: opts.agentBinary, nodeDir, agents };
     // The program's own variables, with its directories as the sandbox sees them.
     const own = { ...env, HOME: SANDBOX_PATHS.home, SANDBOX_AGENT_LOG_DIR: SANDBOX_PATHS.logs, PATH: sandboxPath(nodeDir) };
     return [...dropToHostUid(this.policy.hostUid), 'bwrap', ...bwrapArgs(mounts, sandboxEnvironment(own, this.policy), program, args, opts)];

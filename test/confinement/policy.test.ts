@@ -33,7 +33,12 @@ describe('the outbound switch', () => {
   ] as const)('outbound %s: a default route out of the namespace is %s', async (outbound, hasRoute) => {
     const key = `probe-${randomUUID()}`;
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tps-net-'));
-    const files = { pastaPid: path.join(dir, 'pasta.pid'), forwarderPid: path.join(dir, 'forwarder.pid'), agentSocket: path.join(dir, 'agent.sock') };
+    const files = {
+      pastaPid: path.join(dir, 'pasta.pid'),
+      forwarderPid: path.join(dir, 'forwarder.pid'),
+      egressForwarderPid: path.join(dir, 'egress-forwarder.pid'),
+      agentSocket: path.join(dir, 'agent.sock'),
+    };
     try {
       await createSandboxNetwork(key, await findFreePort(), outbound, files);
       expect(/^default /m.test(routes(key))).toBe(hasRoute);
