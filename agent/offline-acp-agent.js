@@ -4,7 +4,7 @@
  *
  * What: a tiny Agent Client Protocol (ACP) agent speaking JSON-RPC 2.0 over stdio, one JSON message
  * per line. sandbox-agent launches it as the agent process of an ACP server; it answers
- * `initialize`, `session/new`, `session/load`, `session/list`, `session/prompt` and the
+ * `initialize`, `session/new`, `session/load`, `session/list`, `session/set_model`, `session/prompt` and the
  * `session/cancel` notification. Its reply to a prompt is deterministic and says plainly that it is offline:
  * "offline agent: received <N> characters: <first line of prompt>", streamed as a few
  * `session/update` notifications (`agent_message_chunk`) before the `{stopReason: 'end_turn'}` result.
@@ -129,6 +129,14 @@ const requests = {
     sessions: [...sessions].map(([sessionId, s]) => ({ sessionId, cwd: s.cwd })),
   }),
   'session/prompt': prompt,
+  // It has no model; any model is taken and noted, so a tab's model is accepted as with a real agent.
+  'session/set_model': (params) => {
+    const session = params && sessions.get(params.sessionId);
+    if (!session) throw new RpcError(-32602, `unknown sessionId: ${params && params.sessionId}`);
+    if (typeof params.modelId !== 'string' || params.modelId === '') throw new RpcError(-32602, 'modelId is required');
+    session.model = params.modelId;
+    return {};
+  },
 };
 
 const notifications = {

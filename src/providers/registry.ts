@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import { INSTANT_PROVIDER_ID, InstantProvider, SLOW_PROVIDER_ID } from './instant/instantProvider';
 import { LOCAL_PROVIDER_ID, LocalProvider } from './local/localProvider';
 import type { ProviderRegistry, SandboxProvider } from './types';
+import { egressSocketPath } from '../egress/sandboxEgress';
 
 /** Provider ids the API accepts in `POST /v1/tasks` (`provider`). */
 export function providerIds(config: Pick<AppConfig, 'benchmarkProviders'>): string[] {
@@ -17,6 +18,7 @@ export function createProviders(config: Pick<AppConfig, 'sandboxRoot' | 'benchma
       logger: logger.child({ provider: LOCAL_PROVIDER_ID }),
       confinement: config.confinement,
       repositoryPolicy: config.repositoryPolicy,
+      egressSocket: egressSocketPath(config.sandboxRoot),
     }),
   ];
   if (config.benchmarkProviders.enabled) {

@@ -64,6 +64,22 @@ export interface CreateSessionRequest {
   agent: string;
   /** Idempotency key of the session within the sandbox ({@link INITIAL_SESSION_KEY}, or a tab's id). */
   sessionKey: string;
+  /** Model the agent should use (the tab's `model`); the agent's default when absent. */
+  model?: string;
+}
+
+/**
+ * What an agent started now needs to reach the host's egress proxy (src/egress): a fresh token (its
+ * hash already stored, so the proxy knows it) and the workspace's egress policy mode.
+ */
+export interface AgentEgress {
+  token: string;
+  mode: 'deny' | 'allowlist' | 'allow';
+}
+
+export interface EnsureAgentOptions {
+  /** Issues the egress token for an agent that is about to start (not called when a running agent is reused). */
+  egress?: () => Promise<AgentEgress>;
 }
 
 export interface AgentSession {
@@ -117,7 +133,7 @@ export interface SandboxProvider {
    */
   holds(handle: SandboxHandle): boolean;
   /** Installs (if missing) and starts sandbox-agent, and waits for `/v1/health`; reuses a healthy one. */
-  ensureAgent(handle: SandboxHandle, progress: ProgressFn): Promise<AgentEndpoint>;
+  ensureAgent(handle: SandboxHandle, progress: ProgressFn, opts?: EnsureAgentOptions): Promise<AgentEndpoint>;
   /** Opens an agent session in `handle.directory`; reuses the session an earlier attempt opened for `req.sessionKey`. */
   createSession(handle: SandboxHandle, req: CreateSessionRequest, progress: ProgressFn): Promise<AgentSession>;
   /** Ends the agent session of `sessionKey` (and any half-made one); no error when there is none. */
@@ -125,9 +141,10 @@ export interface SandboxProvider {
   /**
    * Sends one prompt to the session of `sessionKey`; `onChunk` receives the reply's text chunks in order.
    * @param timeoutMs limit for the whole turn, in ms.
+   * @param signal ends the turn early (the agent is asked to cancel); the call then throws `PromptFailed`.
    * @throws ProviderError `SessionNotFound` when the session does not exist (not retryable).
    */
-  prompt(handle: SandboxHandle, sessionKey: string, text: string, onChunk: (text: string) => void, timeoutMs: number): Promise<{ stopReason: string }>;
+  prompt(handle: SandboxHandle, sessionKey: string, text: string, onChunk: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<{ stopReason: string }>;
 }
 
 /** Failure types the workflow treats as final (no retry can fix them). */

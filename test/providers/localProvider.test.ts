@@ -88,9 +88,10 @@ describe('LocalProvider', () => {
     const agent = JSON.parse(await fs.readFile(path.join(records(), 'agent.json'), 'utf8')) as AgentTarget;
     const servers = () => listAcpServers({ ...agent, timeoutMs: 2000 });
 
-    const first = await provider.createSession(handle, { agent: 'claude', sessionKey: 'initial' }, report);
-    expect(first.agent).toBe('pi'); // claude cannot be installed here: the offline agent serves the session
-    const second = await provider.createSession(handle, { agent: 'claude', sessionKey: 'initial' }, report);
+    const first = await provider.createSession(handle, { agent: 'offline', sessionKey: 'initial' }, report);
+    expect(first.agent).toBe('offline');
+    expect(first.sessionId).toMatch(/^offline-/);
+    const second = await provider.createSession(handle, { agent: 'offline', sessionKey: 'initial' }, report);
     expect(second.sessionId).toBe(first.sessionId);
     expect((await servers()).map((s) => s.serverId)).toEqual([first.details.acpServerId]);
 
@@ -99,7 +100,7 @@ describe('LocalProvider', () => {
     const record = JSON.parse(await fs.readFile(sessionFile, 'utf8'));
     delete record.sessionId;
     await fs.writeFile(sessionFile, JSON.stringify(record));
-    const third = await provider.createSession(handle, { agent: 'claude', sessionKey: 'initial' }, report);
+    const third = await provider.createSession(handle, { agent: 'offline', sessionKey: 'initial' }, report);
     expect(third.sessionId).not.toBe(first.sessionId);
     expect((await servers()).map((s) => s.serverId)).toEqual([third.details.acpServerId]);
   });
@@ -108,7 +109,13 @@ describe('LocalProvider', () => {
     await fs.rm(path.join(records(), 'sessions', 'initial.json'));
     const err = await provider.createSession(handle, { agent: 'no-such-agent', sessionKey: 'initial' }, report).catch((e) => e);
     expect(err).toBeInstanceOf(ProviderError);
-    expect(err).toMatchObject({ type: 'InvalidAgent', retryable: false });
+    expect(err).toMatchObject({ type: 'InvalidAgent', retryable: false, message: 'agent no-such-agent is not known to sandbox-agent' });
+  });
+
+  it('refuses an agent that is not installed, naming it, instead of running another', async () => {
+    const err = await provider.createSession(handle, { agent: 'amp', sessionKey: 'amp-tab' }, report).catch((e) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err).toMatchObject({ type: 'InvalidAgent', retryable: false, message: 'agent amp is not installed on this sandbox host' });
   });
 
   it('destroys the sandbox: agent stopped, directory gone', async () => {

@@ -35,7 +35,7 @@ export function gatedProvider(inner: SandboxProvider, gates: Partial<Record<Gate
     agentStatus: (handle, key) => inner.agentStatus(handle, key),
     holds: (handle) => inner.holds(handle),
     endSession: (handle, key) => inner.endSession(handle, key),
-    prompt: (handle, key, text, onChunk, timeoutMs) => inner.prompt(handle, key, text, onChunk, timeoutMs),
+    prompt: (handle, key, text, onChunk, timeoutMs, signal) => inner.prompt(handle, key, text, onChunk, timeoutMs, signal),
     createSandbox: async (req, progress) => {
       await gates.createSandbox?.pass();
       return inner.createSandbox(req, progress);

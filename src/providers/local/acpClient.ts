@@ -74,16 +74,28 @@ const CLIENT_INFO = { name: 'task-provisioning-service', version: '0.1.0' };
 const LIVE_ONLY_EVENT_ID = '18446744073709551615';
 
 /**
- * Creates (or reuses) ACP server `serverId` running `agent`, initializes it and opens a session.
- * POSTs `initialize` (with `?agent=`) then `session/new {cwd, mcpServers: []}`, within `timeoutMs` overall.
- * With `loadSessionId`, when the agent's `initialize` answer says `agentCapabilities.loadSession`, it
- * first asks `session/load {sessionId, cwd, mcpServers: []}` (the agent takes up that conversation
- * again); when the agent cannot load it (no capability, or it refuses the id) a new session is opened.
- * @returns the agent's session id, and whether it is the loaded one.
- * @throws AcpError; kind 'timeout' means the session may still have been created.
+ * ACP auth methods this client can use without a person, in order of preference: the agent reads the
+ * key from its environment (codex-acp: `OPENAI_API_KEY`, which holds the sandbox's egress token; the
+ * egress proxy swaps it for the workspace's key). Agents that advertise none (claude-agent-acp, the
+ * offline agent) need no `authenticate`.
+ */
+const ENV_AUTH_METHODS = ['openai-api-key', 'codex-api-key'];
+
+/**
+ * Opens an agent session on ACP server `serverId` (created by the first request, with `agent`):
+ * `initialize`; `authenticate` with an environment-key method when the agent requires one
+ * ({@link ENV_AUTH_METHODS}); then `session/load` of `loadSessionId` when given and the agent can
+ * load sessions (falling back to `session/new` when it refuses), else `session/new {cwd}`. With
+ * `model`, the session's model is then set: ACP `session/set_model`, or the `model` config option
+ * (`session/set_config_option`) for agents that only offer that; claude-agent-acp also gets it in
+ * `session/new`'s `_meta.claudeCode.options` (through sandbox-agent 0.4.2 its `session/set_model`
+ * answers without the model being used).
+ * @param timeoutMs overall limit for all requests, ms.
+ * @returns the session id, and whether it was loaded (the agent remembers the conversation).
+ * @throws AcpError (kind 'rpc' with `ModelNotSet` in the message when the agent refused the model).
  */
 export async function createAcpSession(
-  opts: AcpTarget & { serverId: string; agent: string; cwd: string; timeoutMs: number; loadSessionId?: string },
+  opts: AcpTarget & { serverId: string; agent: string; cwd: string; timeoutMs: number; loadSessionId?: string; model?: string },
 ): Promise<{ sessionId: string; loaded: boolean }> {
   const signal = AbortSignal.timeout(opts.timeoutMs);
   const target = { ...opts, signal };
@@ -91,20 +103,46 @@ export async function createAcpSession(
     protocolVersion: ACP_PROTOCOL_VERSION,
     clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false },
     clientInfo: CLIENT_INFO,
-  })) as { agentCapabilities?: { loadSession?: unknown } } | null;
+  })) as { agentCapabilities?: { loadSession?: unknown }; authMethods?: Array<{ id?: unknown }> } | null;
+  const methods = (init?.authMethods ?? []).map((m) => m.id).filter((id): id is string => typeof id === 'string');
+  const authMethod = ENV_AUTH_METHODS.find((id) => methods.includes(id));
+  if (authMethod) await rpcRequest(target, 'authenticate', { methodId: authMethod });
+  let opened: { sessionId: string; loaded: boolean } | undefined;
   if (opts.loadSessionId && init?.agentCapabilities?.loadSession === true) {
     try {
       await rpcRequest(target, 'session/load', { sessionId: opts.loadSessionId, cwd: opts.cwd, mcpServers: [] });
-      return { sessionId: opts.loadSessionId, loaded: true };
+      opened = { sessionId: opts.loadSessionId, loaded: true };
     } catch (err) {
       if (!(err instanceof AcpError && err.kind === 'rpc')) throw err; // only the agent's refusal falls back to a new session
     }
   }
-  const result = (await rpcRequest(target, 'session/new', { cwd: opts.cwd, mcpServers: [] })) as { sessionId?: unknown };
-  if (typeof result?.sessionId !== 'string') {
-    throw new AcpError('rpc', `session/new returned no sessionId: ${JSON.stringify(result)}`);
+  if (!opened) {
+    // claude-agent-acp takes the model with the session (its SDK options in `_meta`); others ignore `_meta`.
+    const meta = opts.model ? { _meta: { claudeCode: { options: { model: opts.model } } } } : {};
+    const result = (await rpcRequest(target, 'session/new', { cwd: opts.cwd, mcpServers: [], ...meta })) as { sessionId?: unknown };
+    if (typeof result?.sessionId !== 'string') {
+      throw new AcpError('rpc', `session/new returned no sessionId: ${JSON.stringify(result)}`);
+    }
+    opened = { sessionId: result.sessionId, loaded: false };
   }
-  return { sessionId: result.sessionId, loaded: false };
+  if (opts.model) await setSessionModel(target, opened.sessionId, opts.model);
+  return opened;
+}
+
+/** Sets the session's model: `session/set_model`, else the `model` config option. @throws AcpError 'rpc' ModelNotSet. */
+async function setSessionModel(target: AcpTarget & { serverId: string; signal: AbortSignal }, sessionId: string, model: string): Promise<void> {
+  try {
+    await rpcRequest(target, 'session/set_model', { sessionId, modelId: model });
+    return;
+  } catch (err) {
+    if (!(err instanceof AcpError && err.kind === 'rpc')) throw err;
+  }
+  try {
+    await rpcRequest(target, 'session/set_config_option', { sessionId, configId: 'model', value: model });
+  } catch (err) {
+    if (!(err instanceof AcpError && err.kind === 'rpc')) throw err;
+    throw new AcpError('rpc', `ModelNotSet: the agent did not accept model "${model}": ${err.message}`, { code: err.code });
+  }
 }
 
 /**
@@ -181,11 +219,13 @@ export async function sendPrompt(
     text: string;
     onChunk: (text: string) => void;
     timeoutMs: number;
+    /** Ends the turn early: `session/cancel` is sent and the call throws AcpError 'connection' (aborted). */
+    signal?: AbortSignal;
   },
 ): Promise<{ stopReason: string }> {
   const stop = new AbortController();
   const deadline = AbortSignal.timeout(opts.timeoutMs);
-  const signal = AbortSignal.any([deadline, stop.signal]);
+  const signal = AbortSignal.any([deadline, stop.signal, ...(opts.signal ? [opts.signal] : [])]);
   const requestId = `prompt-${randomUUID()}`;
   try {
     const stream = await agentFetch(opts, acpUrl(opts.baseUrl, opts.serverId), 'text/event-stream', {
@@ -213,7 +253,7 @@ export async function sendPrompt(
     return { stopReason: result.stopReason };
   } catch (err) {
     const error = deadline.aborted ? new AcpError('timeout', `session/prompt timed out after ${opts.timeoutMs} ms`) : err;
-    if (deadline.aborted) void cancelPrompt(opts);
+    if (deadline.aborted || opts.signal?.aborted) void cancelPrompt(opts);
     throw toAcpError(error, 'session/prompt');
   } finally {
     stop.abort();

@@ -15,9 +15,11 @@
  * seen and hands the clone to the sandbox's uid before the sandbox sees it; any later git in the
  * checkout runs inside the sandbox.
  *
- * Agents: the task's agent is used when sandbox-agent reports it installed; otherwise (no network or
- * credentials here) the session runs the offline ACP agent this repo ships (agent/offline-acp-agent.js)
- * and the result says so.
+ * Agents (src/domain/agents.ts): the installed ones (AGENTS_DIR) are mounted read-only into every
+ * sandbox, on its PATH; the offline agent is registered per sandbox in sandbox-agent's `pi` slot. A
+ * session for an agent sandbox-agent does not report installed fails with `InvalidAgent` naming it:
+ * nothing is silently replaced. An agent started with egress (src/egress) gets the proxy as its model
+ * API base URL and its sandbox's egress token as its API key, never a real key.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
@@ -25,7 +27,9 @@ import path from 'node:path';
 import type { Logger } from '../../logger';
 import {
   ProviderError,
+  type AgentEgress,
   type AgentEndpoint,
+  type EnsureAgentOptions,
   type AgentSession,
   type AgentStatus,
   type CreateSandboxRequest,
@@ -38,17 +42,10 @@ import { AcpError, acpServerExists, closeAcpServer, createAcpSession, sendPrompt
 import { agentFetch, forgetAgentSocket, type AgentTarget } from './agentHttp';
 import { checkoutInside, cloneAndCheckout, listRemoteBranches } from './git';
 import { SANDBOX_KEY, sandboxLayout } from './layout';
-import {
-  OFFLINE_AGENT_ID,
-  checkHealth,
-  findSandboxAgentsByHome,
-  installOfflineAgent,
-  isProcessAlive,
-  resolveSandboxAgentBinary,
-  startSandboxAgent,
-  stopSandboxAgent,
-} from './sandboxAgentProcess';
+import { checkHealth, findSandboxAgentsByHome, installOfflineAgent, isProcessAlive, resolveSandboxAgentBinary, startSandboxAgent, stopSandboxAgent } from './sandboxAgentProcess';
 import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from '../../confinement/policy';
+import { EGRESS_PORT_IN_SANDBOX } from '../../confinement/network';
+import { sandboxAgentIdOf } from '../../domain/agents';
 import { SandboxConfinement, type SandboxDirs } from '../../confinement/sandboxConfinement';
 import { releaseSandboxDisk } from '../../confinement/disk';
 import { resolveRepositoryForUse, type RepositoryPolicy } from '../../repositories/policy';
@@ -84,6 +81,8 @@ export interface LocalProviderOptions {
   confinement?: ConfinementPolicy;
   /** Which repositories may be read, checked again right before every git call (src/repositories/policy.ts). */
   repositoryPolicy: RepositoryPolicy;
+  /** The egress proxy's Unix socket (src/egress); without it agents get no egress (no model access). */
+  egressSocket?: string;
 }
 
 export class LocalProvider implements SandboxProvider {
@@ -274,7 +273,7 @@ export class LocalProvider implements SandboxProvider {
     return (await fs.readdir(this.opts.sandboxRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && SANDBOX_KEY.test(d.name)).map((d) => d.name);
   }
 
-  async ensureAgent(handle: SandboxHandle, progress: ProgressFn): Promise<AgentEndpoint> {
+  async ensureAgent(handle: SandboxHandle, progress: ProgressFn, opts: EnsureAgentOptions = {}): Promise<AgentEndpoint> {
     const dirs = this.paths(handle.sandboxKey);
     const recordFile = this.agentRecordFile(handle.sandboxKey);
     const existing = await readJson<AgentRecord>(recordFile);
@@ -294,6 +293,8 @@ export class LocalProvider implements SandboxProvider {
     }
     await progress('installing_agent', 'installing the offline ACP agent');
     const binDir = await installOfflineAgent(dirs.bin);
+    const egressSocket = this.opts.egressSocket;
+    const egress = egressSocket && opts.egress && this.policy.isolation !== 'none' ? await opts.egress() : undefined;
     await progress('starting_agent', 'starting sandbox-agent and waiting for /v1/health');
     const token = randomBytes(24).toString('hex');
     let server;
@@ -305,7 +306,8 @@ export class LocalProvider implements SandboxProvider {
         binaryPath: await this.prepareRoot(),
         token,
         agentBinDir: binDir,
-        launcher: this.confinement(handle.sandboxKey).launcher(),
+        env: egress ? egressEnvironment(egress) : {},
+        launcher: this.confinement(handle.sandboxKey).launcher(egress && egressSocket ? { mode: egress.mode, proxySocket: egressSocket } : undefined),
       });
     } catch (err) {
       throw new ProviderError('ProviderUnavailable', `sandbox-agent did not start: ${(err as Error).message}`, true, { cause: err });
@@ -334,7 +336,7 @@ export class LocalProvider implements SandboxProvider {
         await progress('closing_stale_session', `closing ACP server ${previous.serverId} of an earlier attempt`);
         await closeAcpServer({ ...target, serverId: previous.serverId, timeoutMs: 1_000 });
       }
-      const agent = await this.effectiveAgent(target, req.agent);
+      const agent = await this.installedAgent(target, req.agent);
       const attempt = (previous?.attempt ?? 0) + 1;
       // The session of the agent that ran before (same agent): loaded again where the agent can.
       const resumes = previous && previous.agent === agent ? (previous.sessionId ?? previous.resumes) : undefined;
@@ -342,7 +344,15 @@ export class LocalProvider implements SandboxProvider {
       await writeJson(sessionFile, record);
       await progress('creating_session', `${resumes ? 'loading or opening' : 'opening'} a ${agent} session in ${handle.directory}`);
       const cwd = this.confinement(handle.sandboxKey).repoPathInside; // the checkout as the sandbox sees it
-      const { sessionId, loaded } = await createAcpSession({ ...target, serverId: record.serverId, agent, cwd, timeoutMs: SESSION_CREATE_TIMEOUT_MS, loadSessionId: resumes });
+      const { sessionId, loaded } = await createAcpSession({
+        ...target,
+        serverId: record.serverId,
+        agent: sandboxAgentIdOf(agent),
+        cwd,
+        timeoutMs: SESSION_CREATE_TIMEOUT_MS,
+        loadSessionId: resumes,
+        model: req.model,
+      });
       record.sessionId = sessionId;
       record.loaded = loaded;
       await writeJson(sessionFile, record);
@@ -354,6 +364,8 @@ export class LocalProvider implements SandboxProvider {
       }
       if (err.transient) throw new ProviderError('ProviderUnavailable', `sandbox-agent unreachable: ${err.message}`, true, { cause: err });
       if (err.kind === 'http' && err.status === 404) throw new ProviderError('InvalidAgent', err.message, false, { cause: err });
+      if (err.kind === 'rpc' && err.message.includes('ModelNotSet'))
+        throw new ProviderError('InvalidAgent', `agent ${req.agent} did not accept model "${req.model}"`, false, { cause: err });
       throw new ProviderError('SandboxBroken', err.message, true, { cause: err });
     }
   }
@@ -370,12 +382,12 @@ export class LocalProvider implements SandboxProvider {
     await fs.rm(file, { force: true });
   }
 
-  async prompt(handle: SandboxHandle, sessionKey: string, text: string, onChunk: (text: string) => void, timeoutMs: number): Promise<{ stopReason: string }> {
+  async prompt(handle: SandboxHandle, sessionKey: string, text: string, onChunk: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<{ stopReason: string }> {
     const record = await readJson<SessionRecord>(this.sessionFile(handle.sandboxKey, sessionKey));
     const agent = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
     if (!record?.sessionId || !agent) throw new ProviderError('SessionNotFound', `no open agent session "${sessionKey}" in this sandbox`, false);
     try {
-      return await sendPrompt({ ...agent, serverId: record.serverId, sessionId: record.sessionId, text, onChunk, timeoutMs });
+      return await sendPrompt({ ...agent, serverId: record.serverId, sessionId: record.sessionId, text, onChunk, timeoutMs, signal });
     } catch (err) {
       if (err instanceof AcpError) throw new ProviderError('PromptFailed', `the agent did not complete the turn: ${err.message}`, false, { cause: err });
       throw err;
@@ -387,20 +399,47 @@ export class LocalProvider implements SandboxProvider {
     return path.join(this.paths(sandboxKey).host, 'sessions', `${sessionKey}.json`);
   }
 
-  /** The requested agent when sandbox-agent reports it installed, else the offline agent. */
-  private async effectiveAgent(target: AgentTarget, requested: string): Promise<string> {
+  /**
+   * The requested agent (an API id, src/domain/agents.ts) when sandbox-agent reports it installed.
+   * @throws ProviderError `InvalidAgent` (final) naming the agent when it is unknown or not installed.
+   */
+  private async installedAgent(target: AgentTarget, requested: string): Promise<string> {
     const res = await agentFetch(target, `${target.baseUrl}/v1/agents`, 'application/json', { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) }).catch((err) => {
       throw new AcpError('connection', `GET /v1/agents: ${(err as Error).message}`, { cause: err });
     });
     if (!res.ok) throw new AcpError('http', `GET /v1/agents: HTTP ${res.status}`, { status: res.status });
     const body = (await res.json()) as { agents?: Array<{ id: string; installed?: boolean }> };
-    const known = body.agents ?? [];
-    const entry = known.find((a) => a.id === requested);
-    if (!entry) throw new ProviderError('InvalidAgent', `sandbox-agent does not know agent "${requested}"`, false);
-    if (entry.installed) return requested;
-    this.opts.logger.info({ requested, using: OFFLINE_AGENT_ID }, 'agent not installed here; using the offline ACP agent');
-    return OFFLINE_AGENT_ID;
+    const entry = (body.agents ?? []).find((a) => a.id === sandboxAgentIdOf(requested));
+    if (!entry) throw new ProviderError('InvalidAgent', `agent ${requested} is not known to sandbox-agent`, false);
+    if (!entry.installed) throw new ProviderError('InvalidAgent', `agent ${requested} is not installed on this sandbox host`, false);
+    return requested;
   }
+}
+
+/**
+ * The agent's variables for reaching its model API through the egress proxy (src/egress): the proxy
+ * on the sandbox's own loopback as the base URL, the sandbox's egress token as the API key (the proxy
+ * swaps it for the workspace's key), and, under an `allowlist` policy, the proxy as HTTPS proxy for
+ * everything else. Codex takes its base URL from agents/etc/codex/managed_config.toml.
+ */
+function egressEnvironment(egress: AgentEgress): Record<string, string> {
+  const proxy = `http://127.0.0.1:${EGRESS_PORT_IN_SANDBOX}`;
+  return {
+    ANTHROPIC_BASE_URL: `${proxy}/anthropic`,
+    ANTHROPIC_API_KEY: egress.token,
+    OPENAI_BASE_URL: `${proxy}/openai/v1`,
+    OPENAI_API_KEY: egress.token,
+    // Long model turns: sandbox-agent waits this long for one ACP answer (the turn's own limit is the activity's).
+    SANDBOX_AGENT_ACP_REQUEST_TIMEOUT_MS: String(30 * 60_000),
+    ...(egress.mode === 'allowlist'
+      ? {
+          HTTPS_PROXY: `http://sandbox:${egress.token}@127.0.0.1:${EGRESS_PORT_IN_SANDBOX}`,
+          https_proxy: `http://sandbox:${egress.token}@127.0.0.1:${EGRESS_PORT_IN_SANDBOX}`,
+          NO_PROXY: '127.0.0.1,localhost',
+          no_proxy: '127.0.0.1,localhost',
+        }
+      : {}),
+  };
 }
 
 const toEndpoint = (r: AgentRecord): AgentEndpoint => ({ endpoint: r.baseUrl, details: { agentPid: r.pid, agentPort: r.port } });
