@@ -79,7 +79,10 @@ const schema = z.object({
    * sandbox's PATH, the whole directory is mounted read-only. Its parents must be searchable by
    * SANDBOX_HOST_UID.
    */
-  AGENTS_DIR: z.string().min(1).default(path.join(SERVICE_CHECKOUT, '.tools', 'agents')),
+  AGENTS_DIR: z
+    .string()
+    .min(1)
+    .default(path.join(SERVICE_CHECKOUT, '.tools', 'agents')),
   /**
    * Key that seals the workspaces' model provider keys at rest: 32 bytes, base64. Without it, keys can
    * be neither stored nor used (503 `credentials_unavailable`); the start command makes one in
@@ -182,13 +185,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       limits: { memoryMb: c.SANDBOX_MEMORY_MB, pidsMax: c.SANDBOX_PIDS_MAX, cpuPercent: c.SANDBOX_CPU_PERCENT, diskMb: c.SANDBOX_DISK_MB },
       hostUid: c.SANDBOX_HOST_UID,
       passEnv: c.SANDBOX_PASS_ENV ? c.SANDBOX_PASS_ENV.split(',') : [],
+      agentsDir: path.resolve(c.AGENTS_DIR),
     },
     sandboxLifecycle: { idleStopMs: Math.round(c.SANDBOX_IDLE_STOP_MINUTES * 60_000), reconcileIntervalMs: c.SANDBOX_RECONCILE_SECONDS * 1_000 },
     agents: { defaultAgent: c.DEFAULT_AGENT, dir: path.resolve(c.AGENTS_DIR) },
     credentialsKey: c.CREDENTIALS_ENCRYPTION_KEY ? Buffer.from(c.CREDENTIALS_ENCRYPTION_KEY, 'base64') : null,
     egress: {
       modelOrigins: Object.fromEntries(c.MODEL_API_ORIGINS.split(',').map((pair) => pair.split('=') as [ModelProvider, string])) as Record<ModelProvider, string>,
-      defaultPolicy: { mode: c.EGRESS_DEFAULT_MODE, hosts: c.EGRESS_DEFAULT_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) },
+      defaultPolicy: {
+        mode: c.EGRESS_DEFAULT_MODE,
+        hosts: c.EGRESS_DEFAULT_HOSTS.split(',')
+          .map((h) => h.trim().toLowerCase())
+          .filter(Boolean),
+      },
       modelTimeoutMs: c.MODEL_REQUEST_TIMEOUT_SECONDS * 1_000,
     },
   };

@@ -13,6 +13,7 @@ import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { appendTaskEvent } from '../db/taskEvents';
 import { deriveBranchName, deriveTitle, pickBranchName } from '../domain/naming';
 import { RELEASED_STATUSES, isReleased } from '../domain/status';
+import type { EgressIssuer } from '../egress/sandboxEgress';
 import type { Logger } from '../logger';
 import { INITIAL_SESSION_KEY, type ProviderRegistry, type SandboxHandle, type SandboxProvider } from '../providers/types';
 import type { TaskEventNotifier } from '../db/notifier';
@@ -27,6 +28,8 @@ export interface ActivityDeps {
   notifier: TaskEventNotifier;
   progress: StepProgressReporter;
   logger: Logger;
+  /** Issues an agent's egress token (src/egress/sandboxEgress.ts); without it agents start with no model access. */
+  egress?: EgressIssuer;
 }
 
 export function createProvisionActivities(deps: ActivityDeps): ProvisionActivities {
@@ -131,7 +134,8 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
       return asActivityErrors(async () => {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
-        const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(handle, deps.progress('init_ensure_agent')));
+        const egress = deps.egress?.({ sandboxId, workspaceId: task.workspaceId });
+        const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(handle, deps.progress('init_ensure_agent'), { egress }));
         await unlessKilled(sandboxId, provider, handle);
         await prisma.sandbox.update({
           where: { id: sandboxId },

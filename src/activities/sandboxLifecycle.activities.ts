@@ -11,6 +11,7 @@ import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { changeSandboxState } from '../db/sandboxes';
 import type { TaskEventNotifier } from '../db/notifier';
 import type { SandboxState, SandboxStateReason } from '../domain/sandboxLifecycle';
+import type { EgressIssuer } from '../egress/sandboxEgress';
 import type { Logger } from '../logger';
 import type { ProviderRegistry } from '../providers/types';
 import { SESSION_ACTIVITY_OPTIONS } from '../workflows/policies';
@@ -28,6 +29,8 @@ export interface LifecycleActivityDeps {
   logger: Logger;
   /** Idle stop after this long without a turn, in ms; 0 = never (SANDBOX_IDLE_STOP_MINUTES). */
   idleStopMs: number;
+  /** Issues a woken agent's egress token (src/egress/sandboxEgress.ts); without it agents start with no model access. */
+  egress?: EgressIssuer;
 }
 
 /** A turn whose tab says `running` for longer than the prompt activity may run has ended without saying so (a worker died). */
@@ -116,7 +119,9 @@ export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): S
           await change(sandboxId, ['resuming'], 'lost', 'files_gone');
           return { outcome: 'lost' as const };
         }
-        const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(resumed, heartbeat));
+        const { workspaceId } = await prisma.task.findUniqueOrThrow({ where: { id: row.taskId }, select: { workspaceId: true } });
+        const egress = deps.egress?.({ sandboxId, workspaceId });
+        const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(resumed, heartbeat, { egress }));
         await prisma.sandbox.update({
           where: { id: sandboxId },
           data: { agentEndpoint: agent.endpoint, details: { ...(row.details as object), ...agent.details } as Prisma.InputJsonValue, lastActiveAt: new Date() },

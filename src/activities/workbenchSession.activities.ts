@@ -9,7 +9,7 @@ import type { PrismaClient } from '../generated/prisma/client';
 import { appendTranscriptEntry, readySandboxOf, updateSession } from '../db/sessions';
 import { isProvisioningOver } from '../domain/status';
 import type { Logger } from '../logger';
-import type { ProviderRegistry, SandboxHandle, SandboxProvider } from '../providers/types';
+import { ProviderError, type ProviderRegistry, type SandboxHandle, type SandboxProvider } from '../providers/types';
 import type { Sandbox } from '../generated/prisma/client';
 import type { TaskEventNotifier } from '../db/notifier';
 import {
@@ -24,6 +24,7 @@ import {
 } from '../workflows/workbenchSession.contract';
 import type { workbenchSession } from '../workflows/workbenchSession';
 import { asActivityErrors } from './errors';
+import { describeModelFailure, turnShouldEnd, type RecentModelFailures } from '../egress/failures';
 import { withKeepAliveHeartbeat } from './progress';
 import { loadSandbox } from './sandboxAccess';
 
@@ -33,7 +34,16 @@ export interface SessionActivityDeps {
   notifier: TaskEventNotifier;
   temporal: Client;
   logger: Logger;
+  /** The egress proxy's recent model failures (src/egress/failures.ts): a turn they break ends with one sentence saying why. */
+  modelFailures?: RecentModelFailures;
 }
+
+/**
+ * How long a turn goes on after its model requests started failing (unreachable, rate-limited, timing
+ * out) while the agent retries on its own; a missing or refused key ends it at once.
+ */
+export const MODEL_FAILURE_GRACE_MS = 20_000;
+const MODEL_FAILURE_POLL_MS = 500;
 
 /** Longest agent turn, in ms (the prompt activity's own limit is a little longer). */
 const TURN_TIMEOUT_MS = 14 * 60_000;
@@ -98,7 +108,7 @@ export function createWorkbenchActivities(deps: SessionActivityDeps): WorkbenchA
         const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
         await assertAgentUsable(row, provider, handle);
         const opened = await withKeepAliveHeartbeat(() =>
-          provider.createSession(handle, { agent: session.agent, sessionKey: session.sessionKey }, async (subStep, message) => {
+          provider.createSession(handle, { agent: session.agent, sessionKey: session.sessionKey, model: session.model ?? undefined }, async (subStep, message) => {
             Context.current().heartbeat({ subStep, message });
           }),
         );
@@ -149,10 +159,28 @@ export function createWorkbenchActivities(deps: SessionActivityDeps): WorkbenchA
             await prisma.$transaction((tx) => appendTranscriptEntry(tx, notifier, { sessionId, role: 'agent', text, replyTo: entryIndex }));
           });
         };
+        // A turn its model API fails (as the egress proxy saw it) ends with one sentence saying why.
+        const turnStartedAt = Date.now();
+        const modelFailure = () => deps.modelFailures?.since(row.id, turnStartedAt) ?? null;
+        const broken = new AbortController();
+        const watch = deps.modelFailures
+          ? setInterval(() => {
+              if (turnShouldEnd(modelFailure(), turnStartedAt, Date.now(), MODEL_FAILURE_GRACE_MS)) broken.abort();
+            }, MODEL_FAILURE_POLL_MS)
+          : undefined;
         let stopReason: string;
         try {
-          ({ stopReason } = await provider.prompt(handle, session.sessionKey, entry.text, onChunk, TURN_TIMEOUT_MS));
+          ({ stopReason } = await provider.prompt(handle, session.sessionKey, entry.text, onChunk, TURN_TIMEOUT_MS, broken.signal));
+          const failed = modelFailure(); // the agent gave up on its own, with no successful model answer since
+          if (failed) throw new ProviderError('PromptFailed', describeModelFailure(failed), false);
+        } catch (err) {
+          const failed = modelFailure();
+          if (failed && !(err instanceof ProviderError && err.message === describeModelFailure(failed))) {
+            throw new ProviderError('PromptFailed', describeModelFailure(failed), false, { cause: err });
+          }
+          throw err;
         } finally {
+          clearInterval(watch);
           await writes;
           await prisma.transcriptEntry.update({ where: { id: entry.id }, data: { delivery: 'sent' } });
         }

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     taskQueue: config.temporal.taskQueue,
     idleStopMs: config.sandboxLifecycle.idleStopMs,
     providerIds: providerIds(config),
+    defaultAgent: config.agents.defaultAgent,
     repositoryPolicy: config.repositoryPolicy,
     credentialsKey: config.credentialsKey,
     egressDefaults: config.egress.defaultPolicy,

@@ -4,8 +4,7 @@
  */
 import { z } from 'zod';
 
-/** Agent ids sandbox-agent knows (its `GET /v1/agents`); the default is `claude` (docs/PRODUCT.md#agents). */
-export const AGENT_IDS = ['claude', 'codex', 'opencode', 'amp', 'pi', 'cursor'] as const;
+import { AGENT_IDS } from '../domain/agents';
 
 /** Postgres text cannot hold NUL characters; refuse them as bad input rather than fail on insert. */
 const noNul = (s: string) => !s.includes('\u0000');
@@ -67,7 +66,10 @@ export const createTaskBody = z
       .meta({ description: 'The task prompt (not blank); its first line names the task.' }),
     /** Explicit branch; a collision with an existing branch is an error, never a rename (docs/PRODUCT.md#naming). */
     branchName: branchName.optional(),
-    agent: z.enum(AGENT_IDS).default('claude').meta({ description: 'Agent sandbox-agent runs in the task’s session.' }),
+    agent: z.enum(AGENT_IDS).optional().meta({
+      description:
+        'Agent of the task’s sessions (docs/PRODUCT.md#agents): `claude`, `codex` or `opencode` (installed, reaching their model API through the egress proxy with the workspace’s key), `offline` (the offline development agent; no model), `amp` or `cursor` (not installed: the task fails naming the agent). Default: the service’s DEFAULT_AGENT, `claude` unless configured.',
+    }),
     provider: z.string().min(1).max(50).default('local').meta({ description: 'Sandbox provider; one the worker serves (`unknown_provider` otherwise).' }),
     /** Open the task's first workbench tab at creation and send the prompt there once it is ready. */
     openSession: z.boolean().default(false).meta({ description: 'Open the task’s first workbench tab at creation and send the prompt there once it is ready.' }),

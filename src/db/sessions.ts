@@ -61,7 +61,7 @@ export function readySandboxOf(task: Task): string | null {
  * tab's run. The tab gets the caller's `id` (`session-<uuid>`) and `workflowId` (of its run), the next
  * "Session N", status `pending_session_create` when the sandbox is ready and `pending_provision`
  * otherwise, a `session.created` event, and `firstMessage` (if given) as the first transcript entry, to
- * be sent once the tab is ready. The task's first tab with the task's own agent shares the session
+ * be sent once the tab is ready. The task's first tab with the task's own agent and no model of its own shares the session
  * provisioning opened (its key is `initialSessionKey`), so no second session is made
  * (docs/PRODUCT.md#the-first-tab-shares-the-provisioned-session); every other tab's session key is its id.
  * @returns the tab row (read back when a first message was added).
@@ -86,7 +86,8 @@ export async function insertSession(
       model: input.model ?? null,
       status: sandboxId ? 'pending_session_create' : 'pending_provision',
       sandboxId,
-      sessionKey: ordinal === 1 && input.agent === task.agentType ? input.initialSessionKey : id,
+      // A model of its own needs a session opened with it: such a tab gets its own.
+      sessionKey: ordinal === 1 && input.agent === task.agentType && !input.model ? input.initialSessionKey : id,
       workflowId: input.workflowId,
     },
   });

@@ -21,6 +21,8 @@ export interface CreateTaskDeps extends ServiceDeps {
   checkRepository: (repository: string) => { ok: true } | { ok: false; reason: string };
   /** Starts provisioning runs in the background (../temporal/provisionStarter.ts). */
   provisionStarter: ProvisionStarter;
+  /** Agent of a task that names none (DEFAULT_AGENT). */
+  defaultAgent: string;
 }
 
 /** A create request, validated for shape by the caller. */
@@ -32,7 +34,8 @@ export interface CreateTaskInput {
   prompt: string;
   /** Explicit branch; a collision with an existing branch fails provisioning. */
   branchName?: string;
-  agent: string;
+  /** Agent id (src/domain/agents.ts); default `deps.defaultAgent`. */
+  agent?: string;
   provider: string;
   /** Open the task's first tab now and send the prompt there once it is ready. */
   openSession: boolean;
@@ -63,7 +66,8 @@ export interface CreatedTask {
  * @throws DomainError invalid `unknown_provider` (field `provider`) | invalid `repository_not_allowed`
  *   (field `repository`) | mismatch `idempotency_key_reused` (field `idempotencyKey`).
  */
-export async function createTask(deps: CreateTaskDeps, input: CreateTaskInput & { idempotencyKey?: string }): Promise<CreatedTask> {
+export async function createTask(deps: CreateTaskDeps, given: CreateTaskInput & { idempotencyKey?: string }): Promise<CreatedTask> {
+  const input = { ...given, agent: given.agent ?? deps.defaultAgent };
   if (!deps.providerIds.includes(input.provider)) {
     throw new DomainError('invalid', 'unknown_provider', `provider must be one of: ${deps.providerIds.join(', ')}`, { field: 'provider' });
   }

@@ -17,6 +17,7 @@ import { createTemporalClient } from '../temporal/client';
 import { runUnstartedTaskSweeper } from '../recovery/unstartedTasks';
 import { runSandboxReconciler } from '../recovery/sandboxAgents';
 import { createWorker } from './createWorker';
+import { createEgressIssuer, createHostedEgressProxy, egressSocketPath } from '../egress/sandboxEgress';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -34,7 +35,28 @@ async function main(): Promise<void> {
   const client = await createTemporalClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const providers = createProviders(config, logger);
-  const activities = createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger, idleStopMs: config.sandboxLifecycle.idleStopMs });
+  // The sandboxes' one way to their model API (and, by policy, elsewhere): src/egress.
+  const egressProxy = createHostedEgressProxy({
+    prisma,
+    notifier: pgNotifier,
+    logger,
+    credentialsKey: config.credentialsKey,
+    defaults: config.egress.defaultPolicy,
+    modelOrigins: config.egress.modelOrigins,
+    modelTimeoutMs: config.egress.modelTimeoutMs,
+  });
+  await egressProxy.listen(egressSocketPath(config.sandboxRoot));
+  if (!config.credentialsKey) logger.warn('CREDENTIALS_ENCRYPTION_KEY is not set: no workspace key can be used, so real agents get no model access');
+  const activities = createWorkerActivities({
+    prisma,
+    providers,
+    notifier: pgNotifier,
+    temporal: client,
+    logger,
+    idleStopMs: config.sandboxLifecycle.idleStopMs,
+    egress: createEgressIssuer(prisma, config.egress.defaultPolicy),
+    modelFailures: egressProxy.failures,
+  });
   const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, activities });
   logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker polling');
   // Tasks whose row committed but whose run was never started (the API died in between) get started.
@@ -54,6 +76,7 @@ async function main(): Promise<void> {
   } finally {
     await stopReconciler();
     await stopSweeper();
+    await egressProxy.close();
     await connection.close();
     await client.connection.close();
     await prisma.$disconnect();

@@ -77,7 +77,7 @@ describe('Idempotency-Key', () => {
 
   it('applies to opening tabs too', async () => {
     const task = (await post('/v1/tasks', { workspaceId: 'ws-idem-5', repository: repo, prompt: 'Tabs' })).body;
-    const tabs = await Promise.all(Array.from({ length: 5 }, () => post(`/v1/tasks/${task.id}/sessions`, { agent: 'codex' }, 'tab-key')));
+    const tabs = await Promise.all(Array.from({ length: 5 }, () => post(`/v1/tasks/${task.id}/sessions`, { agent: 'offline' }, 'tab-key')));
     expect(new Set(tabs.map((t) => t.body.id)).size).toBe(1);
     expect(tabs.every((t) => t.status === 201)).toBe(true);
     expect(await services.prisma.workbenchSession.count({ where: { taskId: task.id } })).toBe(1);

@@ -46,7 +46,7 @@ describe('archiving a task', () => {
     const pid = (sandbox.details as { agentPid: number }).agentPid;
     expect(isProcessAlive(pid)).toBe(true);
     expect(services.local.agentProcesses(sandbox.id).length).toBeGreaterThan(0);
-    const tab = (await postJson(url(`/v1/tasks/${created.id}/sessions`), { agent: 'codex' })).body;
+    const tab = (await postJson(url(`/v1/tasks/${created.id}/sessions`), { agent: 'offline' })).body;
     expect(await listed()).toContain(created.id);
 
     const task = await runAndWait('archive', created.id);

@@ -87,7 +87,7 @@ describe('killing a task', () => {
     const sandbox = await services.prisma.sandbox.findFirstOrThrow({ where: { taskId: created.id } });
     const pid = (sandbox.details as { agentPid: number }).agentPid;
     expect(isProcessAlive(pid)).toBe(true);
-    const tab = (await postJson(url(`/v1/tasks/${created.id}/sessions`), { agent: 'codex' })).body;
+    const tab = (await postJson(url(`/v1/tasks/${created.id}/sessions`), { agent: 'offline' })).body;
 
     const task = await killAndWait(created.id);
     expect(task.status).toBe('killed');

@@ -82,13 +82,13 @@ describe('workbench sessions on the real stack', () => {
       await client.subscribe({ taskId: task.id });
       await gates.createSandbox.entered;
 
-      const opened = await request('POST', url(`/v1/tasks/${task.id}/sessions`), { agent: 'codex' });
+      const opened = await request('POST', url(`/v1/tasks/${task.id}/sessions`), { agent: 'offline' });
       expect(opened.status).toBe(201);
       const tab = opened.body;
       expect(tab).toMatchObject({
         taskId: task.id,
         name: 'Session 1',
-        agent: 'codex',
+        agent: 'offline',
         status: 'pending_provision',
         statusLabel: 'Preparing environment',
         composerEnabled: false,
@@ -203,7 +203,7 @@ describe('workbench sessions on the real stack', () => {
     const client = new TaskEventClient(services.baseUrl, 'ws-tabs');
     try {
       await client.subscribe({ taskId: created.id });
-      const tab = (await request('POST', url(`/v1/tasks/${created.id}/sessions`), { agent: 'codex' })).body;
+      const tab = (await request('POST', url(`/v1/tasks/${created.id}/sessions`), { agent: 'offline' })).body;
       expect(tab.status).toBe('pending_session_create');
       const failed = await client.waitFor(
         (m) => m.event.type === 'session.updated' && (m.event.payload as any).session.id === tab.id && (m.event.payload as any).session.status === 'error',

@@ -33,6 +33,7 @@ import { activeSandboxOf, listTaskEvents, listTasks } from '../../services/taskR
 import { temporalUiLink } from '../../temporal/client';
 import type { ProvisionStarter } from '../../temporal/provisionStarter';
 import { checkRepository, type RepositoryPolicy } from '../../repositories/policy';
+import type { AgentId } from '../../domain/agents';
 import { assertOwnWorkspace } from '../auth';
 import { findOwnTask } from '../ownTask';
 import { idempotencyKeyOf, parse } from '../parse';
@@ -41,6 +42,8 @@ import { createTaskBody, idempotencyKeyHeader, listEventsQuery, listTasksQuery }
 export interface TaskRouteDeps extends ServiceDeps {
   /** Provider ids the worker serves (`local`, ...). */
   providerIds: readonly string[];
+  /** Agent of a task that names none (DEFAULT_AGENT, src/domain/agents.ts). */
+  defaultAgent: AgentId;
   /** Which repositories a task may name (../../repositories/policy.ts, docs/SECURITY.md#repository-policy). */
   repositoryPolicy: RepositoryPolicy;
   temporalUi: { url: string; namespace: string };
@@ -57,7 +60,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   const uiLink = (workflowId: string) => temporalUiLink(deps.temporalUi.url, deps.temporalUi.namespace, workflowId);
 
   /**
-   * Create a task. Body: { workspaceId, repository, prompt, branchName?, agent? = "claude",
+   * Create a task. Body: { workspaceId, repository, prompt, branchName?, agent? = DEFAULT_AGENT ("claude"),
    * provider? = "local", openSession? = false }. With openSession the first tab is opened in the same
    * transaction and the prompt is its first message, sent once the tab is ready. 201 + Location:
    * /v1/tasks/:id, body TaskRecord (status `init_enqueue_provision`) plus `temporalUiUrl` and, with

@@ -14,6 +14,9 @@ export function stackServiceEnv(stack: TestStack, taskQueue: string, extra: Reco
     TEMPORAL_NAMESPACE: stack.namespace,
     TEMPORAL_TASK_QUEUE: taskQueue,
     CREDENTIALS_ENCRYPTION_KEY: stack.credentialsKey,
+    // Tests name a real agent when they want one, and model requests never leave this machine.
+    DEFAULT_AGENT: 'offline',
+    MODEL_API_ORIGINS: 'anthropic=http://127.0.0.1:9,openai=http://127.0.0.1:9',
     ...extra,
   };
 }

@@ -14,7 +14,13 @@ import { createPrismaClient, type PrismaClient } from '../../db/prisma';
 import { createLogger } from '../../logger';
 import { LocalProvider } from '../../providers/local/localProvider';
 import type { SandboxProvider } from '../../providers/types';
-import type { ConfinementPolicy } from '../../confinement/policy';
+import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from '../../confinement/policy';
+import { loadConfig } from '../../config';
+import type { AgentId, ModelProvider } from '../../domain/agents';
+import type { Logger } from '../../logger';
+import type { EgressPolicy } from '../../domain/workspaceSettings';
+import { createEgressIssuer, createHostedEgressProxy, egressSocketPath } from '../../egress/sandboxEgress';
+import type { EgressProxy } from '../../egress/egressProxy';
 import type { RepositoryPolicy } from '../../repositories/policy';
 import { createScratchSandboxRoot, removeScratchSandboxRoot } from '../scratchSandboxRoot';
 import { pgNotifier } from '../../db/notifier';
@@ -37,6 +43,8 @@ export interface TestServices {
   repoRoot: string;
   local: LocalProvider;
   api: ApiServer;
+  /** The egress proxy of this suite's sandboxes (src/egress). */
+  egressProxy: EgressProxy;
   /** Stops the worker (and its reconciler) as a worker process that died would: the API stays up. */
   stopWorker(): Promise<void>;
   /** Starts the worker again after {@link stopWorker} (a new worker on the same task queue, reconciling at once when configured). */
@@ -62,6 +70,16 @@ export async function startServices(
     idleStopMs?: number;
     /** Run the sandbox reconciler (src/recovery/sandboxAgents.ts) with this interval, ms; default: not run. */
     reconcileIntervalMs?: number;
+    /** Where the egress proxy sends model requests (e.g. a fake model API on loopback); default: closed ports on 127.0.0.1, so nothing leaves the machine. */
+    modelOrigins?: Partial<Record<ModelProvider, string>>;
+    /** Egress policy of workspaces that set none; default `deny`. */
+    egressDefaults?: EgressPolicy;
+    /** The egress proxy's limit for a model answer (and a pause in one), ms; default 10000. */
+    modelTimeoutMs?: number;
+    /** Agent of tasks that name none; default `offline`. */
+    defaultAgent?: AgentId;
+    /** Logger of the worker, the egress proxy and the API; default silent (TEST_LOG_LEVEL). */
+    logger?: Logger;
   } = {},
 ): Promise<TestServices> {
   const stack = readStack();
@@ -69,7 +87,7 @@ export async function startServices(
     Runtime.install({ logger: new DefaultLogger((process.env.TEST_TEMPORAL_LOG_LEVEL ?? 'ERROR') as 'ERROR') });
     runtimeInstalled = true;
   }
-  const logger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
+  const logger = opts.logger ?? createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
   const databaseUrl = opts.databaseUrl ?? stack.databaseUrl;
   const prisma = createPrismaClient(databaseUrl);
   const temporalAddress = opts.temporalAddress ?? stack.temporalAddress;
@@ -79,11 +97,34 @@ export async function startServices(
   const sandboxRoot = createScratchSandboxRoot();
   const repoRoot = mkdtempSync(path.join(stack.workDir, 'repos-'));
   const repositoryPolicy: RepositoryPolicy = { roots: [stack.workDir], protectedPaths: [sandboxRoot], allowGitProtocol: opts.repositoryPolicy?.allowGitProtocol ?? false };
-  const local = new LocalProvider({ sandboxRoot, logger, confinement: opts.confinement, repositoryPolicy });
+  const confinement = { ...(opts.confinement ?? DEFAULT_CONFINEMENT), agentsDir: loadConfig({}).agents.dir };
+  const egressSocket = egressSocketPath(sandboxRoot);
+  const local = new LocalProvider({ sandboxRoot, logger, confinement, repositoryPolicy, egressSocket });
   const provider = opts.wrapProvider ? opts.wrapProvider(local) : local;
   const providers = new Map([[provider.id, provider]]);
   const idleStopMs = opts.idleStopMs ?? 0;
-  const activities = createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal, logger, idleStopMs });
+  const egressDefaults = opts.egressDefaults ?? { mode: 'deny', hosts: [] };
+  const egressProxy = createHostedEgressProxy({
+    prisma,
+    notifier: pgNotifier,
+    logger,
+    credentialsKey: Buffer.from(stack.credentialsKey, 'base64'),
+    defaults: egressDefaults,
+    // Closed ports on this machine's loopback unless a test serves a fake model API: never the real ones.
+    modelOrigins: { anthropic: 'http://127.0.0.1:9', openai: 'http://127.0.0.1:9', ...opts.modelOrigins },
+    modelTimeoutMs: opts.modelTimeoutMs ?? 10_000,
+  });
+  await egressProxy.listen(egressSocket);
+  const activities = createWorkerActivities({
+    prisma,
+    providers,
+    notifier: pgNotifier,
+    temporal,
+    logger,
+    idleStopMs,
+    egress: createEgressIssuer(prisma, egressDefaults),
+    modelFailures: egressProxy.failures,
+  });
   const startWorker = async () => {
     const worker: Worker = await createWorker({
       connection,
@@ -106,7 +147,19 @@ export async function startServices(
     };
   };
   let worker: { stop(): Promise<void> } | null = await startWorker();
-  const { api, baseUrl } = await startTestApi({ stack, prisma, temporal, taskQueue, providerIds: [provider.id], logger, databaseUrl, repositoryPolicy, idleStopMs });
+  const { api, baseUrl } = await startTestApi({
+    stack,
+    prisma,
+    temporal,
+    taskQueue,
+    providerIds: [provider.id],
+    logger,
+    databaseUrl,
+    repositoryPolicy,
+    idleStopMs,
+    egressDefaults,
+    defaultAgent: opts.defaultAgent,
+  });
   return {
     stack,
     baseUrl,
@@ -117,6 +170,7 @@ export async function startServices(
     repoRoot,
     local,
     api,
+    egressProxy,
     async stopWorker() {
       await worker?.stop();
       worker = null;
@@ -132,6 +186,7 @@ export async function startServices(
         const handle = await local.resumeSandbox(s.id);
         if (handle) await local.destroySandbox(handle);
       }
+      await egressProxy.close();
       await removeScratchSandboxRoot(local, sandboxRoot); // whatever is left (a sandbox whose row was never completed)
       await connection.close();
       await temporal.connection.close();

@@ -13,6 +13,7 @@ import type { RepositoryPolicy } from '../../repositories/policy';
 import { pgNotifier } from '../../db/notifier';
 import { testTokenResolver } from './auth';
 import type { TestStack } from './stackFile';
+import type { AgentId } from '../../domain/agents';
 
 export interface TestApiOptions {
   stack: TestStack;
@@ -30,6 +31,8 @@ export interface TestApiOptions {
   idleStopMs?: number;
   /** Sealing key of model provider keys; default the stack's (`stack.credentialsKey`); null: keys cannot be set. */
   credentialsKey?: Buffer | null;
+  /** Agent of a task that names none; default `offline` (tests that want a real agent name it). */
+  defaultAgent?: AgentId;
   /** Egress policy of a workspace that has set none; default the service's (EGRESS_DEFAULT_MODE / EGRESS_DEFAULT_HOSTS defaults). */
   egressDefaults?: EgressPolicy;
 }
@@ -44,6 +47,7 @@ export async function startTestApi(opts: TestApiOptions): Promise<{ api: ApiServ
     taskQueue: opts.taskQueue,
     idleStopMs: opts.idleStopMs ?? 0,
     providerIds: opts.providerIds ?? ['local'],
+    defaultAgent: opts.defaultAgent ?? 'offline',
     repositoryPolicy: opts.repositoryPolicy ?? { roots: [opts.stack.workDir], protectedPaths: [], allowGitProtocol: false },
     credentialsKey: opts.credentialsKey === undefined ? Buffer.from(opts.stack.credentialsKey, 'base64') : opts.credentialsKey,
     egressDefaults: opts.egressDefaults ?? loadConfig({}).egress.defaultPolicy,
