@@ -8,11 +8,12 @@ import { useNavigate } from 'react-router';
 import type { operations } from '../../../client';
 import { useConnection } from '../connection';
 import { call, type ShownError } from '../errors';
+import { agentLabel } from './TabPanel';
 
 type CreateTaskBody = NonNullable<operations['createTask']['requestBody']>['content']['application/json'];
 
 /** The create body's agent values (the compiler checks them against the OpenAPI document's enum). */
-const AGENTS = ['claude', 'codex', 'opencode', 'amp', 'pi', 'cursor'] as const satisfies ReadonlyArray<NonNullable<CreateTaskBody['agent']>>;
+const AGENTS = ['claude', 'codex', 'opencode', 'offline', 'amp', 'cursor'] as const satisfies ReadonlyArray<NonNullable<CreateTaskBody['agent']>>;
 
 export function CreateTaskForm() {
   const { rest, workspaceId } = useConnection();
@@ -80,7 +81,9 @@ export function CreateTaskForm() {
             Agent
             <select name="agent" value={agent} onChange={(e) => setAgent(e.target.value as (typeof AGENTS)[number])}>
               {AGENTS.map((a) => (
-                <option key={a}>{a}</option>
+                <option key={a} value={a}>
+                  {agentLabel(a)}
+                </option>
               ))}
             </select>
           </label>

@@ -15,6 +15,9 @@ const DRAFT_SAVE_DELAY_MS = 400;
 
 const WHO = { user: 'You', agent: 'Agent', system: 'Service' } as const;
 
+/** How an agent id is shown: the offline agent says what it is (docs/PRODUCT.md#agents). */
+export const agentLabel = (agent: string) => (agent === 'offline' ? 'offline agent (no model)' : agent);
+
 /** The transcript as turns: each user message alone, an agent's consecutive entries answering the same message together (they arrive as it streams). */
 function turns(transcript: TranscriptEntryRecord[]): TranscriptEntryRecord[][] {
   const out: TranscriptEntryRecord[][] = [];
@@ -81,7 +84,14 @@ export function TabPanel(props: { taskId: string; tab: TabView }) {
     <div className="tab-panel" role="tabpanel" data-testid="tab-panel" data-session-id={session.id} data-status={session.status}>
       <p className={`tab-state state-${session.status}`} data-testid="tab-state">
         {session.statusLabel}
-        {session.agent && <span className="muted"> · {session.agent}</span>}
+        {session.agent && <span className="muted"> · {agentLabel(session.agent)}</span>}
+        {session.model && <span className="muted"> · {session.model}</span>}
+        {(session.usage.inputTokens > 0 || session.usage.outputTokens > 0) && (
+          <span className="muted" data-testid="tab-usage">
+            {' '}
+            · {session.usage.inputTokens} tokens in, {session.usage.outputTokens} out
+          </span>
+        )}
       </p>
       {session.status === 'error' && (
         <p className="error" role="alert">

@@ -11,6 +11,7 @@ import { History } from '../components/History';
 import { StatusPill } from '../components/StatusPill';
 import { StepList } from '../components/StepList';
 import { SandboxState } from '../components/SandboxState';
+import { agentLabel } from '../components/TabPanel';
 import { TaskActions } from '../components/TaskActions';
 import { Workbench } from '../components/Workbench';
 import { useConnection } from '../connection';
@@ -54,7 +55,11 @@ function TaskPageOf({ taskId }: { taskId: string }) {
                 · branch <code>{task.branchName}</code>
               </>
             )}{' '}
-            · agent {task.agent} · provider {task.provider}
+            · agent {agentLabel(task.agent)} · provider {task.provider}
+            <span data-testid="task-usage">
+              {' '}
+              · model usage {task.usage.inputTokens} tokens in, {task.usage.outputTokens} out
+            </span>
           </p>
         </div>
         <StatusPill status={task.status} />
