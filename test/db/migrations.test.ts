@@ -17,7 +17,17 @@ describe('migrations', () => {
     const fromDb = await shapeFromDatabase(stack.databaseUrl);
     const fromPrisma = shapeFromPrismaSchema(schemaText);
     expect(fromDb).toEqual(fromPrisma);
-    expect(fromDb.tables).toEqual(['idempotency_keys', 'model_usage', 'sandboxes', 'task_events', 'tasks', 'transcript_entries', 'workbench_sessions', 'workspace_credentials', 'workspace_egress_policies']);
+    expect(fromDb.tables).toEqual([
+      'idempotency_keys',
+      'model_usage',
+      'sandboxes',
+      'task_events',
+      'tasks',
+      'transcript_entries',
+      'workbench_sessions',
+      'workspace_credentials',
+      'workspace_egress_policies',
+    ]);
   });
 
   it('the comparison catches a schema change that has no migration', () => {
@@ -34,7 +44,13 @@ describe('migrations', () => {
     await ensureDatabase(fresh);
     try {
       const first = await applyMigrations(fresh);
-      expect(first).toEqual(['20261121000000_init', '20261121010000_workbench_sessions', '20261121020000_idempotency_keys', '20261206000000_sandbox_lifecycle', '20261206100000_agents_credentials_egress']);
+      expect(first).toEqual([
+        '20261121000000_init',
+        '20261121010000_workbench_sessions',
+        '20261121020000_idempotency_keys',
+        '20261206000000_sandbox_lifecycle',
+        '20261206100000_agents_credentials_egress',
+      ]);
       expect(await applyMigrations(fresh)).toEqual([]);
       const db = new Client({ connectionString: fresh });
       await db.connect();
