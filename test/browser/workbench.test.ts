@@ -22,6 +22,7 @@ import { getJson, postJson, startServices, type TestServices } from '../../src/d
 import { runOf } from '../../src/dev/stack/runs';
 import { ProviderError } from '../../src/providers/types';
 import { launchChromium, screenshot } from '../support/browser';
+import { FAKE_ANTHROPIC_TEXT, startFakeModelApi, type FakeModelApi } from '../support/fakeModelApi';
 import { startTcpProxy, viaProxy, type TcpProxy } from '../support/tcpProxy';
 
 const STEPS = ['init_ensure_name', 'init_create_sandbox', 'init_ensure_agent', 'init_create_session'];
@@ -48,6 +49,7 @@ const LANDING_PROBE = `(() => {
 
 describe('the workbench page in Chromium', () => {
   let services: TestServices;
+  let fake: FakeModelApi;
   let browser: Browser;
   let repo: string;
   const gates: { createSandbox?: Gate } = {};
@@ -55,7 +57,9 @@ describe('the workbench page in Chromium', () => {
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
+    fake = await startFakeModelApi();
     services = await startServices({
+      modelOrigins: { anthropic: fake.url, openai: fake.url },
       wrapProvider: (local) => {
         const gated = gatedProvider(local, gates);
         return {
@@ -78,6 +82,7 @@ describe('the workbench page in Chromium', () => {
     for (const c of contexts) await c.close().catch(() => undefined);
     await browser?.close();
     await services?.stop();
+    await fake?.close();
   });
 
   const url = (p: string) => `${services.baseUrl}${p}`;
@@ -99,10 +104,11 @@ describe('the workbench page in Chromium', () => {
   }
 
   /** Fills and submits the create form; resolves with the task id from the task page's URL. */
-  async function createFromForm(page: Page, fields: { repository: string; prompt: string; openSession?: boolean }): Promise<string> {
+  async function createFromForm(page: Page, fields: { repository: string; prompt: string; openSession?: boolean; agent?: string }): Promise<string> {
     const form = page.getByTestId('create-form');
     await form.locator('input[name=repository]').fill(fields.repository);
     await form.locator('textarea[name=prompt]').fill(fields.prompt);
+    if (fields.agent) await form.locator('select[name=agent]').selectOption(fields.agent);
     await form.locator('input[name=openSession]').setChecked(fields.openSession ?? true);
     await form.getByRole('button', { name: 'Create task' }).click();
     await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
@@ -410,6 +416,35 @@ describe('the workbench page in Chromium', () => {
       (n) => n > agentReplies,
     );
     expect(await page.evaluate('window.__sandboxStates')).toEqual(['resuming', 'ready']);
+  });
+
+  it('runs a real claude agent: its reply from the (fake) model API streams into the tab, and the usage shows', async () => {
+    const workspaceId = 'ws-browser-claude';
+    const res = await fetch(url(`/v1/workspaces/${workspaceId}/credentials/anthropic`), {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${tokenFor(workspaceId)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ apiKey: 'sk-ant-browser-test-key' }),
+    });
+    expect(res.status).toBe(200);
+    const page = await signedInPage(workspaceId);
+    const taskId = await createFromForm(page, { repository: repo, prompt: 'Say hello from claude', agent: 'claude' });
+    await waitForPill(page, 'running');
+    const panel = page.getByTestId('tab-panel');
+    await panel.locator('[data-role=agent]').filter({ hasText: FAKE_ANTHROPIC_TEXT }).waitFor();
+    expect(await page.getByTestId('tab-state').innerText()).toContain('claude');
+    await page
+      .getByTestId('tab-usage')
+      .filter({ hasText: /\d+ tokens in, \d+ out/ })
+      .waitFor();
+    await page
+      .getByTestId('task-usage')
+      .filter({ hasText: /[1-9]\d* tokens in/ })
+      .waitFor();
+    const task = (await getJson(url(`/v1/tasks/${taskId}`))).body;
+    expect(task.agent).toBe('claude');
+    expect(task.usage.inputTokens).toBeGreaterThan(0);
+    expect(fake.requests.some((r) => r.headers['x-api-key'] === 'sk-ant-browser-test-key')).toBe(true);
+    await screenshot(page, '8-claude-reply');
   });
 
   it('kills and archives from the page: killed / archived, the sandbox gone, an archived task off the list', async () => {

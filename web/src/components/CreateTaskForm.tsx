@@ -21,7 +21,8 @@ export function CreateTaskForm() {
   const [repository, setRepository] = useState('');
   const [prompt, setPrompt] = useState('');
   const [branchName, setBranchName] = useState('');
-  const [agent, setAgent] = useState<(typeof AGENTS)[number]>('claude');
+  // '' = the service's default agent (DEFAULT_AGENT): the body then names none.
+  const [agent, setAgent] = useState<(typeof AGENTS)[number] | ''>('');
   const [openSession, setOpenSession] = useState(true);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ShownError | null>(null);
@@ -34,7 +35,7 @@ export function CreateTaskForm() {
       const task = await call(
         rest.POST('/v1/tasks', {
           params: { header: { 'Idempotency-Key': crypto.randomUUID() } },
-          body: { workspaceId, repository, prompt, agent, openSession, ...(branchName.trim() ? { branchName: branchName.trim() } : {}) },
+          body: { workspaceId, repository, prompt, openSession, ...(agent ? { agent } : {}), ...(branchName.trim() ? { branchName: branchName.trim() } : {}) },
         }),
       );
       void navigate(`/tasks/${task.id}`);
@@ -79,7 +80,8 @@ export function CreateTaskForm() {
           </label>
           <label>
             Agent
-            <select name="agent" value={agent} onChange={(e) => setAgent(e.target.value as (typeof AGENTS)[number])}>
+            <select name="agent" value={agent} onChange={(e) => setAgent(e.target.value as (typeof AGENTS)[number] | '')}>
+              <option value="">the service's default</option>
               {AGENTS.map((a) => (
                 <option key={a} value={a}>
                   {agentLabel(a)}
