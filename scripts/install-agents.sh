@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the coding agents every sandbox gets (src/domain/agents.ts) into AGENTS_DIR (default
-# .tools/agents), at the versions agents/package-lock.json pins, when missing or when the pins changed.
+# /var/lib/task-provisioning/agents, beside the default SANDBOX_ROOT: the sandboxes' uid must be able
+# to reach it, which a checkout under a private directory would not allow), at the versions
+# agents/package-lock.json pins, when missing or when the pins changed.
 # Run by scripts/setup.sh, so the start and test commands both run it; safe to run on its own.
 #
 # Layout it leaves (mounted read-only into every sandbox at /opt/agents, bin/ first on its PATH):
@@ -17,10 +19,18 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-agents_dir="${AGENTS_DIR:-$PWD/.tools/agents}"
+agents_dir="${AGENTS_DIR:-/var/lib/task-provisioning/agents}"
 stamp="$agents_dir/versions.json"
+# Made with parents the sandboxes' uid can pass through (0711), as the sandbox root is.
+if ! (umask 066 && mkdir -p "$(dirname "$agents_dir")" && chmod o+x "$(dirname "$agents_dir")" && mkdir -p "$agents_dir") 2>/dev/null; then
+  echo "[agents] cannot make $agents_dir (run as root, or set AGENTS_DIR); real agents stay uninstalled" >&2
+  exit 0
+fi
+chmod 755 "$agents_dir"
+for dir in "$(dirname "$agents_dir")" "$(dirname "$(dirname "$agents_dir")")"; do
+  [ "$(( $(stat -c '%a' "$dir") % 2 ))" = 1 ] || echo "[agents] warning: $dir is not searchable by others; sandboxes will not see the agents" >&2
+done
 # The agents' settings for life in a sandbox (mounted at /etc/codex and /etc/claude-code): always copied.
-mkdir -p "$agents_dir"
 rm -rf "$agents_dir/etc.new" && cp -R agents/etc "$agents_dir/etc.new" && chmod -R a+rX,go-w "$agents_dir/etc.new"
 rm -rf "$agents_dir/etc" && mv "$agents_dir/etc.new" "$agents_dir/etc"
 if [ -f "$stamp" ] && [ ! agents/package-lock.json -nt "$stamp" ] && [ ! agents/package.json -nt "$stamp" ]; then
@@ -34,8 +44,6 @@ case "$(uname -m)" in
 esac
 
 echo "[agents] installing claude, codex and opencode into $agents_dir (npm, about 1 GB; once)"
-mkdir -p "$agents_dir"
-chmod 755 "$agents_dir"
 cp agents/package.json agents/package-lock.json "$agents_dir/"
 (cd "$agents_dir" && npm install --no-save --no-audit --no-fund --loglevel=error --ignore-scripts)
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from './confinement/policy';
 import { AGENT_IDS, DEFAULT_AGENT, type AgentId, type ModelProvider } from './domain/agents';
+import { validHostPattern } from './egress/hostPattern';
 import type { RepositoryPolicy } from './repositories/policy';
 
 /** The service's own checkout (this file is `<checkout>/src/config.ts`). */
@@ -76,13 +77,10 @@ const schema = z.object({
   DEFAULT_AGENT: z.enum(AGENT_IDS).default(DEFAULT_AGENT),
   /**
    * Host directory holding the installed agents (scripts/install-agents.sh): `bin/` goes on every
-   * sandbox's PATH, the whole directory is mounted read-only. Its parents must be searchable by
-   * SANDBOX_HOST_UID.
+   * sandbox's PATH, the whole directory is mounted read-only. Outside the checkout, like SANDBOX_ROOT:
+   * it and its parents must be searchable by SANDBOX_HOST_UID (a checkout often is not).
    */
-  AGENTS_DIR: z
-    .string()
-    .min(1)
-    .default(path.join(SERVICE_CHECKOUT, '.tools', 'agents')),
+  AGENTS_DIR: z.string().min(1).default('/var/lib/task-provisioning/agents'),
   /**
    * Key that seals the workspaces' model provider keys at rest: 32 bytes, base64. Without it, keys can
    * be neither stored nor used (503 `credentials_unavailable`); the start command makes one in
@@ -103,7 +101,10 @@ const schema = z.object({
   /** Egress policy of a workspace that has none set (docs/SECURITY.md#egress): `deny`, `allowlist` or `allow`. */
   EGRESS_DEFAULT_MODE: z.enum(['deny', 'allowlist', 'allow']).default('allowlist'),
   /** Hosts of the default `allowlist` policy: package registries and git hosts. */
-  EGRESS_DEFAULT_HOSTS: z.string().default('registry.npmjs.org,pypi.org,files.pythonhosted.org,github.com,codeload.github.com,objects.githubusercontent.com'),
+  EGRESS_DEFAULT_HOSTS: z
+    .string()
+    .refine((v) => v.split(',').every((h) => h.trim() === '' || validHostPattern(h.trim().toLowerCase())), 'must be host names or *.suffix patterns, comma-separated')
+    .default('registry.npmjs.org,pypi.org,files.pythonhosted.org,github.com,codeload.github.com,objects.githubusercontent.com'),
   /**
    * Seconds a model request through the egress proxy may take to answer (headers), and may go without
    * a byte while streaming; past it the agent gets 504 and the turn ends with a one-sentence error.

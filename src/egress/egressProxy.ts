@@ -158,7 +158,10 @@ export function createEgressProxy(deps: EgressProxyDeps): EgressProxy {
   return {
     failures,
     async listen(socketPath) {
-      await fs.mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+      // Parents made here (the sandbox root on a fresh host) must stay searchable for the sandboxes' uid;
+      // the socket's own directory is root's alone.
+      await fs.mkdir(path.dirname(socketPath), { recursive: true, mode: 0o711 });
+      await fs.chmod(path.dirname(socketPath), 0o700);
       const stale = await fs.lstat(socketPath).catch(() => null);
       if (stale?.isSocket()) await fs.unlink(socketPath);
       await new Promise<void>((resolve, reject) => {
@@ -173,7 +176,7 @@ export function createEgressProxy(deps: EgressProxyDeps): EgressProxy {
     },
     async close() {
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve())); // also removes its socket file
       proxy.close();
     },
   };

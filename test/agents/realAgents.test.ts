@@ -20,6 +20,7 @@ import { getJson, postJson, startServices, type TestServices } from '../../src/d
 import { egressSocketPath } from '../../src/egress/sandboxEgress';
 import { FAKE_ANTHROPIC_TEXT, FAKE_OPENAI_TEXT, startFakeModelApi, type FakeModelApi } from '../support/fakeModelApi';
 import { sandboxOf, sh, type Sandbox } from '../support/insideSandbox';
+import { agentFetch } from '../../src/providers/local/agentHttp';
 
 const WS = 'ws-real-agents';
 const WS_DENY = 'ws-real-agents-deny';
@@ -27,6 +28,7 @@ const WS_DENY = 'ws-real-agents-deny';
 describe('real agents through the egress proxy', () => {
   let services: TestServices;
   let fake: FakeModelApi;
+  let fakeClosed = false;
   let repo: string;
   const logLines: string[] = [];
   // Keys minted now: no file that existed before this test can hold them.
@@ -60,7 +62,7 @@ describe('real agents through the egress proxy', () => {
   });
   afterAll(async () => {
     await services?.stop();
-    await fake?.close();
+    if (!fakeClosed) await fake?.close();
   });
 
   const url = (p: string) => `${services.baseUrl}${p}`;
@@ -105,6 +107,14 @@ describe('real agents through the egress proxy', () => {
     const { task, client } = await runningTask(WS, 'claude');
     claudeTask = task;
     try {
+      // sandbox-agent inside the sandbox finds the installed agents on its PATH (and only those).
+      const sandbox = await sandboxOf(services, task.id);
+      const listed = (await (await agentFetch(sandbox.agent, `${sandbox.agent.baseUrl}/v1/agents`, 'application/json')).json()) as {
+        agents: Array<{ id: string; installed: boolean }>;
+      };
+      const installed = Object.fromEntries(listed.agents.map((a) => [a.id, a.installed]));
+      expect(installed).toMatchObject({ claude: true, codex: true, opencode: true, amp: false, cursor: false });
+
       const claude = await turn(task, client, { agent: 'claude', model: 'claude-test-model' }, 'Say hello');
       expect(claude.after.status).toBe('ready');
       expect(claude.reply).toContain(FAKE_ANTHROPIC_TEXT);
@@ -262,6 +272,21 @@ describe('real agents through the egress proxy', () => {
       expect(after.errorMessage).toBe("the agent turn failed: The Anthropic API refused the workspace's key (HTTP 401).");
     } finally {
       fake.failWith(null);
+      client.close();
+    }
+  }, 180_000);
+
+  it('a model API that cannot be reached ends the turn within a bound, with a one-sentence tab error saying so', async () => {
+    await fake.close(); // its port is closed now: the proxy gets "connection refused" at once, every time
+    fakeClosed = true;
+    const client = new TaskEventClient(services.baseUrl, WS);
+    await client.subscribe({ taskId: claudeTask.id });
+    try {
+      // claude retries on its own; the turn ends once its model requests have failed for MODEL_FAILURE_GRACE_MS in a row.
+      const { after } = await turn(claudeTask, client, { agent: 'claude' }, 'Say hello');
+      expect(after.status).toBe('error');
+      expect(after.errorMessage).toBe('the agent turn failed: The Anthropic API could not be reached from this host.');
+    } finally {
       client.close();
     }
   }, 180_000);

@@ -62,9 +62,13 @@ describe('a confined local sandbox', () => {
     for (const name of [...Object.keys(planted), 'TPS_TEST_STACK_FILE', 'PATH_TO_SERVICE', 'JEST_WORKER_ID', 'NODE_OPTIONS']) expect(names).not.toContain(name);
     expect(stdout).not.toContain('secret');
     expect(names.sort()).toEqual(expect.arrayContaining(['HOME', 'PATH']));
-    // Only the allowlist (plus what the shell and sandbox-agent add themselves).
-    const allowed = ['HOME', 'PATH', 'LANG', 'SANDBOX_AGENT_LOG_DIR', 'SANDBOX_AGENT_REQUIRE_PREINSTALL', 'TERM', 'PWD', 'SHLVL', '_', 'OLDPWD'];
+    // Only the allowlist (plus what the shell and sandbox-agent add themselves), and the agent's way to
+    // its model API: the egress proxy on the sandbox's own loopback, with the sandbox's egress token as key.
+    const egress = ['ANTHROPIC_BASE_URL', 'ANTHROPIC_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_API_KEY'];
+    const allowed = ['HOME', 'PATH', 'LANG', 'SANDBOX_AGENT_LOG_DIR', 'SANDBOX_AGENT_REQUIRE_PREINSTALL', 'TERM', 'PWD', 'SHLVL', '_', 'OLDPWD', ...egress];
     expect(names.filter((n) => !allowed.includes(n) && !n.startsWith('SANDBOX_AGENT_'))).toEqual([]);
+    expect(stdout).toMatch(/^ANTHROPIC_API_KEY=tps-egress-[A-Za-z0-9_-]{43}$/m);
+    expect(stdout).toMatch(/^OPENAI_BASE_URL=http:\/\/127\.0\.0\.1:7480\/openai\/v1$/m);
   });
 
   it('runs as an unprivileged uid, not root', async () => {

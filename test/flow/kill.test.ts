@@ -23,8 +23,8 @@ describe('killing a task', () => {
         const gated = gatedProvider(local, gates);
         return {
           ...gated,
-          ensureAgent: async (handle, progress) => {
-            const agent = await gated.ensureAgent(handle, progress);
+          ensureAgent: async (handle, progress, opts) => {
+            const agent = await gated.ensureAgent(handle, progress, opts);
             seen.agentPids.push(agent.details.agentPid as number);
             return agent;
           },

@@ -203,7 +203,8 @@ describe('workbench sessions on the real stack', () => {
     const client = new TaskEventClient(services.baseUrl, 'ws-tabs');
     try {
       await client.subscribe({ taskId: created.id });
-      const tab = (await request('POST', url(`/v1/tasks/${created.id}/sessions`), { agent: 'offline' })).body;
+      // A model of its own: the tab gets its own session (not the provisioned one), which the test refuses once.
+      const tab = (await request('POST', url(`/v1/tasks/${created.id}/sessions`), { agent: 'offline', model: 'offline-test-model' })).body;
       expect(tab.status).toBe('pending_session_create');
       const failed = await client.waitFor(
         (m) => m.event.type === 'session.updated' && (m.event.payload as any).session.id === tab.id && (m.event.payload as any).session.status === 'error',

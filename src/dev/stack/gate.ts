@@ -40,9 +40,9 @@ export function gatedProvider(inner: SandboxProvider, gates: Partial<Record<Gate
       await gates.createSandbox?.pass();
       return inner.createSandbox(req, progress);
     },
-    ensureAgent: async (handle, progress) => {
+    ensureAgent: async (handle, progress, opts) => {
       await gates.ensureAgent?.pass();
-      return inner.ensureAgent(handle, progress);
+      return inner.ensureAgent(handle, progress, opts);
     },
     createSession: async (handle, req, progress) => {
       await gates.createSession?.pass();
