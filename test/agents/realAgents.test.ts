@@ -103,7 +103,7 @@ describe('real agents through the egress proxy', () => {
   let claudeTask: any;
   let claudeSandbox: Sandbox;
 
-  it('a claude tab and a codex tab each complete a text turn; the proxy put the workspace keys on, the tab models reached the agents', async () => {
+  it('a claude, a codex and an opencode tab each complete a text turn; the proxy put the workspace keys on, the tab models reached the agents', async () => {
     const { task, client } = await runningTask(WS, 'claude');
     claudeTask = task;
     try {
@@ -121,6 +121,11 @@ describe('real agents through the egress proxy', () => {
       const codex = await turn(task, client, { agent: 'codex', model: 'gpt-test-model' }, 'Say hello');
       expect(codex.after.status).toBe('ready');
       expect(codex.reply).toContain(FAKE_OPENAI_TEXT);
+      const opencode = await turn(task, client, { agent: 'opencode' }, 'Say hello');
+      expect(opencode.after.errorMessage).toBeNull();
+      expect(opencode.after.status).toBe('ready');
+      expect(opencode.reply).toContain(FAKE_ANTHROPIC_TEXT);
+      expect(fake.requests.some((r) => String(r.headers['user-agent']).startsWith('opencode/') && r.headers['x-api-key'] === anthropicKey)).toBe(true);
 
       const anthropicCalls = fake.requests.filter((r) => r.provider === 'anthropic');
       const openaiCalls = fake.requests.filter((r) => r.provider === 'openai');

@@ -45,6 +45,7 @@ import { SANDBOX_KEY, sandboxLayout } from './layout';
 import { checkHealth, findSandboxAgentsByHome, installOfflineAgent, isProcessAlive, resolveSandboxAgentBinary, startSandboxAgent, stopSandboxAgent } from './sandboxAgentProcess';
 import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from '../../confinement/policy';
 import { EGRESS_PORT_IN_SANDBOX } from '../../confinement/network';
+import { SANDBOX_PATHS } from '../../confinement/bwrap';
 import { sandboxAgentIdOf } from '../../domain/agents';
 import { SandboxConfinement, type SandboxDirs } from '../../confinement/sandboxConfinement';
 import { releaseSandboxDisk } from '../../confinement/disk';
@@ -420,7 +421,8 @@ export class LocalProvider implements SandboxProvider {
  * The agent's variables for reaching its model API through the egress proxy (src/egress): the proxy
  * on the sandbox's own loopback as the base URL, the sandbox's egress token as the API key (the proxy
  * swaps it for the workspace's key), and, under an `allowlist` policy, the proxy as HTTPS proxy for
- * everything else. Codex takes its base URL from agents/etc/codex/managed_config.toml.
+ * everything else. Codex takes its base URL from agents/etc/codex/managed_config.toml, opencode from
+ * agents/etc/opencode/opencode.json (OPENCODE_CONFIG; it fetches no model list and no update).
  */
 function egressEnvironment(egress: AgentEgress): Record<string, string> {
   const proxy = `http://127.0.0.1:${EGRESS_PORT_IN_SANDBOX}`;
@@ -429,6 +431,9 @@ function egressEnvironment(egress: AgentEgress): Record<string, string> {
     ANTHROPIC_API_KEY: egress.token,
     OPENAI_BASE_URL: `${proxy}/openai/v1`,
     OPENAI_API_KEY: egress.token,
+    OPENCODE_CONFIG: `${SANDBOX_PATHS.agents}/etc/opencode/opencode.json`,
+    OPENCODE_DISABLE_AUTOUPDATE: '1',
+    OPENCODE_DISABLE_MODELS_FETCH: '1',
     // Long model turns: sandbox-agent waits this long for one ACP answer (the turn's own limit is the activity's).
     SANDBOX_AGENT_ACP_REQUEST_TIMEOUT_MS: String(30 * 60_000),
     ...(egress.mode === 'allowlist'
