@@ -64,7 +64,15 @@ describe('a confined local sandbox', () => {
     expect(names.sort()).toEqual(expect.arrayContaining(['HOME', 'PATH']));
     // Only the allowlist (plus what the shell and sandbox-agent add themselves), and the agent's way to
     // its model API: the egress proxy on the sandbox's own loopback, with the sandbox's egress token as key.
-    const egress = ['ANTHROPIC_BASE_URL', 'ANTHROPIC_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_API_KEY'];
+    const egress = [
+      'ANTHROPIC_BASE_URL',
+      'ANTHROPIC_API_KEY',
+      'OPENAI_BASE_URL',
+      'OPENAI_API_KEY',
+      'OPENCODE_CONFIG',
+      'OPENCODE_DISABLE_AUTOUPDATE',
+      'OPENCODE_DISABLE_MODELS_FETCH',
+    ];
     const allowed = ['HOME', 'PATH', 'LANG', 'SANDBOX_AGENT_LOG_DIR', 'SANDBOX_AGENT_REQUIRE_PREINSTALL', 'TERM', 'PWD', 'SHLVL', '_', 'OLDPWD', ...egress];
     expect(names.filter((n) => !allowed.includes(n) && !n.startsWith('SANDBOX_AGENT_'))).toEqual([]);
     expect(stdout).toMatch(/^ANTHROPIC_API_KEY=tps-egress-[A-Za-z0-9_-]{43}$/m);
