@@ -375,7 +375,7 @@ describe('OpenAPI document', () => {
         hosts: ['github.com', '*.npmjs.org'],
         isDefault: false,
       });
-      expect((await checked('PUT', template, policy, { body: { mode: 'allowlist', hosts: ['10.0.0.1'] } })).body.error).toMatchObject({
+      expect((await checked('PUT', template, policy, { body: { mode: 'allowlist', hosts: ['127.0.0.1'] } })).body.error).toMatchObject({
         code: 'validation_failed',
         field: 'body.hosts.0',
       });
