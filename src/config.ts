@@ -134,8 +134,8 @@ export interface AppConfig {
   confinement: ConfinementPolicy;
   /** Sandbox lifecycle (docs/PRODUCT.md#sandbox-lifecycle): idle stop after `idleStopMs` (0 = never); agent checks every `reconcileIntervalMs`. */
   sandboxLifecycle: { idleStopMs: number; reconcileIntervalMs: number };
-  /** Agents (src/domain/agents.ts): the default one, and the absolute host directory they are installed in. */
-  agents: { defaultAgent: AgentId; dir: string };
+  /** Agents (src/domain/agents.ts): the default one (their host directory is `confinement.agentsDir`). */
+  agents: { defaultAgent: AgentId };
   /** Sealing key of the workspaces' model provider keys (32 bytes), or null when not configured. */
   credentialsKey: Buffer | null;
   /** The egress proxy (src/egress): model API origins, the default policy, the model request timeout in ms. */
@@ -189,7 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       agentsDir: path.resolve(c.AGENTS_DIR),
     },
     sandboxLifecycle: { idleStopMs: Math.round(c.SANDBOX_IDLE_STOP_MINUTES * 60_000), reconcileIntervalMs: c.SANDBOX_RECONCILE_SECONDS * 1_000 },
-    agents: { defaultAgent: c.DEFAULT_AGENT, dir: path.resolve(c.AGENTS_DIR) },
+    agents: { defaultAgent: c.DEFAULT_AGENT },
     credentialsKey: c.CREDENTIALS_ENCRYPTION_KEY ? Buffer.from(c.CREDENTIALS_ENCRYPTION_KEY, 'base64') : null,
     egress: {
       modelOrigins: Object.fromEntries(c.MODEL_API_ORIGINS.split(',').map((pair) => pair.split('=') as [ModelProvider, string])) as Record<ModelProvider, string>,

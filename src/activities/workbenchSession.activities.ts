@@ -168,22 +168,21 @@ export function createWorkbenchActivities(deps: SessionActivityDeps): WorkbenchA
               if (turnShouldEnd(modelFailure(), turnStartedAt, Date.now(), MODEL_FAILURE_GRACE_MS)) broken.abort();
             }, MODEL_FAILURE_POLL_MS)
           : undefined;
-        let stopReason: string;
+        let stopReason = '';
+        let turnError: unknown = null;
         try {
           ({ stopReason } = await provider.prompt(handle, session.sessionKey, entry.text, onChunk, TURN_TIMEOUT_MS, broken.signal));
-          const failed = modelFailure(); // the agent gave up on its own, with no successful model answer since
-          if (failed) throw new ProviderError('PromptFailed', describeModelFailure(failed), false);
         } catch (err) {
-          const failed = modelFailure();
-          if (failed && !(err instanceof ProviderError && err.message === describeModelFailure(failed))) {
-            throw new ProviderError('PromptFailed', describeModelFailure(failed), false, { cause: err });
-          }
-          throw err;
-        } finally {
-          clearInterval(watch);
-          await writes;
-          await prisma.transcriptEntry.update({ where: { id: entry.id }, data: { delivery: 'sent' } });
+          turnError = err;
         }
+        clearInterval(watch);
+        await writes;
+        await prisma.transcriptEntry.update({ where: { id: entry.id }, data: { delivery: 'sent' } });
+        // A model failure with no successful answer since says why the turn ended (or, when the agent gave
+        // up on its own and ended the turn, that it did not really complete).
+        const failed = modelFailure();
+        if (failed) throw new ProviderError('PromptFailed', describeModelFailure(failed), false, { cause: turnError ?? undefined });
+        if (turnError) throw turnError;
         await prisma.$transaction(async (tx) => {
           await updateSession(tx, notifier, { sessionId, type: 'session.updated', dedupeKey: `${turnKey}:end`, patch: { status: 'ready', thinkingSince: null, unread: true } });
           await tx.sandbox.update({ where: { id: row.id }, data: { lastActiveAt: new Date() } });

@@ -17,8 +17,8 @@ export interface ModelFailure {
   provider: string;
   /** Epoch ms. */
   at: number;
-  /** Epoch ms of the first failure since the sandbox's last successful model response (the streak's start). */
-  since: number;
+  /** Epoch ms of the first failure since the sandbox's last successful model response. */
+  streakStartedAt: number;
 }
 
 /** The one sentence a tab shows for a turn that ended after `failure` (names the provider and what happened). */
@@ -54,10 +54,10 @@ export class RecentModelFailures {
 
   constructor(private readonly max = 10_000) {}
 
-  note(sandboxId: string, failure: Omit<ModelFailure, 'since'>): void {
+  note(sandboxId: string, failure: Omit<ModelFailure, 'streakStartedAt'>): void {
     const streak = this.bySandbox.get(sandboxId);
     this.bySandbox.delete(sandboxId);
-    this.bySandbox.set(sandboxId, { ...failure, since: streak?.since ?? failure.at });
+    this.bySandbox.set(sandboxId, { ...failure, streakStartedAt: streak?.streakStartedAt ?? failure.at });
     if (this.bySandbox.size > this.max) this.bySandbox.delete(this.bySandbox.keys().next().value!);
   }
 
@@ -82,5 +82,5 @@ const FINAL_FAILURES: ReadonlySet<ModelFailureKind> = new Set(['no_key', 'key_re
  */
 export function turnShouldEnd(failure: ModelFailure | null, turnStartedAt: number, now: number, graceMs: number): boolean {
   if (!failure || failure.at < turnStartedAt) return false;
-  return FINAL_FAILURES.has(failure.kind) || now - Math.max(failure.since, turnStartedAt) >= graceMs;
+  return FINAL_FAILURES.has(failure.kind) || now - Math.max(failure.streakStartedAt, turnStartedAt) >= graceMs;
 }

@@ -69,3 +69,19 @@ export function createHostedEgressProxy(deps: HostedEgressProxyDeps): EgressProx
 export function egressSocketPath(sandboxRoot: string): string {
   return `${sandboxRoot}/.egress/proxy.sock`;
 }
+
+/** A sandbox host's egress: the proxy, listening, and the issuer of its agents' tokens. */
+export interface SandboxHostEgress {
+  proxy: EgressProxy;
+  issuer: EgressIssuer;
+}
+
+/**
+ * Starts the egress of a sandbox host (the worker, or a test stack's worker): the hosted proxy on
+ * {@link egressSocketPath}(`sandboxRoot`), and the token issuer with the same default policy.
+ */
+export async function startSandboxHostEgress(deps: HostedEgressProxyDeps & { sandboxRoot: string }): Promise<SandboxHostEgress> {
+  const proxy = createHostedEgressProxy(deps);
+  await proxy.listen(egressSocketPath(deps.sandboxRoot));
+  return { proxy, issuer: createEgressIssuer(deps.prisma, deps.defaults) };
+}

@@ -17,7 +17,7 @@ import { createTemporalClient } from '../temporal/client';
 import { runUnstartedTaskSweeper } from '../recovery/unstartedTasks';
 import { runSandboxReconciler } from '../recovery/sandboxAgents';
 import { createWorker } from './createWorker';
-import { createEgressIssuer, createHostedEgressProxy, egressSocketPath } from '../egress/sandboxEgress';
+import { startSandboxHostEgress } from '../egress/sandboxEgress';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const providers = createProviders(config, logger);
   // The sandboxes' one way to their model API (and, by policy, elsewhere): src/egress.
-  const egressProxy = createHostedEgressProxy({
+  const egress = await startSandboxHostEgress({
     prisma,
     notifier: pgNotifier,
     logger,
@@ -44,8 +44,8 @@ async function main(): Promise<void> {
     defaults: config.egress.defaultPolicy,
     modelOrigins: config.egress.modelOrigins,
     modelTimeoutMs: config.egress.modelTimeoutMs,
+    sandboxRoot: config.sandboxRoot,
   });
-  await egressProxy.listen(egressSocketPath(config.sandboxRoot));
   if (!config.credentialsKey) logger.warn('CREDENTIALS_ENCRYPTION_KEY is not set: no workspace key can be used, so real agents get no model access');
   const activities = createWorkerActivities({
     prisma,
@@ -54,8 +54,8 @@ async function main(): Promise<void> {
     temporal: client,
     logger,
     idleStopMs: config.sandboxLifecycle.idleStopMs,
-    egress: createEgressIssuer(prisma, config.egress.defaultPolicy),
-    modelFailures: egressProxy.failures,
+    egress: egress.issuer,
+    modelFailures: egress.proxy.failures,
   });
   const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, activities });
   logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker polling');
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   } finally {
     await stopReconciler();
     await stopSweeper();
-    await egressProxy.close();
+    await egress.proxy.close();
     await connection.close();
     await client.connection.close();
     await prisma.$disconnect();

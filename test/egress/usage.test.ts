@@ -52,7 +52,7 @@ describe('model failures', () => {
     failures.note('sb', { kind: 'unreachable', status: 502, provider: 'anthropic', at: 1_000 });
     failures.note('sb', { kind: 'unreachable', status: 502, provider: 'anthropic', at: 5_000 });
     const f = failures.since('sb', 500)!;
-    expect(f.since).toBe(1_000);
+    expect(f.streakStartedAt).toBe(1_000);
     expect(turnShouldEnd(f, 500, 10_000, 20_000)).toBe(false);
     expect(turnShouldEnd(f, 500, 21_000, 20_000)).toBe(true);
     expect(failures.since('sb', 6_000)).toBeNull(); // older than the turn

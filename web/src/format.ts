@@ -1,5 +1,5 @@
 /**
- * How the page names statuses, steps and times. The pill's six states are the issue's: provisioning
+ * How the page names statuses, steps, agents and times. The pill's six states are the issue's: provisioning
  * (any `init_*` but the last), creating session (`init_create_session`), running (also `idle`), error,
  * killed, archived; the exact status name is always shown beside it (docs/PRODUCT.md#statuses).
  */
@@ -51,3 +51,6 @@ export function clock(iso: string | null | undefined): string {
   const t = new Date(iso);
   return Number.isNaN(t.getTime()) ? '' : t.toLocaleTimeString([], { hour12: false });
 }
+
+/** How an agent id is shown: the offline agent says what it is (docs/PRODUCT.md#agents). */
+export const agentLabel = (agent: string): string => (agent === 'offline' ? 'offline agent (no model)' : agent);

@@ -19,7 +19,7 @@ import { loadConfig } from '../../config';
 import type { AgentId, ModelProvider } from '../../domain/agents';
 import type { Logger } from '../../logger';
 import type { EgressPolicy } from '../../domain/workspaceSettings';
-import { createEgressIssuer, createHostedEgressProxy, egressSocketPath } from '../../egress/sandboxEgress';
+import { egressSocketPath, startSandboxHostEgress } from '../../egress/sandboxEgress';
 import type { EgressProxy } from '../../egress/egressProxy';
 import type { RepositoryPolicy } from '../../repositories/policy';
 import { createScratchSandboxRoot, removeScratchSandboxRoot } from '../scratchSandboxRoot';
@@ -97,14 +97,13 @@ export async function startServices(
   const sandboxRoot = createScratchSandboxRoot();
   const repoRoot = mkdtempSync(path.join(stack.workDir, 'repos-'));
   const repositoryPolicy: RepositoryPolicy = { roots: [stack.workDir], protectedPaths: [sandboxRoot], allowGitProtocol: opts.repositoryPolicy?.allowGitProtocol ?? false };
-  const confinement = { ...(opts.confinement ?? DEFAULT_CONFINEMENT), agentsDir: loadConfig({}).agents.dir };
-  const egressSocket = egressSocketPath(sandboxRoot);
-  const local = new LocalProvider({ sandboxRoot, logger, confinement, repositoryPolicy, egressSocket });
+  const confinement = { ...(opts.confinement ?? DEFAULT_CONFINEMENT), agentsDir: loadConfig({}).confinement.agentsDir };
+  const local = new LocalProvider({ sandboxRoot, logger, confinement, repositoryPolicy, egressSocket: egressSocketPath(sandboxRoot) });
   const provider = opts.wrapProvider ? opts.wrapProvider(local) : local;
   const providers = new Map([[provider.id, provider]]);
   const idleStopMs = opts.idleStopMs ?? 0;
   const egressDefaults = opts.egressDefaults ?? { mode: 'deny', hosts: [] };
-  const egressProxy = createHostedEgressProxy({
+  const egress = await startSandboxHostEgress({
     prisma,
     notifier: pgNotifier,
     logger,
@@ -113,8 +112,8 @@ export async function startServices(
     // Closed ports on this machine's loopback unless a test serves a fake model API: never the real ones.
     modelOrigins: { anthropic: 'http://127.0.0.1:9', openai: 'http://127.0.0.1:9', ...opts.modelOrigins },
     modelTimeoutMs: opts.modelTimeoutMs ?? 10_000,
+    sandboxRoot,
   });
-  await egressProxy.listen(egressSocket);
   const activities = createWorkerActivities({
     prisma,
     providers,
@@ -122,8 +121,8 @@ export async function startServices(
     temporal,
     logger,
     idleStopMs,
-    egress: createEgressIssuer(prisma, egressDefaults),
-    modelFailures: egressProxy.failures,
+    egress: egress.issuer,
+    modelFailures: egress.proxy.failures,
   });
   const startWorker = async () => {
     const worker: Worker = await createWorker({
@@ -170,7 +169,7 @@ export async function startServices(
     repoRoot,
     local,
     api,
-    egressProxy,
+    egressProxy: egress.proxy,
     async stopWorker() {
       await worker?.stop();
       worker = null;
@@ -186,7 +185,7 @@ export async function startServices(
         const handle = await local.resumeSandbox(s.id);
         if (handle) await local.destroySandbox(handle);
       }
-      await egressProxy.close();
+      await egress.proxy.close();
       await removeScratchSandboxRoot(local, sandboxRoot); // whatever is left (a sandbox whose row was never completed)
       await connection.close();
       await temporal.connection.close();

@@ -8,7 +8,7 @@ import { useNavigate } from 'react-router';
 import type { operations } from '../../../client';
 import { useConnection } from '../connection';
 import { call, type ShownError } from '../errors';
-import { agentLabel } from './TabPanel';
+import { agentLabel } from '../format';
 
 type CreateTaskBody = NonNullable<operations['createTask']['requestBody']>['content']['application/json'];
 

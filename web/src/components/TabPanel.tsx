@@ -9,14 +9,11 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { TabView, TranscriptEntryRecord } from '../../../client';
 import { useConnection } from '../connection';
 import { call, type ShownError } from '../errors';
-import { clock } from '../format';
+import { agentLabel, clock } from '../format';
 
 const DRAFT_SAVE_DELAY_MS = 400;
 
 const WHO = { user: 'You', agent: 'Agent', system: 'Service' } as const;
-
-/** How an agent id is shown: the offline agent says what it is (docs/PRODUCT.md#agents). */
-export const agentLabel = (agent: string) => (agent === 'offline' ? 'offline agent (no model)' : agent);
 
 /** The transcript as turns: each user message alone, an agent's consecutive entries answering the same message together (they arrive as it streams). */
 function turns(transcript: TranscriptEntryRecord[]): TranscriptEntryRecord[][] {

@@ -11,12 +11,11 @@ import { History } from '../components/History';
 import { StatusPill } from '../components/StatusPill';
 import { StepList } from '../components/StepList';
 import { SandboxState } from '../components/SandboxState';
-import { agentLabel } from '../components/TabPanel';
 import { TaskActions } from '../components/TaskActions';
 import { Workbench } from '../components/Workbench';
 import { useConnection } from '../connection';
 import { call, type ShownError } from '../errors';
-import { STEP_LABELS } from '../format';
+import { STEP_LABELS, agentLabel } from '../format';
 import { useWatch } from '../useWatch';
 import { NotFoundPage } from './NotFoundPage';
 
