@@ -4,6 +4,7 @@
  * Every variable has a default that works on a developer machine with the local Postgres and the
  * Temporal dev server started by `scripts/start.sh`.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from './confinement/policy';
@@ -110,6 +111,37 @@ const schema = z.object({
    * a byte while streaming; past it the agent gets 504 and the turn ends with a one-sentence error.
    */
   MODEL_REQUEST_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3_600).default(120),
+  /**
+   * What this worker process does (docs/DEPLOYMENT.md), comma-separated: `orchestration` (the
+   * workflows and the activities that touch only Postgres and Temporal, on TEMPORAL_TASK_QUEUE) and
+   * `sandbox_host` (every activity on a sandbox it holds, on its own task queue). Both by default.
+   */
+  WORKER_ROLES: z
+    .string()
+    .regex(/^(orchestration|sandbox_host)(,(orchestration|sandbox_host))?$/, 'must be orchestration, sandbox_host or both, comma-separated')
+    .default('orchestration,sandbox_host'),
+  /** Stable id of this sandbox host (letters, digits, `.`, `_`, `-`); default the machine's host name. Keep it across restarts: its sandboxes are found by it. */
+  SANDBOX_HOST_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit')
+    .default(
+      os
+        .hostname()
+        .replace(/[^A-Za-z0-9._-]/g, '-')
+        .replace(/^[^A-Za-z0-9]+/, '')
+        .slice(0, 63) || 'sandbox-host',
+    ),
+  /** Most sandboxes this host holds at once (every state but destroyed and lost); placement skips a full host. */
+  SANDBOX_HOST_CAPACITY: z.coerce.number().int().min(1).max(100_000).default(200),
+  /** Seconds between two heartbeats of a sandbox host; it counts as live while seen within three. */
+  SANDBOX_HOST_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(3_600).default(10),
+  /** Seconds a sandbox host may go unseen before its sandboxes are recorded `lost` and their tasks `error` (src/hosts/lostHosts.ts). */
+  SANDBOX_HOST_LOST_AFTER: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(30 * 86_400)
+    .default(900),
   /** Comma-separated names of variables passed into sandboxes (e.g. an agent's API key); nothing else is. */
   SANDBOX_PASS_ENV: z
     .string()
@@ -117,7 +149,20 @@ const schema = z.object({
     .optional(),
 });
 
+/** One sandbox host's identity and limits (src/hosts). */
+export interface SandboxHostConfig {
+  id: string;
+  capacity: number;
+  /** Seconds. */
+  heartbeatSeconds: number;
+  /** Seconds unseen before its sandboxes are `lost`. */
+  lostAfterSeconds: number;
+}
+
 export interface AppConfig {
+  /** The worker's roles (WORKER_ROLES). */
+  workerRoles: { orchestration: boolean; sandboxHost: boolean };
+  sandboxHost: SandboxHostConfig;
   databaseUrl: string;
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   port: number;
@@ -157,7 +202,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new Error(`invalid configuration: ${detail}`);
   }
   const c = parsed.data;
+  const roles = c.WORKER_ROLES.split(',');
   return {
+    workerRoles: { orchestration: roles.includes('orchestration'), sandboxHost: roles.includes('sandbox_host') },
+    sandboxHost: {
+      id: c.SANDBOX_HOST_ID,
+      capacity: c.SANDBOX_HOST_CAPACITY,
+      heartbeatSeconds: c.SANDBOX_HOST_HEARTBEAT_SECONDS,
+      lostAfterSeconds: c.SANDBOX_HOST_LOST_AFTER,
+    },
     databaseUrl: c.DATABASE_URL,
     temporal: {
       address: c.TEMPORAL_ADDRESS,

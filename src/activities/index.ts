@@ -1,30 +1,67 @@
 /**
- * Every activity the worker registers, built from one set of dependencies: the worker process and the
- * test services compose them here, so both run exactly the same activities.
+ * Every activity the workers register, built from one set of dependencies, and split by where it
+ * runs (docs/DEPLOYMENT.md#worker-roles): the orchestration worker runs the ones that touch only
+ * Postgres and Temporal on the shared task queue; a sandbox host runs the ones that touch a sandbox,
+ * {@link SANDBOX_HOST_ACTIVITY_NAMES}, on its own queue. The worker process and the test services
+ * compose them here, so both run exactly the same activities.
  */
 import type { ProvisionActivities } from '../workflows/provisionTask.contract';
 import type { KillActivities } from '../workflows/killTask.contract';
 import type { WorkbenchActivities } from '../workflows/workbenchSession.contract';
 import type { SandboxLifecycleActivities } from '../workflows/sandboxLifecycle.contract';
+import type { SandboxPlacementActivities } from '../workflows/sandboxHosts.contract';
 import { createSandboxLifecycleActivities, type LifecycleActivityDeps } from './sandboxLifecycle.activities';
 import { createProvisionActivities, type ActivityDeps } from './provisionTask.activities';
 import { createKillActivities, type KillActivityDeps } from './killTask.activities';
 import { createStepProgressReporter } from './progress';
+import { createSandboxPlacementActivities } from './sandboxHosts.activities';
 import { createWorkbenchActivities, type SessionActivityDeps } from './workbenchSession.activities';
 
 /**
  * What every activity is built from, together: Prisma, the providers, the notifier, the Temporal
- * client (progress signals, tab and lifecycle signals, kill's cancellation), the logger and the idle
- * stop setting. The step progress reporter is made here from the client.
+ * client (progress signals, tab and lifecycle signals, kill's cancellation), the logger, the idle
+ * stop setting and this host's id. The step progress reporter is made here from the client.
  */
 export interface WorkerActivityDeps extends Omit<ActivityDeps, 'progress'>, SessionActivityDeps, KillActivityDeps, LifecycleActivityDeps {}
 
-/** The activities of provisionTask, workbenchSession, killTask and sandboxLifecycle, as one object for `Worker.create`. */
-export function createWorkerActivities(deps: WorkerActivityDeps): ProvisionActivities & WorkbenchActivities & KillActivities & SandboxLifecycleActivities {
+/** All activities of the four workflows and of placement. */
+export type AllActivities = ProvisionActivities & WorkbenchActivities & KillActivities & SandboxLifecycleActivities & SandboxPlacementActivities;
+
+/** The activities that act on a sandbox: scheduled on the task queue of the host that holds it. */
+export const SANDBOX_HOST_ACTIVITY_NAMES = [
+  'createSandbox',
+  'ensureAgent',
+  'createSession',
+  'openAgentSession',
+  'promptAgent',
+  'endAgentSession',
+  'stopSandbox',
+  'resumeSandbox',
+  'destroySandbox',
+] as const satisfies ReadonlyArray<keyof AllActivities>;
+
+type HostActivityName = (typeof SANDBOX_HOST_ACTIVITY_NAMES)[number];
+export type SandboxHostActivities = Pick<AllActivities, HostActivityName>;
+export type OrchestrationActivities = Omit<AllActivities, HostActivityName>;
+
+function createAllActivities(deps: WorkerActivityDeps): AllActivities {
+  const progress = createStepProgressReporter(deps.temporal, deps.logger);
   return {
     ...createSandboxLifecycleActivities(deps),
-    ...createProvisionActivities({ ...deps, progress: createStepProgressReporter(deps.temporal, deps.logger) }),
+    ...createProvisionActivities({ ...deps, progress }),
     ...createWorkbenchActivities(deps),
     ...createKillActivities(deps),
+    ...createSandboxPlacementActivities({ prisma: deps.prisma, progress }),
   };
+}
+
+/**
+ * The activities split by role: `orchestration` for the shared queue, `sandboxHost` for the host's own.
+ * @param deps.hostId the host whose sandboxes `sandboxHost` acts on (the orchestration ones ignore it).
+ */
+export function createWorkerActivities(deps: WorkerActivityDeps): { orchestration: OrchestrationActivities; sandboxHost: SandboxHostActivities } {
+  const all = createAllActivities(deps);
+  const hostNames = new Set<string>(SANDBOX_HOST_ACTIVITY_NAMES);
+  const pick = (keep: (name: string) => boolean) => Object.fromEntries(Object.entries(all).filter(([name]) => keep(name)));
+  return { orchestration: pick((n) => !hostNames.has(n)) as OrchestrationActivities, sandboxHost: pick((n) => hostNames.has(n)) as SandboxHostActivities };
 }

@@ -13,7 +13,7 @@ import { closeSessionSignal } from '../workflows/workbenchSession.contract';
 import { sandboxDestroyedSignal, sandboxLifecycleWorkflowId } from '../workflows/sandboxLifecycle.contract';
 import { signalUnlessEnded } from '../temporal/client';
 import { withKeepAliveHeartbeat } from './progress';
-import { providerFor } from './sandboxAccess';
+import { assertOnThisHost, providerFor } from './sandboxAccess';
 
 export interface KillActivityDeps {
   prisma: PrismaClient;
@@ -21,6 +21,8 @@ export interface KillActivityDeps {
   notifier: TaskEventNotifier;
   temporal: Client;
   logger: Logger;
+  /** This sandbox host's id: `destroySandbox` refuses a sandbox it does not hold (./sandboxAccess.ts). */
+  hostId: string;
 }
 
 export function createKillActivities(deps: KillActivityDeps): KillActivities {
@@ -67,7 +69,7 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
       const rows = await prisma.sandbox.findMany({ where: { taskId, state: { not: 'destroyed' } } });
       for (const row of rows) {
         // Marked first: a provisioning activity still in flight sees it when its provider call returns
-        // and destroys what it made (src/activities/createProvisionActivities.ts), so nothing outlives the kill.
+        // and destroys what it made (src/activities/provisionTask.activities.ts), so nothing outlives the kill.
         await prisma.sandbox.update({ where: { id: row.id }, data: { state: 'destroyed', agentEndpoint: null } });
         await prisma.task.updateMany({ where: { id: taskId, activeSandboxId: row.id }, data: { sandboxState: 'destroyed' } });
         const provider = providerFor(deps.providers, row.providerId);
@@ -77,6 +79,27 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
         await signalUnlessEnded(deps.temporal, sandboxLifecycleWorkflowId(row.id), (h) => h.signal(sandboxDestroyedSignal));
       }
       return { destroyed: rows.length };
+    },
+
+    async markSandboxesDestroyed({ taskId }) {
+      const rows = await prisma.sandbox.findMany({ where: { taskId, state: { not: 'destroyed' } }, include: { host: { select: { taskQueue: true, lostAt: true } } } });
+      for (const row of rows) {
+        // Marked first: a provisioning activity still in flight sees it when its provider call returns
+        // and destroys what it made (src/activities/provisionTask.activities.ts), so nothing outlives the kill.
+        await prisma.sandbox.update({ where: { id: row.id }, data: { state: 'destroyed', agentEndpoint: null } });
+        await prisma.task.updateMany({ where: { id: taskId, activeSandboxId: row.id }, data: { sandboxState: 'destroyed' } });
+        await signalUnlessEnded(deps.temporal, sandboxLifecycleWorkflowId(row.id), (h) => h.signal(sandboxDestroyedSignal));
+      }
+      // A lost host's sandboxes cannot be reached; if it comes back, it removes them itself (src/recovery/sandboxAgents.ts).
+      return { sandboxes: rows.map((r) => ({ sandboxId: r.id, taskQueue: r.host && !r.host.lostAt && r.state !== 'lost' ? r.host.taskQueue : null })) };
+    },
+
+    async destroySandbox({ sandboxId }) {
+      const row = await prisma.sandbox.findUniqueOrThrow({ where: { id: sandboxId } });
+      assertOnThisHost(row, deps.hostId);
+      const provider = providerFor(deps.providers, row.providerId);
+      const handle = handleOfStored(row) ?? (await provider.resumeSandbox(row.id));
+      if (handle) await withKeepAliveHeartbeat(() => provider.destroySandbox(handle));
     },
 
     async markKilled({ taskId, dedupeKey, summary, outcome = 'killed' }) {

@@ -20,7 +20,7 @@ import type { TaskEventNotifier } from '../db/notifier';
 import type { ProvisionActivities } from '../workflows/provisionTask.contract';
 import { asActivityErrors } from './errors';
 import { withKeepAliveHeartbeat, type StepProgressReporter } from './progress';
-import { loadSandbox, providerFor } from './sandboxAccess';
+import { assertOnThisHost, loadSandbox, providerFor } from './sandboxAccess';
 
 export interface ActivityDeps {
   prisma: PrismaClient;
@@ -28,6 +28,8 @@ export interface ActivityDeps {
   notifier: TaskEventNotifier;
   progress: StepProgressReporter;
   logger: Logger;
+  /** This sandbox host's id: the step activities on a sandbox refuse one it does not hold (./sandboxAccess.ts). */
+  hostId: string;
   /** Issues an agent's egress token (src/egress/sandboxEgress.ts); without it agents start with no model access. */
   egress?: EgressIssuer;
 }
@@ -106,7 +108,7 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
       });
     },
 
-    async createSandbox({ taskId }) {
+    async createSandbox({ taskId, sandboxId }) {
       return asActivityErrors(async () => {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         refuseIfKilled(task);
@@ -114,11 +116,19 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
         if (!branchName) throw ApplicationFailure.nonRetryable('task has no branch yet', 'SandboxBroken');
         const provider = providerOf(task.providerId);
         const report = deps.progress('init_create_sandbox');
-        await report('starting', 'looking for an existing sandbox');
-        // The row is written before the provider acts, so whatever the provider makes is findable by its key.
-        const existing = await prisma.sandbox.findFirst({ where: { taskId, providerId: provider.id, state: { not: 'destroyed' } }, orderBy: { createdAt: 'desc' } });
-        const row = existing ?? (await prisma.sandbox.create({ data: { id: randomUUID(), taskId, providerId: provider.id, state: 'creating' } }));
-        await prisma.task.update({ where: { id: taskId }, data: { sandboxState: row.state } });
+        // The row is written before the provider acts (by placement, src/hosts/placement.ts), so whatever
+        // the provider makes is findable by its key.
+        await report('starting', sandboxId ? `preparing the sandbox on host ${deps.hostId}` : 'looking for an existing sandbox');
+        let row;
+        if (sandboxId) {
+          row = await prisma.sandbox.findUniqueOrThrow({ where: { id: sandboxId } });
+          assertOnThisHost(row, deps.hostId);
+        } else {
+          // A run started before placement existed: its sandbox goes to the host that runs this.
+          const existing = await prisma.sandbox.findFirst({ where: { taskId, providerId: provider.id, state: { notIn: ['destroyed', 'lost'] } }, orderBy: { createdAt: 'desc' } });
+          row = existing ?? (await prisma.sandbox.create({ data: { id: randomUUID(), taskId, providerId: provider.id, state: 'creating', hostId: deps.hostId } }));
+          await prisma.task.update({ where: { id: taskId }, data: { sandboxState: row.state } });
+        }
         const handle = await withKeepAliveHeartbeat(() => provider.createSandbox({ sandboxKey: row.id, repository: task.repository, branchName }, report));
         await unlessKilled(row.id, provider, handle);
         await prisma.sandbox.update({
@@ -133,7 +143,7 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
     async ensureAgent({ taskId, sandboxId }) {
       return asActivityErrors(async () => {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
-        const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
+        const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId, deps.hostId);
         const egress = deps.egress?.({ sandboxId, workspaceId: task.workspaceId });
         const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(handle, deps.progress('init_ensure_agent'), { egress }));
         await unlessKilled(sandboxId, provider, handle);
@@ -150,7 +160,7 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
     async createSession({ taskId, sandboxId }) {
       return asActivityErrors(async () => {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
-        const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
+        const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId, deps.hostId);
         const session = await withKeepAliveHeartbeat(() =>
           provider.createSession(handle, { agent: task.agentType, sessionKey: INITIAL_SESSION_KEY }, deps.progress('init_create_session')),
         );

@@ -27,6 +27,8 @@ export interface LifecycleActivityDeps {
   notifier: TaskEventNotifier;
   temporal: Client;
   logger: Logger;
+  /** This sandbox host's id: stop and resume refuse a sandbox it does not hold (./sandboxAccess.ts). */
+  hostId: string;
   /** Idle stop after this long without a turn, in ms; 0 = never (SANDBOX_IDLE_STOP_MINUTES). */
   idleStopMs: number;
   /** Issues a woken agent's egress token (src/egress/sandboxEgress.ts); without it agents start with no model access. */
@@ -56,7 +58,7 @@ export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): S
   /** The sandbox with its provider and handle, or null when its row is gone or destroyed. */
   const loadLive = async (sandboxId: string): Promise<LoadedSandbox | null> => {
     const row = await prisma.sandbox.findUnique({ where: { id: sandboxId } });
-    return row && row.state !== 'destroyed' ? withProvider(deps.providers, row) : null;
+    return row && row.state !== 'destroyed' ? withProvider(deps.providers, row, deps.hostId) : null;
   };
 
   const lifecycleInput = (taskId: string, sandboxId: string): SandboxLifecycleInput => ({ taskId, sandboxId, idleStopMs: deps.idleStopMs });

@@ -34,6 +34,8 @@ export interface SessionActivityDeps {
   notifier: TaskEventNotifier;
   temporal: Client;
   logger: Logger;
+  /** This sandbox host's id: a tab's sandbox activities refuse a sandbox it does not hold (./sandboxAccess.ts). */
+  hostId: string;
   /** The egress proxy's recent model failures (src/egress/failures.ts): a turn they break ends with one sentence saying why. */
   modelFailures?: RecentModelFailures;
 }
@@ -73,7 +75,7 @@ export function createWorkbenchActivities(deps: SessionActivityDeps): WorkbenchA
   const sessionWithSandbox = async (sessionId: string) => {
     const session = await prisma.workbenchSession.findUniqueOrThrow({ where: { id: sessionId } });
     if (!session.sandboxId) throw new Error(`tab ${sessionId} has no sandbox yet`);
-    return { session, ...(await loadSandbox(prisma, deps.providers, session.sandboxId)) };
+    return { session, ...(await loadSandbox(prisma, deps.providers, session.sandboxId, deps.hostId)) };
   };
 
   return {
@@ -105,7 +107,7 @@ export function createWorkbenchActivities(deps: SessionActivityDeps): WorkbenchA
     async openAgentSession({ sessionId, sandboxId, restarted }) {
       return asActivityErrors(async () => {
         const session = await prisma.workbenchSession.findUniqueOrThrow({ where: { id: sessionId } });
-        const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId);
+        const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId, deps.hostId);
         await assertAgentUsable(row, provider, handle);
         const opened = await withKeepAliveHeartbeat(() =>
           provider.createSession(handle, { agent: session.agent, sessionKey: session.sessionKey, model: session.model ?? undefined }, async (subStep, message) => {
@@ -195,8 +197,8 @@ export function createWorkbenchActivities(deps: SessionActivityDeps): WorkbenchA
       const session = await prisma.workbenchSession.findUniqueOrThrow({ where: { id: sessionId } });
       if (!session.sandboxId) return;
       const sandbox = await prisma.sandbox.findUnique({ where: { id: session.sandboxId } });
-      if (!sandbox || sandbox.state === 'destroyed') return;
-      const { provider, handle } = await loadSandbox(prisma, deps.providers, session.sandboxId);
+      if (!sandbox || sandbox.state === 'destroyed' || sandbox.state === 'lost') return;
+      const { provider, handle } = await loadSandbox(prisma, deps.providers, session.sandboxId, deps.hostId);
       await provider.endSession(handle, session.sessionKey);
     },
 

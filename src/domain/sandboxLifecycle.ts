@@ -7,6 +7,7 @@
  *   creating --agent healthy--> ready --idle / stop--> stopping --> stopped --use / resume--> resuming --> ready
  *   ready --agent found dead (reconcile, or a turn)--> stopped
  *   resuming --files gone--> lost
+ *   any but destroyed --its host unseen for SANDBOX_HOST_LOST_AFTER--> lost
  *   any --kill / archive--> destroyed
  */
 
@@ -24,7 +25,9 @@ export type SandboxStateReason =
   /** A tab needed the agent (a message, opening or retrying a tab). */
   | 'use'
   /** Its files are gone; it cannot be resumed. */
-  | 'files_gone';
+  | 'files_gone'
+  /** Its sandbox host was unseen for SANDBOX_HOST_LOST_AFTER (src/hosts/lostHosts.ts). */
+  | 'host_lost';
 
 /** One sentence per state, for the page and the `sandbox.state` event's `message`. */
 export const SANDBOX_STATE_MESSAGES: Record<SandboxState, string> = {
@@ -33,7 +36,7 @@ export const SANDBOX_STATE_MESSAGES: Record<SandboxState, string> = {
   stopping: 'Putting the sandbox to sleep.',
   stopped: 'Sandbox asleep, it wakes when you send a message.',
   resuming: 'Waking the sandbox…',
-  lost: 'The sandbox is gone; its files could not be found.',
+  lost: 'The sandbox is gone; its files or its host were lost.',
   destroyed: 'The sandbox was removed.',
   error: 'The sandbox failed.',
 };

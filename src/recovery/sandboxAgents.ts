@@ -3,7 +3,11 @@
  * worker start and then periodically; one whose sandbox-agent does not run (crashed, killed by its
  * memory limit, lost in a reboot or a restart of the start command) is reported to its lifecycle run,
  * which records it `stopped` with a `sandbox.state` event. So a task never sits `running` with nothing
- * behind it, and the next use wakes it. Only sandboxes this worker's providers hold are checked.
+ * behind it, and the next use wakes it. Only sandboxes of this sandbox host are checked (src/hosts).
+ *
+ * At its start a host also takes care of what happened while it was away ({@link adoptAndCleanUp}):
+ * it adopts the sandboxes made before sandbox hosts existed whose files it holds, and removes the files
+ * of its sandboxes that were destroyed (a kill that could not reach it) or recorded lost meanwhile.
  *
  * The pass at worker start also starts the lifecycle run of every such sandbox that has none (a task
  * provisioned before the lifecycle existed, or whose run was terminated), so each gets its idle timer.
@@ -18,7 +22,10 @@ export interface ReconcileOptions {
   prisma: PrismaClient;
   providers: ProviderRegistry;
   temporal: Client;
+  /** The shared (orchestration) task queue: lifecycle runs are started there. */
   taskQueue: string;
+  /** This sandbox host's id: only its sandboxes are checked. */
+  hostId: string;
   logger: Logger;
   /** Idle stop setting handed to a lifecycle run this starts (ms; 0 = never). */
   idleStopMs: number;
@@ -31,7 +38,7 @@ export interface ReconcileOptions {
  */
 export async function reconcileSandboxes(opts: ReconcileOptions & { ensureLifecycleRuns?: boolean }): Promise<string[]> {
   const rows = await opts.prisma.sandbox.findMany({
-    where: { state: 'ready', providerSandboxId: { not: null }, directory: { not: null }, task: { status: { in: ['running', 'idle'] } } },
+    where: { hostId: opts.hostId, state: 'ready', providerSandboxId: { not: null }, directory: { not: null }, task: { status: { in: ['running', 'idle'] } } },
     select: { id: true, taskId: true, providerId: true, providerSandboxId: true, directory: true, agentEndpoint: true, details: true },
   });
   const dead: string[] = [];
@@ -80,4 +87,38 @@ export function runSandboxReconciler(opts: ReconcileOptions & { intervalMs: numb
     clearInterval(timer);
     await running;
   };
+}
+
+/**
+ * At a host's start: adopts the sandboxes with no host whose files this host's providers hold (made
+ * before sandbox hosts existed), and removes the files of this host's sandboxes recorded `destroyed`
+ * or `lost` since `since` (while it was away: a kill that could not reach it, the lost-host sweep).
+ * @param since the host's last heartbeat before this start (null: a new host, nothing to clean).
+ * @returns how many were adopted and removed.
+ */
+export async function adoptAndCleanUp(
+  opts: Pick<ReconcileOptions, 'prisma' | 'providers' | 'hostId' | 'logger'> & { since: Date | null },
+): Promise<{ adopted: number; removed: number }> {
+  const { prisma, providers, hostId, logger } = opts;
+  let adopted = 0;
+  const orphans = await prisma.sandbox.findMany({ where: { hostId: null, state: { not: 'destroyed' }, directory: { not: null } } });
+  for (const row of orphans) {
+    const handle = handleOfStored(row);
+    if (!handle || !providers.get(row.providerId)?.holds(handle)) continue;
+    adopted += (await prisma.sandbox.updateMany({ where: { id: row.id, hostId: null }, data: { hostId } })).count;
+  }
+  let removed = 0;
+  if (opts.since) {
+    const gone = await prisma.sandbox.findMany({ where: { hostId, state: { in: ['destroyed', 'lost'] }, updatedAt: { gte: opts.since } } });
+    for (const row of gone) {
+      const provider = providers.get(row.providerId);
+      const handle = provider ? await provider.resumeSandbox(row.id) : null;
+      if (!provider || !handle) continue;
+      await provider.destroySandbox(handle);
+      removed++;
+      logger.info({ sandboxId: row.id, state: row.state }, 'removed a sandbox that was released while this host was away');
+    }
+  }
+  if (adopted > 0) logger.info({ adopted, hostId }, 'adopted sandboxes made before sandbox hosts');
+  return { adopted, removed };
 }

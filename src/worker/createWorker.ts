@@ -1,29 +1,47 @@
 /**
- * Builds the Temporal worker that runs `provisionTask`, `workbenchSession`, `killTask` and their activities on one task queue.
+ * Builds the Temporal workers of a worker process (docs/DEPLOYMENT.md#worker-roles): the orchestration
+ * worker (the workflows `provisionTask`, `workbenchSession`, `killTask`, `sandboxLifecycle` and the
+ * activities that touch only Postgres and Temporal, on the shared task queue), and the sandbox host's
+ * worker (activities only, on the host's own queue).
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
-import type { ProvisionActivities } from '../workflows/provisionTask.contract';
-import type { KillActivities } from '../workflows/killTask.contract';
-import type { WorkbenchActivities } from '../workflows/workbenchSession.contract';
+import type { OrchestrationActivities, SandboxHostActivities } from '../activities';
 
-export interface ProvisionWorkerOptions {
+interface CommonOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  activities: ProvisionActivities & WorkbenchActivities & KillActivities;
-  /** A prebuilt workflow bundle (tests bundle once per run); without it the worker bundles src/workflows. */
-  workflowBundle?: { codePath: string };
 }
 
-export async function createWorker(opts: ProvisionWorkerOptions): Promise<Worker> {
+/** On shutdown (SIGINT/SIGTERM) in-flight activities get this long to finish; then they are cancelled and, being idempotent, retried. */
+const SHUTDOWN_GRACE = '20s';
+
+/**
+ * The orchestration worker on the shared queue.
+ * @param opts.activities the orchestration activities; with both roles in one process, the host's
+ *   too, for runs recorded before sandbox hosts (they schedule every activity on the shared queue).
+ * @param opts.workflowBundle a prebuilt workflow bundle (tests bundle once per run); without it src/workflows is bundled.
+ */
+export async function createOrchestrationWorker(
+  opts: CommonOptions & { activities: OrchestrationActivities & Partial<SandboxHostActivities>; workflowBundle?: { codePath: string } },
+): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     activities: { ...opts.activities },
-    // On shutdown (SIGINT/SIGTERM) in-flight activities get this long to finish; after that they are
-    // cancelled and, being idempotent, retried by another worker.
-    shutdownGraceTime: '20s',
+    shutdownGraceTime: SHUTDOWN_GRACE,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+  });
+}
+
+/** A sandbox host's worker: the sandbox activities only, on the host's own task queue (src/hosts/registry.ts). */
+export async function createSandboxHostWorker(opts: CommonOptions & { activities: SandboxHostActivities }): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    activities: { ...opts.activities },
+    shutdownGraceTime: SHUTDOWN_GRACE,
   });
 }

@@ -1,12 +1,16 @@
 /**
- * Worker process: polls the task queue and runs `provisionTask` and its activities.
+ * Worker process (docs/DEPLOYMENT.md#worker-roles), in one or both roles (WORKER_ROLES):
+ * - `orchestration`: polls the shared task queue with the workflows and the activities that touch only
+ *   Postgres and Temporal; sweeps for tasks whose provisioning run was never started
+ *   (src/recovery/unstartedTasks.ts) and for sandbox hosts gone too long (src/hosts/lostHosts.ts).
+ * - `sandbox_host`: registers as sandbox host SANDBOX_HOST_ID and polls its own task queue with every
+ *   activity on a sandbox it holds; runs the egress proxy of its sandboxes and reconciles their agents
+ *   (src/recovery/sandboxAgents.ts).
  * Several worker processes may run against one Temporal namespace and one database.
  * Stops on SIGINT/SIGTERM (the Temporal runtime drains in-flight tasks first).
- * Also sweeps for tasks whose provisioning run was never started (src/recovery/unstartedTasks.ts) and
- * reconciles sandboxes whose agent is gone (src/recovery/sandboxAgents.ts).
  */
 import { NativeConnection } from '@temporalio/worker';
-import { createWorkerActivities } from '../activities';
+import { createWorkerActivities, type OrchestrationActivities, type SandboxHostActivities } from '../activities';
 import { loadConfig } from '../config';
 import { assertConfinementAvailable, type ConfinementUnavailableError } from '../confinement/hostCheck';
 import { createPrismaClient } from '../db/prisma';
@@ -15,68 +19,95 @@ import { createProviders } from '../providers/registry';
 import { pgNotifier } from '../db/notifier';
 import { createTemporalClient } from '../temporal/client';
 import { runUnstartedTaskSweeper } from '../recovery/unstartedTasks';
-import { runSandboxReconciler } from '../recovery/sandboxAgents';
-import { createWorker } from './createWorker';
-import { startSandboxHostEgress } from '../egress/sandboxEgress';
+import { runLostHostSweeper } from '../hosts/lostHosts';
+import { startSandboxHost, type RunningSandboxHost } from '../hosts/sandboxHost';
+import { createOrchestrationWorker } from './createWorker';
+
+/** The recovery sweeps' cadence, ms: unstarted tasks older than this are started, and lost hosts are looked for as often. */
+const SWEEP_INTERVAL_MS = 30_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('worker', config.logLevel);
-  if (config.confinement.isolation === 'none') {
-    logger.warn('SANDBOX_ISOLATION=none: local sandboxes run UNCONFINED, with access to this host (development only; docs/SECURITY.md)');
-  } else {
-    // Refuses to start rather than run sandboxes unconfined.
-    await assertConfinementAvailable(config.confinement).catch((err: Error) => {
-      logger.fatal({ missing: (err as ConfinementUnavailableError).missing }, err.message);
-      process.exit(1);
-    });
+  const roles = config.workerRoles;
+  if (roles.sandboxHost) {
+    if (config.confinement.isolation === 'none') {
+      logger.warn('SANDBOX_ISOLATION=none: local sandboxes run UNCONFINED, with access to this host (development only; docs/SECURITY.md)');
+    } else {
+      // Refuses to start rather than run sandboxes unconfined.
+      await assertConfinementAvailable(config.confinement).catch((err: Error) => {
+        logger.fatal({ missing: (err as ConfinementUnavailableError).missing }, err.message);
+        process.exit(1);
+      });
+    }
+    if (!config.credentialsKey) logger.warn('CREDENTIALS_ENCRYPTION_KEY is not set: no workspace key can be used, so real agents get no model access');
   }
   const prisma = createPrismaClient(config.databaseUrl);
   const client = await createTemporalClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const providers = createProviders(config, logger);
-  // The sandboxes' one way to their model API (and, by policy, elsewhere): src/egress.
-  const egress = await startSandboxHostEgress({
-    prisma,
-    notifier: pgNotifier,
-    logger,
-    credentialsKey: config.credentialsKey,
-    defaults: config.egress.defaultPolicy,
-    modelOrigins: config.egress.modelOrigins,
-    modelTimeoutMs: config.egress.modelTimeoutMs,
-    sandboxRoot: config.sandboxRoot,
-  });
-  if (!config.credentialsKey) logger.warn('CREDENTIALS_ENCRYPTION_KEY is not set: no workspace key can be used, so real agents get no model access');
-  const activities = createWorkerActivities({
-    prisma,
-    providers,
-    notifier: pgNotifier,
-    temporal: client,
-    logger,
-    idleStopMs: config.sandboxLifecycle.idleStopMs,
-    egress: egress.issuer,
-    modelFailures: egress.proxy.failures,
-  });
-  const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, activities });
-  logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker polling');
-  // Tasks whose row committed but whose run was never started (the API died in between) get started.
-  const stopSweeper = runUnstartedTaskSweeper({ prisma, temporal: client, taskQueue: config.temporal.taskQueue, logger, minAgeMs: 30_000, intervalMs: 30_000 });
-  // Sandboxes whose agent died while no worker watched (a reboot, a crash) are recorded stopped now, then checked periodically.
-  const stopReconciler = runSandboxReconciler({
-    prisma,
-    providers,
-    temporal: client,
-    taskQueue: config.temporal.taskQueue,
-    logger,
-    idleStopMs: config.sandboxLifecycle.idleStopMs,
-    intervalMs: config.sandboxLifecycle.reconcileIntervalMs,
+  const orchestrationQueue = config.temporal.taskQueue;
+
+  const host: RunningSandboxHost | null = roles.sandboxHost
+    ? await startSandboxHost({
+        prisma,
+        notifier: pgNotifier,
+        temporal: client,
+        connection,
+        namespace: config.temporal.namespace,
+        orchestrationQueue,
+        host: config.sandboxHost,
+        providers,
+        logger,
+        idleStopMs: config.sandboxLifecycle.idleStopMs,
+        reconcileIntervalMs: config.sandboxLifecycle.reconcileIntervalMs,
+        // The sandboxes' one way to their model API (and, by policy, elsewhere): src/egress.
+        egress: {
+          credentialsKey: config.credentialsKey,
+          defaults: config.egress.defaultPolicy,
+          modelOrigins: config.egress.modelOrigins,
+          modelTimeoutMs: config.egress.modelTimeoutMs,
+          sandboxRoot: config.sandboxRoot,
+        },
+      })
+    : null;
+
+  let stopOrchestration = async () => {};
+  let orchestrationRun: Promise<void> = Promise.resolve();
+  if (roles.orchestration) {
+    const activities: OrchestrationActivities & Partial<SandboxHostActivities> = host
+      ? // Both roles: the host's activities on the shared queue too, for runs recorded before sandbox hosts.
+        { ...createWorkerActivities(host.activityDeps).orchestration, ...host.activities }
+      : createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger, idleStopMs: config.sandboxLifecycle.idleStopMs, hostId: '' }).orchestration;
+    const worker = await createOrchestrationWorker({ connection, namespace: config.temporal.namespace, taskQueue: orchestrationQueue, activities });
+    logger.info({ taskQueue: orchestrationQueue, address: config.temporal.address }, 'orchestration worker polling');
+    // Tasks whose row committed but whose run was never started (the API died in between) get started.
+    const stopSweeper = runUnstartedTaskSweeper({ prisma, temporal: client, taskQueue: orchestrationQueue, logger, minAgeMs: SWEEP_INTERVAL_MS, intervalMs: SWEEP_INTERVAL_MS });
+    const stopLostHosts = runLostHostSweeper({
+      prisma,
+      notifier: pgNotifier,
+      temporal: client,
+      orchestrationQueue,
+      lostAfterSeconds: config.sandboxHost.lostAfterSeconds,
+      logger,
+      intervalMs: SWEEP_INTERVAL_MS,
+    });
+    orchestrationRun = worker.run();
+    stopOrchestration = async () => {
+      await stopLostHosts();
+      await stopSweeper();
+    };
+  }
+  // Both workers stop on SIGINT/SIGTERM (the SDK's default shutdown signals); then the rest is closed.
+  const shutdown = new Promise<void>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
   });
   try {
-    await worker.run();
+    // The Temporal runtime shuts every worker down on those signals; a host-only process waits for them itself.
+    await (roles.orchestration ? orchestrationRun : shutdown);
   } finally {
-    await stopReconciler();
-    await stopSweeper();
-    await egress.proxy.close();
+    await stopOrchestration();
+    await host?.stop();
     await connection.close();
     await client.connection.close();
     await prisma.$disconnect();

@@ -22,8 +22,16 @@ export interface KillActivities {
   cancelProvisioning(input: { taskId: string }): Promise<{ wasRunning: boolean }>;
   /** Closes every open tab of the task; their runs end their agent sessions. */
   closeTaskSessions(input: { taskId: string }): Promise<{ closed: number }>;
-  /** Stops and removes every sandbox of the task. */
+  /** Stops and removes every sandbox of the task, on the worker that runs it (runs recorded before sandbox hosts). */
   destroyTaskSandboxes(input: { taskId: string }): Promise<{ destroyed: number }>;
+  /**
+   * Records every sandbox of the task `destroyed` (so a provisioning activity in flight removes what it
+   * makes) and ends their lifecycle runs; on the shared queue.
+   * @returns each with its host's task queue, or null when its host was lost (nothing to reach there).
+   */
+  markSandboxesDestroyed(input: { taskId: string }): Promise<{ sandboxes: Array<{ sandboxId: string; taskQueue: string | null }> }>;
+  /** Stops and removes sandbox `sandboxId` (already recorded destroyed); on its host's task queue. */
+  destroySandbox(input: { sandboxId: string }): Promise<void>;
   /**
    * Records the run's outcome (once): `killed` with a `task.kill` event (the default, and all a run
    * recorded before `outcome` existed), or `archived` with a `task.archive` event. A kill never

@@ -9,22 +9,43 @@
  * commands in the same order, only the last activity's argument differs (it records `archived` with a
  * `task.archive` event), so runs recorded before `outcome` existed replay unchanged.
  */
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { KillActivities, KillTaskInput } from './killTask.contract';
 import { MIRROR_ACTIVITY_OPTIONS } from './policies';
+import { SANDBOX_HOSTS_PATCH } from './sandboxHosts.contract';
+import { describeActivityFailure } from './failures';
 
-const { cancelProvisioning, closeTaskSessions, destroyTaskSandboxes, markKilled } = proxyActivities<KillActivities>({
-  ...MIRROR_ACTIVITY_OPTIONS,
-  startToCloseTimeout: 5 * 60_000,
-  heartbeatTimeout: 30_000,
-});
+const KILL_ACTIVITY_OPTIONS = { ...MIRROR_ACTIVITY_OPTIONS, startToCloseTimeout: 5 * 60_000, heartbeatTimeout: 30_000 };
+const { cancelProvisioning, closeTaskSessions, destroyTaskSandboxes, markSandboxesDestroyed, markKilled } = proxyActivities<KillActivities>(KILL_ACTIVITY_OPTIONS);
+
+/**
+ * How long a kill waits for a sandbox's host to take the removal (ms): a host that is down keeps it
+ * waiting that long; then the kill completes without it, and the host removes the sandbox itself
+ * when it comes back (its row is `destroyed` already: src/recovery/sandboxAgents.ts).
+ */
+const HOST_DESTROY_WAIT_MS = 30 * 60_000;
+
+/**
+ * Removes the task's sandboxes: recorded destroyed on the shared queue, then each removed by its
+ * own host (runs recorded before sandbox hosts: all by the worker that takes the one activity).
+ */
+async function destroySandboxes(taskId: string): Promise<{ destroyed: number }> {
+  if (!patched(SANDBOX_HOSTS_PATCH)) return destroyTaskSandboxes({ taskId });
+  const { sandboxes } = await markSandboxesDestroyed({ taskId });
+  for (const { sandboxId, taskQueue } of sandboxes) {
+    if (taskQueue === null) continue; // its host was lost
+    const { destroySandbox } = proxyActivities<KillActivities>({ ...KILL_ACTIVITY_OPTIONS, taskQueue, scheduleToCloseTimeout: HOST_DESTROY_WAIT_MS });
+    await destroySandbox({ sandboxId }).catch((err) => log.warn('sandbox left for its host to remove', { sandboxId, error: describeActivityFailure(err).message }));
+  }
+  return { destroyed: sandboxes.length };
+}
 
 /** Runs the kill (or, with `outcome: 'archived'`, the archive) of task `input.taskId`. */
 export async function killTask(input: KillTaskInput): Promise<void> {
   const { taskId, outcome = 'killed' } = input;
   const provisioning = await cancelProvisioning({ taskId });
   const sessions = await closeTaskSessions({ taskId });
-  const sandboxes = await destroyTaskSandboxes({ taskId });
+  const sandboxes = await destroySandboxes(taskId);
   await markKilled({
     taskId,
     dedupeKey: `${workflowInfo().runId}:${outcome}`,

@@ -98,8 +98,12 @@ export interface ProvisionActivities {
   recordTransition(input: TransitionInput): Promise<{ seq: number }>;
   /** Step init_ensure_name: picks and reserves the task's title and branch. */
   ensureName(input: { taskId: string }): Promise<{ title: string; branchName: string }>;
-  /** Step init_create_sandbox: the sandbox with the repository on the task's branch. */
-  createSandbox(input: { taskId: string }): Promise<{ sandboxId: string; directory: string; provider: string }>;
+  /**
+   * Step init_create_sandbox, on the sandbox's host: the sandbox with the repository on the task's
+   * branch. `sandboxId`: the row placement made (runs recorded before placement give none, and the
+   * row is found or made here).
+   */
+  createSandbox(input: { taskId: string; sandboxId?: string }): Promise<{ sandboxId: string; directory: string; provider: string }>;
   /** Step init_ensure_agent: sandbox-agent running and healthy in the sandbox. */
   ensureAgent(input: { taskId: string; sandboxId: string }): Promise<{ endpoint: string }>;
   /** Step init_create_session: an agent session open in the repository's directory. */

@@ -1,16 +1,17 @@
 /**
  * `provisionTask`: provisions one task in the background after the API has committed its row.
  *
- * Steps, in order (status names: docs/PRODUCT.md#statuses): init_ensure_name -> init_create_sandbox -> init_ensure_agent
- * -> init_create_session -> running, then the sandbox's lifecycle run takes over (./sandboxLifecycle.ts); `error` on a failure no retry fixes, with a message naming the
- * step. Each step is one activity with its own timeout and retry policy (./policies.ts). Every
+ * Steps, in order (status names: docs/PRODUCT.md#statuses): init_ensure_name -> init_create_sandbox (placed on a
+ * sandbox host, then made there) -> init_ensure_agent -> init_create_session -> running, then the sandbox's lifecycle run takes over (./sandboxLifecycle.ts); `error` on a failure no retry fixes, with a message naming the
+ * step. Each step is one activity with its own timeout and retry policy (./policies.ts); the sandbox's
+ * steps run on the task queue of the host it was placed on (docs/DEPLOYMENT.md#placement). Every
  * transition runs the mirror activity, which writes the task row and a history event in one
  * transaction and notifies realtime clients.
  *
  * Workflow code only: no I/O. The `provisionState` query reads workflow memory; step activities report
  * their attempt and sub-step through the `stepProgress` signal.
  */
-import { ApplicationFailure, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { StepTiming } from '../domain/records';
 import { STEP_MESSAGES, type ProvisionStep, type TaskStatus } from '../domain/status';
 import {
@@ -27,6 +28,7 @@ import { describeActivityFailure, timeoutName } from './failures';
 import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, MIRROR_LOCAL_ACTIVITY_OPTIONS, STEP_ACTIVITY_OPTIONS } from './policies';
 import type { SandboxOutcome, WorkbenchActivities } from './workbenchSession.contract';
 import type { SandboxLifecycleActivities } from './sandboxLifecycle.contract';
+import { SANDBOX_HOSTS_PATCH, type SandboxPlacementActivities } from './sandboxHosts.contract';
 
 const { recordTransition } = proxyActivities<Pick<ProvisionActivities, 'recordTransition'>>(MIRROR_ACTIVITY_OPTIONS);
 const { recordTransition: recordTransitionLocally } = proxyLocalActivities<Pick<ProvisionActivities, 'recordTransition'>>(MIRROR_LOCAL_ACTIVITY_OPTIONS);
@@ -67,8 +69,8 @@ export const SANDBOX_LIFECYCLE_PATCH = 'start-sandbox-lifecycle';
 
 const now = () => new Date().toISOString(); // workflow time: deterministic on replay
 
-/** The provider step activities (the mirror write is proxied separately). */
-type StepActivities = Omit<ProvisionActivities, 'recordTransition'>;
+/** The provider step activities (the mirror write is proxied separately), and placement. */
+type StepActivities = Omit<ProvisionActivities, 'recordTransition'> & Pick<SandboxPlacementActivities, 'placeSandbox'>;
 
 export async function provisionTask(input: ProvisionTaskInput): Promise<ProvisionTaskResult> {
   const { taskId } = input;
@@ -126,7 +128,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
    * Runs one step: marks it started, runs its activity (waiting out database outages without spending
    * the step's attempts: ./dependencyOutage.ts), marks it ended; failures end the task in `error`.
    */
-  const step = async <T>(name: ProvisionStep, run: (activities: StepActivities) => Promise<T>): Promise<T> => {
+  const step = async <T>(name: ProvisionStep, run: (activities: StepActivities, options: ActivityOptions) => Promise<T>): Promise<T> => {
     const policy = options(name);
     state.currentStep = name;
     state.steps[name] = { startedAt: now(), attempt: 1, startToCloseTimeoutMs: policy.startToCloseTimeout };
@@ -137,7 +139,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     });
     try {
       // Each schedule gets the step's policy with the attempts an outage left of its budget.
-      const result = await outlastOutages(policy, (o) => run(proxyActivities<StepActivities>(o)), {
+      const result = await outlastOutages(policy, (o) => run(proxyActivities<StepActivities>(o), o), {
         patienceMs: input.dependencyPatienceMs ?? DEPENDENCY_PATIENCE_MS,
         onWait: (wait) => {
           const s = state.steps[name]!;
@@ -168,7 +170,18 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   const named = await step('init_ensure_name', (a) => a.ensureName({ taskId }));
   await transition('init_ensure_name', `named "${named.title}"`, { type: 'task.named', payload: named, key: 'named' }, named);
 
-  const sandbox = await step('init_create_sandbox', (a) => a.createSandbox({ taskId }));
+  /** The sandbox's host queue once placed (null: a run recorded before placement, on the shared queue). */
+  let hostQueue: string | null = null;
+  /** Step activities on the sandbox's host. */
+  const onHost = (a: StepActivities, o: ActivityOptions): StepActivities => (hostQueue ? proxyActivities<StepActivities>({ ...o, taskQueue: hostQueue }) : a);
+
+  const sandbox = await step('init_create_sandbox', async (a, o) => {
+    if (!patched(SANDBOX_HOSTS_PATCH)) return a.createSandbox({ taskId });
+    // Placed on the least-loaded live host (waiting while none has room), then made there.
+    const placed = await a.placeSandbox({ taskId });
+    hostQueue = placed.taskQueue;
+    return onHost(a, o).createSandbox({ taskId, sandboxId: placed.sandboxId });
+  });
   await transition(
     'init_create_sandbox',
     'sandbox ready',
@@ -180,14 +193,14 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     { activeSandboxId: sandbox.sandboxId },
   );
 
-  const agent = await step('init_ensure_agent', (a) => a.ensureAgent({ taskId, sandboxId: sandbox.sandboxId }));
+  const agent = await step('init_ensure_agent', (a, o) => onHost(a, o).ensureAgent({ taskId, sandboxId: sandbox.sandboxId }));
   await transition('init_ensure_agent', 'sandbox-agent healthy', {
     type: 'task.step',
     payload: { step: 'init_ensure_agent', status: 'completed', message: 'sandbox-agent healthy', endpoint: agent.endpoint },
     key: 'init_ensure_agent:completed',
   });
 
-  const session = await step('init_create_session', (a) => a.createSession({ taskId, sandboxId: sandbox.sandboxId }));
+  const session = await step('init_create_session', (a, o) => onHost(a, o).createSession({ taskId, sandboxId: sandbox.sandboxId }));
   state.currentStep = null;
   await transition(
     'running',

@@ -20,6 +20,8 @@ export function sandboxLifecycleWorkflowId(sandboxId: string): string {
 }
 
 export interface SandboxLifecycleInput {
+  /** Task queue of the sandbox's host (src/hosts), when the starter knew it; else the run looks it up at its first command. */
+  hostTaskQueue?: string;
   taskId: string;
   sandboxId: string;
   /** Stop after this long without a turn, in ms; 0 = never (SANDBOX_IDLE_STOP_MINUTES). */

@@ -13,11 +13,12 @@
  *
  * Workflow code only: no I/O.
  */
-import { condition, continueAsNew, getExternalWorkflowHandle, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, getExternalWorkflowHandle, log, patched, proxyActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { SandboxStateReason } from '../domain/sandboxLifecycle';
 import { outlastOutages } from './dependencyOutage';
 import { describeActivityFailure } from './failures';
-import { DEPENDENCY_PATIENCE_MS, LIFECYCLE_ACTIVITY_OPTIONS } from './policies';
+import { DEPENDENCY_PATIENCE_MS, LIFECYCLE_ACTIVITY_OPTIONS, MIRROR_ACTIVITY_OPTIONS } from './policies';
+import { SANDBOX_HOSTS_PATCH, type SandboxPlacementActivities } from './sandboxHosts.contract';
 import {
   agentExitedSignal,
   resumeSandboxSignal,
@@ -31,6 +32,8 @@ import {
   type SandboxLifecycleState,
   type StopOutcome,
 } from './sandboxLifecycle.contract';
+
+const { locateSandbox } = proxyActivities<Pick<SandboxPlacementActivities, 'locateSandbox'>>(MIRROR_ACTIVITY_OPTIONS);
 
 type Command = { kind: 'stop'; reason: SandboxStateReason } | { kind: 'resume'; reason: SandboxStateReason; requester?: string } | { kind: 'check_agent' };
 
@@ -49,11 +52,18 @@ export async function sandboxLifecycle(input: SandboxLifecycleInput): Promise<vo
     destroyed = true;
   });
 
+  /** Task queue of the sandbox's host (src/hosts): looked up at the first command, handed on at continue-as-new. */
+  let hostTaskQueue = input.hostTaskQueue ?? null;
+  /** The lifecycle activities with `options`, on the sandbox's host (runs recorded before sandbox hosts: the shared queue). */
+  const onHost = async (options: ActivityOptions) => {
+    if (hostTaskQueue === null && patched(SANDBOX_HOSTS_PATCH)) hostTaskQueue = (await locateSandbox({ sandboxId })).taskQueue;
+    return proxyActivities<SandboxLifecycleActivities>(hostTaskQueue === null ? options : { ...options, taskQueue: hostTaskQueue });
+  };
   /** Runs one lifecycle activity, waiting out database outages (./dependencyOutage.ts). */
   const stop = (args: Parameters<SandboxLifecycleActivities['stopSandbox']>[0]): Promise<StopOutcome> =>
-    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.stop, (o) => proxyActivities<SandboxLifecycleActivities>(o).stopSandbox(args), { patienceMs: DEPENDENCY_PATIENCE_MS });
+    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.stop, async (o) => (await onHost(o)).stopSandbox(args), { patienceMs: DEPENDENCY_PATIENCE_MS });
   const resume = (reason: SandboxStateReason): Promise<ResumeOutcome> =>
-    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.resume, (o) => proxyActivities<SandboxLifecycleActivities>(o).resumeSandbox({ sandboxId, reason }), {
+    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.resume, async (o) => (await onHost(o)).resumeSandbox({ sandboxId, reason }), {
       patienceMs: DEPENDENCY_PATIENCE_MS,
     });
 
@@ -119,7 +129,7 @@ export async function sandboxLifecycle(input: SandboxLifecycleInput): Promise<vo
     }
     state.running = null;
     if (!destroyed && commands.length === 0 && workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof sandboxLifecycle>(input);
+      await continueAsNew<typeof sandboxLifecycle>({ ...input, ...(hostTaskQueue !== null ? { hostTaskQueue } : {}) });
     }
   }
 }

@@ -38,6 +38,8 @@ export interface WorkbenchSessionInput {
 export interface WorkbenchSessionCarryOver {
   /** The sandbox the tab's agent session lives in. */
   sandboxId: string;
+  /** Task queue of the sandbox's host (src/hosts), when the run knew it: the next run need not look it up. */
+  hostTaskQueue?: string;
   /**
    * The agent session is open and the tab is `ready` (recorded by an earlier run): the next run
    * neither opens it again nor records `pending_session_create` / `ready` again. When false the next

@@ -17,7 +17,7 @@
  *
  * Workflow code only: no I/O.
  */
-import { allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setHandler, workflowInfo, CancellationScope } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setHandler, workflowInfo, CancellationScope, type ActivityOptions } from '@temporalio/workflow';
 import {
   AGENT_STOPPED,
   SESSION_LOST,
@@ -36,10 +36,13 @@ import { outlastOutages } from './dependencyOutage';
 import { describeActivityFailure } from './failures';
 import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, SESSION_ACTIVITY_OPTIONS } from './policies';
 import { sandboxAwakeSignal, type SandboxLifecycleActivities } from './sandboxLifecycle.contract';
+import { SANDBOX_HOSTS_PATCH, type SandboxPlacementActivities } from './sandboxHosts.contract';
 
-const { recordSessionTransition, resolveSessionSandbox, undeliveredMessages, endAgentSession } =
-  proxyActivities<Pick<WorkbenchActivities, 'recordSessionTransition' | 'resolveSessionSandbox' | 'undeliveredMessages' | 'endAgentSession'>>(MIRROR_ACTIVITY_OPTIONS);
-const { promptAgent } = proxyActivities<Pick<WorkbenchActivities, 'promptAgent'>>(SESSION_ACTIVITY_OPTIONS.prompt);
+const { recordSessionTransition, resolveSessionSandbox, undeliveredMessages } =
+  proxyActivities<Pick<WorkbenchActivities, 'recordSessionTransition' | 'resolveSessionSandbox' | 'undeliveredMessages'>>(MIRROR_ACTIVITY_OPTIONS);
+/** The tab's activities on its sandbox, with `options` (on the sandbox host's queue when it has one). */
+const onSandbox = (options: ActivityOptions) => proxyActivities<Pick<WorkbenchActivities, 'openAgentSession' | 'promptAgent' | 'endAgentSession'>>(options);
+const { locateSandbox } = proxyActivities<Pick<SandboxPlacementActivities, 'locateSandbox'>>(MIRROR_ACTIVITY_OPTIONS);
 const { requestSandboxResume } = proxyActivities<Pick<SandboxLifecycleActivities, 'requestSandboxResume'>>(MIRROR_ACTIVITY_OPTIONS);
 
 /**
@@ -104,6 +107,20 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
   setHandler(retrySessionSignal, () => {
     retryRequested = true;
   });
+  /** Where the tab's sandbox lives (src/hosts): found once per sandbox, handed on at continue-as-new. */
+  let host: { sandboxId: string; taskQueue: string } | null =
+    continued?.hostTaskQueue && continued.sandboxId ? { sandboxId: continued.sandboxId, taskQueue: continued.hostTaskQueue } : null;
+  /** `options` routed to the host of `sandboxId` (runs recorded before sandbox hosts: the shared queue). */
+  const routed = async (sandboxId: string, options: ActivityOptions): Promise<ActivityOptions> => {
+    if (host?.sandboxId !== sandboxId) {
+      if (!patched(SANDBOX_HOSTS_PATCH)) return options;
+      const { taskQueue } = await locateSandbox({ sandboxId });
+      host = { sandboxId, taskQueue };
+    }
+    return { ...options, taskQueue: host.taskQueue };
+  };
+  const endAgentSession = async (sandboxId: string) => onSandbox(await routed(sandboxId, MIRROR_ACTIVITY_OPTIONS)).endAgentSession({ sessionId });
+
   /** The answer of the sandbox's lifecycle run to this run's last resume request. */
   const wake: { answer: { ok: boolean; message?: string } | null } = { answer: null };
   setHandler(sandboxAwakeSignal, (answer) => {
@@ -133,7 +150,7 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
       try {
         return await outlastOutages(
           SESSION_ACTIVITY_OPTIONS.open,
-          (o) => proxyActivities<Pick<WorkbenchActivities, 'openAgentSession'>>(o).openAgentSession({ sessionId, sandboxId, ...(restarted ? { restarted } : {}) }),
+          async (o) => onSandbox(await routed(sandboxId, o)).openAgentSession({ sessionId, sandboxId, ...(restarted ? { restarted } : {}) }),
           { patienceMs: DEPENDENCY_PATIENCE_MS },
         );
       } catch (err) {
@@ -227,7 +244,13 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
               taskId,
               sessionId,
               ...(input.continueAsNewAfterTurns !== undefined ? { continueAsNewAfterTurns: input.continueAsNewAfterTurns } : {}),
-              continued: { sandboxId, sessionOpen: true, queuedMessages: [...state.queuedMessages], retryRequested },
+              continued: {
+                sandboxId,
+                ...(host?.sandboxId === sandboxId ? { hostTaskQueue: host.taskQueue } : {}),
+                sessionOpen: true,
+                queuedMessages: [...state.queuedMessages],
+                retryRequested,
+              },
             };
             break;
           }
@@ -237,7 +260,7 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
         const entryIndex = state.queuedMessages.shift()!;
         state.phase = 'prompting';
         try {
-          await promptAgent({ sessionId, entryIndex });
+          await onSandbox(await routed(sandboxId, SESSION_ACTIVITY_OPTIONS.prompt)).promptAgent({ sessionId, entryIndex });
           state.phase = 'ready';
           turns++;
         } catch (err) {
@@ -258,7 +281,7 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
         continue;
       }
       if (turnFailed !== null) {
-        await endAgentSession({ sessionId });
+        await endAgentSession(sandboxId);
         sessionOpen = false;
         await fail(`the agent turn failed: ${turnFailed}`);
       }
@@ -269,9 +292,10 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
       state.phase = 'closing';
       // End the agent session whether it is open or was perhaps half-made by an interrupted attempt;
       // also when the run was cancelled.
-      if (sessionOpen || state.sandboxId !== null) {
-        if (patched(NON_CANCELLABLE_CLEANUP_PATCH)) await CancellationScope.nonCancellable(() => endAgentSession({ sessionId }));
-        else await endAgentSession({ sessionId });
+      const sandboxId = state.sandboxId;
+      if (sessionOpen || sandboxId !== null) {
+        if (patched(NON_CANCELLABLE_CLEANUP_PATCH)) await CancellationScope.nonCancellable(() => endAgentSession(sandboxId!));
+        else await endAgentSession(sandboxId!);
       }
       state.phase = 'closed';
     }

@@ -59,6 +59,21 @@ export function installRuntime(): void {
 }
 
 /**
+ * Placement stubs every test gets unless it brings its own: every sandbox lives on a "host" whose task
+ * queue is the test's own, so the sandbox activities reach the same stubs. They record nothing: what
+ * the tests assert is the workflow's order of provider calls (routing is asserted by
+ * test/hosts/multiHost.test.ts on real hosts).
+ */
+const sameQueuePlacement = {
+  async placeSandbox({ taskId }: { taskId: string }) {
+    return { sandboxId: `sandbox-of-${taskId}`, hostId: 'stub-host', taskQueue: Context.current().info.taskQueue };
+  },
+  async locateSandbox({ sandboxId }: { sandboxId: string }) {
+    return { sandboxId, hostId: 'stub-host', taskQueue: Context.current().info.taskQueue };
+  },
+};
+
+/**
  * Runs `body` while a worker with `activities` (the stubs) serves a new task queue on the run's
  * Temporal server; stops the worker and closes the connections afterwards.
  * Heartbeats are sent at least every 100 ms (not throttled to 80 % of the heartbeat timeout), so a
@@ -77,7 +92,7 @@ export async function withStubWorker<T>(activities: object, body: (env: { client
       namespace: stack.namespace,
       taskQueue,
       workflowBundle: { codePath: stack.workflowBundlePath },
-      activities,
+      activities: { ...sameQueuePlacement, ...activities },
       maxHeartbeatThrottleInterval: '100 ms',
     });
     return await worker.runUntil(body({ client, taskQueue }));

@@ -1,6 +1,7 @@
 /**
- * Per-suite services on the run's shared stack: a worker on its own task queue (real activities and
- * the real local provider, optionally wrapped with gates or faults), and the real API server with
+ * Per-suite services on the run's shared stack: an orchestration worker on the suite's own task queue,
+ * one or more sandbox hosts (src/hosts: each with its own id, task queue, sandbox root, real local
+ * provider optionally wrapped with gates or faults, and egress proxy), and the real API server with
  * Socket.IO on a free port. Everything talks to the real Temporal server and Postgres.
  */
 import { randomUUID } from 'node:crypto';
@@ -8,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { createWorkerActivities } from '../../activities';
+import { createWorkerActivities, type OrchestrationActivities, type SandboxHostActivities } from '../../activities';
 import type { ApiServer } from '../../api/server';
 import { createPrismaClient, type PrismaClient } from '../../db/prisma';
 import { createLogger } from '../../logger';
@@ -19,17 +20,34 @@ import { loadConfig } from '../../config';
 import type { AgentId, ModelProvider } from '../../domain/agents';
 import type { Logger } from '../../logger';
 import type { EgressPolicy } from '../../domain/workspaceSettings';
-import { egressSocketPath, startSandboxHostEgress } from '../../egress/sandboxEgress';
+import { egressSocketPath } from '../../egress/sandboxEgress';
 import type { EgressProxy } from '../../egress/egressProxy';
+import { startSandboxHost, type RunningSandboxHost } from '../../hosts/sandboxHost';
+import { runLostHostSweeper } from '../../hosts/lostHosts';
 import type { RepositoryPolicy } from '../../repositories/policy';
 import { createScratchSandboxRoot, removeScratchSandboxRoot } from '../scratchSandboxRoot';
 import { pgNotifier } from '../../db/notifier';
 import { createTemporalClient } from '../../temporal/client';
-import { createWorker } from '../../worker/createWorker';
-import { runSandboxReconciler } from '../../recovery/sandboxAgents';
+import { createOrchestrationWorker } from '../../worker/createWorker';
 import { authedFetch, closeAuthLookups } from './auth';
 import { readStack, type TestStack } from './stackFile';
 import { startTestApi } from './testApi';
+
+/** One sandbox host of a suite. */
+export interface TestHost {
+  id: string;
+  taskQueue: string;
+  /** Root of this host's sandboxes (outside the repository roots, refused as a repository). */
+  sandboxRoot: string;
+  local: LocalProvider;
+  egressProxy: EgressProxy;
+  /** Whether its worker runs now. */
+  readonly running: boolean;
+  /** Stops its worker and heartbeat; `crash`: not recorded stopped, as a host that vanished. */
+  stop(opts?: { crash?: boolean }): Promise<void>;
+  /** Starts it again after {@link stop} (same id, queue and root: a machine coming back). */
+  start(): Promise<void>;
+}
 
 export interface TestServices {
   stack: TestStack;
@@ -37,19 +55,22 @@ export interface TestServices {
   prisma: PrismaClient;
   temporal: Client;
   taskQueue: string;
-  /** Root of this suite's sandboxes (outside the repository roots, refused as a repository). */
+  /** Root of the first host's sandboxes (outside the repository roots, refused as a repository). */
   sandboxRoot: string;
   /** A directory under the repository roots for the suite's test repositories. */
   repoRoot: string;
+  /** The first host's local provider. */
   local: LocalProvider;
   api: ApiServer;
-  /** The egress proxy of this suite's sandboxes (src/egress). */
+  /** The egress proxy of the first host's sandboxes (src/egress). */
   egressProxy: EgressProxy;
-  /** Stops the worker (and its reconciler) as a worker process that died would: the API stays up. */
+  /** The suite's sandbox hosts (one unless `hosts` was given). */
+  hosts: TestHost[];
+  /** Stops the workers (orchestration and every host, with their reconcilers) as a worker process that died would: the API stays up. */
   stopWorker(): Promise<void>;
-  /** Starts the worker again after {@link stopWorker} (a new worker on the same task queue, reconciling at once when configured). */
+  /** Starts the workers again after {@link stopWorker} (on the same task queues, reconciling at once when configured). */
   startWorker(): Promise<void>;
-  /** Stops the API and the worker, destroys every sandbox made under `sandboxRoot`, closes connections. */
+  /** Stops the API and the workers, destroys every sandbox made under the hosts' roots, closes connections. */
   stop(): Promise<void>;
 }
 
@@ -80,6 +101,17 @@ export async function startServices(
     defaultAgent?: AgentId;
     /** Logger of the worker, the egress proxy and the API; default silent (TEST_LOG_LEVEL). */
     logger?: Logger;
+    /**
+     * Sandbox hosts, each with its capacity (default 200); default one host. With one host the
+     * orchestration worker also serves the host's activities on the shared queue (as the one-process
+     * default does, for runs recorded before sandbox hosts); with more it serves none, so an activity
+     * scheduled on the wrong queue fails instead of working by accident.
+     */
+    hosts?: Array<{ capacity?: number }>;
+    /** Run the lost-host sweep (src/hosts/lostHosts.ts) with these settings; default: not run. */
+    lostHostSweep?: { lostAfterSeconds: number; intervalMs: number };
+    /** Seconds between host heartbeats; default 10. */
+    heartbeatSeconds?: number;
   } = {},
 ): Promise<TestServices> {
   const stack = readStack();
@@ -94,38 +126,56 @@ export async function startServices(
   const temporal = await createTemporalClient({ address: temporalAddress, namespace: stack.namespace });
   const connection = await NativeConnection.connect({ address: temporalAddress });
   const taskQueue = `test-${randomUUID()}`;
-  const sandboxRoot = createScratchSandboxRoot();
   const repoRoot = mkdtempSync(path.join(stack.workDir, 'repos-'));
-  const repositoryPolicy: RepositoryPolicy = { roots: [stack.workDir], protectedPaths: [sandboxRoot], allowGitProtocol: opts.repositoryPolicy?.allowGitProtocol ?? false };
+  const hostSpecs = (opts.hosts ?? [{}]).map((h, i) => ({
+    id: `${taskQueue.slice(5, 13)}-h${i + 1}`,
+    capacity: h.capacity ?? 200,
+    sandboxRoot: createScratchSandboxRoot(),
+  }));
+  const repositoryPolicy: RepositoryPolicy = {
+    roots: [stack.workDir],
+    protectedPaths: hostSpecs.map((h) => h.sandboxRoot),
+    allowGitProtocol: opts.repositoryPolicy?.allowGitProtocol ?? false,
+  };
   const confinement = { ...(opts.confinement ?? DEFAULT_CONFINEMENT), agentsDir: loadConfig({}).confinement.agentsDir };
-  const local = new LocalProvider({ sandboxRoot, logger, confinement, repositoryPolicy, egressSocket: egressSocketPath(sandboxRoot) });
-  const provider = opts.wrapProvider ? opts.wrapProvider(local) : local;
-  const providers = new Map([[provider.id, provider]]);
   const idleStopMs = opts.idleStopMs ?? 0;
   const egressDefaults = opts.egressDefaults ?? { mode: 'deny', hosts: [] };
-  const egress = await startSandboxHostEgress({
-    prisma,
-    notifier: pgNotifier,
-    logger,
-    credentialsKey: Buffer.from(stack.credentialsKey, 'base64'),
-    defaults: egressDefaults,
-    // Closed ports on this machine's loopback unless a test serves a fake model API: never the real ones.
-    modelOrigins: { anthropic: 'http://127.0.0.1:9', openai: 'http://127.0.0.1:9', ...opts.modelOrigins },
-    modelTimeoutMs: opts.modelTimeoutMs ?? 10_000,
-    sandboxRoot,
+  const hosts = hostSpecs.map((spec) => {
+    const local = new LocalProvider({ sandboxRoot: spec.sandboxRoot, logger, confinement, repositoryPolicy, egressSocket: egressSocketPath(spec.sandboxRoot) });
+    const provider = opts.wrapProvider ? opts.wrapProvider(local) : local;
+    return { spec, local, providers: new Map([[provider.id, provider]]), running: null as RunningSandboxHost | null };
   });
-  const activities = createWorkerActivities({
-    prisma,
-    providers,
-    notifier: pgNotifier,
-    temporal,
-    logger,
-    idleStopMs,
-    egress: egress.issuer,
-    modelFailures: egress.proxy.failures,
-  });
-  const startWorker = async () => {
-    const worker: Worker = await createWorker({
+  const startHost = async (h: (typeof hosts)[number]) => {
+    h.running = await startSandboxHost({
+      prisma,
+      notifier: pgNotifier,
+      temporal,
+      connection,
+      namespace: stack.namespace,
+      orchestrationQueue: taskQueue,
+      host: { id: h.spec.id, capacity: h.spec.capacity, heartbeatSeconds: opts.heartbeatSeconds ?? 10, lostAfterSeconds: opts.lostHostSweep?.lostAfterSeconds ?? 900 },
+      providers: h.providers,
+      logger,
+      idleStopMs,
+      reconcileIntervalMs: opts.reconcileIntervalMs,
+      egress: {
+        credentialsKey: Buffer.from(stack.credentialsKey, 'base64'),
+        defaults: egressDefaults,
+        // Closed ports on this machine's loopback unless a test serves a fake model API: never the real ones.
+        modelOrigins: { anthropic: 'http://127.0.0.1:9', openai: 'http://127.0.0.1:9', ...opts.modelOrigins },
+        modelTimeoutMs: opts.modelTimeoutMs ?? 10_000,
+        sandboxRoot: h.spec.sandboxRoot,
+      },
+    });
+    return h.running;
+  };
+  for (const h of hosts) await startHost(h);
+  const first = hosts[0]!;
+  const startOrchestration = async () => {
+    const deps = first.running!.activityDeps;
+    const activities: OrchestrationActivities & Partial<SandboxHostActivities> =
+      hosts.length === 1 ? { ...createWorkerActivities(deps).orchestration, ...first.running!.activities } : createWorkerActivities(deps).orchestration;
+    const worker: Worker = await createOrchestrationWorker({
       connection,
       namespace: stack.namespace,
       taskQueue,
@@ -133,25 +183,43 @@ export async function startServices(
       workflowBundle: { codePath: stack.workflowBundlePath },
     });
     const running = worker.run();
-    const stopReconciler =
-      opts.reconcileIntervalMs !== undefined
-        ? runSandboxReconciler({ prisma, providers, temporal, taskQueue, logger, idleStopMs, intervalMs: opts.reconcileIntervalMs })
-        : async () => {};
+    const stopSweeper = opts.lostHostSweep
+      ? runLostHostSweeper({ prisma, notifier: pgNotifier, temporal, orchestrationQueue: taskQueue, logger, ...opts.lostHostSweep })
+      : async () => {};
     return {
       async stop() {
-        await stopReconciler();
+        await stopSweeper();
         worker.shutdown();
         await running;
       },
     };
   };
-  let worker: { stop(): Promise<void> } | null = await startWorker();
+  let orchestration: { stop(): Promise<void> } | null = await startOrchestration();
+  const testHosts: TestHost[] = hosts.map((h) => ({
+    id: h.spec.id,
+    taskQueue: first.running!.taskQueue.replace(first.spec.id, h.spec.id),
+    sandboxRoot: h.spec.sandboxRoot,
+    local: h.local,
+    get egressProxy() {
+      return h.running!.egress.proxy;
+    },
+    get running() {
+      return h.running !== null;
+    },
+    async stop(stopOpts) {
+      await h.running?.stop(stopOpts);
+      h.running = null;
+    },
+    async start() {
+      if (!h.running) await startHost(h);
+    },
+  }));
   const { api, baseUrl } = await startTestApi({
     stack,
     prisma,
     temporal,
     taskQueue,
-    providerIds: [provider.id],
+    providerIds: [...first.providers.keys()],
     logger,
     databaseUrl,
     repositoryPolicy,
@@ -165,28 +233,35 @@ export async function startServices(
     prisma,
     temporal,
     taskQueue,
-    sandboxRoot,
+    sandboxRoot: first.spec.sandboxRoot,
     repoRoot,
-    local,
+    local: first.local,
     api,
-    egressProxy: egress.proxy,
+    get egressProxy() {
+      return testHosts[0]!.egressProxy;
+    },
+    hosts: testHosts,
     async stopWorker() {
-      await worker?.stop();
-      worker = null;
+      await orchestration?.stop();
+      orchestration = null;
+      for (const h of testHosts) await h.stop({ crash: true });
     },
     async startWorker() {
-      if (!worker) worker = await startWorker();
+      for (const h of testHosts) await h.start();
+      if (!orchestration) orchestration = await startOrchestration();
     },
     async stop() {
       await api.close();
-      await worker?.stop();
-      const sandboxes = await prisma.sandbox.findMany({ where: { directory: { startsWith: sandboxRoot } } });
-      for (const s of sandboxes) {
-        const handle = await local.resumeSandbox(s.id);
-        if (handle) await local.destroySandbox(handle);
+      await orchestration?.stop();
+      for (const h of testHosts) await h.stop();
+      for (const h of hosts) {
+        const sandboxes = await prisma.sandbox.findMany({ where: { directory: { startsWith: h.spec.sandboxRoot } } });
+        for (const s of sandboxes) {
+          const handle = await h.local.resumeSandbox(s.id);
+          if (handle) await h.local.destroySandbox(handle);
+        }
+        await removeScratchSandboxRoot(h.local, h.spec.sandboxRoot); // whatever is left (a sandbox whose row was never completed)
       }
-      await egress.proxy.close();
-      await removeScratchSandboxRoot(local, sandboxRoot); // whatever is left (a sandbox whose row was never completed)
       await connection.close();
       await temporal.connection.close();
       await prisma.$disconnect();

@@ -14,7 +14,7 @@ const SENTENCES: Record<NonNullable<TaskRecord['sandboxState']>, string> = {
   stopping: 'Putting the sandbox to sleep…',
   stopped: 'Sandbox asleep, it wakes when you send a message.',
   resuming: 'Waking the sandbox…',
-  lost: 'The sandbox is gone: its files could not be found.',
+  lost: 'The sandbox is gone: its files or its host were lost.',
   destroyed: 'The sandbox was removed.',
   error: 'The sandbox failed.',
 };

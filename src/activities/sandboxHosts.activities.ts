@@ -1,0 +1,57 @@
+/**
+ * Activities that place a new sandbox on a sandbox host and tell a workflow where an existing one
+ * lives (contract: src/workflows/sandboxHosts.contract.ts). They run on the shared (orchestration)
+ * task queue and touch only Postgres: the queue they run on names the deployment whose hosts count.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { PrismaClient } from '../generated/prisma/client';
+import { isReleased } from '../domain/status';
+import { isPlaced, placeSandbox } from '../hosts/placement';
+import type { SandboxPlacementActivities } from '../workflows/sandboxHosts.contract';
+import { asActivityErrors } from './errors';
+import type { StepProgressReporter } from './progress';
+
+export interface PlacementActivityDeps {
+  prisma: PrismaClient;
+  progress: StepProgressReporter;
+}
+
+/** How often a placement waiting for room looks again, ms. */
+const PLACEMENT_POLL_MS = 1_000;
+/** A waiting placement gives up this long before its attempt's limit, ms, so it fails with its own reason. */
+const PLACEMENT_MARGIN_MS = 5_000;
+
+export function createSandboxPlacementActivities(deps: PlacementActivityDeps): SandboxPlacementActivities {
+  const { prisma } = deps;
+  return {
+    async placeSandbox({ taskId }) {
+      return asActivityErrors(async () => {
+        const ctx = Context.current();
+        const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId }, select: { providerId: true, status: true } });
+        if (isReleased(task.status)) throw ApplicationFailure.nonRetryable(`the task was ${task.status} before this step ran; nothing was made`, 'TaskKilled');
+        const giveUpAt = Date.now() + ctx.info.startToCloseTimeoutMs - PLACEMENT_MARGIN_MS;
+        let waitingSince: number | null = null;
+        for (;;) {
+          const placed = await placeSandbox(prisma, { taskId, providerId: task.providerId, orchestrationQueue: ctx.info.taskQueue });
+          if (isPlaced(placed)) return placed;
+          const why = placed.liveHosts === 0 ? 'no sandbox host is live' : `all ${placed.liveHosts} live sandbox hosts are full`;
+          if (waitingSince === null) {
+            waitingSince = Date.now();
+            await deps.progress('init_create_sandbox')('waiting_for_sandbox_host', `waiting for a sandbox host: ${why}`);
+          }
+          if (Date.now() + PLACEMENT_POLL_MS > giveUpAt) {
+            throw ApplicationFailure.retryable(`no sandbox host had room for ${Math.round((Date.now() - waitingSince) / 1_000)} s (${why})`, 'NoSandboxHost');
+          }
+          ctx.heartbeat({ subStep: 'waiting_for_sandbox_host' });
+          await ctx.sleep(PLACEMENT_POLL_MS);
+        }
+      });
+    },
+
+    async locateSandbox({ sandboxId }) {
+      const row = await prisma.sandbox.findUniqueOrThrow({ where: { id: sandboxId }, select: { hostId: true, host: { select: { taskQueue: true } } } });
+      if (!row.hostId || !row.host) throw ApplicationFailure.retryable(`sandbox ${sandboxId} has no host yet (its host adopts it when it starts)`, 'SandboxWithoutHost');
+      return { sandboxId, hostId: row.hostId, taskQueue: row.host.taskQueue };
+    },
+  };
+}
