@@ -54,16 +54,16 @@ export async function sandboxLifecycle(input: SandboxLifecycleInput): Promise<vo
 
   /** Task queue of the sandbox's host (src/hosts): looked up at the first command, handed on at continue-as-new. */
   let hostTaskQueue = input.hostTaskQueue ?? null;
-  /** The lifecycle activities with `options`, on the sandbox's host (runs recorded before sandbox hosts: the shared queue). */
-  const onHost = async (options: ActivityOptions) => {
+  /** `options` on the sandbox's host (runs recorded before sandbox hosts: the shared queue). Options, not a proxy: a proxy is thenable. */
+  const onHost = async (options: ActivityOptions): Promise<ActivityOptions> => {
     if (hostTaskQueue === null && patched(SANDBOX_HOSTS_PATCH)) hostTaskQueue = (await locateSandbox({ sandboxId })).taskQueue;
-    return proxyActivities<SandboxLifecycleActivities>(hostTaskQueue === null ? options : { ...options, taskQueue: hostTaskQueue });
+    return hostTaskQueue === null ? options : { ...options, taskQueue: hostTaskQueue };
   };
   /** Runs one lifecycle activity, waiting out database outages (./dependencyOutage.ts). */
   const stop = (args: Parameters<SandboxLifecycleActivities['stopSandbox']>[0]): Promise<StopOutcome> =>
-    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.stop, async (o) => (await onHost(o)).stopSandbox(args), { patienceMs: DEPENDENCY_PATIENCE_MS });
+    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.stop, async (o) => proxyActivities<SandboxLifecycleActivities>(await onHost(o)).stopSandbox(args), { patienceMs: DEPENDENCY_PATIENCE_MS });
   const resume = (reason: SandboxStateReason): Promise<ResumeOutcome> =>
-    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.resume, async (o) => (await onHost(o)).resumeSandbox({ sandboxId, reason }), {
+    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.resume, async (o) => proxyActivities<SandboxLifecycleActivities>(await onHost(o)).resumeSandbox({ sandboxId, reason }), {
       patienceMs: DEPENDENCY_PATIENCE_MS,
     });
 

@@ -6,9 +6,11 @@
  * mirror-as-local-activity patch (tabs included); `before-sandbox-lifecycle/`: runs from before the
  * start-sandbox-lifecycle and workbench-wake-sandbox patches (including one that waited out a database
  * outage behind the wait-out-dependency-outages patch, and the three runs of a tab that continued as
- * new twice behind the workbench-continue-as-new patch); `current/`: the same paths recorded with
- * today's code, plus a tab that woke its sandbox and the `sandboxLifecycle` runs of a woken and an
- * idle-stopped sandbox.
+ * new twice behind the workbench-continue-as-new patch); `before-sandbox-hosts/`: the same paths from
+ * before the sandbox-host-task-queues patch, plus a tab that woke its sandbox and the
+ * `sandboxLifecycle` runs of a woken and an idle-stopped sandbox, every activity on the shared queue;
+ * `current/`: all of them recorded with today's code, where a sandbox is placed on a host and every
+ * activity on it is scheduled on that host's task queue.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,9 +23,9 @@ const DIR = path.join(__dirname, '../fixtures/histories');
 interface HistoryJson {
   events: Array<{
     eventType: string;
-    activityTaskScheduledEventAttributes?: { activityType: { name: string } };
+    activityTaskScheduledEventAttributes?: { activityType: { name: string }; taskQueue?: { name?: string } };
     activityTaskStartedEventAttributes?: { attempt: number };
-    workflowExecutionStartedEventAttributes?: { input?: { payloads: Array<{ data: string }> } };
+    workflowExecutionStartedEventAttributes?: { input?: { payloads: Array<{ data: string }> }; taskQueue?: { name?: string } };
   }>;
 }
 
@@ -54,6 +56,13 @@ const signals = (h: HistoryJson) =>
     const attrs = (e as { workflowExecutionSignaledEventAttributes?: { signalName: string } }).workflowExecutionSignaledEventAttributes;
     return attrs ? [attrs.signalName] : [];
   });
+/** The task queue each scheduling of activity `name` named. */
+const queuesOf = (h: HistoryJson, name: string) =>
+  h.events.flatMap((e) => {
+    const a = e.activityTaskScheduledEventAttributes;
+    return a?.activityType.name === name ? [a.taskQueue!.name!] : [];
+  });
+const workflowQueue = (h: HistoryJson) => h.events[0]!.workflowExecutionStartedEventAttributes!.taskQueue!.name!;
 const lastType = (h: HistoryJson) => h.events[h.events.length - 1]!.eventType;
 /** The run's input (its first argument; payload data is base64 JSON). */
 const inputOf = (h: HistoryJson): any => JSON.parse(Buffer.from(h.events[0]!.workflowExecutionStartedEventAttributes!.input!.payloads[0]!.data, 'base64').toString());
@@ -85,23 +94,33 @@ describe('replay of recorded provisionTask histories', () => {
         ...provisioning.map((n) => `before-tabs/${n}`),
         ...[...provisioning, ...tabs].map((n) => `before-local-mirror/${n}`),
         ...laterPaths.map((n) => `before-sandbox-lifecycle/${n}`),
+        ...[...laterPaths, 'sandbox-woken-by-a-tab-tab', 'sandbox-woken-by-a-tab-lifecycle', 'sandbox-idle-stop'].map((n) => `before-sandbox-hosts/${n}`),
         ...[...laterPaths, 'sandbox-woken-by-a-tab-tab', 'sandbox-woken-by-a-tab-lifecycle', 'sandbox-idle-stop'].map((n) => `current/${n}`),
       ].sort(),
     );
     const steps = ['ensureName', 'createSandbox', 'ensureAgent', 'createSession'];
-    const bookkeeping = ['recordTransition', 'releasePendingSessions', 'startSandboxLifecycle'];
+    const bookkeeping = ['recordTransition', 'releasePendingSessions', 'startSandboxLifecycle', 'placeSandbox'];
     const stepsOf = (h: HistoryJson) => activities(h).filter((a) => !bookkeeping.includes(a));
-    for (const version of ['before-tabs', 'before-local-mirror', 'before-sandbox-lifecycle', 'current']) {
+    for (const version of ['before-tabs', 'before-local-mirror', 'before-sandbox-lifecycle', 'before-sandbox-hosts', 'current']) {
       const ok = load(`${version}/running`);
       expect(stepsOf(ok)).toEqual(steps);
       expect(lastType(ok)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
       expect(hasPatchMarker(ok, 'release-workbench-sessions')).toBe(version !== 'before-tabs');
-      expect(hasPatchMarker(ok, 'mirror-as-local-activity')).toBe(version === 'current' || version === 'before-sandbox-lifecycle');
+      expect(hasPatchMarker(ok, 'mirror-as-local-activity')).toBe(['before-sandbox-lifecycle', 'before-sandbox-hosts', 'current'].includes(version));
       // The mirror writes are regular activities before the patch, local activities (markers) after it.
       expect(activities(ok).includes('recordTransition')).toBe(version === 'before-tabs' || version === 'before-local-mirror');
       // Since the lifecycle patch a running task's sandbox gets its lifecycle run, as the last activity.
-      expect(hasPatchMarker(ok, 'start-sandbox-lifecycle')).toBe(version === 'current');
-      expect(activities(ok).at(-1) === 'startSandboxLifecycle').toBe(version === 'current');
+      expect(hasPatchMarker(ok, 'start-sandbox-lifecycle')).toBe(version === 'current' || version === 'before-sandbox-hosts');
+      expect(activities(ok).at(-1) === 'startSandboxLifecycle').toBe(version === 'current' || version === 'before-sandbox-hosts');
+      // Since the hosts patch the sandbox is placed first (on the shared queue), then every step on it
+      // runs on the host's own queue; before it, everything ran on the shared queue.
+      const hosted = version === 'current';
+      expect(hasPatchMarker(ok, 'sandbox-host-task-queues')).toBe(hosted);
+      expect(activities(ok).includes('placeSandbox')).toBe(hosted);
+      for (const onSandbox of ['createSandbox', 'ensureAgent', 'createSession']) {
+        expect(queuesOf(ok, onSandbox)).toEqual([hosted ? `${workflowQueue(ok)}-host-${queuesOf(ok, 'createSandbox')[0]!.split('-host-')[1]}` : workflowQueue(ok)]);
+      }
+      if (hosted) expect(queuesOf(ok, 'createSandbox')[0]).not.toBe(workflowQueue(ok));
       const retried = load(`${version}/running-after-agent-retry`);
       expect(retried.events.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1)).toBe(true);
       for (const failed of ['error-branch-taken', 'error-repository-not-found']) {
@@ -116,7 +135,11 @@ describe('replay of recorded provisionTask histories', () => {
     expect(activities(load('current/tab-first-prompt-message-close-task'))).toContain('releasePendingSessions');
     expect(activities(load('current/tab-closed-while-pending'))).not.toContain('openAgentSession');
     expect(activities(load('current/tab-error-then-retry')).filter((a) => a === 'openAgentSession')).toHaveLength(2);
-    expect(activities(load('current/task-killed-when-running'))).toEqual(['cancelProvisioning', 'closeTaskSessions', 'destroyTaskSandboxes', 'markKilled']);
+    expect(activities(load('before-sandbox-hosts/task-killed-when-running'))).toEqual(['cancelProvisioning', 'closeTaskSessions', 'destroyTaskSandboxes', 'markKilled']);
+    // Since the hosts patch: recorded destroyed on the shared queue, removed by the sandbox's own host.
+    const kill = load('current/task-killed-when-running');
+    expect(activities(kill)).toEqual(['cancelProvisioning', 'closeTaskSessions', 'markSandboxesDestroyed', 'destroySandbox', 'markKilled']);
+    expect(queuesOf(kill, 'destroySandbox')[0]).toMatch(new RegExp(`^${workflowQueue(kill)}-host-`));
     // Two schedules of createSandbox hit a database outage; the run waited (timers) and scheduled it again.
     const outage = load('current/running-after-database-outage');
     expect(hasPatchMarker(outage, 'wait-out-dependency-outages')).toBe(true);
@@ -129,10 +152,12 @@ describe('replay of recorded provisionTask histories', () => {
     // first message, the second message queued behind it is carried to the second run, which sends it
     // (opening nothing, recording nothing again); the third run is closed and ends the session.
     const [run1, run2, run3] = ['run1', 'run2', 'run3'].map((r) => load(`current/tab-continued-as-new-${r}`));
-    expect(activities(run1!).filter((a) => a !== 'recordSessionTransition')).toEqual(['resolveSessionSandbox', 'openAgentSession', 'undeliveredMessages', 'promptAgent']);
+    expect(activities(run1!).filter((a) => a !== 'recordSessionTransition')).toEqual(['resolveSessionSandbox', 'locateSandbox', 'openAgentSession', 'undeliveredMessages', 'promptAgent']);
+    expect(queuesOf(run1!, 'promptAgent')[0]).toMatch(/-host-/);
     expect(hasPatchMarker(run1!, 'workbench-continue-as-new')).toBe(true);
     expect(lastType(run1!)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
-    expect(inputOf(run2!)).toMatchObject({ continueAsNewAfterTurns: 1, continued: { sessionOpen: true, queuedMessages: [expect.any(Number)] } });
+    // The host's queue is handed over too: the next run looks nothing up.
+    expect(inputOf(run2!)).toMatchObject({ continueAsNewAfterTurns: 1, continued: { sessionOpen: true, queuedMessages: [expect.any(Number)], hostTaskQueue: queuesOf(run1!, 'promptAgent')[0] } });
     expect(activities(run2!)).toEqual(['promptAgent']);
     expect(lastType(run2!)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
     expect(inputOf(run3!)).toMatchObject({ continued: { sessionOpen: true, queuedMessages: [] } });
@@ -150,13 +175,14 @@ describe('replay of recorded provisionTask histories', () => {
     expect(signals(woke)).toContain('sandboxAwake');
     // Its sandbox's lifecycle run: the tab's resume, a user's stop and resume, then destroyed by the kill.
     const lifecycle = load('current/sandbox-woken-by-a-tab-lifecycle');
-    expect(activities(lifecycle)).toEqual(['resumeSandbox', 'stopSandbox', 'resumeSandbox']);
+    expect(activities(lifecycle)).toEqual(['locateSandbox', 'resumeSandbox', 'stopSandbox', 'resumeSandbox']);
+    expect(new Set(queuesOf(lifecycle, 'stopSandbox'))).toEqual(new Set(queuesOf(woke, 'promptAgent')));
     expect(signals(lifecycle)).toEqual(['resumeSandbox', 'stopSandbox', 'resumeSandbox', 'sandboxDestroyed']);
     expect(lastType(lifecycle)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
     // An idle sandbox: the durable idle timer fired and the run stopped it; the archive ended the run.
     const idle = load('current/sandbox-idle-stop');
     expect(idle.events.filter((e) => e.eventType === 'EVENT_TYPE_TIMER_FIRED').length).toBeGreaterThanOrEqual(1);
-    expect(activities(idle)).toEqual(['stopSandbox']);
+    expect(activities(idle)).toEqual(['locateSandbox', 'stopSandbox']);
     expect(signals(idle)).toEqual(['sandboxDestroyed']);
     expect(lastType(idle)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
   });
