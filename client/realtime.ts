@@ -44,7 +44,11 @@ export interface RealtimeClientOptions {
   token: string;
   /** REST client for gap filling and task lists (default: one made from baseUrl and token). */
   rest?: TaskServiceClient;
-  /** Extra socket.io-client options (e.g. `transports: ['websocket']`, reconnection delays). */
+  /**
+   * Extra socket.io-client options (e.g. reconnection delays). The transport is WebSocket only unless
+   * these say otherwise: then several API processes behind one address need no sticky sessions
+   * (docs/DEPLOYMENT.md#api-processes-and-the-load-balancer).
+   */
   socket?: Partial<ManagerOptions & SocketOptions>;
   /** How long to wait for a `subscribe` ack before asking again, in ms (default 10 000). */
   ackTimeoutMs?: number;
@@ -72,7 +76,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** Connects (asynchronously: watches subscribe once the socket is up, and again after each reconnect). */
 export function createRealtimeClient(opts: RealtimeClientOptions): RealtimeClient {
   const rest = opts.rest ?? createTaskServiceClient({ baseUrl: opts.baseUrl, token: opts.token });
-  const socket = io(opts.baseUrl, { ...opts.socket, auth: { token: opts.token } });
+  const socket = io(opts.baseUrl, { transports: ['websocket'], ...opts.socket, auth: { token: opts.token } });
   const ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
   const watches = new Set<Watch<unknown>>();
 

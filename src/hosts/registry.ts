@@ -43,7 +43,7 @@ export async function heartbeatHost(prisma: PrismaClient, reg: HostRegistration)
   return row?.previous ?? null;
 }
 
-/** Records host `id` as shut down cleanly: placement skips it until it heartbeats again (its sandboxes stay its own). */
+/** Records host `id` as shut down cleanly: placement skips it until it heartbeats again. Its sandboxes stay its own until it has been unseen for SANDBOX_HOST_LOST_AFTER, stopped or not (./lostHosts.ts). */
 export async function markHostStopped(prisma: PrismaClient, id: string): Promise<void> {
   await prisma.sandboxHost.updateMany({ where: { id }, data: { stoppedAt: new Date() } });
 }

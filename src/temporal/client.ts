@@ -38,12 +38,14 @@ export async function createTemporalClient(opts: { address: string; namespace: s
 /**
  * Starts the task's `provisionTask` run and returns as soon as Temporal has accepted the start
  * request; nothing waits for the run itself.
+ * @param opts.retry a retry of a task in `error` (src/services/retryTask.ts): a new run also after a
+ *   run that completed (a task whose sandbox host was lost after it was `running`: src/hosts/lostHosts.ts).
  * @returns the workflow id and the first run id.
  * @throws WorkflowExecutionAlreadyStartedError if the task already has a run (same workflow id).
  */
 export async function startProvisionTask(
   client: Client,
-  opts: { taskId: string; workspaceId: string; taskQueue: string } & Pick<ProvisionTaskInput, 'stepTimeoutsMs' | 'dependencyPatienceMs'>,
+  opts: { taskId: string; workspaceId: string; taskQueue: string; retry?: boolean } & Pick<ProvisionTaskInput, 'stepTimeoutsMs' | 'dependencyPatienceMs'>,
 ): Promise<{ workflowId: string; runId: string }> {
   const input: ProvisionTaskInput = {
     taskId: opts.taskId,
@@ -53,9 +55,10 @@ export async function startProvisionTask(
   const handle = await client.workflow.start<typeof provisionTask>(PROVISION_WORKFLOW_TYPE, {
     taskQueue: opts.taskQueue,
     workflowId: provisionWorkflowId(opts.taskId),
-    // A new run only after a failed, cancelled or terminated one (retry after `error`): a late or
-    // duplicate start (provision starter and recovery sweep racing) never provisions a task twice.
-    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+    // A new run only after a failed, cancelled or terminated one: a late or duplicate start (provision
+    // starter and recovery sweep racing) never provisions a task twice. A retry (decided under the
+    // task's row lock, once per failure) may also follow a completed run.
+    workflowIdReusePolicy: opts.retry ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
     args: [input],
     typedSearchAttributes: new TypedSearchAttributes([
       { key: TASK_ID_ATTRIBUTE, value: opts.taskId },

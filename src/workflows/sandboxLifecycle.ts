@@ -61,7 +61,9 @@ export async function sandboxLifecycle(input: SandboxLifecycleInput): Promise<vo
   };
   /** Runs one lifecycle activity, waiting out database outages (./dependencyOutage.ts). */
   const stop = (args: Parameters<SandboxLifecycleActivities['stopSandbox']>[0]): Promise<StopOutcome> =>
-    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.stop, async (o) => proxyActivities<SandboxLifecycleActivities>(await onHost(o)).stopSandbox(args), { patienceMs: DEPENDENCY_PATIENCE_MS });
+    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.stop, async (o) => proxyActivities<SandboxLifecycleActivities>(await onHost(o)).stopSandbox(args), {
+      patienceMs: DEPENDENCY_PATIENCE_MS,
+    });
   const resume = (reason: SandboxStateReason): Promise<ResumeOutcome> =>
     outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.resume, async (o) => proxyActivities<SandboxLifecycleActivities>(await onHost(o)).resumeSandbox({ sandboxId, reason }), {
       patienceMs: DEPENDENCY_PATIENCE_MS,

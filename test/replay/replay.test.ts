@@ -152,12 +152,21 @@ describe('replay of recorded provisionTask histories', () => {
     // first message, the second message queued behind it is carried to the second run, which sends it
     // (opening nothing, recording nothing again); the third run is closed and ends the session.
     const [run1, run2, run3] = ['run1', 'run2', 'run3'].map((r) => load(`current/tab-continued-as-new-${r}`));
-    expect(activities(run1!).filter((a) => a !== 'recordSessionTransition')).toEqual(['resolveSessionSandbox', 'locateSandbox', 'openAgentSession', 'undeliveredMessages', 'promptAgent']);
+    expect(activities(run1!).filter((a) => a !== 'recordSessionTransition')).toEqual([
+      'resolveSessionSandbox',
+      'locateSandbox',
+      'openAgentSession',
+      'undeliveredMessages',
+      'promptAgent',
+    ]);
     expect(queuesOf(run1!, 'promptAgent')[0]).toMatch(/-host-/);
     expect(hasPatchMarker(run1!, 'workbench-continue-as-new')).toBe(true);
     expect(lastType(run1!)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
     // The host's queue is handed over too: the next run looks nothing up.
-    expect(inputOf(run2!)).toMatchObject({ continueAsNewAfterTurns: 1, continued: { sessionOpen: true, queuedMessages: [expect.any(Number)], hostTaskQueue: queuesOf(run1!, 'promptAgent')[0] } });
+    expect(inputOf(run2!)).toMatchObject({
+      continueAsNewAfterTurns: 1,
+      continued: { sessionOpen: true, queuedMessages: [expect.any(Number)], hostTaskQueue: queuesOf(run1!, 'promptAgent')[0] },
+    });
     expect(activities(run2!)).toEqual(['promptAgent']);
     expect(lastType(run2!)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
     expect(inputOf(run3!)).toMatchObject({ continued: { sessionOpen: true, queuedMessages: [] } });

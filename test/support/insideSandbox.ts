@@ -29,7 +29,8 @@ export interface RunResult {
 export async function sandboxOf(services: TestServices, taskId: string): Promise<Sandbox> {
   const task = await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
   const row = await services.prisma.sandbox.findUniqueOrThrow({ where: { id: task.activeSandboxId! } });
-  const dirs = services.local.paths(row.id);
+  // The local provider of the host that holds it (a suite may run several: src/hosts).
+  const dirs = (services.hosts.find((h) => h.id === row.hostId)?.local ?? services.local).paths(row.id);
   const agent = JSON.parse(readFileSync(path.join(dirs.host, 'agent.json'), 'utf8')) as AgentTarget;
   return { taskId, sandboxId: row.id, root: dirs.root, dirs, agent };
 }

@@ -122,7 +122,8 @@ export async function listRemoteBranches(repository: string, opts: GitRemoteOpti
 
 /**
  * Clones `repository` (a URL, or a local path the repository policy resolved) into `dir`, which must
- * not exist, and checks out `branchName` there, created from the clone's default branch. Only for a directory no sandbox has seen; a failed clone
+ * not exist, and checks out `branchName` there: the repository's branch of that name when it has one, else
+ * a new branch from the clone's default branch. Only for a directory no sandbox has seen; a failed clone
  * leaves no `dir` behind.
  * @param onProgress called with `cloning` / `checking_out` before each part.
  * @throws ProviderError from cloning as {@link listRemoteBranches} does; `SandboxBroken` (retryable)
@@ -146,10 +147,12 @@ export async function cloneAndCheckout(
   await onProgress('checking_out', `checking out ${branchName}`);
   const git = hostGit(CLONE_STALL_TIMEOUT_MS, [], dir);
   try {
-    // A fresh clone has only its default branch: the task's branch starts from it (the naming step made
-    // sure the repository has no branch of that name).
+    // The task's branch starts from the default branch (the naming step made sure the repository had no
+    // branch of that name), unless the repository has it now: a fresh sandbox for a task whose work
+    // was pushed (a retry after its sandbox host was lost) goes on from what was pushed.
     const current = (await git.revparse(['--abbrev-ref', 'HEAD']).catch(() => '')).trim();
-    if (current !== branchName) await git.checkout(['-b', branchName, '--']);
+    const pushed = (await git.raw(['branch', '--remotes', '--list', `origin/${branchName}`])).trim() !== '';
+    if (current !== branchName) await git.checkout(pushed ? ['-b', branchName, '--track', `origin/${branchName}`, '--'] : ['-b', branchName, '--']);
   } catch (err) {
     throw new ProviderError('SandboxBroken', `checking out ${branchName} failed: ${firstLine(err)}`, true, { cause: err });
   }
