@@ -20,6 +20,7 @@ describe('migrations', () => {
     expect(fromDb.tables).toEqual([
       'idempotency_keys',
       'model_usage',
+      'sandbox_hosts',
       'sandboxes',
       'task_events',
       'tasks',
@@ -50,6 +51,7 @@ describe('migrations', () => {
         '20261121020000_idempotency_keys',
         '20261206000000_sandbox_lifecycle',
         '20261206100000_agents_credentials_egress',
+        '20261206200000_sandbox_hosts',
       ]);
       expect(await applyMigrations(fresh)).toEqual([]);
       const db = new Client({ connectionString: fresh });

@@ -106,9 +106,10 @@ describe('Postgres outages', () => {
     await handle.result();
     await expectOneOfEverything(services, taskId);
     await expectClientHasEveryEvent(services, client, taskId, snapshot);
-    // More schedules of the step than its policy allows attempts: the outage spent none of them.
+    // More schedules of the step's activities (placement, then the sandbox on its host) than its policy
+    // allows attempts: the outage spent none of them.
     const history = await handle.fetchHistory();
-    const sandboxSchedules = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createSandbox');
+    const sandboxSchedules = history.events!.filter((e) => ['placeSandbox', 'createSandbox'].includes(e.activityTaskScheduledEventAttributes?.activityType?.name ?? ''));
     expect(sandboxSchedules.length).toBeGreaterThan(hits);
     expect(hits + 1).toBeGreaterThan(STEP_ACTIVITY_OPTIONS.init_create_sandbox.retry!.maximumAttempts!);
     expect((await getJson(`${services.baseUrl}/v1/tasks/${taskId}/events?limit=500`)).body.items.map((e: { type: string }) => e.type)).not.toContain('task.error');
