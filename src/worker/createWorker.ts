@@ -14,7 +14,12 @@ interface CommonOptions {
 }
 
 /** On shutdown (SIGINT/SIGTERM) in-flight activities get this long to finish; then they are cancelled and, being idempotent, retried. */
-const SHUTDOWN_GRACE = '20s';
+const SHUTDOWN_GRACE = '20s' as const;
+
+/** The options both workers share: where they poll, what they run, how they stop. */
+function baseOptions(opts: CommonOptions & { activities: object }) {
+  return { connection: opts.connection, namespace: opts.namespace, taskQueue: opts.taskQueue, activities: { ...opts.activities }, shutdownGraceTime: SHUTDOWN_GRACE };
+}
 
 /**
  * The orchestration worker on the shared queue.
@@ -26,22 +31,12 @@ export async function createOrchestrationWorker(
   opts: CommonOptions & { activities: OrchestrationActivities & Partial<SandboxHostActivities>; workflowBundle?: { codePath: string } },
 ): Promise<Worker> {
   return Worker.create({
-    connection: opts.connection,
-    namespace: opts.namespace,
-    taskQueue: opts.taskQueue,
-    activities: { ...opts.activities },
-    shutdownGraceTime: SHUTDOWN_GRACE,
+    ...baseOptions(opts),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
   });
 }
 
 /** A sandbox host's worker: the sandbox activities only, on the host's own task queue (src/hosts/registry.ts). */
 export async function createSandboxHostWorker(opts: CommonOptions & { activities: SandboxHostActivities }): Promise<Worker> {
-  return Worker.create({
-    connection: opts.connection,
-    namespace: opts.namespace,
-    taskQueue: opts.taskQueue,
-    activities: { ...opts.activities },
-    shutdownGraceTime: SHUTDOWN_GRACE,
-  });
+  return Worker.create(baseOptions(opts));
 }

@@ -21,6 +21,7 @@ import { TaskEventClient } from '../../src/dev/stack/socketClient';
 import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
 import { startTestApi } from '../../src/dev/stack/testApi';
 import { runOf } from '../../src/dev/stack/runs';
+import { CLEAN_PROVISIONING_TRAIL, provisioningTrail } from '../support/provisioningTrail';
 
 describe('provisionTask on the real stack', () => {
   let services: TestServices;
@@ -99,17 +100,7 @@ describe('provisionTask on the real stack', () => {
       const uniqueSeqs = [...new Set(pushed.map((m) => m.event.seq))];
       expect(uniqueSeqs).toEqual(rows.map((r) => r.seq)); // arrived in sequence order, none missing
       for (const m of pushed) expect(m.event).toEqual(expect.objectContaining(rows[m.event.seq - 1]));
-      expect(rows.map((r) => (r.type === 'task.step' ? `${r.type}:${r.payload.step}:${r.payload.status}` : r.type))).toEqual([
-        'task.created',
-        'task.step:init_ensure_name:started',
-        'task.named',
-        'task.step:init_create_sandbox:started',
-        'task.step:init_create_sandbox:completed',
-        'task.step:init_ensure_agent:started',
-        'task.step:init_ensure_agent:completed',
-        'task.step:init_create_session:started',
-        'task.initialized',
-      ]);
+      expect(provisioningTrail(rows)).toEqual(CLEAN_PROVISIONING_TRAIL);
       // Status order seen over the socket follows docs/PRODUCT.md#statuses.
       const statuses = pushed.map((m) => m.task.status).filter((s, i, all) => s !== all[i - 1]);
       expect(statuses).toEqual(['init_enqueue_provision', ...PROVISION_STEPS, 'running']);

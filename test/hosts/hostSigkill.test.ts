@@ -23,6 +23,7 @@ import { createScratchSandboxRoot } from '../../src/dev/scratchSandboxRoot';
 import { spawnService } from '../../src/dev/serviceProcess';
 import { sandboxHostTaskQueue } from '../../src/hosts/registry';
 import { createTemporalClient } from '../../src/temporal/client';
+import { CLEAN_PROVISIONING_TRAIL, provisioningTrail } from '../support/provisioningTrail';
 
 jest.setTimeout(300_000);
 
@@ -185,18 +186,7 @@ describe('a sandbox host SIGKILLed mid-work', () => {
       expect(sandboxes).toEqual([expect.objectContaining({ hostId: host, state: 'ready' })]);
       // Its history: the steps in order, no error, initialized last.
       const events = await prisma.taskEvent.findMany({ where: { taskId: task.id }, orderBy: { seq: 'asc' } });
-      const step = (e: (typeof events)[number]) => e.payload as { step: string; status: string };
-      expect(events.map((e) => (e.type === 'task.step' ? `task.step:${step(e).step}:${step(e).status}` : e.type))).toEqual([
-        'task.created',
-        'task.step:init_ensure_name:started',
-        'task.named',
-        'task.step:init_create_sandbox:started',
-        'task.step:init_create_sandbox:completed',
-        'task.step:init_ensure_agent:started',
-        'task.step:init_ensure_agent:completed',
-        'task.step:init_create_session:started',
-        'task.initialized',
-      ]);
+      expect(provisioningTrail(events)).toEqual(CLEAN_PROVISIONING_TRAIL);
     }
 
     // Temporal's side: placement on the shared queue, every step activity on the sandbox's host's own

@@ -15,26 +15,15 @@ import { createWorkerActivities } from '../../src/activities';
 import { SANDBOX_MISROUTED } from '../../src/activities/sandboxAccess';
 import { createLogger } from '../../src/logger';
 import { pgNotifier } from '../../src/db/notifier';
-import { authedFetch } from '../../src/dev/stack/auth';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
 import { hostLostMessage } from '../../src/hosts/lostHosts';
 import { sandboxOf, sh } from '../support/insideSandbox';
 import { workbenchWorkflowId } from '../../src/workflows/workbenchSession.contract';
+import { offlineReply, until } from '../support/polling';
+import { agentReply, sendMessage } from '../support/tabs';
 
 jest.setTimeout(300_000);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `read` until `done` holds (or 120 s pass) and returns the last value. */
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
-  for (const deadline = Date.now() + 120_000; ; await sleep(150)) {
-    const v = await read();
-    if (done(v) || Date.now() > deadline) return v;
-  }
-}
-
-const offlineReply = (text: string) => `offline agent: received ${text.length} characters: ${text.split('\n')[0]}`;
 
 /** Helpers over one suite's services. */
 function helpers(services: () => TestServices, workspaceId: string) {
@@ -51,27 +40,8 @@ function helpers(services: () => TestServices, workspaceId: string) {
       async () => (await task(taskId)).status,
       (s) => wanted(s),
     );
-  const send = async (taskId: string, tabId: string, text: string): Promise<number> => {
-    const res = await authedFetch(url(`/v1/tasks/${taskId}/sessions/${tabId}/messages`), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text }),
-    });
-    expect(res.status).toBe(202);
-    return ((await res.json()) as { entry: { index: number } }).entry.index;
-  };
-  /** The tab's agent reply to the user message at `index`, once the turn is over. */
-  const replyTo = async (tabId: string, index: number) => {
-    await until(
-      async () => ({
-        tab: await services().prisma.workbenchSession.findUniqueOrThrow({ where: { id: tabId } }),
-        message: await services().prisma.transcriptEntry.findUnique({ where: { sessionId_index: { sessionId: tabId, index } } }),
-      }),
-      ({ tab, message }) => message?.delivery === 'sent' && tab.status !== 'running',
-    );
-    const entries = await services().prisma.transcriptEntry.findMany({ where: { sessionId: tabId, replyTo: index, role: 'agent' }, orderBy: { index: 'asc' } });
-    return entries.map((e) => e.text).join('');
-  };
+  const send = (taskId: string, tabId: string, text: string) => sendMessage(services(), taskId, tabId, text);
+  const replyTo = (tabId: string, index: number) => agentReply(services(), tabId, index);
   /** The queues the task's provisioning run scheduled each activity on. */
   const activityQueues = async (workflowId: string) => {
     const history = await services().temporal.workflow.getHandle(workflowId).fetchHistory();

@@ -11,18 +11,11 @@ import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { postJson, startServices, type TestServices } from '../../src/dev/stack/services';
 import { cgroupValue } from '../../src/confinement/cgroups';
 import { sandboxLifecycleStateQuery, sandboxLifecycleWorkflowId } from '../../src/workflows/sandboxLifecycle.contract';
+import { until } from '../support/polling';
 
 jest.setTimeout(180_000);
 
 const IDLE_STOP_MS = 4_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
-  for (const deadline = Date.now() + 90_000; ; await sleep(100)) {
-    const v = await read();
-    if (done(v) || Date.now() > deadline) return v;
-  }
-}
 
 /** True while `pid` runs (a zombie awaiting its parent's wait() does not: it holds no memory). */
 function isRunning(pid: number): boolean {

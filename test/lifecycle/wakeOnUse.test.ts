@@ -8,7 +8,6 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { authedFetch } from '../../src/dev/stack/auth';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
 import { SESSION_RESTARTED_TEXT, SESSION_RESUMED_TEXT } from '../../src/activities/workbenchSession.activities';
@@ -17,20 +16,10 @@ import type { AgentTarget } from '../../src/providers/local/agentHttp';
 import { sandboxLifecycleWorkflowId } from '../../src/workflows/sandboxLifecycle.contract';
 import { Gate, gatedProvider } from '../../src/dev/stack/gate';
 import { sandboxOf, sh } from '../support/insideSandbox';
+import { offlineReply, until } from '../support/polling';
+import { agentReply, sendMessage } from '../support/tabs';
 
 jest.setTimeout(240_000);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `read` until `done` holds (or 90 s pass) and returns the last value. */
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
-  for (const deadline = Date.now() + 90_000; ; await sleep(100)) {
-    const v = await read();
-    if (done(v) || Date.now() > deadline) return v;
-  }
-}
-
-const offlineReply = (text: string) => `offline agent: received ${text.length} characters: ${text.split('\n')[0]}`;
 
 describe('sandbox lifecycle: wake on use, reconcile, stop and resume', () => {
   let services: TestServices;
@@ -63,17 +52,7 @@ describe('sandbox lifecycle: wake on use, reconcile, stop and resume', () => {
   });
 
   /** The tab's agent reply to the user message at `index`, joined, once every chunk of the turn is written. */
-  const replyTo = async (tabId: string, index: number) => {
-    await until(
-      async () => ({
-        tab: await services.prisma.workbenchSession.findUniqueOrThrow({ where: { id: tabId } }),
-        message: await services.prisma.transcriptEntry.findUniqueOrThrow({ where: { sessionId_index: { sessionId: tabId, index } } }),
-      }),
-      ({ tab, message }) => message.delivery === 'sent' && tab.status !== 'running',
-    );
-    const entries = await services.prisma.transcriptEntry.findMany({ where: { sessionId: tabId, replyTo: index, role: 'agent' }, orderBy: { index: 'asc' } });
-    return entries.map((e) => e.text).join('');
-  };
+  const replyTo = (tabId: string, index: number) => agentReply(services, tabId, index);
 
   /** A task whose first tab is open and has answered the prompt. */
   const runningTask = async (prompt: string) => {
@@ -86,15 +65,7 @@ describe('sandbox lifecycle: wake on use, reconcile, stop and resume', () => {
     return { taskId: task.id, sandboxId: task.activeSandboxId!, tabId };
   };
 
-  const send = async (taskId: string, tabId: string, text: string): Promise<number> => {
-    const res = await authedFetch(url(`/v1/tasks/${taskId}/sessions/${tabId}/messages`), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text }),
-    });
-    expect(res.status).toBe(202);
-    return ((await res.json()) as { entry: { index: number } }).entry.index;
-  };
+  const send = (taskId: string, tabId: string, text: string) => sendMessage(services, taskId, tabId, text);
 
   /** The task's `sandbox.state` events after seq `after`, as `state/reason`. */
   const stateEvents = async (taskId: string, after = 0) =>
