@@ -840,6 +840,9 @@ export interface components {
             id: string;
             provider: string;
             providerSandboxId: string | null;
+            /** @description The sandbox host it lives on (SANDBOX_HOST_ID; docs/DEPLOYMENT.md#sandbox-hosts); null until placed. */
+            hostId: string | null;
+            /** @description Its directory on its host. */
             directory: string | null;
             /** @description Base URL of the sandbox-agent server, once started. */
             agentEndpoint: string | null;

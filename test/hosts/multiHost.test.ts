@@ -81,8 +81,10 @@ describe('two sandbox hosts', () => {
       expect(s.directory!.startsWith(host.sandboxRoot + path.sep)).toBe(true);
       expect(host.local.agentProcesses(s.id).length).toBeGreaterThan(0);
     }
-    // Placement on the shared queue; every step on the sandbox on the host's queue.
+    // The API says where a task's sandbox lives.
     const first = created[0]!;
+    expect((await getJson(h.url(`/v1/tasks/${first.id}/sandbox`))).body).toMatchObject({ id: sandboxes[0]!.id, hostId: sandboxes[0]!.hostId });
+    // Placement on the shared queue; every step on the sandbox on the host's queue.
     const host = services.hosts.find((x) => x.id === sandboxes[0]!.hostId)!;
     const queues = Object.fromEntries(await h.activityQueues(first.workflowId));
     expect(queues).toMatchObject({

@@ -195,8 +195,8 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
   });
 
   /**
-   * The task's active sandbox. 200 { id, provider, providerSandboxId, directory, agentEndpoint, state,
-   * sessionId, createdAt, updatedAt }; 404 task_not_found, or sandbox_not_found while it has none yet.
+   * The task's active sandbox. 200 { id, provider, providerSandboxId, hostId, directory, agentEndpoint,
+   * state, sessionId, createdAt, updatedAt }; 404 task_not_found, or sandbox_not_found while it has none yet.
    * Provider secrets (agent token, process ids) are never included.
    */
   router.get('/:id/sandbox', async (req, res) => {
@@ -207,6 +207,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
       id: sandbox.id,
       provider: sandbox.providerId,
       providerSandboxId: sandbox.providerSandboxId,
+      hostId: sandbox.hostId,
       directory: sandbox.directory,
       agentEndpoint: sandbox.agentEndpoint,
       state: sandbox.state,
