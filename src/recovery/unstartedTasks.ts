@@ -4,11 +4,17 @@
  * between the two, or Temporal refuses the start, the task would stay in `init_enqueue_provision`
  * forever. This sweep finds such tasks and starts their runs (docs/PRODUCT.md#provisioning-survives-restarts). Starting is idempotent (the workflow id is derived from the task id),
  * so several workers may sweep at once and a run the API did start is left alone.
+ *
+ * A retried task (`task.retry`) whose new run was never started is one too, also when its previous run
+ * completed (its sandbox host was lost after it was `running`: src/hosts/lostHosts.ts): the start is
+ * then made as a retry, which may follow a completed run, once Temporal shows no run started since
+ * the retry was recorded.
  */
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { Logger } from '../logger';
 import { startProvisionTask, startUnlessRunning } from '../temporal/client';
+import { provisionWorkflowId } from '../workflows/provisionTask.contract';
 
 export interface SweepOptions {
   prisma: PrismaClient;
@@ -34,7 +40,9 @@ export async function startUnstartedTasks(opts: SweepOptions): Promise<string[]>
   const started: string[] = [];
   for (const task of stale) {
     try {
-      if (await startUnlessRunning(() => startProvisionTask(opts.temporal, { taskId: task.id, workspaceId: task.workspaceId, taskQueue: opts.taskQueue }))) {
+      const start = (retry: boolean) =>
+        startUnlessRunning(() => startProvisionTask(opts.temporal, { taskId: task.id, workspaceId: task.workspaceId, taskQueue: opts.taskQueue, retry }));
+      if ((await start(false)) || ((await retryNeverStarted(opts, task.id)) && (await start(true)))) {
         started.push(task.id);
         opts.logger.warn({ taskId: task.id }, 'started provisionTask for a task whose run was never started');
       }
@@ -43,6 +51,17 @@ export async function startUnstartedTasks(opts: SweepOptions): Promise<string[]>
     }
   }
   return started;
+}
+
+/**
+ * Whether task `taskId` was retried and its run never started: its latest run completed, and started
+ * before the latest `task.retry` event was written (a run the retry started would be later).
+ */
+async function retryNeverStarted(opts: Pick<SweepOptions, 'prisma' | 'temporal'>, taskId: string): Promise<boolean> {
+  const retry = await opts.prisma.taskEvent.findFirst({ where: { taskId, type: 'task.retry' }, orderBy: { seq: 'desc' }, select: { createdAt: true } });
+  if (!retry) return false;
+  const latest = await opts.temporal.workflow.getHandle(provisionWorkflowId(taskId)).describe();
+  return latest.status.name === 'COMPLETED' && latest.startTime < retry.createdAt;
 }
 
 /**

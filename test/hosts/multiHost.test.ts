@@ -22,6 +22,9 @@ import { sandboxOf, sh } from '../support/insideSandbox';
 import { workbenchWorkflowId } from '../../src/workflows/workbenchSession.contract';
 import { offlineReply, until } from '../support/polling';
 import { agentReply, sendMessage } from '../support/tabs';
+import { Client } from '@temporalio/client';
+import { startTestApi } from '../../src/dev/stack/testApi';
+import { startUnstartedTasks } from '../../src/recovery/unstartedTasks';
 
 jest.setTimeout(300_000);
 
@@ -286,8 +289,22 @@ describe('a sandbox host lost for good', () => {
     git('-c', 'user.name=test', '-c', 'user.email=test@example.invalid', 'commit', '-q', '-m', 'pushed work');
     git('checkout', '-q', defaultBranch);
 
-    // Retry: a fresh sandbox from the task's branch, on the live host; the tab follows it.
-    expect((await postJson(h.url(`/v1/tasks/${onB!.id}/retry`), {})).status).toBe(202);
+    // Retry, first through an API whose Temporal refuses the start (a real refusal: no such
+    // namespace): the task waits queued, and the recovery sweep starts it as a retry, although the
+    // task's previous run completed.
+    const refusing = new Client({ connection: services.temporal.connection, namespace: 'no-such-namespace' });
+    const { api, baseUrl } = await startTestApi({ stack: services.stack, prisma: services.prisma, temporal: refusing, taskQueue: services.taskQueue });
+    try {
+      expect((await postJson(`${baseUrl}/v1/tasks/${onB!.id}/retry`, {})).body.error.code).toBe('workflow_start_failed');
+    } finally {
+      await api.close();
+    }
+    expect((await h.task(onB!.id)).status).toBe('init_enqueue_provision');
+    const sweep = { prisma: services.prisma, temporal: services.temporal, taskQueue: services.taskQueue, logger: createLogger('test', 'silent'), minAgeMs: 0 };
+    expect(await startUnstartedTasks(sweep)).toEqual([onB!.id]);
+    expect(await startUnstartedTasks(sweep)).toEqual([]); // once: the retry's run is there now
+
+    // A fresh sandbox from the task's branch, on the live host; the tab follows it.
     expect(await h.statusOf(onB!.id, (s) => s === 'running' || s === 'error')).toBe('running');
     const fresh = await h.sandboxOf(onB!.id);
     expect(fresh.id).not.toBe(onB!.sandbox.id);
