@@ -1,15 +1,15 @@
 /**
- * Per-sandbox resource limits with cgroup v1 controllers (memory, pids, cpu), through Debian's
- * cgroup-tools (cgcreate, cgset, cgexec; an empty group is removed with rmdir). Each sandbox gets `tps-sandboxes/<sandboxKey>`
+ * Per-sandbox resource limits with cgroup v1 controllers (memory, pids, cpu): groups are made and
+ * limited by writing the cgroup filesystem, processes start in them through cgexec (Debian's
+ * cgroup-tools, exec'd in the launch chain), and an empty group is removed with rmdir. Each sandbox gets `tps-sandboxes/<sandboxKey>`
  * in every controller; everything the sandbox runs starts inside it (cgexec), so the limits hold for
  * the agent, its tools and whatever they detach, and the group lists every process to end.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { rmdir } from 'node:fs/promises';
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResourceLimits } from './policy';
-import { runTool } from './hostTools';
 
 /** Parent group of every sandbox's group. */
 const CGROUP_PARENT = 'tps-sandboxes';
@@ -41,18 +41,31 @@ export function controllerMount(controller: string): string | null {
   return mounts.get(controller)!;
 }
 
-/** Creates (or resets) the sandbox's group in every controller and sets its limits. */
+/**
+ * Creates the sandbox's group in every controller (no error when it exists) and sets its limits, by
+ * writing the cgroup filesystem directly: no process is spawned (each spawn forks the whole worker,
+ * docs/BENCHMARKS.md), which is what cgcreate and cgset cost before.
+ * @throws Error when a controller is not mounted (the host check refuses to start without them), or
+ *   the kernel refuses a value (e.g. a memory limit below what the group already uses).
+ */
 export async function createSandboxCgroup(sandboxKey: string, limits: ResourceLimits): Promise<void> {
   const group = cgroupOf(sandboxKey);
-  await runTool('cgcreate', ['-g', `${CONTROLLERS.join(',')}:${group}`]);
-  // prettier-ignore
-  await runTool('cgset', [
-    '-r', `memory.limit_in_bytes=${limits.memoryMb * 1024 * 1024}`,
-    '-r', `pids.max=${limits.pidsMax}`,
-    '-r', `cpu.cfs_period_us=${CFS_PERIOD_US}`,
-    '-r', `cpu.cfs_quota_us=${Math.round((CFS_PERIOD_US * limits.cpuPercent) / 100)}`,
-    group,
-  ]);
+  const values: Record<(typeof CONTROLLERS)[number], Array<[file: string, value: number]>> = {
+    memory: [['memory.limit_in_bytes', limits.memoryMb * 1024 * 1024]],
+    pids: [['pids.max', limits.pidsMax]],
+    // The period first: the quota is checked against it.
+    cpu: [
+      ['cpu.cfs_period_us', CFS_PERIOD_US],
+      ['cpu.cfs_quota_us', Math.round((CFS_PERIOD_US * limits.cpuPercent) / 100)],
+    ],
+  };
+  for (const controller of CONTROLLERS) {
+    const mount = controllerMount(controller);
+    if (!mount) throw new Error(`the cgroup controller ${controller} is not mounted`);
+    const dir = path.join(mount, group);
+    await mkdir(dir, { recursive: true });
+    for (const [file, value] of values[controller]) await writeFile(path.join(dir, file), String(value));
+  }
 }
 
 /** The command prefix that starts a program inside the sandbox's group. */

@@ -143,6 +143,21 @@ describe('a confined local sandbox', () => {
     expect((await sh(sandbox, `kill -0 ${process.pid}`)).exitCode).not.toBe(0);
   });
 
+  it('has its limits set in its own cgroup, the agent inside it', async () => {
+    const limits = {
+      memory: cgroupValue(sandbox.sandboxId, 'memory', 'memory.limit_in_bytes'),
+      pids: cgroupValue(sandbox.sandboxId, 'pids', 'pids.max'),
+      period: cgroupValue(sandbox.sandboxId, 'cpu', 'cpu.cfs_period_us'),
+      quota: cgroupValue(sandbox.sandboxId, 'cpu', 'cpu.cfs_quota_us'),
+    };
+    expect(limits).toEqual({ memory: String(LIMITS.memoryMb * 1024 * 1024), pids: String(LIMITS.pidsMax), period: '100000', quota: String(LIMITS.cpuPercent * 1000) });
+    const agent = services.local.agentProcesses(sandbox.sandboxId);
+    expect(agent.length).toBeGreaterThan(0);
+    for (const pid of agent) {
+      expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toMatch(new RegExp(`:pids:/tps-sandboxes/${sandbox.sandboxId}$`, 'm'));
+    }
+  });
+
   it('stops a fork loop at the pids limit, and the service and the other sandbox carry on', async () => {
     const result = await sh(sandbox, 'i=0; while [ $i -lt 200 ]; do sleep 30 >/dev/null 2>&1 < /dev/null & i=$((i+1)); done; echo done');
     expect(result.stderr).toMatch(/fork|Resource temporarily unavailable/i);
