@@ -150,9 +150,11 @@ export async function cloneAndCheckout(
     // The task's branch starts from the default branch (the naming step made sure the repository had no
     // branch of that name), unless the repository has it now: a fresh sandbox for a task whose work
     // was pushed (a retry after its sandbox host was lost) goes on from what was pushed.
-    const current = (await git.revparse(['--abbrev-ref', 'HEAD']).catch(() => '')).trim();
-    const pushed = (await git.raw(['branch', '--remotes', '--list', `origin/${branchName}`])).trim() !== '';
-    if (current !== branchName) await git.checkout(pushed ? ['-b', branchName, '--track', `origin/${branchName}`, '--'] : ['-b', branchName, '--']);
+    // One git process says both whether the clone is on the branch already and whether the repository has it.
+    const refs = (await git.raw(['branch', '--all', '--list', '--format=%(HEAD)%(refname)', '--', branchName, `origin/${branchName}`])).split('\n');
+    const current = refs.includes(`*refs/heads/${branchName}`);
+    const pushed = refs.includes(` refs/remotes/origin/${branchName}`);
+    if (!current) await git.checkout(pushed ? ['-b', branchName, '--track', `origin/${branchName}`, '--'] : ['-b', branchName, '--']);
   } catch (err) {
     throw new ProviderError('SandboxBroken', `checking out ${branchName} failed: ${firstLine(err)}`, true, { cause: err });
   }
