@@ -2,7 +2,7 @@
  * Activities of the `killTask` workflow, built from their dependencies.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { PrismaClient } from '../generated/prisma/client';
+import type { PrismaClient, Sandbox } from '../generated/prisma/client';
 import { updateSession } from '../db/sessions';
 import { appendTaskEvent } from '../db/taskEvents';
 import type { Logger } from '../logger';
@@ -27,6 +27,25 @@ export interface KillActivityDeps {
 
 export function createKillActivities(deps: KillActivityDeps): KillActivities {
   const { prisma, notifier } = deps;
+
+  /**
+   * Records sandbox `sandboxId` of task `taskId` destroyed, first of all: a provisioning activity still
+   * in flight sees it when its provider call returns and destroys what it made
+   * (src/activities/provisionTask.activities.ts), so nothing outlives the kill.
+   */
+  const markDestroyed = async (taskId: string, sandboxId: string) => {
+    await prisma.sandbox.update({ where: { id: sandboxId }, data: { state: 'destroyed', agentEndpoint: null } });
+    await prisma.task.updateMany({ where: { id: taskId, activeSandboxId: sandboxId }, data: { sandboxState: 'destroyed' } });
+  };
+  /** Ends the sandbox's lifecycle run (idle timer, resumes). */
+  const endLifecycle = (sandboxId: string) => signalUnlessEnded(deps.temporal, sandboxLifecycleWorkflowId(sandboxId), (h) => h.signal(sandboxDestroyedSignal));
+  /** Stops and removes what the provider holds of `row` (made or half-made). */
+  const removeSandbox = async (row: Sandbox) => {
+    const provider = providerFor(deps.providers, row.providerId);
+    const handle = handleOfStored(row) ?? (await provider.resumeSandbox(row.id));
+    if (handle) await provider.destroySandbox(handle);
+  };
+
   return {
     async cancelProvisioning({ taskId }) {
       const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
@@ -68,15 +87,9 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
     async destroyTaskSandboxes({ taskId }) {
       const rows = await prisma.sandbox.findMany({ where: { taskId, state: { not: 'destroyed' } } });
       for (const row of rows) {
-        // Marked first: a provisioning activity still in flight sees it when its provider call returns
-        // and destroys what it made (src/activities/provisionTask.activities.ts), so nothing outlives the kill.
-        await prisma.sandbox.update({ where: { id: row.id }, data: { state: 'destroyed', agentEndpoint: null } });
-        await prisma.task.updateMany({ where: { id: taskId, activeSandboxId: row.id }, data: { sandboxState: 'destroyed' } });
-        const provider = providerFor(deps.providers, row.providerId);
-        const handle = handleOfStored(row) ?? (await provider.resumeSandbox(row.id));
-        if (handle) await provider.destroySandbox(handle);
-        // Its lifecycle run (idle timer, resumes) ends too.
-        await signalUnlessEnded(deps.temporal, sandboxLifecycleWorkflowId(row.id), (h) => h.signal(sandboxDestroyedSignal));
+        await markDestroyed(taskId, row.id);
+        await removeSandbox(row);
+        await endLifecycle(row.id);
       }
       return { destroyed: rows.length };
     },
@@ -84,11 +97,8 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
     async markSandboxesDestroyed({ taskId }) {
       const rows = await prisma.sandbox.findMany({ where: { taskId, state: { not: 'destroyed' } }, include: { host: { select: { taskQueue: true, lostAt: true } } } });
       for (const row of rows) {
-        // Marked first: a provisioning activity still in flight sees it when its provider call returns
-        // and destroys what it made (src/activities/provisionTask.activities.ts), so nothing outlives the kill.
-        await prisma.sandbox.update({ where: { id: row.id }, data: { state: 'destroyed', agentEndpoint: null } });
-        await prisma.task.updateMany({ where: { id: taskId, activeSandboxId: row.id }, data: { sandboxState: 'destroyed' } });
-        await signalUnlessEnded(deps.temporal, sandboxLifecycleWorkflowId(row.id), (h) => h.signal(sandboxDestroyedSignal));
+        await markDestroyed(taskId, row.id);
+        await endLifecycle(row.id);
       }
       // A lost host's sandboxes cannot be reached; if it comes back, it removes them itself (src/recovery/sandboxAgents.ts).
       return { sandboxes: rows.map((r) => ({ sandboxId: r.id, taskQueue: r.host && !r.host.lostAt && r.state !== 'lost' ? r.host.taskQueue : null })) };
@@ -97,9 +107,7 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
     async destroySandbox({ sandboxId }) {
       const row = await prisma.sandbox.findUniqueOrThrow({ where: { id: sandboxId } });
       assertOnThisHost(row, deps.hostId);
-      const provider = providerFor(deps.providers, row.providerId);
-      const handle = handleOfStored(row) ?? (await provider.resumeSandbox(row.id));
-      if (handle) await withKeepAliveHeartbeat(() => provider.destroySandbox(handle));
+      await withKeepAliveHeartbeat(() => removeSandbox(row));
     },
 
     async markKilled({ taskId, dedupeKey, summary, outcome = 'killed' }) {

@@ -14,7 +14,8 @@
  * Runs in every orchestration worker; two sweeps at once change each sandbox once (the state change
  * is taken under the row's lock, src/db/sandboxes.ts).
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { signalUnlessEnded } from '../temporal/client';
 import type { PrismaClient } from '../generated/prisma/client';
 import { changeSandboxState } from '../db/sandboxes';
 import { updateSession } from '../db/sessions';
@@ -23,6 +24,7 @@ import type { TaskEventNotifier } from '../db/notifier';
 import { SANDBOX_STATES } from '../domain/sandboxLifecycle';
 import { isProvisioningOver } from '../domain/status';
 import type { Logger } from '../logger';
+import { ROOMLESS_SANDBOX_STATES } from './registry';
 import { sandboxLifecycleWorkflowId } from '../workflows/sandboxLifecycle.contract';
 
 export interface LostHostSweepOptions {
@@ -55,7 +57,7 @@ export async function sweepLostHosts(opts: LostHostSweepOptions): Promise<string
     RETURNING id`;
   for (const h of newlyLost) logger.warn({ hostId: h.id, lostAfterSeconds: opts.lostAfterSeconds }, 'sandbox host lost: unseen too long');
   const orphans = await prisma.sandbox.findMany({
-    where: { state: { notIn: ['lost', 'destroyed'] }, host: { orchestrationQueue: opts.orchestrationQueue, lostAt: { not: null } } },
+    where: { state: { notIn: [...ROOMLESS_SANDBOX_STATES] }, host: { orchestrationQueue: opts.orchestrationQueue, lostAt: { not: null } } },
     include: { task: { select: { id: true, status: true, workflowId: true, activeSandboxId: true } } },
   });
   const lost: string[] = [];
@@ -66,9 +68,9 @@ export async function sweepLostHosts(opts: LostHostSweepOptions): Promise<string
     const active = sandbox.task.activeSandboxId === sandbox.id || sandbox.task.activeSandboxId === null;
     // Runs waiting on the lost host's queue first (idempotent), so a pass cut short is redone.
     const runs = [sandboxLifecycleWorkflowId(sandbox.id), ...tabs.map((t) => t.workflowId), ...(active ? [sandbox.task.workflowId] : [])];
-    for (const workflowId of runs) await terminateIfRunning(opts.temporal, workflowId, message);
+    for (const workflowId of runs) await signalUnlessEnded(opts.temporal, workflowId, (h) => h.terminate(message));
     const changed = await prisma.$transaction(async (tx) => {
-      const from = SANDBOX_STATES.filter((s) => s !== 'lost' && s !== 'destroyed');
+      const from = SANDBOX_STATES.filter((s) => !(ROOMLESS_SANDBOX_STATES as readonly string[]).includes(s));
       if ((await changeSandboxState(tx, opts.notifier, { sandboxId: sandbox.id, from, to: 'lost', reason: 'host_lost' })) === null) return false;
       const [task] = await tx.$queryRaw<Array<{ status: string }>>`SELECT status::text AS status FROM tasks WHERE id = ${sandbox.taskId}::uuid FOR UPDATE`;
       if (active && task && !isProvisioningOver(task.status)) {
@@ -96,17 +98,6 @@ export async function sweepLostHosts(opts: LostHostSweepOptions): Promise<string
     }
   }
   return lost;
-}
-
-/** Terminates the running run of `workflowId`, if any (a closed or unknown run needs nothing). */
-async function terminateIfRunning(temporal: Client, workflowId: string, reason: string): Promise<void> {
-  try {
-    const handle = temporal.workflow.getHandle(workflowId);
-    const { status } = await handle.describe();
-    if (status.name === 'RUNNING') await handle.terminate(reason);
-  } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
-  }
 }
 
 /**

@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '../generated/prisma/client';
+import { ROOMLESS_SANDBOX_STATES } from './registry';
 
 /** Where a task's sandbox lives: its row and its host's task queue. */
 export interface Placement {
@@ -36,7 +37,7 @@ export async function placeSandbox(prisma: PrismaClient, opts: { taskId: string;
   return prisma.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('sandbox-placement'), hashtext(${opts.orchestrationQueue}))`;
     const existing = await tx.sandbox.findFirst({
-      where: { taskId: opts.taskId, providerId: opts.providerId, state: { notIn: ['destroyed', 'lost'] } },
+      where: { taskId: opts.taskId, providerId: opts.providerId, state: { notIn: [...ROOMLESS_SANDBOX_STATES] } },
       orderBy: { createdAt: 'desc' },
       include: { host: { select: { taskQueue: true } } },
     });

@@ -163,11 +163,11 @@ export async function signalSandboxLifecycle(client: Client, opts: { taskQueue: 
 }
 
 /**
- * Runs `send` (a signal) against the run of `workflowId`; a run that has ended already, or never
- * existed, needs nothing, so WorkflowNotFoundError is swallowed.
- * @throws any other error of the signal.
+ * Runs `send` (a signal, or a termination) against the run of `workflowId`; a run that has ended
+ * already, or never existed, needs nothing, so WorkflowNotFoundError is swallowed.
+ * @throws any other error of the call.
  */
-export async function signalUnlessEnded(client: Client, workflowId: string, send: (handle: WorkflowHandle) => Promise<void>): Promise<void> {
+export async function signalUnlessEnded(client: Client, workflowId: string, send: (handle: WorkflowHandle) => Promise<unknown>): Promise<void> {
   try {
     await send(client.workflow.getHandle(workflowId));
   } catch (err) {

@@ -13,12 +13,12 @@
  *
  * Workflow code only: no I/O.
  */
-import { condition, continueAsNew, getExternalWorkflowHandle, log, patched, proxyActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import { condition, continueAsNew, getExternalWorkflowHandle, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { SandboxStateReason } from '../domain/sandboxLifecycle';
 import { outlastOutages } from './dependencyOutage';
 import { describeActivityFailure } from './failures';
-import { DEPENDENCY_PATIENCE_MS, LIFECYCLE_ACTIVITY_OPTIONS, MIRROR_ACTIVITY_OPTIONS } from './policies';
-import { SANDBOX_HOSTS_PATCH, type SandboxPlacementActivities } from './sandboxHosts.contract';
+import { DEPENDENCY_PATIENCE_MS, LIFECYCLE_ACTIVITY_OPTIONS } from './policies';
+import { sandboxRouter } from './sandboxRouting';
 import {
   agentExitedSignal,
   resumeSandboxSignal,
@@ -32,8 +32,6 @@ import {
   type SandboxLifecycleState,
   type StopOutcome,
 } from './sandboxLifecycle.contract';
-
-const { locateSandbox } = proxyActivities<Pick<SandboxPlacementActivities, 'locateSandbox'>>(MIRROR_ACTIVITY_OPTIONS);
 
 type Command = { kind: 'stop'; reason: SandboxStateReason } | { kind: 'resume'; reason: SandboxStateReason; requester?: string } | { kind: 'check_agent' };
 
@@ -52,22 +50,21 @@ export async function sandboxLifecycle(input: SandboxLifecycleInput): Promise<vo
     destroyed = true;
   });
 
-  /** Task queue of the sandbox's host (src/hosts): looked up at the first command, handed on at continue-as-new. */
-  let hostTaskQueue = input.hostTaskQueue ?? null;
-  /** `options` on the sandbox's host (runs recorded before sandbox hosts: the shared queue). Options, not a proxy: a proxy is thenable. */
-  const onHost = async (options: ActivityOptions): Promise<ActivityOptions> => {
-    if (hostTaskQueue === null && patched(SANDBOX_HOSTS_PATCH)) hostTaskQueue = (await locateSandbox({ sandboxId })).taskQueue;
-    return hostTaskQueue === null ? options : { ...options, taskQueue: hostTaskQueue };
-  };
+  /** The sandbox's host (src/hosts): looked up at the first command, handed on at continue-as-new. */
+  const router = sandboxRouter(input.hostTaskQueue ? { sandboxId, taskQueue: input.hostTaskQueue } : null);
   /** Runs one lifecycle activity, waiting out database outages (./dependencyOutage.ts). */
   const stop = (args: Parameters<SandboxLifecycleActivities['stopSandbox']>[0]): Promise<StopOutcome> =>
-    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.stop, async (o) => proxyActivities<SandboxLifecycleActivities>(await onHost(o)).stopSandbox(args), {
+    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.stop, async (o) => proxyActivities<SandboxLifecycleActivities>(await router.route(sandboxId, o)).stopSandbox(args), {
       patienceMs: DEPENDENCY_PATIENCE_MS,
     });
   const resume = (reason: SandboxStateReason): Promise<ResumeOutcome> =>
-    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.resume, async (o) => proxyActivities<SandboxLifecycleActivities>(await onHost(o)).resumeSandbox({ sandboxId, reason }), {
-      patienceMs: DEPENDENCY_PATIENCE_MS,
-    });
+    outlastOutages(
+      LIFECYCLE_ACTIVITY_OPTIONS.resume,
+      async (o) => proxyActivities<SandboxLifecycleActivities>(await router.route(sandboxId, o)).resumeSandbox({ sandboxId, reason }),
+      {
+        patienceMs: DEPENDENCY_PATIENCE_MS,
+      },
+    );
 
   const afterStop = (r: StopOutcome) => {
     if (r.outcome === 'stopped') state.state = 'stopped';
@@ -131,7 +128,8 @@ export async function sandboxLifecycle(input: SandboxLifecycleInput): Promise<vo
     }
     state.running = null;
     if (!destroyed && commands.length === 0 && workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof sandboxLifecycle>({ ...input, ...(hostTaskQueue !== null ? { hostTaskQueue } : {}) });
+      const hostTaskQueue = router.known(sandboxId);
+      await continueAsNew<typeof sandboxLifecycle>({ ...input, ...(hostTaskQueue ? { hostTaskQueue } : {}) });
     }
   }
 }

@@ -36,13 +36,12 @@ import { outlastOutages } from './dependencyOutage';
 import { describeActivityFailure } from './failures';
 import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, SESSION_ACTIVITY_OPTIONS } from './policies';
 import { sandboxAwakeSignal, type SandboxLifecycleActivities } from './sandboxLifecycle.contract';
-import { SANDBOX_HOSTS_PATCH, type SandboxPlacementActivities } from './sandboxHosts.contract';
+import { sandboxRouter } from './sandboxRouting';
 
 const { recordSessionTransition, resolveSessionSandbox, undeliveredMessages } =
   proxyActivities<Pick<WorkbenchActivities, 'recordSessionTransition' | 'resolveSessionSandbox' | 'undeliveredMessages'>>(MIRROR_ACTIVITY_OPTIONS);
 /** The tab's activities on its sandbox, with `options` (on the sandbox host's queue when it has one). */
 const onSandbox = (options: ActivityOptions) => proxyActivities<Pick<WorkbenchActivities, 'openAgentSession' | 'promptAgent' | 'endAgentSession'>>(options);
-const { locateSandbox } = proxyActivities<Pick<SandboxPlacementActivities, 'locateSandbox'>>(MIRROR_ACTIVITY_OPTIONS);
 const { requestSandboxResume } = proxyActivities<Pick<SandboxLifecycleActivities, 'requestSandboxResume'>>(MIRROR_ACTIVITY_OPTIONS);
 
 /**
@@ -108,17 +107,8 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
     retryRequested = true;
   });
   /** Where the tab's sandbox lives (src/hosts): found once per sandbox, handed on at continue-as-new. */
-  let host: { sandboxId: string; taskQueue: string } | null =
-    continued?.hostTaskQueue && continued.sandboxId ? { sandboxId: continued.sandboxId, taskQueue: continued.hostTaskQueue } : null;
-  /** `options` routed to the host of `sandboxId` (runs recorded before sandbox hosts: the shared queue). */
-  const routed = async (sandboxId: string, options: ActivityOptions): Promise<ActivityOptions> => {
-    if (host?.sandboxId !== sandboxId) {
-      if (!patched(SANDBOX_HOSTS_PATCH)) return options;
-      const { taskQueue } = await locateSandbox({ sandboxId });
-      host = { sandboxId, taskQueue };
-    }
-    return { ...options, taskQueue: host.taskQueue };
-  };
+  const router = sandboxRouter(continued?.hostTaskQueue ? { sandboxId: continued.sandboxId, taskQueue: continued.hostTaskQueue } : null);
+  const routed = (sandboxId: string, options: ActivityOptions) => router.route(sandboxId, options);
   const endAgentSession = async (sandboxId: string) => onSandbox(await routed(sandboxId, MIRROR_ACTIVITY_OPTIONS)).endAgentSession({ sessionId });
 
   /** The answer of the sandbox's lifecycle run to this run's last resume request. */
@@ -246,7 +236,7 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
               ...(input.continueAsNewAfterTurns !== undefined ? { continueAsNewAfterTurns: input.continueAsNewAfterTurns } : {}),
               continued: {
                 sandboxId,
-                ...(host?.sandboxId === sandboxId ? { hostTaskQueue: host.taskQueue } : {}),
+                ...(router.known(sandboxId) ? { hostTaskQueue: router.known(sandboxId) } : {}),
                 sessionOpen: true,
                 queuedMessages: [...state.queuedMessages],
                 retryRequested,

@@ -24,6 +24,7 @@ import { egressSocketPath } from '../../egress/sandboxEgress';
 import type { EgressProxy } from '../../egress/egressProxy';
 import { startSandboxHost, type RunningSandboxHost } from '../../hosts/sandboxHost';
 import { runLostHostSweeper } from '../../hosts/lostHosts';
+import { sandboxHostTaskQueue } from '../../hosts/registry';
 import type { RepositoryPolicy } from '../../repositories/policy';
 import { createScratchSandboxRoot, removeScratchSandboxRoot } from '../scratchSandboxRoot';
 import { pgNotifier } from '../../db/notifier';
@@ -197,7 +198,7 @@ export async function startServices(
   let orchestration: { stop(): Promise<void> } | null = await startOrchestration();
   const testHosts: TestHost[] = hosts.map((h) => ({
     id: h.spec.id,
-    taskQueue: first.running!.taskQueue.replace(first.spec.id, h.spec.id),
+    taskQueue: sandboxHostTaskQueue(taskQueue, h.spec.id),
     sandboxRoot: h.spec.sandboxRoot,
     local: h.local,
     get egressProxy() {
