@@ -13,13 +13,14 @@ import type { SandboxPlacementActivities } from '../workflows/sandboxHosts.contr
 import { createSandboxLifecycleActivities, type LifecycleActivityDeps } from './sandboxLifecycle.activities';
 import { createProvisionActivities, type ActivityDeps } from './provisionTask.activities';
 import { createKillActivities, type KillActivityDeps } from './killTask.activities';
+import { createHandOverActivities } from './handOver.activities';
 import { createStepProgressReporter } from './progress';
 import { createSandboxPlacementActivities } from './sandboxHosts.activities';
 import { createWorkbenchActivities, type SessionActivityDeps } from './workbenchSession.activities';
 
 /**
  * What every activity is built from, together: Prisma, the providers, the notifier, the Temporal
- * client (progress signals, tab and lifecycle signals, kill's cancellation), the logger, the idle
+ * client (tab and lifecycle signals, kill's cancellation), the logger, the idle
  * stop setting and this host's id. The step progress reporter is made here from the client.
  */
 export interface WorkerActivityDeps extends Omit<ActivityDeps, 'progress'>, SessionActivityDeps, KillActivityDeps, LifecycleActivityDeps {}
@@ -45,11 +46,15 @@ export type SandboxHostActivities = Pick<AllActivities, HostActivityName>;
 export type OrchestrationActivities = Omit<AllActivities, HostActivityName>;
 
 function createAllActivities(deps: WorkerActivityDeps): AllActivities {
-  const progress = createStepProgressReporter(deps.temporal, deps.logger);
+  const progress = createStepProgressReporter(deps.prisma, deps.logger);
+  const lifecycle = createSandboxLifecycleActivities(deps);
+  const provision = createProvisionActivities({ ...deps, progress });
+  const workbench = createWorkbenchActivities(deps);
   return {
-    ...createSandboxLifecycleActivities(deps),
-    ...createProvisionActivities({ ...deps, progress }),
-    ...createWorkbenchActivities(deps),
+    ...lifecycle,
+    ...provision,
+    ...workbench,
+    ...createHandOverActivities({ ...provision, ...workbench, ...lifecycle }),
     ...createKillActivities(deps),
     ...createSandboxPlacementActivities({ prisma: deps.prisma, progress }),
   };

@@ -17,7 +17,8 @@ import type { EgressIssuer } from '../egress/sandboxEgress';
 import type { Logger } from '../logger';
 import { INITIAL_SESSION_KEY, type ProviderRegistry, type SandboxHandle, type SandboxProvider } from '../providers/types';
 import type { TaskEventNotifier } from '../db/notifier';
-import type { ProvisionActivities } from '../workflows/provisionTask.contract';
+import type { ProvisionActivities, TransitionInput } from '../workflows/provisionTask.contract';
+import type { StepProgressReport, StepTiming } from '../domain/records';
 import { asActivityErrors } from './errors';
 import { withKeepAliveHeartbeat, type StepProgressReporter } from './progress';
 import { assertOnThisHost, loadSandbox, providerFor } from './sandboxAccess';
@@ -34,7 +35,7 @@ export interface ActivityDeps {
   egress?: EgressIssuer;
 }
 
-export function createProvisionActivities(deps: ActivityDeps): ProvisionActivities {
+export function createProvisionActivities(deps: ActivityDeps): Omit<ProvisionActivities, 'handOverProvisioning'> {
   const { prisma, notifier } = deps;
 
   const providerOf = (providerId: string) => providerFor(deps.providers, providerId);
@@ -62,25 +63,11 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
 
   return {
     async recordTransition(input) {
-      const { fields } = input;
-      return prisma.$transaction(async (tx) => {
-        // A killed (or archived) task stays so: a transition of its cancelled run that lands late, or
-        // of a run started after the kill, is dropped.
-        const current = await tx.task.findUniqueOrThrow({ where: { id: input.taskId }, select: { status: true, lastEventSeq: true } });
-        if (isReleased(current.status)) return { seq: current.lastEventSeq };
-        return appendTaskEvent(tx, notifier, {
-          taskId: input.taskId,
-          type: input.event.type,
-          payload: input.event.payload,
-          dedupeKey: input.event.dedupeKey,
-          patch: {
-            status: input.status,
-            statusMessage: input.statusMessage,
-            stepTimings: input.stepTimings as unknown as Prisma.InputJsonValue,
-            ...fields,
-          },
-        });
-      });
+      return prisma.$transaction((tx) => writeTransitions(tx, notifier, [input]));
+    },
+
+    async recordTransitions({ transitions }) {
+      return prisma.$transaction((tx) => writeTransitions(tx, notifier, transitions));
     },
 
     async ensureName({ taskId }) {
@@ -88,7 +75,7 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         refuseIfKilled(task);
         if (task.title && task.branchName) return { title: task.title, branchName: task.branchName };
-        const report = deps.progress('init_ensure_name');
+        const report = deps.progress('init_ensure_name', taskId);
         await report('reading_branches', `reading branches of ${task.repository}`);
         const remote = await withKeepAliveHeartbeat(() => providerOf(task.providerId).listBranches(task.repository));
         const title = deriveTitle(task.prompt);
@@ -115,7 +102,7 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
         const { branchName } = task;
         if (!branchName) throw ApplicationFailure.nonRetryable('task has no branch yet', 'SandboxBroken');
         const provider = providerOf(task.providerId);
-        const report = deps.progress('init_create_sandbox');
+        const report = deps.progress('init_create_sandbox', taskId);
         // The row is written before the provider acts (by placement, src/hosts/placement.ts), so whatever
         // the provider makes is findable by its key.
         await report('starting', sandboxId ? `preparing the sandbox on host ${deps.hostId}` : 'looking for an existing sandbox');
@@ -145,7 +132,7 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId, deps.hostId);
         const egress = deps.egress?.({ sandboxId, workspaceId: task.workspaceId });
-        const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(handle, deps.progress('init_ensure_agent'), { egress }));
+        const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(handle, deps.progress('init_ensure_agent', taskId), { egress }));
         await unlessKilled(sandboxId, provider, handle);
         await prisma.sandbox.update({
           where: { id: sandboxId },
@@ -162,7 +149,7 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId, deps.hostId);
         const session = await withKeepAliveHeartbeat(() =>
-          provider.createSession(handle, { agent: task.agentType, sessionKey: INITIAL_SESSION_KEY }, deps.progress('init_create_session')),
+          provider.createSession(handle, { agent: task.agentType, sessionKey: INITIAL_SESSION_KEY }, deps.progress('init_create_session', taskId)),
         );
         await unlessKilled(sandboxId, provider, handle);
         await prisma.sandbox.update({
@@ -173,4 +160,38 @@ export function createProvisionActivities(deps: ActivityDeps): ProvisionActiviti
       });
     },
   };
+}
+
+/**
+ * Writes `transitions` in order inside `tx`: each one's task columns and history event (deduplicated
+ * by its key), notified after commit. A killed (or archived) task stays so: a transition of its
+ * cancelled run that lands late, or of a run started after the kill, is dropped. A step's attempt in
+ * the timings is the running step's latest report's when that is higher (lean runs learn attempts
+ * from the reports, not from signals).
+ * @returns the sequence number of the task's newest event.
+ */
+async function writeTransitions(tx: Prisma.TransactionClient, notifier: TaskEventNotifier, transitions: TransitionInput[]): Promise<{ seq: number }> {
+  const taskId = transitions[0]?.taskId;
+  if (!taskId) throw ApplicationFailure.nonRetryable('no transition to write', 'InvalidInput');
+  const current = await tx.task.findUniqueOrThrow({ where: { id: taskId }, select: { status: true, lastEventSeq: true, stepProgress: true } });
+  if (isReleased(current.status)) return { seq: current.lastEventSeq };
+  const report = current.stepProgress as StepProgressReport | null;
+  let last = { seq: current.lastEventSeq };
+  for (const t of transitions) {
+    last = await appendTaskEvent(tx, notifier, {
+      taskId,
+      type: t.event.type,
+      payload: t.event.payload,
+      dedupeKey: t.event.dedupeKey,
+      patch: { status: t.status, statusMessage: t.statusMessage, stepTimings: withReportedAttempt(t.stepTimings, report) as unknown as Prisma.InputJsonValue, ...t.fields },
+    });
+  }
+  return last;
+}
+
+/** `timings` with the reported step's attempt raised to the report's (a report of an earlier run is older than the step's start). */
+function withReportedAttempt(timings: Record<string, StepTiming>, report: StepProgressReport | null): Record<string, StepTiming> {
+  const timing = report ? timings[report.step] : undefined;
+  if (!report || !timing || report.attempt <= timing.attempt || report.at < timing.startedAt) return timings;
+  return { ...timings, [report.step]: { ...timing, attempt: report.attempt } };
 }

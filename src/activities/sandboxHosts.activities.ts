@@ -23,12 +23,26 @@ const PLACEMENT_MARGIN_MS = 5_000;
 
 export function createSandboxPlacementActivities(deps: PlacementActivityDeps): SandboxPlacementActivities {
   const { prisma } = deps;
+  /** The task, unless it was killed or archived before placement ran (then nothing is made, for good). */
+  const placeableTask = async (taskId: string) => {
+    const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId }, select: { providerId: true, status: true } });
+    if (isReleased(task.status)) throw ApplicationFailure.nonRetryable(`the task was ${task.status} before this step ran; nothing was made`, 'TaskKilled');
+    return task;
+  };
   return {
+    async tryPlaceSandbox({ taskId }) {
+      return asActivityErrors(async () => {
+        const ctx = Context.current();
+        const task = await placeableTask(taskId);
+        const placed = await placeSandbox(prisma, { taskId, providerId: task.providerId, orchestrationQueue: ctx.info.taskQueue });
+        return isPlaced(placed) ? placed : null;
+      });
+    },
+
     async placeSandbox({ taskId }) {
       return asActivityErrors(async () => {
         const ctx = Context.current();
-        const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId }, select: { providerId: true, status: true } });
-        if (isReleased(task.status)) throw ApplicationFailure.nonRetryable(`the task was ${task.status} before this step ran; nothing was made`, 'TaskKilled');
+        const task = await placeableTask(taskId);
         const giveUpAt = Date.now() + ctx.info.startToCloseTimeoutMs - PLACEMENT_MARGIN_MS;
         let waitingSince: number | null = null;
         for (;;) {
@@ -37,7 +51,7 @@ export function createSandboxPlacementActivities(deps: PlacementActivityDeps): S
           const why = placed.liveHosts === 0 ? 'no sandbox host is live' : `all ${placed.liveHosts} live sandbox hosts are full`;
           if (waitingSince === null) {
             waitingSince = Date.now();
-            await deps.progress('init_create_sandbox')('waiting_for_sandbox_host', `waiting for a sandbox host: ${why}`);
+            await deps.progress('init_create_sandbox', taskId)('waiting_for_sandbox_host', `waiting for a sandbox host: ${why}`);
           }
           if (Date.now() + PLACEMENT_POLL_MS > giveUpAt) {
             throw ApplicationFailure.retryable(`no sandbox host had room for ${Math.round((Date.now() - waitingSince) / 1_000)} s (${why})`, 'NoSandboxHost');

@@ -102,6 +102,7 @@ export async function insertTaskWithCreatedEvent(client: Prisma.TransactionClien
     outputTokens: 0,
     sandboxState: null,
     stepTimings: {},
+    stepProgress: null,
     lastEventSeq: 1,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,

@@ -4,7 +4,7 @@
  */
 import type { Task, TaskEvent, TranscriptEntry, WorkbenchSession } from '../generated/prisma/client';
 import type { SandboxState } from './sandboxLifecycle';
-import type { TaskStatus } from './status';
+import type { ProvisionStep, TaskStatus } from './status';
 
 /** History event types (docs/PRODUCT.md#history-events). */
 export type TaskEventType =
@@ -44,6 +44,23 @@ export interface StepTiming {
   startedAt: string;
   endedAt?: string;
   attempt: number;
+}
+
+/**
+ * A running step's latest progress report, written by its activity onto the task row
+ * (`tasks.step_progress`, src/activities/progress.ts) and merged into the run's live state by
+ * src/services/provisioningProgress.ts. Times are ISO-8601 on the activity's clock.
+ */
+export interface StepProgressReport {
+  step: ProvisionStep;
+  /** The activity's attempt (1-based) as Temporal counts it for this schedule. */
+  attempt: number;
+  /** When this attempt made its first report. */
+  attemptStartedAt: string;
+  /** e.g. `cloning`, `waiting_for_sandbox_host`. */
+  subStep: string;
+  message: string;
+  at: string;
 }
 
 export interface TaskRecord {

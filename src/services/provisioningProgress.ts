@@ -1,9 +1,13 @@
 /**
  * A task's provisioning as its `provisionTask` run sees it, read through the run's `provisionState`
- * query: the full state, or the short progress summary shown on the task while it provisions.
+ * query, with the running step's latest progress report from the task row added (its attempt,
+ * sub-step and message: activities write those there instead of signalling the run,
+ * docs/ARCHITECTURE.md#step-progress): the full state, or the short progress summary shown on the
+ * task while it provisions.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Task } from '../generated/prisma/client';
+import type { StepProgressReport } from '../domain/records';
 import { TEMPORAL_RETRY_AFTER_SECONDS } from '../temporal/unavailable';
 import { provisionStateQuery, type ProvisionState } from '../workflows/provisionTask.contract';
 import type { ServiceDeps } from './deps';
@@ -49,7 +53,7 @@ export async function provisioningProgress(deps: Pick<ServiceDeps, 'temporal' | 
     const state =
       task.status === 'init_enqueue_provision'
         ? queuedState(task) // nothing to ask yet
-        : await queryState(deps, task, PROGRESS_DEADLINE_MS);
+        : withReportedProgress(await queryState(deps, task, PROGRESS_DEADLINE_MS), task);
     const step = state.currentStep ? state.steps[state.currentStep] : undefined;
     const attemptStart = step?.attemptStartedAt ?? step?.startedAt;
     return {
@@ -73,7 +77,7 @@ export async function provisioningProgress(deps: Pick<ServiceDeps, 'temporal' | 
  */
 export async function provisioningState(deps: Pick<ServiceDeps, 'temporal' | 'logger'>, task: Task): Promise<ProvisionState> {
   try {
-    return await queryState(deps, task, QUERY_DEADLINE_MS);
+    return withReportedProgress(await queryState(deps, task, QUERY_DEADLINE_MS), task);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError && task.status === 'init_enqueue_provision') return queuedState(task);
     deps.logger.warn({ err, taskId: task.id }, 'provisionState query failed');
@@ -86,4 +90,33 @@ export async function provisioningState(deps: Pick<ServiceDeps, 'temporal' | 'lo
 /** The run's `provisionState` query, abandoned (call and all) after `deadlineMs`. */
 function queryState(deps: Pick<ServiceDeps, 'temporal'>, task: Task, deadlineMs: number): Promise<ProvisionState> {
   return deps.temporal.connection.withDeadline(Date.now() + deadlineMs, () => deps.temporal.workflow.getHandle(task.workflowId).query(provisionStateQuery));
+}
+
+/**
+ * `state` with the task's stored progress report applied to the step it names, when that step is
+ * still running in `state` and the report is newer than what the run holds (a report of an earlier
+ * run predates the step's start and is ignored). After a database outage the run holds the attempts
+ * spent before it (`waitingFor.attemptsSpent`): they are added, as the run did for signalled reports.
+ */
+export function withReportedProgress(state: ProvisionState, task: Pick<Task, 'stepProgress'>): ProvisionState {
+  const report = task.stepProgress as StepProgressReport | null;
+  const step = report ? state.steps[report.step] : undefined;
+  if (!report || !step || step.endedAt || report.at < step.startedAt || report.at <= (step.lastProgressAt ?? '')) return state;
+  const attempt = report.attempt + (step.waitingFor?.attemptsSpent ?? 0);
+  const newAttempt = attempt > step.attempt || !step.attemptStartedAt;
+  return {
+    ...state,
+    lastProgressAt: report.at > state.lastProgressAt ? report.at : state.lastProgressAt,
+    steps: {
+      ...state.steps,
+      [report.step]: {
+        ...step,
+        attempt: Math.max(attempt, step.attempt),
+        attemptStartedAt: newAttempt ? report.attemptStartedAt : step.attemptStartedAt,
+        subStep: report.subStep,
+        lastProgressMessage: report.message,
+        lastProgressAt: report.at,
+      },
+    },
+  };
 }

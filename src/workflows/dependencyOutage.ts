@@ -60,12 +60,13 @@ export function dependencyOutageOf(err: unknown): DependencyOutage | null {
  * @param opts.patienceMs how long an outage is waited out (ms, counted from its first hit); then the
  *   step fails with `the <dependency> did not answer for <duration>`.
  * @param opts.onWait called before each wait, and with null once a schedule returns after an outage.
+ * @param opts.patched true when the caller's own patch implies {@link DEPENDENCY_WAIT_PATCH} (no marker is checked).
  * @throws the schedule's own failure, or a non-retryable `DependencyUnavailable` past the patience.
  */
 export async function outlastOutages<T>(
   policy: ActivityOptions,
   schedule: (options: ActivityOptions) => Promise<T>,
-  opts: { patienceMs: number; onWait?: (wait: OutageWaitState | null) => void },
+  opts: { patienceMs: number; onWait?: (wait: OutageWaitState | null) => void; patched?: boolean },
 ): Promise<T> {
   const maximumAttempts = policy.retry?.maximumAttempts;
   let wait = null as OutageWaitState | null;
@@ -77,7 +78,7 @@ export async function outlastOutages<T>(
       return result;
     } catch (err) {
       const outage = dependencyOutageOf(err);
-      if (!outage || !patched(DEPENDENCY_WAIT_PATCH)) throw err;
+      if (!outage || !(opts.patched || patched(DEPENDENCY_WAIT_PATCH))) throw err;
       const now = Date.now(); // workflow time: deterministic on replay
       const sinceMs = wait ? Date.parse(wait.since) : now;
       wait = {

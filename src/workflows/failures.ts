@@ -3,7 +3,7 @@
  * stable type and a one-line message (a status message is one sentence, never a stack or a code
  * excerpt; docs/PRODUCT.md#status-messages). Workflow code only: no I/O.
  */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, isCancellation } from '@temporalio/workflow';
 
 /** What an activity call failed with: the cause inside Temporal's ActivityFailure wrapper, else `err`. */
 export function activityCause(err: unknown): unknown {
@@ -33,4 +33,15 @@ export function timeoutName(type: unknown): string {
 function oneLine(text: string): string {
   const line = text.trim().split('\n')[0]!.trim();
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
+/**
+ * True when a failed activity call is one its retry policy would try again: not cancelled, not a
+ * non-retryable ApplicationFailure, not of a type in `options.retry.nonRetryableErrorTypes`.
+ */
+export function retryableByPolicy(err: unknown, options: { retry?: { nonRetryableErrorTypes?: string[] } }): boolean {
+  if (isCancellation(err)) return false;
+  const cause = activityCause(err);
+  if (cause instanceof ApplicationFailure) return !cause.nonRetryable && !(options.retry?.nonRetryableErrorTypes ?? []).includes(cause.type ?? '');
+  return true; // timeouts and other failures are retried
 }

@@ -65,6 +65,21 @@ export const MIRROR_LOCAL_ACTIVITY_OPTIONS: LocalActivityOptions = {
 };
 
 /**
+ * The first attempt of a step as a local activity (lean runs of `provisionTask` run their short
+ * orchestration steps so): the step's start-to-close limit, one attempt. Local activities have no
+ * heartbeats and no task queue of their own; they run on the worker of the workflow task.
+ */
+export function firstAttemptOnly(options: ActivityOptions): LocalActivityOptions {
+  return { startToCloseTimeout: options.startToCloseTimeout, retry: { ...options.retry, maximumAttempts: 1 } };
+}
+
+/** The rest of a step after a failed first attempt (run as a regular activity): its attempts less one. */
+export function afterFirstAttempt(options: ActivityOptions): ActivityOptions {
+  const max = options.retry?.maximumAttempts;
+  return { ...options, retry: { ...options.retry, maximumAttempts: max === undefined ? undefined : Math.max(1, max - 1) } };
+}
+
+/**
  * How long a provisioning step or a tab's session opening waits out a database outage before it
  * fails (ms). Outages are waited out without spending the step's attempts (./dependencyOutage.ts).
  */

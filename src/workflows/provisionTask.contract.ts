@@ -68,7 +68,11 @@ export interface ProvisionState {
 /** Query: live step state, read from workflow memory only. */
 export const provisionStateQuery = defineQuery<ProvisionState>('provisionState');
 
-/** Sent by a step's activity at the start of each attempt and at each sub-step. */
+/**
+ * Sent by a step's activity at the start of each attempt and at each sub-step, in runs recorded
+ * before the lean-provision-history patch (their histories hold these signals); activities now
+ * write {@link import('../domain/records').StepProgressReport} onto the task row instead.
+ */
 export interface StepProgress {
   step: ProvisionStep;
   attempt: number;
@@ -92,10 +96,22 @@ export interface TransitionInput {
   fields?: { title?: string; branchName?: string; activeSandboxId?: string; activeSessionId?: string };
 }
 
-/** Activities `provisionTask` calls; built by `createProvisionActivities` (src/activities). */
+/** Activities `provisionTask` calls; built by `createProvisionActivities` (src/activities/provisionTask.activities.ts). */
 export interface ProvisionActivities {
   /** Mirrors a transition into Postgres (task row + history event, one transaction) and notifies. */
   recordTransition(input: TransitionInput): Promise<{ seq: number }>;
+  /**
+   * Mirrors several transitions, in order, in one transaction (lean runs: a step's end with the next
+   * step's start). Each transition's step timings take the attempt of the running step's latest
+   * progress report when that is higher. Returns the last event's sequence number.
+   */
+  recordTransitions(input: { transitions: TransitionInput[] }): Promise<{ seq: number }>;
+  /**
+   * The hand-over at `running` (lean runs), as one local activity: `transitions` written, the task's
+   * waiting tabs released with the sandbox, and the sandbox's `sandboxLifecycle` run started. Each part
+   * is idempotent, so a retry repeats nothing.
+   */
+  handOverProvisioning(input: { transitions: TransitionInput[]; taskId: string; sandboxId: string }): Promise<void>;
   /** Step init_ensure_name: picks and reserves the task's title and branch. */
   ensureName(input: { taskId: string }): Promise<{ title: string; branchName: string }>;
   /**

@@ -8,8 +8,15 @@
  * transition runs the mirror activity, which writes the task row and a history event in one
  * transaction and notifies realtime clients.
  *
- * Workflow code only: no I/O. The `provisionState` query reads workflow memory; step activities report
- * their attempt and sub-step through the `stepProgress` signal.
+ * Since the lean-provision-history patch a clean run records at most 35 history events
+ * (docs/BENCHMARKS.md): the short orchestration steps (naming, placement) and every mirror write are
+ * local activities; a step's end and the next step's start are mirrored in one write; the hand-over at
+ * `running` (transition, waiting tabs, lifecycle run) is one local activity; and step activities
+ * report their sub-steps onto the task row (docs/ARCHITECTURE.md#step-progress) instead of signalling.
+ *
+ * Workflow code only: no I/O. The `provisionState` query reads workflow memory (steps, their times,
+ * outage waits); the API adds the running step's latest report (src/services/provisioningProgress.ts).
+ * Runs recorded before the patch keep their path: the `stepProgress` signal handler stays for them.
  */
 import { ApplicationFailure, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { StepTiming } from '../domain/records';
@@ -24,14 +31,24 @@ import {
   type TransitionInput,
 } from './provisionTask.contract';
 import { outlastOutages } from './dependencyOutage';
-import { describeActivityFailure, timeoutName } from './failures';
-import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, MIRROR_LOCAL_ACTIVITY_OPTIONS, STEP_ACTIVITY_OPTIONS } from './policies';
+import { describeActivityFailure, retryableByPolicy, timeoutName } from './failures';
+import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, MIRROR_LOCAL_ACTIVITY_OPTIONS, STEP_ACTIVITY_OPTIONS, afterFirstAttempt, firstAttemptOnly } from './policies';
 import type { SandboxOutcome, WorkbenchActivities } from './workbenchSession.contract';
 import type { SandboxLifecycleActivities } from './sandboxLifecycle.contract';
 import { SANDBOX_HOSTS_PATCH, type SandboxPlacementActivities } from './sandboxHosts.contract';
 
 const { recordTransition } = proxyActivities<Pick<ProvisionActivities, 'recordTransition'>>(MIRROR_ACTIVITY_OPTIONS);
-const { recordTransition: recordTransitionLocally } = proxyLocalActivities<Pick<ProvisionActivities, 'recordTransition'>>(MIRROR_LOCAL_ACTIVITY_OPTIONS);
+const {
+  recordTransition: recordTransitionLocally,
+  recordTransitions,
+  handOverProvisioning,
+} = proxyLocalActivities<Pick<ProvisionActivities, 'recordTransition' | 'recordTransitions' | 'handOverProvisioning'>>(MIRROR_LOCAL_ACTIVITY_OPTIONS);
+
+/**
+ * Patch id: the lean history (see the header). It implies every earlier patch of this workflow, so a
+ * new run checks it alone and records one marker; runs recorded before it take the path they took.
+ */
+export const LEAN_HISTORY_PATCH = 'lean-provision-history';
 
 /**
  * Patch id: the mirror write runs as a local activity (measured on the dev server: ~4 ms instead of
@@ -54,9 +71,15 @@ const { releasePendingSessions } = proxyActivities<Pick<WorkbenchActivities, 're
  */
 export const RELEASE_SESSIONS_PATCH = 'release-workbench-sessions';
 
-/** Tells the task's tabs waiting in `pending_provision` how provisioning went (docs/PRODUCT.md#pending-tabs). */
-async function releaseWaitingTabs(taskId: string, outcome: SandboxOutcome): Promise<void> {
-  if (patched(RELEASE_SESSIONS_PATCH)) await releasePendingSessions({ taskId, outcome });
+const { releasePendingSessions: releasePendingSessionsLocally } = proxyLocalActivities<Pick<WorkbenchActivities, 'releasePendingSessions'>>(MIRROR_LOCAL_ACTIVITY_OPTIONS);
+
+/**
+ * Tells the task's tabs waiting in `pending_provision` how provisioning went (docs/PRODUCT.md#pending-tabs);
+ * a local activity in a lean run.
+ */
+async function releaseWaitingTabs(taskId: string, outcome: SandboxOutcome, lean: boolean): Promise<void> {
+  if (lean) await releasePendingSessionsLocally({ taskId, outcome });
+  else if (patched(RELEASE_SESSIONS_PATCH)) await releasePendingSessions({ taskId, outcome });
 }
 
 const { startSandboxLifecycle } = proxyActivities<Pick<SandboxLifecycleActivities, 'startSandboxLifecycle'>>(MIRROR_ACTIVITY_OPTIONS);
@@ -69,13 +92,15 @@ export const SANDBOX_LIFECYCLE_PATCH = 'start-sandbox-lifecycle';
 
 const now = () => new Date().toISOString(); // workflow time: deterministic on replay
 
-/** The provider step activities (the mirror write is proxied separately), and placement. */
-type StepActivities = Omit<ProvisionActivities, 'recordTransition'> & Pick<SandboxPlacementActivities, 'placeSandbox'>;
+/** The provider step activities (the mirror writes are proxied separately), and placement. */
+type StepActivities = Omit<ProvisionActivities, 'recordTransition' | 'recordTransitions' | 'handOverProvisioning'> &
+  Pick<SandboxPlacementActivities, 'placeSandbox' | 'tryPlaceSandbox'>;
 
 export async function provisionTask(input: ProvisionTaskInput): Promise<ProvisionTaskResult> {
   const { taskId } = input;
   const options = (step: ProvisionStep) => stepOptions(step, input.stepTimeoutsMs);
   const runKey = workflowInfo().runId; // dedupe keys are per run: a later retry run writes its own events
+  const lean = patched(LEAN_HISTORY_PATCH); // first, before any command
   const state: ProvisionState = {
     taskId,
     status: 'init_enqueue_provision',
@@ -86,6 +111,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   };
 
   setHandler(provisionStateQuery, () => state);
+  // Runs recorded before the lean history got their activities' reports as signals.
   setHandler(stepProgressSignal, (p) => {
     const step = state.steps[p.step];
     if (!step || step.endedAt) return; // late report of a finished step
@@ -104,31 +130,65 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   const stepTimings = (): Record<string, StepTiming> =>
     Object.fromEntries(Object.entries(state.steps).map(([k, s]) => [k, { startedAt: s.startedAt, endedAt: s.endedAt, attempt: s.attempt }]));
 
+  /** Transitions made but not yet written (lean runs write a step's end with the next one's start). */
+  let unwritten: TransitionInput[] = [];
+  const takeUnwritten = () => {
+    const taken = unwritten;
+    unwritten = [];
+    return taken;
+  };
+
+  /**
+   * Records a transition in workflow memory and mirrors it (task row, history event, notification).
+   * `deferred`: in a lean run, written with the next transition instead of on its own.
+   */
   const transition = async (
     status: TaskStatus,
     statusMessage: string,
     event: Omit<TransitionInput['event'], 'dedupeKey'> & { key: string },
     fields?: TransitionInput['fields'],
+    deferred = false,
   ) => {
     state.status = status;
     state.statusMessage = statusMessage;
     state.lastProgressAt = now();
-    const mirror = patched(LOCAL_MIRROR_PATCH) ? recordTransitionLocally : recordTransition;
-    await mirror({
+    const input: TransitionInput = {
       taskId,
       status,
       statusMessage,
       event: { type: event.type, payload: event.payload, dedupeKey: `${runKey}:${event.key}` },
       stepTimings: stepTimings(),
       fields,
-    });
+    };
+    if (lean) {
+      unwritten.push(input);
+      if (!deferred) await recordTransitions({ transitions: takeUnwritten() });
+      return;
+    }
+    await (patched(LOCAL_MIRROR_PATCH) ? recordTransitionLocally : recordTransition)(input);
+  };
+
+  /**
+   * Calls a short orchestration step. In a lean run its first attempt is a local activity (one marker,
+   * no round trip through the task queue); a failure a retry may fix hands the step to a regular
+   * activity with the attempts left, so a step that keeps failing is visible in the Web UI as a pending
+   * activity with its last failure and heartbeats, as before. A final failure ends the step at once.
+   */
+  const orchestration = async <T>(o: ActivityOptions, call: (a: StepActivities) => Promise<T>): Promise<T> => {
+    if (!lean) return call(proxyActivities<StepActivities>(o));
+    try {
+      return await call(proxyLocalActivities<StepActivities>(firstAttemptOnly(o)));
+    } catch (err) {
+      if (!retryableByPolicy(err, o)) throw err;
+      return call(proxyActivities<StepActivities>(afterFirstAttempt(o)));
+    }
   };
 
   /**
    * Runs one step: marks it started, runs its activity (waiting out database outages without spending
    * the step's attempts: ./dependencyOutage.ts), marks it ended; failures end the task in `error`.
    */
-  const step = async <T>(name: ProvisionStep, run: (activities: StepActivities, options: ActivityOptions) => Promise<T>): Promise<T> => {
+  const step = async <T>(name: ProvisionStep, run: (options: ActivityOptions) => Promise<T>): Promise<T> => {
     const policy = options(name);
     state.currentStep = name;
     state.steps[name] = { startedAt: now(), attempt: 1, startToCloseTimeoutMs: policy.startToCloseTimeout };
@@ -139,8 +199,9 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     });
     try {
       // Each schedule gets the step's policy with the attempts an outage left of its budget.
-      const result = await outlastOutages(policy, (o) => run(proxyActivities<StepActivities>(o), o), {
+      const result = await outlastOutages(policy, run, {
         patienceMs: input.dependencyPatienceMs ?? DEPENDENCY_PATIENCE_MS,
+        patched: lean,
         onWait: (wait) => {
           const s = state.steps[name]!;
           if (wait) {
@@ -162,25 +223,25 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
       const { type, message } = describeFailure(err, name, policy.startToCloseTimeout);
       state.error = { step: name, type, message };
       await transition('error', message, { type: 'task.error', payload: { step: name, type, detail: message }, key: `${name}:error` });
-      await releaseWaitingTabs(taskId, { kind: 'failed', message });
+      await releaseWaitingTabs(taskId, { kind: 'failed', message }, lean);
       throw ApplicationFailure.create({ type, message, nonRetryable: true, cause: err instanceof Error ? err : undefined });
     }
   };
 
-  const named = await step('init_ensure_name', (a) => a.ensureName({ taskId }));
-  await transition('init_ensure_name', `named "${named.title}"`, { type: 'task.named', payload: named, key: 'named' }, named);
+  const named = await step('init_ensure_name', (o) => orchestration(o, (a) => a.ensureName({ taskId })));
+  await transition('init_ensure_name', `named "${named.title}"`, { type: 'task.named', payload: named, key: 'named' }, named, true);
 
   /** The sandbox's host queue once placed (null: a run recorded before placement, on the shared queue). */
   let hostQueue: string | null = null;
   /** Step activities on the sandbox's host. */
-  const onHost = (a: StepActivities, o: ActivityOptions): StepActivities => (hostQueue ? proxyActivities<StepActivities>({ ...o, taskQueue: hostQueue }) : a);
+  const onHost = (o: ActivityOptions): StepActivities => proxyActivities<StepActivities>(hostQueue ? { ...o, taskQueue: hostQueue } : o);
 
-  const sandbox = await step('init_create_sandbox', async (a, o) => {
-    if (!patched(SANDBOX_HOSTS_PATCH)) return a.createSandbox({ taskId });
-    // Placed on the least-loaded live host (waiting while none has room), then made there.
-    const placed = await a.placeSandbox({ taskId });
+  const sandbox = await step('init_create_sandbox', async (o) => {
+    if (!lean && !patched(SANDBOX_HOSTS_PATCH)) return onHost(o).createSandbox({ taskId });
+    // Placed on the least-loaded live host (waiting, as a regular activity, while none has room), then made there.
+    const placed = (lean ? await orchestration(o, (a) => a.tryPlaceSandbox({ taskId })) : null) ?? (await proxyActivities<StepActivities>(o).placeSandbox({ taskId }));
     hostQueue = placed.taskQueue;
-    return onHost(a, o).createSandbox({ taskId, sandboxId: placed.sandboxId });
+    return onHost(o).createSandbox({ taskId, sandboxId: placed.sandboxId });
   });
   await transition(
     'init_create_sandbox',
@@ -191,27 +252,40 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
       key: 'init_create_sandbox:completed',
     },
     { activeSandboxId: sandbox.sandboxId },
+    true,
   );
 
-  const agent = await step('init_ensure_agent', (a, o) => onHost(a, o).ensureAgent({ taskId, sandboxId: sandbox.sandboxId }));
-  await transition('init_ensure_agent', 'sandbox-agent healthy', {
-    type: 'task.step',
-    payload: { step: 'init_ensure_agent', status: 'completed', message: 'sandbox-agent healthy', endpoint: agent.endpoint },
-    key: 'init_ensure_agent:completed',
-  });
+  const agent = await step('init_ensure_agent', (o) => onHost(o).ensureAgent({ taskId, sandboxId: sandbox.sandboxId }));
+  await transition(
+    'init_ensure_agent',
+    'sandbox-agent healthy',
+    {
+      type: 'task.step',
+      payload: { step: 'init_ensure_agent', status: 'completed', message: 'sandbox-agent healthy', endpoint: agent.endpoint },
+      key: 'init_ensure_agent:completed',
+    },
+    undefined,
+    true,
+  );
 
-  const session = await step('init_create_session', (a, o) => onHost(a, o).createSession({ taskId, sandboxId: sandbox.sandboxId }));
+  const session = await step('init_create_session', (o) => onHost(o).createSession({ taskId, sandboxId: sandbox.sandboxId }));
   state.currentStep = null;
+  const ready = { kind: 'ready', sandboxId: sandbox.sandboxId } as const;
   await transition(
     'running',
     'session ready',
     { type: 'task.initialized', payload: { provider: sandbox.provider, sandboxId: sandbox.sandboxId, sessionId: session.sessionId, agent: session.agent }, key: 'initialized' },
     { activeSessionId: session.sessionId },
+    lean, // lean: written by the hand-over below
   );
-  // Tabs wait for the whole provisioning: the task's first tab shares the session just opened.
-  await releaseWaitingTabs(taskId, { kind: 'ready', sandboxId: sandbox.sandboxId });
-  // From here on the sandbox sleeps when idle and wakes on use (./sandboxLifecycle.ts).
-  if (patched(SANDBOX_LIFECYCLE_PATCH)) await startSandboxLifecycle({ taskId, sandboxId: sandbox.sandboxId });
+  if (lean) {
+    // One local activity: `running` written, the tabs waiting for it released (the first shares the
+    // session just opened), and the sandbox's lifecycle run started (./sandboxLifecycle.ts).
+    await handOverProvisioning({ transitions: takeUnwritten(), taskId, sandboxId: sandbox.sandboxId });
+  } else {
+    await releaseWaitingTabs(taskId, ready, lean);
+    if (patched(SANDBOX_LIFECYCLE_PATCH)) await startSandboxLifecycle({ taskId, sandboxId: sandbox.sandboxId });
+  }
   return { status: 'running', sandboxId: sandbox.sandboxId, sessionId: session.sessionId };
 }
 

@@ -29,6 +29,12 @@ export interface SandboxPlacementActivities {
    */
   placeSandbox(input: { taskId: string }): Promise<SandboxLocation>;
   /**
+   * Placement without waiting (a local activity of lean `provisionTask` runs): the task's sandbox row
+   * on a host, or null when no live host has room now (the run then schedules `placeSandbox`, which
+   * waits where the Web UI and the run's query can see it).
+   */
+  tryPlaceSandbox(input: { taskId: string }): Promise<SandboxLocation | null>;
+  /**
    * The host of sandbox `sandboxId` (retried while it has none: a sandbox made before hosts existed,
    * until its host adopts it).
    */

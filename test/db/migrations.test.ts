@@ -52,6 +52,7 @@ describe('migrations', () => {
         '20261206000000_sandbox_lifecycle',
         '20261206100000_agents_credentials_egress',
         '20261206200000_sandbox_hosts',
+        '20261206300000_step_progress',
       ]);
       expect(await applyMigrations(fresh)).toEqual([]);
       const db = new Client({ connectionString: fresh });

@@ -27,6 +27,7 @@ import { getJson, postJson, startServices, type TestServices } from '../../src/d
 import { TaskEventClient } from '../../src/dev/stack/socketClient';
 import { readStack } from '../../src/dev/stack/stackFile';
 import { startTcpProxy, viaProxy, type TcpProxy } from '../support/tcpProxy';
+import { localActivityTypes, scheduledActivities } from '../support/histories';
 
 const WORKSPACE = 'ws-db-outage';
 
@@ -109,7 +110,9 @@ describe('Postgres outages', () => {
     // More schedules of the step's activities (placement, then the sandbox on its host) than its policy
     // allows attempts: the outage spent none of them.
     const history = await handle.fetchHistory();
-    const sandboxSchedules = history.events!.filter((e) => ['placeSandbox', 'createSandbox'].includes(e.activityTaskScheduledEventAttributes?.activityType?.name ?? ''));
+    const sandboxSchedules = [...scheduledActivities(history.events!), ...localActivityTypes(history.events!).map((name) => [name] as const)].filter(([name]) =>
+      ['tryPlaceSandbox', 'placeSandbox', 'createSandbox'].includes(name),
+    );
     expect(sandboxSchedules.length).toBeGreaterThan(hits);
     expect(hits + 1).toBeGreaterThan(STEP_ACTIVITY_OPTIONS.init_create_sandbox.retry!.maximumAttempts!);
     expect((await getJson(`${services.baseUrl}/v1/tasks/${taskId}/events?limit=500`)).body.items.map((e: { type: string }) => e.type)).not.toContain('task.error');

@@ -11,6 +11,7 @@ import { sandboxGit } from '../support/sandboxGit';
 import { createBareRepo, createGitDaemon, type GitDaemon } from '../support/gitDaemon';
 import { runOf } from '../../src/dev/stack/runs';
 import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
+import { localActivities } from '../support/histories';
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
 type PendingActivity = NonNullable<Awaited<ReturnType<WorkflowHandle['describe']>>['raw']['pendingActivities']>[number];
@@ -87,7 +88,11 @@ describe('tasks on a git:// remote that blinks', () => {
     expect((await sandboxGit(sandbox.directory!).revparse(['--abbrev-ref', 'HEAD'])).trim()).toBe(task.branchName);
     expect((await sandboxGit(sandbox.directory!).remote(['get-url', 'origin']))?.trim()).toBe(repository);
 
-    // The history: one schedule of ensureName, completed on a later attempt after ProviderUnavailable; no task.error.
+    // The history: the local first attempt failed (ProviderUnavailable), then one schedule of ensureName,
+    // completed on a later attempt after ProviderUnavailable; no task.error.
+    expect(localActivities((await handle.fetchHistory()).events ?? []).filter((a) => a.type === 'ensureName')).toEqual([
+      expect.objectContaining({ attempt: 1, failure: expect.objectContaining({ applicationFailureInfo: expect.objectContaining({ type: 'ProviderUnavailable' }) }) }),
+    ]);
     const schedules = await ensureNameSchedules(handle);
     expect(schedules).toHaveLength(1);
     expect(schedules[0]!.completed).toBeDefined();
@@ -113,10 +118,12 @@ describe('tasks on a git:// remote that blinks', () => {
     expect(events.map((e) => e.type)).toEqual(['task.created', 'task.step', 'task.error']);
     expect(events[2]!.payload).toMatchObject({ step: 'init_ensure_name', type: 'RepositoryNotFound' });
 
-    const schedules = await ensureNameSchedules(handle);
-    expect(schedules).toHaveLength(1);
-    expect(schedules[0]!.started?.attempt).toBe(1);
-    expect(schedules[0]!.failed?.failure?.applicationFailureInfo).toMatchObject({ type: 'RepositoryNotFound', nonRetryable: true });
+    // One attempt, the local one (a final failure is not handed to a regular activity): nothing scheduled.
+    expect(await ensureNameSchedules(handle)).toHaveLength(0);
+    const naming = localActivities((await handle.fetchHistory()).events ?? []).filter((a) => a.type === 'ensureName');
+    expect(naming).toEqual([
+      { type: 'ensureName', attempt: 1, failure: expect.objectContaining({ applicationFailureInfo: expect.objectContaining({ type: 'RepositoryNotFound', nonRetryable: true }) }) },
+    ]);
     expect(await services.prisma.sandbox.count({ where: { taskId: created.body.id } })).toBe(0);
   });
 });

@@ -74,7 +74,10 @@ describe('provisionTask on the real stack', () => {
       // The record shows where provisioning is, since when, and when the attempt times out.
       const progress = held.body.provisioning;
       expect(progress).toMatchObject({ currentStep: 'init_create_sandbox', subStep: 'starting', attempt: 1 });
-      const attemptStart = (await (await runOf(services.temporal, created.body.workflowId)).query(provisionStateQuery)).steps.init_create_sandbox!.attemptStartedAt!;
+      // The full state: the run's memory plus the step's own report (attempt, sub-step, its start).
+      const full = (await getJson(`${services.baseUrl}/v1/tasks/${taskId}/provisioning`)).body;
+      expect(full.steps.init_create_sandbox).toMatchObject({ attempt: 1, subStep: 'starting', startToCloseTimeoutMs: 180_000 });
+      const attemptStart = full.steps.init_create_sandbox.attemptStartedAt;
       expect(Date.parse(progress.timesOutAt) - Date.parse(attemptStart)).toBe(180_000);
       expect(Date.parse(progress.lastProgressAt)).toBeGreaterThanOrEqual(Date.parse(created.body.createdAt));
       const live = await (await runOf(services.temporal, created.body.workflowId)).query(provisionStateQuery);
@@ -230,7 +233,9 @@ describe('provisionTask on the real stack', () => {
     expect(await services.prisma.sandbox.count({ where: { taskId } })).toBe(0);
     expect(await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).toMatchObject({ status: 'killed', branchName: null, lastEventSeq: 1 });
     const history = await (await runOf(services.temporal, workflowId)).fetchHistory();
-    const failure = history.events?.find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes?.failure;
+    // The naming step (a local activity) refused; the run failed with its type.
+    const failure = history.events?.find((e) => e.workflowExecutionFailedEventAttributes)?.workflowExecutionFailedEventAttributes?.failure;
     expect(failure?.applicationFailureInfo?.type).toBe('TaskKilled');
+    expect(failure?.cause).toMatchObject({ message: 'the task was killed before this step ran; nothing was made', applicationFailureInfo: { type: 'TaskKilled' } });
   });
 });

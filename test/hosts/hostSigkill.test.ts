@@ -24,6 +24,7 @@ import { spawnService } from '../../src/dev/serviceProcess';
 import { sandboxHostTaskQueue } from '../../src/hosts/registry';
 import { createTemporalClient } from '../../src/temporal/client';
 import { CLEAN_PROVISIONING_TRAIL, provisioningTrail } from '../support/provisioningTrail';
+import { localActivityTypes } from '../support/histories';
 
 jest.setTimeout(300_000);
 
@@ -189,7 +190,7 @@ describe('a sandbox host SIGKILLed mid-work', () => {
       expect(provisioningTrail(events)).toEqual(CLEAN_PROVISIONING_TRAIL);
     }
 
-    // Temporal's side: placement on the shared queue, every step activity on the sandbox's host's own
+    // Temporal's side: placement a local activity of the orchestration worker, every step activity on the sandbox's host's own
     // queue, each scheduled once; host a's each in one attempt, and on host b the attempt killed with it retried.
     const attemptsOn = { a: [] as number[], b: [] as number[] };
     for (const task of tasks) {
@@ -198,7 +199,8 @@ describe('a sandbox host SIGKILLed mid-work', () => {
       const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes);
       const queueOf = (name: string) =>
         scheduled.filter((e) => e.activityTaskScheduledEventAttributes!.activityType?.name === name).map((e) => e.activityTaskScheduledEventAttributes!.taskQueue?.name);
-      expect(queueOf('placeSandbox')).toEqual([taskQueue]);
+      expect(queueOf('placeSandbox')).toEqual([]);
+      expect(localActivityTypes(events)).toContain('tryPlaceSandbox');
       for (const name of HOST_ACTIVITIES) {
         expect(queueOf(name)).toEqual([sandboxHostTaskQueue(taskQueue, hostIds[host])]);
         const scheduledId = String(scheduled.find((e) => e.activityTaskScheduledEventAttributes!.activityType?.name === name)!.eventId);

@@ -25,6 +25,7 @@ import { agentReply, sendMessage } from '../support/tabs';
 import { Client } from '@temporalio/client';
 import { startTestApi } from '../../src/dev/stack/testApi';
 import { startUnstartedTasks } from '../../src/recovery/unstartedTasks';
+import { localActivityTypes, scheduledActivities } from '../support/histories';
 
 jest.setTimeout(300_000);
 
@@ -46,13 +47,10 @@ function helpers(services: () => TestServices, workspaceId: string) {
   const send = (taskId: string, tabId: string, text: string) => sendMessage(services(), taskId, tabId, text);
   const replyTo = (tabId: string, index: number) => agentReply(services(), tabId, index);
   /** The queues the task's provisioning run scheduled each activity on. */
+  /** The run's activities: scheduled ones with their task queue, local ones as `local`. */
   const activityQueues = async (workflowId: string) => {
-    const history = await services().temporal.workflow.getHandle(workflowId).fetchHistory();
-    return (history.events ?? []).flatMap((e) =>
-      e.activityTaskScheduledEventAttributes
-        ? [[e.activityTaskScheduledEventAttributes.activityType!.name!, e.activityTaskScheduledEventAttributes.taskQueue!.name!] as const]
-        : [],
-    );
+    const events = (await services().temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    return [...scheduledActivities(events), ...localActivityTypes(events).map((name) => [name, 'local'] as const)];
   };
   return { url, task, sandboxOf, create, statusOf, send, replyTo, activityQueues };
 }
@@ -87,12 +85,12 @@ describe('two sandbox hosts', () => {
     // The API says where a task's sandbox lives.
     const first = created[0]!;
     expect((await getJson(h.url(`/v1/tasks/${first.id}/sandbox`))).body).toMatchObject({ id: sandboxes[0]!.id, hostId: sandboxes[0]!.hostId });
-    // Placement on the shared queue; every step on the sandbox on the host's queue.
+    // Naming and placement as local activities of the orchestration worker; every step on the sandbox on the host's queue.
     const host = services.hosts.find((x) => x.id === sandboxes[0]!.hostId)!;
     const queues = Object.fromEntries(await h.activityQueues(first.workflowId));
     expect(queues).toMatchObject({
-      ensureName: services.taskQueue,
-      placeSandbox: services.taskQueue,
+      ensureName: 'local',
+      tryPlaceSandbox: 'local',
       createSandbox: host.taskQueue,
       ensureAgent: host.taskQueue,
       createSession: host.taskQueue,

@@ -9,14 +9,17 @@
  * new twice behind the workbench-continue-as-new patch); `before-sandbox-hosts/`: the same paths from
  * before the sandbox-host-task-queues patch, plus a tab that woke its sandbox and the
  * `sandboxLifecycle` runs of a woken and an idle-stopped sandbox, every activity on the shared queue;
- * `current/`: all of them recorded with today's code, where a sandbox is placed on a host and every
- * activity on it is scheduled on that host's task queue.
+ * `before-lean-history/`: the same paths from before the lean-provision-history patch, where a sandbox
+ * is placed on a host and every activity on it is scheduled on that host's task queue, with every
+ * patch marker, regular naming and placement activities and `stepProgress` signals;
+ * `current/`: all of them recorded with today's code (a clean provisioning run in at most 35 events).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { readStack } from '../../src/dev/stack/stackFile';
+import { localActivityTypes } from '../support/histories';
 
 const DIR = path.join(__dirname, '../fixtures/histories');
 
@@ -26,6 +29,7 @@ interface HistoryJson {
     activityTaskScheduledEventAttributes?: { activityType: { name: string }; taskQueue?: { name?: string } };
     activityTaskStartedEventAttributes?: { attempt: number };
     workflowExecutionStartedEventAttributes?: { input?: { payloads: Array<{ data: string }> }; taskQueue?: { name?: string } };
+    markerRecordedEventAttributes?: { markerName: string; details?: Record<string, { payloads: Array<{ data: string }> }> };
   }>;
 }
 
@@ -42,7 +46,7 @@ const listFixtures = (): string[] =>
 /** True when the run recorded the patch marker `patchId` (payload data is base64 JSON). */
 const hasPatchMarker = (h: HistoryJson, patchId: string) =>
   h.events.some((e) => {
-    const marker = (e as { markerRecordedEventAttributes?: { markerName: string; details?: Record<string, { payloads: Array<{ data: string }> }> } }).markerRecordedEventAttributes;
+    const marker = e.markerRecordedEventAttributes;
     return (
       marker?.markerName === 'core_patch' &&
       Buffer.from(marker.details?.['patch-data']?.payloads[0]?.data ?? '', 'base64')
@@ -94,27 +98,30 @@ describe('replay of recorded provisionTask histories', () => {
         ...provisioning.map((n) => `before-tabs/${n}`),
         ...[...provisioning, ...tabs].map((n) => `before-local-mirror/${n}`),
         ...laterPaths.map((n) => `before-sandbox-lifecycle/${n}`),
-        ...[...laterPaths, 'sandbox-woken-by-a-tab-tab', 'sandbox-woken-by-a-tab-lifecycle', 'sandbox-idle-stop'].map((n) => `before-sandbox-hosts/${n}`),
-        ...[...laterPaths, 'sandbox-woken-by-a-tab-tab', 'sandbox-woken-by-a-tab-lifecycle', 'sandbox-idle-stop'].map((n) => `current/${n}`),
+        ...['before-sandbox-hosts', 'before-lean-history', 'current'].flatMap((version) =>
+          [...laterPaths, 'sandbox-woken-by-a-tab-tab', 'sandbox-woken-by-a-tab-lifecycle', 'sandbox-idle-stop'].map((n) => `${version}/${n}`),
+        ),
       ].sort(),
     );
     const steps = ['ensureName', 'createSandbox', 'ensureAgent', 'createSession'];
-    const bookkeeping = ['recordTransition', 'releasePendingSessions', 'startSandboxLifecycle', 'placeSandbox'];
-    const stepsOf = (h: HistoryJson) => activities(h).filter((a) => !bookkeeping.includes(a));
-    for (const version of ['before-tabs', 'before-local-mirror', 'before-sandbox-lifecycle', 'before-sandbox-hosts', 'current']) {
+    const bookkeeping = ['recordTransition', 'recordTransitions', 'handOverProvisioning', 'releasePendingSessions', 'startSandboxLifecycle', 'placeSandbox', 'tryPlaceSandbox'];
+    /** The provider steps the run ran, scheduled or local, in order of their records. */
+    const stepsOf = (h: HistoryJson) =>
+      [...localActivityTypes(h.events), ...activities(h)].filter((a) => !bookkeeping.includes(a)).sort((a, b) => steps.indexOf(a) - steps.indexOf(b));
+    for (const version of ['before-tabs', 'before-local-mirror', 'before-sandbox-lifecycle', 'before-sandbox-hosts', 'before-lean-history']) {
       const ok = load(`${version}/running`);
       expect(stepsOf(ok)).toEqual(steps);
       expect(lastType(ok)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
       expect(hasPatchMarker(ok, 'release-workbench-sessions')).toBe(version !== 'before-tabs');
-      expect(hasPatchMarker(ok, 'mirror-as-local-activity')).toBe(['before-sandbox-lifecycle', 'before-sandbox-hosts', 'current'].includes(version));
+      expect(hasPatchMarker(ok, 'mirror-as-local-activity')).toBe(['before-sandbox-lifecycle', 'before-sandbox-hosts', 'before-lean-history'].includes(version));
       // The mirror writes are regular activities before the patch, local activities (markers) after it.
       expect(activities(ok).includes('recordTransition')).toBe(version === 'before-tabs' || version === 'before-local-mirror');
       // Since the lifecycle patch a running task's sandbox gets its lifecycle run, as the last activity.
-      expect(hasPatchMarker(ok, 'start-sandbox-lifecycle')).toBe(version === 'current' || version === 'before-sandbox-hosts');
-      expect(activities(ok).at(-1) === 'startSandboxLifecycle').toBe(version === 'current' || version === 'before-sandbox-hosts');
+      expect(hasPatchMarker(ok, 'start-sandbox-lifecycle')).toBe(version === 'before-lean-history' || version === 'before-sandbox-hosts');
+      expect(activities(ok).at(-1) === 'startSandboxLifecycle').toBe(version === 'before-lean-history' || version === 'before-sandbox-hosts');
       // Since the hosts patch the sandbox is placed first (on the shared queue), then every step on it
       // runs on the host's own queue; before it, everything ran on the shared queue.
-      const hosted = version === 'current';
+      const hosted = version === 'before-lean-history';
       expect(hasPatchMarker(ok, 'sandbox-host-task-queues')).toBe(hosted);
       expect(activities(ok).includes('placeSandbox')).toBe(hosted);
       for (const onSandbox of ['createSandbox', 'ensureAgent', 'createSession']) {
@@ -128,11 +135,38 @@ describe('replay of recorded provisionTask histories', () => {
         expect(lastType(load(`${version}/${failed}`))).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_FAILED');
       }
     }
+    // Since the lean-history patch: one patch marker, naming, placement and every mirror write as local
+    // activities (a step's end written with the next one's start), the hand-over one local activity,
+    // no progress signals; only the three steps on the sandbox are scheduled, on its host's queue.
+    const lean = load('current/running');
+    expect(lean.events.length).toBeLessThanOrEqual(35);
+    expect(lean.events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(1);
+    expect(hasPatchMarker(lean, 'lean-provision-history')).toBe(true);
+    expect(signals(lean)).toEqual([]);
+    expect(activities(lean)).toEqual(['createSandbox', 'ensureAgent', 'createSession']);
+    for (const onSandbox of ['createSandbox', 'ensureAgent', 'createSession']) expect(queuesOf(lean, onSandbox)[0]).toMatch(new RegExp(`^${workflowQueue(lean)}-host-`));
+    expect(localActivityTypes(lean.events)).toEqual([
+      'recordTransitions',
+      'ensureName',
+      'recordTransitions',
+      'tryPlaceSandbox',
+      'recordTransitions',
+      'recordTransitions',
+      'handOverProvisioning',
+    ]);
+    expect(lastType(lean)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+    const leanRetried = load('current/running-after-agent-retry');
+    expect(leanRetried.events.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1)).toBe(true);
+    for (const failed of ['error-branch-taken', 'error-repository-not-found']) {
+      expect(stepsOf(load(`current/${failed}`))).toEqual(['ensureName']);
+      expect(activities(load(`current/${failed}`))).toEqual([]);
+      expect(lastType(load(`current/${failed}`))).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_FAILED');
+    }
     const tab = load('current/tab-first-prompt-message-close-tab');
     expect(activities(tab).filter((a) => a === 'promptAgent')).toHaveLength(2); // the first prompt once, then one message
     expect(activities(tab)).toContain('endAgentSession');
     expect(tab.events.filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED').length).toBeGreaterThanOrEqual(3); // sandboxReady, sendMessage, closeSession
-    expect(activities(load('current/tab-first-prompt-message-close-task'))).toContain('releasePendingSessions');
+    expect(localActivityTypes(load('current/tab-first-prompt-message-close-task').events)).toContain('handOverProvisioning');
     expect(activities(load('current/tab-closed-while-pending'))).not.toContain('openAgentSession');
     expect(activities(load('current/tab-error-then-retry')).filter((a) => a === 'openAgentSession')).toHaveLength(2);
     expect(activities(load('before-sandbox-hosts/task-killed-when-running'))).toEqual(['cancelProvisioning', 'closeTaskSessions', 'destroyTaskSandboxes', 'markKilled']);
@@ -142,7 +176,7 @@ describe('replay of recorded provisionTask histories', () => {
     expect(queuesOf(kill, 'destroySandbox')[0]).toMatch(new RegExp(`^${workflowQueue(kill)}-host-`));
     // Two schedules of createSandbox hit a database outage; the run waited (timers) and scheduled it again.
     const outage = load('current/running-after-database-outage');
-    expect(hasPatchMarker(outage, 'wait-out-dependency-outages')).toBe(true);
+    expect(hasPatchMarker(outage, 'lean-provision-history')).toBe(true); // implies wait-out-dependency-outages
     expect(activities(outage).filter((a) => a === 'createSandbox')).toHaveLength(3);
     expect(outage.events.filter((e) => e.eventType === 'EVENT_TYPE_TIMER_STARTED')).toHaveLength(2);
     expect(lastType(outage)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
@@ -207,8 +241,8 @@ describe('replay of recorded provisionTask histories', () => {
 
   it('detects a history the code would not produce (the check has teeth)', async () => {
     const history = load('current/running');
-    const scheduled = history.events.find((e) => e.activityTaskScheduledEventAttributes?.activityType.name === 'ensureName')!;
-    scheduled.activityTaskScheduledEventAttributes!.activityType.name = 'createSandbox';
+    const scheduled = history.events.find((e) => e.activityTaskScheduledEventAttributes?.activityType.name === 'createSandbox')!;
+    scheduled.activityTaskScheduledEventAttributes!.activityType.name = 'ensureAgent';
     await expect(Worker.runReplayHistory(options(), history, 'tampered')).rejects.toThrow(DeterminismViolationError);
   });
 });

@@ -24,6 +24,14 @@ describe('provisionTask with stubbed activities', () => {
         calls.record('recordTransition', input);
         return { seq: ++seq };
       },
+      recordTransitions: async (input) => {
+        calls.record('recordTransitions', input);
+        seq += input.transitions.length;
+        return { seq };
+      },
+      handOverProvisioning: async (input) => {
+        calls.record('handOverProvisioning', input);
+      },
       ensureName: async (input) => {
         calls.record('ensureName', input);
         return { title: 'Add a health endpoint', branchName: 'add-a-health-endpoint' };
@@ -69,11 +77,14 @@ describe('provisionTask with stubbed activities', () => {
       expect((await run.describe()).status.name).toBe('CANCELLED');
       await calls.waitFor((c) => c.name === 'createSandbox:cancelled');
     });
-    expect(calls.names()).toEqual(['recordTransition', 'ensureName', 'recordTransition', 'recordTransition', 'createSandbox', 'createSandbox:cancelled']);
-    expect(calls.of('recordTransition').map((c) => [c.input.status, c.input.event.type])).toEqual([
-      ['init_ensure_name', 'task.step'],
-      ['init_ensure_name', 'task.named'],
-      ['init_create_sandbox', 'task.step'],
+    // A step's end is written with the next step's start, in one local activity.
+    expect(calls.names()).toEqual(['recordTransitions', 'ensureName', 'recordTransitions', 'createSandbox', 'createSandbox:cancelled']);
+    expect(calls.of('recordTransitions').map((c) => c.input.transitions.map((t: { status: string; event: { type: string } }) => [t.status, t.event.type]))).toEqual([
+      [['init_ensure_name', 'task.step']],
+      [
+        ['init_ensure_name', 'task.named'],
+        ['init_create_sandbox', 'task.step'],
+      ],
     ]);
   });
 });

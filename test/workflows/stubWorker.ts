@@ -68,6 +68,9 @@ const sameQueuePlacement = {
   async placeSandbox({ taskId }: { taskId: string }) {
     return { sandboxId: `sandbox-of-${taskId}`, hostId: 'stub-host', taskQueue: Context.current().info.taskQueue };
   },
+  async tryPlaceSandbox({ taskId }: { taskId: string }) {
+    return { sandboxId: `sandbox-of-${taskId}`, hostId: 'stub-host', taskQueue: Context.current().info.taskQueue };
+  },
   async locateSandbox({ sandboxId }: { sandboxId: string }) {
     return { sandboxId, hostId: 'stub-host', taskQueue: Context.current().info.taskQueue };
   },
