@@ -34,13 +34,16 @@ import { findFreePort } from '../src/net/freePort';
 import { spawnService, waitForHealth } from '../src/dev/serviceProcess';
 import type { provisionTask } from '../src/workflows/provisionTask';
 import { createRealtimeClient, createTaskServiceClient, type TaskRecord, type Watch, type WorkspaceView } from '../client';
+import type { AgentId } from '../src/domain/agents';
+import { localProvisioning, provisioningAgainstFloor, workerCpu, type ProvisioningBenchContext } from './bench/provisioning';
 
 const ROOT = path.resolve(__dirname, '..');
 const opts = new Command()
   .option('--seconds <n>', 'duration of each load run', '8')
   .option('--only <list>', 'comma-separated scenario numbers to run (then the report goes to stdout, docs/ are left alone)')
+  .option('--profile-worker <dir>', "write the worker's V8 CPU profile (.cpuprofile) into <dir> when it exits")
   .parse()
-  .opts<{ seconds: string; only?: string }>();
+  .opts<{ seconds: string; only?: string; profileWorker?: string }>();
 const SECONDS = Number(opts.seconds);
 const ONLY = opts.only ? new Set(opts.only.split(',').map(Number)) : undefined;
 const runs = (scenario: number) => !ONLY || ONLY.has(scenario);
@@ -179,10 +182,15 @@ async function main(): Promise<void> {
     ENABLE_BENCHMARK_PROVIDERS: '1',
     SLOW_PROVIDER_DELAY_MS: '5000',
     SANDBOX_ROOT: createScratchSandboxRoot('tps-bench-sandboxes-'),
+    SANDBOX_HOST_ID: 'bench',
     REPOSITORY_ROOTS: workDir,
     LOG_LEVEL: 'warn',
   };
-  const worker: ChildProcess = spawnService('worker', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+  const worker: ChildProcess = spawnService(
+    'worker',
+    { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true },
+    opts.profileWorker ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.profileWorker)}`] : undefined,
+  );
   const api: ChildProcess = spawnService('api', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   const base = `http://127.0.0.1:${apiPort}`;
   await waitForHealth(base);
@@ -277,9 +285,13 @@ async function main(): Promise<void> {
     await settle();
     await watchWorkspace();
   };
-  const createOne = async (provider: string) => {
+  const createOne = async (provider: string, agent?: AgentId) => {
     const t0 = performance.now();
-    const { data: task, error, response } = await rest.POST('/v1/tasks', { body: { workspaceId: WORKSPACE, repository: repo, prompt: 'Benchmark task', provider } });
+    const {
+      data: task,
+      error,
+      response,
+    } = await rest.POST('/v1/tasks', { body: { workspaceId: WORKSPACE, repository: repo, prompt: 'Benchmark task', provider, ...(agent ? { agent } : {}) } });
     const t1 = performance.now(); // the typed client resolves with the parsed body: t1 includes reading it
     if (!task) throw new Error(`create answered ${response.status}: ${JSON.stringify(error)}`);
     return { id: task.id, t0, t1 };
@@ -303,6 +315,7 @@ async function main(): Promise<void> {
     const probe: CpuProbe = () => ({
       api: cpuMs(api.pid!),
       worker: cpuMs(worker.pid!),
+      ...(runs(7) || runs(8) ? (({ own, children, sandboxes }) => ({ workerOwn: own, workerChildren: children, sandboxes }))(workerCpu(worker.pid!)) : {}),
       temporal: cpuMs(temporal.process.pid!),
       postgres: postgresPids().reduce((sum, pid) => sum + ownCpuMs(pid, { reapedChildren: true }), 0),
       bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
@@ -503,6 +516,25 @@ async function main(): Promise<void> {
         ...[...spans.entries()].map(([k, v]) => `| ${k} | ${v.run.length} | ${ms(median(v.queue))} | ${ms(median(v.run))} |`),
         '',
       ]);
+    }
+
+    // 7 and 8. Provisioning against Temporal's floor, and with the real local provider (scripts/bench/provisioning.ts).
+    if (runs(7) || runs(8)) {
+      recording = true;
+      const ctx: ProvisioningBenchContext = {
+        client,
+        orchestrationQueue: 'provision-task',
+        hostQueue: 'provision-task-host-bench',
+        probe: () => {
+          const { workerOwn, workerChildren, worker: _tree, ...rest } = probe();
+          return { worker: workerOwn!, workerChildren: workerChildren!, ...rest };
+        },
+        createOne,
+        waitRunning,
+        log: (line) => process.stderr.write(`${line}\n`),
+      };
+      if (runs(7)) sections.push((await provisioningAgainstFloor(ctx)).lines);
+      if (runs(8)) sections.push((await localProvisioning(ctx)).lines);
     }
 
     // ------------------------------------------------------------------------------ the report

@@ -1,11 +1,8 @@
 /**
- * Running the host's confinement tools (bubblewrap, pasta, iproute2, cgroup-tools): argument arrays
- * only, never a shell.
+ * Running the host's confinement tools (bubblewrap, pasta, iproute2, mount): argument arrays only,
+ * never a shell, started by the lean host-tool runner (./toolRunner.ts), not forked from the worker.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
+import { ToolRunError, execTool } from './toolRunner';
 
 /** PATH the host's confinement tools are looked up on (the service's own, or the system's). */
 export const HOST_TOOLS_PATH = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
@@ -28,10 +25,9 @@ export class ConfinementToolError extends Error {
  */
 export async function runTool(tool: string, args: readonly string[], timeoutMs = 10_000): Promise<string> {
   try {
-    const { stdout } = await execFileAsync(tool, [...args], { timeout: timeoutMs, env: { PATH: HOST_TOOLS_PATH } });
-    return stdout;
+    return await execTool(tool, args, { PATH: HOST_TOOLS_PATH }, timeoutMs);
   } catch (err) {
-    const e = err as { stderr?: string; message?: string };
+    const e = err as ToolRunError;
     const line = (e.stderr || e.message || 'failed').trim().split('\n')[0];
     throw new ConfinementToolError(tool, `${tool} ${args[0] ?? ''}: ${line}`, { cause: err });
   }

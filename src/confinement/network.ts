@@ -14,12 +14,12 @@
  * it and connects to the agent's port on the namespace's own loopback. Nothing of the sandbox listens
  * on the host's network, so the agent needs no token, and no other host user can reach it.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConfinementPolicy } from './policy';
 import { processName } from './processes';
 import { ConfinementToolError, HOST_TOOLS_PATH, runTool } from './hostTools';
+import { spawnDetachedTool } from './toolRunner';
 
 /** Name of the sandbox's network namespace (/run/netns/<name>). */
 export function netnsOf(sandboxKey: string): string {
@@ -85,14 +85,10 @@ export async function createSandboxNetwork(
 
 /** Starts socat `addresses` inside namespace `name`, detached, and keeps its pid in `pidFile`. */
 async function startForwarder(name: string, addresses: string[], pidFile: string): Promise<void> {
-  const forwarder = spawn('ip', ['netns', 'exec', name, 'socat', ...addresses], { detached: true, stdio: 'ignore', env: { PATH: HOST_TOOLS_PATH } });
-  const started = await new Promise<boolean>((resolve) => {
-    forwarder.once('spawn', () => resolve(true));
-    forwarder.once('error', () => resolve(false));
+  const pid = await spawnDetachedTool('ip', ['netns', 'exec', name, 'socat', ...addresses], { PATH: HOST_TOOLS_PATH }).catch((err: Error) => {
+    throw new ConfinementToolError('socat', 'socat could not be started (Debian package socat)', { cause: err });
   });
-  if (!started || forwarder.pid === undefined) throw new ConfinementToolError('socat', 'socat could not be started (Debian package socat)');
-  forwarder.unref();
-  writeFileSync(pidFile, String(forwarder.pid), { mode: 0o600 });
+  writeFileSync(pidFile, String(pid), { mode: 0o600 });
 }
 
 /** Ends the sandbox's forwarder and pasta and removes its namespace and socket; no error when they are gone. */

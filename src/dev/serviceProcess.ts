@@ -11,9 +11,13 @@ const ENTRY_POINTS = { api: 'src/api/main.ts', worker: 'src/worker/main.ts' } as
 /**
  * Starts the API or the worker (TypeScript through tsx) with `options` (env, stdio, detached, ...).
  * tsx runs the service in a child of its own: signal the process group (`detached: true`) to reach both.
+ * @param nodeArgs flags for node itself (e.g. `--cpu-prof`); then node runs the entry point with tsx as its loader, in one process.
  */
-export function spawnService(role: keyof typeof ENTRY_POINTS, options: SpawnOptions): ChildProcess {
-  return spawn(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [path.join(REPO_ROOT, ENTRY_POINTS[role])], options);
+export function spawnService(role: keyof typeof ENTRY_POINTS, options: SpawnOptions, nodeArgs?: string[]): ChildProcess {
+  const entry = path.join(REPO_ROOT, ENTRY_POINTS[role]);
+  // With node flags (e.g. --cpu-prof, which NODE_OPTIONS refuses): node itself, with tsx as its loader.
+  if (nodeArgs) return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], options);
+  return spawn(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [entry], options);
 }
 
 /**

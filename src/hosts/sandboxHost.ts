@@ -16,6 +16,7 @@ import type { Logger } from '../logger';
 import type { ProviderRegistry } from '../providers/types';
 import { adoptAndCleanUp, runSandboxReconciler } from '../recovery/sandboxAgents';
 import { createSandboxHostWorker } from '../worker/createWorker';
+import type { FloorActivities } from '../workflows/provisioningFloor';
 import { runHostHeartbeat, sandboxHostTaskQueue } from './registry';
 
 export interface SandboxHostOptions {
@@ -35,6 +36,8 @@ export interface SandboxHostOptions {
   reconcileIntervalMs?: number;
   /** The egress proxy's settings; it listens under `sandboxRoot` (src/egress/sandboxEgress.ts). */
   egress: Omit<HostedEgressProxyDeps, 'prisma' | 'notifier' | 'logger'> & { sandboxRoot: string };
+  /** Benchmark-only activities registered beside the host's own (ENABLE_BENCHMARK_PROVIDERS=1: src/activities/benchmark.activities.ts). */
+  benchmarkActivities?: FloorActivities;
 }
 
 export interface RunningSandboxHost {
@@ -78,7 +81,7 @@ export async function startSandboxHost(opts: SandboxHostOptions): Promise<Runnin
     modelFailures: egress.proxy.failures,
   };
   const activities = createWorkerActivities(activityDeps).sandboxHost;
-  const worker = await createSandboxHostWorker({ connection: opts.connection, namespace: opts.namespace, taskQueue, activities });
+  const worker = await createSandboxHostWorker({ connection: opts.connection, namespace: opts.namespace, taskQueue, activities: { ...activities, ...opts.benchmarkActivities } });
   const running = worker.run();
   const stopReconciler =
     opts.reconcileIntervalMs !== undefined

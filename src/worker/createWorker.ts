@@ -6,6 +6,7 @@
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { OrchestrationActivities, SandboxHostActivities } from '../activities';
+import type { FloorActivities } from '../workflows/provisioningFloor';
 
 interface CommonOptions {
   connection: NativeConnection;
@@ -28,7 +29,7 @@ function baseOptions(opts: CommonOptions & { activities: object }) {
  * @param opts.workflowBundle a prebuilt workflow bundle (tests bundle once per run); without it src/workflows is bundled.
  */
 export async function createOrchestrationWorker(
-  opts: CommonOptions & { activities: OrchestrationActivities & Partial<SandboxHostActivities>; workflowBundle?: { codePath: string } },
+  opts: CommonOptions & { activities: OrchestrationActivities & Partial<SandboxHostActivities> & Partial<FloorActivities>; workflowBundle?: { codePath: string } },
 ): Promise<Worker> {
   return Worker.create({
     ...baseOptions(opts),
@@ -37,6 +38,6 @@ export async function createOrchestrationWorker(
 }
 
 /** A sandbox host's worker: the sandbox activities only, on the host's own task queue (src/hosts/registry.ts). */
-export async function createSandboxHostWorker(opts: CommonOptions & { activities: SandboxHostActivities }): Promise<Worker> {
+export async function createSandboxHostWorker(opts: CommonOptions & { activities: SandboxHostActivities & Partial<FloorActivities> }): Promise<Worker> {
   return Worker.create(baseOptions(opts));
 }

@@ -22,6 +22,7 @@ import { runUnstartedTaskSweeper } from '../recovery/unstartedTasks';
 import { runLostHostSweeper } from '../hosts/lostHosts';
 import { startSandboxHost, type RunningSandboxHost } from '../hosts/sandboxHost';
 import { createOrchestrationWorker } from './createWorker';
+import { createBenchmarkActivities } from '../activities/benchmark.activities';
 
 /** The recovery sweeps' cadence, ms: unstarted tasks older than this are started, and lost hosts are looked for as often. */
 const SWEEP_INTERVAL_MS = 30_000;
@@ -48,8 +49,10 @@ async function main(): Promise<void> {
   const providers = createProviders(config, logger);
   const orchestrationQueue = config.temporal.taskQueue;
 
+  const benchmarkActivities = config.benchmarkProviders.enabled ? createBenchmarkActivities() : undefined;
   const host: RunningSandboxHost | null = roles.sandboxHost
     ? await startSandboxHost({
+        benchmarkActivities,
         prisma,
         notifier: pgNotifier,
         temporal: client,
@@ -79,7 +82,12 @@ async function main(): Promise<void> {
       ? // Both roles: the host's activities on the shared queue too, for runs recorded before sandbox hosts.
         { ...createWorkerActivities(host.activityDeps).orchestration, ...host.activities }
       : createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger, idleStopMs: config.sandboxLifecycle.idleStopMs, hostId: '' }).orchestration;
-    const worker = await createOrchestrationWorker({ connection, namespace: config.temporal.namespace, taskQueue: orchestrationQueue, activities });
+    const worker = await createOrchestrationWorker({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: orchestrationQueue,
+      activities: { ...activities, ...benchmarkActivities },
+    });
     logger.info({ taskQueue: orchestrationQueue, address: config.temporal.address }, 'orchestration worker polling');
     // Tasks whose row committed but whose run was never started (the API died in between) get started.
     const stopSweeper = runUnstartedTaskSweeper({ prisma, temporal: client, taskQueue: orchestrationQueue, logger, minAgeMs: SWEEP_INTERVAL_MS, intervalMs: SWEEP_INTERVAL_MS });

@@ -3,3 +3,4 @@ export { provisionTask } from './provisionTask';
 export { workbenchSession } from './workbenchSession';
 export { killTask } from './killTask';
 export { sandboxLifecycle } from './sandboxLifecycle';
+export { provisioningFloor } from './provisioningFloor'; // benchmark-only (npm run bench)
