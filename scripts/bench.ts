@@ -35,6 +35,7 @@ import { spawnService, waitForHealth } from '../src/dev/serviceProcess';
 import type { provisionTask } from '../src/workflows/provisionTask';
 import { createRealtimeClient, createTaskServiceClient, type TaskRecord, type Watch, type WorkspaceView } from '../client';
 import type { AgentId } from '../src/domain/agents';
+import { pinPostgres, pinTree } from './bench/pinning';
 import { localProvisioning, provisioningAgainstFloor, workerCpu, type ProvisioningBenchContext } from './bench/provisioning';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -42,8 +43,9 @@ const opts = new Command()
   .option('--seconds <n>', 'duration of each load run', '8')
   .option('--only <list>', 'comma-separated scenario numbers to run (then the report goes to stdout, docs/ are left alone)')
   .option('--profile-worker <dir>', "write the worker's V8 CPU profile (.cpuprofile) into <dir> when it exits")
+  .option('--no-pin', 'leave every process on every core (default: API and Postgres on core 0, worker and Temporal on core 1)')
   .parse()
-  .opts<{ seconds: string; only?: string; profileWorker?: string }>();
+  .opts<{ seconds: string; only?: string; profileWorker?: string; pin: boolean }>();
 const SECONDS = Number(opts.seconds);
 const ONLY = opts.only ? new Set(opts.only.split(',').map(Number)) : undefined;
 const runs = (scenario: number) => !ONLY || ONLY.has(scenario);
@@ -194,6 +196,16 @@ async function main(): Promise<void> {
   const api: ChildProcess = spawnService('api', { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   const base = `http://127.0.0.1:${apiPort}`;
   await waitForHealth(base);
+  const layout = opts.pin && os.cpus().length >= 2;
+  const allCores = `0-${os.cpus().length - 1}`;
+  /** Scenario 1's layout (`--pin`): API and Postgres apart from the worker and Temporal; `false` gives every process every core. */
+  const pinLayout = (on: boolean) => {
+    if (!layout) return;
+    pinTree(api.pid!, on ? '0' : allCores);
+    pinPostgres(on ? '0' : allCores);
+    pinTree(worker.pid!, on ? '1' : allCores);
+    pinTree(temporal.process.pid!, on ? '1' : allCores);
+  };
   const prisma = createPrismaClient(databaseUrl);
   const client = await createTemporalClient({ address: temporal.address, namespace: temporal.namespace });
   const repo = await createTestRepo(path.join(workDir, 'repo'));
@@ -374,6 +386,7 @@ async function main(): Promise<void> {
     // 1. createTask latency vs the floor, at 1, 16, 64 connections.
     const s1: Array<{ c: number; create: LoadResult; floor: LoadResult; createCpu: Record<string, number>; floorCpu: Record<string, number> }> = [];
     const peak = { api: 0, worker: 0 };
+    pinLayout(true);
     for (const c of runs(1) || runs(6) ? [1, 16, 64] : []) {
       const floor = await cpuDuring(probe, () => load(`${base}/v1/bench/floor`, { repository: repo, prompt: 'Benchmark task' }, c));
       const sample = c === 64 ? () => ((peak.api = Math.max(peak.api, rssMiB(api.pid!))), (peak.worker = Math.max(peak.worker, rssMiB(worker.pid!)))) : undefined;
@@ -382,6 +395,7 @@ async function main(): Promise<void> {
       process.stderr.write(`scenario 1, c=${c}: create p99 ${ms(create.result.p99)}, floor p99 ${ms(floor.result.p99)}\n`);
       await discardBacklog();
     }
+    pinLayout(false);
 
     // 2. Independence from the provider: the same load with 0 s and 5 s steps, concurrency 16.
     if (runs(2)) {
@@ -552,6 +566,9 @@ async function main(): Promise<void> {
       '## Method',
       '',
       '- The stack as `scripts/start.sh` runs it: Temporal dev server (in memory here), Postgres (a fresh database), worker and API as separate processes; this script is a third process on the same 2 cores, so every figure includes its own load.',
+      layout
+        ? '- CPU layout in scenario 1 (`--pin`, the default): the API and Postgres on core 0, the worker and the Temporal dev server on core 1 (util-linux `taskset` on every thread; scripts/bench/pinning.ts), as production would run them apart; this script is not pinned. The other scenarios give every process both cores.'
+        : '- CPU layout: none (`--no-pin`): every process may run on every core.',
       '- Load: autocannon, POSTs with a keep-alive connection per client, ' + `${SECONDS} s per run; latency per response, percentiles over all responses of the run.`,
       '- The floor is `POST /v1/bench/floor` (benchmark-only, enabled by ENABLE_BENCHMARK_PROVIDERS=1): the same Prisma insert of a task row and nothing else, behind the same HTTP, JSON and auth layers. Floor and createTask runs alternate, floor first, at each concurrency.',
       '- Providers: `instant` and `slow` are benchmark-only and make no sandbox (steps take 0 s and 5 s); `local` is the real provider (git clone, sandbox-agent, ACP session).',
@@ -620,6 +637,7 @@ async function main(): Promise<void> {
     await client.connection.close();
     await temporal.stop();
     await dropDatabase(databaseUrl);
+    pinLayout(false); // the machine's shared Postgres gets every core back
   }
   if (ONLY) {
     process.stdout.write(`${report.join('\n')}\n`);
