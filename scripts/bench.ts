@@ -15,7 +15,7 @@
  *   npm run bench [-- --seconds 8]
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -27,7 +27,6 @@ import { randomUUID } from 'node:crypto';
 import { createPrismaClient } from '../src/db/prisma';
 import { insertTaskWithCreatedEvent } from '../src/db/taskEvents';
 import { ownDevServerSettings, startTemporalDevServer } from '../src/dev/temporalDevServer';
-import { stopSandboxAgent } from '../src/providers/local/sandboxAgentProcess';
 import { createTemporalClient } from '../src/temporal/client';
 import { createTestRepo } from '../src/dev/stack/gitRepo';
 import { findFreePort } from '../src/net/freePort';
@@ -35,7 +34,8 @@ import { spawnService, waitForHealth } from '../src/dev/serviceProcess';
 import type { provisionTask } from '../src/workflows/provisionTask';
 import { createRealtimeClient, createTaskServiceClient, type TaskRecord, type Watch, type WorkspaceView } from '../client';
 import type { AgentId } from '../src/domain/agents';
-import { pinPostgres, pinTree } from './bench/pinning';
+import { pinPostgres, pinTree, postgresProcesses } from './bench/pinning';
+import { killLocalTasks } from './bench/cleanup';
 import { localProvisioning, provisioningAgainstFloor, workerCpu, type ProvisioningBenchContext } from './bench/provisioning';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -107,20 +107,6 @@ function ownCpuMs(pid: number, opts: { reapedChildren?: boolean } = {}): number 
 /** CPU time in ms of a process and its children. */
 const cpuMs = (pid: number) => overProcessTree(pid, ownCpuMs);
 
-/** Every PostgreSQL server process on the machine (the server is shared; during a run only this benchmark uses it). */
-function postgresPids(): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
-      } catch {
-        return false;
-      }
-    });
-}
-
 type CpuProbe = () => Record<string, number>;
 const CPU_LABELS: Record<string, string> = { api: 'API', worker: 'worker', temporal: 'Temporal dev server', postgres: 'Postgres', bench: 'bench (load + client)' };
 
@@ -185,6 +171,8 @@ async function main(): Promise<void> {
     SLOW_PROVIDER_DELAY_MS: '5000',
     SANDBOX_ROOT: createScratchSandboxRoot('tps-bench-sandboxes-'),
     SANDBOX_HOST_ID: 'bench',
+    // The load runs place thousands of benchmark-provider sandboxes (rows, nothing runs): room for all.
+    SANDBOX_HOST_CAPACITY: '100000',
     REPOSITORY_ROOTS: workDir,
     LOG_LEVEL: 'warn',
   };
@@ -293,6 +281,8 @@ async function main(): Promise<void> {
       where: { workspaceId: WORKSPACE, status: { notIn: ['running', 'error', 'archived'] } },
       data: { status: 'archived', statusMessage: 'benchmark: backlog discarded' },
     });
+    // Their benchmark-provider sandboxes (rows only) leave the host's count, as a kill's would.
+    await prisma.sandbox.updateMany({ where: { providerId: { in: ['instant', 'slow'] }, state: { not: 'destroyed' } }, data: { state: 'destroyed' } });
     process.stderr.write(`discarded ${open.length} open runs, archived ${archived.count} tasks\n`);
     await settle();
     await watchWorkspace();
@@ -329,7 +319,7 @@ async function main(): Promise<void> {
       worker: cpuMs(worker.pid!),
       ...(runs(7) || runs(8) ? (({ own, children, sandboxes }) => ({ workerOwn: own, workerChildren: children, sandboxes }))(workerCpu(worker.pid!)) : {}),
       temporal: cpuMs(temporal.process.pid!),
-      postgres: postgresPids().reduce((sum, pid) => sum + ownCpuMs(pid, { reapedChildren: true }), 0),
+      postgres: postgresProcesses().reduce((sum, pid) => sum + ownCpuMs(pid, { reapedChildren: true }), 0),
       bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     });
     const sections: string[][] = [];
@@ -621,10 +611,7 @@ async function main(): Promise<void> {
     }
   } finally {
     live.close();
-    for (const s of await prisma.sandbox.findMany({ where: { providerId: 'local' } })) {
-      const pid = (s.details as { agentPid?: number }).agentPid;
-      if (pid) await stopSandboxAgent(pid);
-    }
+    await killLocalTasks(prisma, rest);
     for (const child of [api, worker]) {
       try {
         process.kill(-child.pid!, 'SIGTERM');
@@ -638,6 +625,8 @@ async function main(): Promise<void> {
     await temporal.stop();
     await dropDatabase(databaseUrl);
     pinLayout(false); // the machine's shared Postgres gets every core back
+    rmSync(workDir, { recursive: true, force: true });
+    rmSync(env.SANDBOX_ROOT, { recursive: true, force: true });
   }
   if (ONLY) {
     process.stdout.write(`${report.join('\n')}\n`);

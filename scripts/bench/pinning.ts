@@ -29,7 +29,7 @@ export function pinTree(pid: number, cpus: string): void {
   }
 }
 
-/** Every postgres process on the machine (the benchmark is its only user while it runs). */
+/** Every PostgreSQL server process on the machine (the server is shared; while the benchmark runs it is its only user). */
 export function postgresProcesses(): number[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))

@@ -3,7 +3,7 @@
  * isolation is on and something is missing, rather than running sandboxes unconfined.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,8 +55,18 @@ export async function assertConfinementAvailable(policy: Pick<ConfinementPolicy,
   const probe = `tps-probe-${randomUUID().slice(0, 8)}`;
   if (missing.length === 0) {
     await runTool('cgcreate', ['-g', `${CONTROLLERS.join(',')}:${probe}`])
-      .then(() => runTool('cgdelete', ['-g', `${CONTROLLERS.join(',')}:${probe}`]))
-      .catch((err: Error) => missing.push(`cgroups cannot be created (${err.message})`));
+      .catch((err: Error) => missing.push(`cgroups cannot be created (${err.message})`))
+      .finally(() => {
+        // Removed from each hierarchy directly (cgdelete over several controllers left some behind).
+        for (const controller of CONTROLLERS) {
+          const mount = controllerMount(controller);
+          try {
+            if (mount && existsSync(path.join(mount, probe))) rmdirSync(path.join(mount, probe));
+          } catch {
+            // an empty probe group that will not go is harmless; the check's answer stands
+          }
+        }
+      });
   }
   await runTool('ip', ['netns', 'add', probe])
     .then(() => runTool('ip', ['netns', 'del', probe]))

@@ -228,6 +228,10 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     }
   };
 
+  /** A step's `task.step {status: completed}` transition (in a lean run, written with the next step's start). */
+  const completed = (name: ProvisionStep, message: string, payload: Record<string, unknown>, fields?: TransitionInput['fields']) =>
+    transition(name, message, { type: 'task.step', payload: { step: name, status: 'completed', message, ...payload }, key: `${name}:completed` }, fields, true);
+
   const named = await step('init_ensure_name', (o) => orchestration(o, (a) => a.ensureName({ taskId })));
   await transition('init_ensure_name', `named "${named.title}"`, { type: 'task.named', payload: named, key: 'named' }, named, true);
 
@@ -243,30 +247,10 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     hostQueue = placed.taskQueue;
     return onHost(o).createSandbox({ taskId, sandboxId: placed.sandboxId });
   });
-  await transition(
-    'init_create_sandbox',
-    'sandbox ready',
-    {
-      type: 'task.step',
-      payload: { step: 'init_create_sandbox', status: 'completed', message: 'sandbox ready', sandboxId: sandbox.sandboxId },
-      key: 'init_create_sandbox:completed',
-    },
-    { activeSandboxId: sandbox.sandboxId },
-    true,
-  );
+  await completed('init_create_sandbox', 'sandbox ready', { sandboxId: sandbox.sandboxId }, { activeSandboxId: sandbox.sandboxId });
 
   const agent = await step('init_ensure_agent', (o) => onHost(o).ensureAgent({ taskId, sandboxId: sandbox.sandboxId }));
-  await transition(
-    'init_ensure_agent',
-    'sandbox-agent healthy',
-    {
-      type: 'task.step',
-      payload: { step: 'init_ensure_agent', status: 'completed', message: 'sandbox-agent healthy', endpoint: agent.endpoint },
-      key: 'init_ensure_agent:completed',
-    },
-    undefined,
-    true,
-  );
+  await completed('init_ensure_agent', 'sandbox-agent healthy', { endpoint: agent.endpoint });
 
   const session = await step('init_create_session', (o) => onHost(o).createSession({ taskId, sandboxId: sandbox.sandboxId }));
   state.currentStep = null;
