@@ -317,7 +317,6 @@ async function main(): Promise<void> {
     const probe: CpuProbe = () => ({
       api: cpuMs(api.pid!),
       worker: cpuMs(worker.pid!),
-      ...(runs(7) || runs(8) ? (({ own, children, sandboxes }) => ({ workerOwn: own, workerChildren: children, sandboxes }))(workerCpu(worker.pid!)) : {}),
       temporal: cpuMs(temporal.process.pid!),
       postgres: postgresProcesses().reduce((sum, pid) => sum + ownCpuMs(pid, { reapedChildren: true }), 0),
       bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
@@ -529,9 +528,10 @@ async function main(): Promise<void> {
         client,
         orchestrationQueue: 'provision-task',
         hostQueue: 'provision-task-host-bench',
+        // The worker split into its own time, its short-lived children's and its sandboxes' processes'.
         probe: () => {
-          const { workerOwn, workerChildren, worker: _tree, ...rest } = probe();
-          return { worker: workerOwn!, workerChildren: workerChildren!, ...rest };
+          const { own, children, sandboxes } = workerCpu(worker.pid!);
+          return { ...probe(), worker: own, workerChildren: children, sandboxes };
         },
         createOne,
         waitRunning,
