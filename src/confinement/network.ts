@@ -100,7 +100,9 @@ export async function deleteSandboxNetwork(sandboxKey: string, files: SandboxNet
   ] as const) {
     if (!existsSync(pidFile)) continue;
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    if (pid > 0 && processName(pid)?.startsWith(name)) {
+    // pasta runs as `passt.avx2` (or `passt`) on Debian: its comm does not say pasta.
+    const comm = processName(pid) ?? '';
+    if (pid > 0 && (name === 'pasta' ? /^pas(ta|st)/.test(comm) : comm.startsWith(name))) {
       try {
         process.kill(pid, name === 'socat' ? 'SIGKILL' : 'SIGTERM');
       } catch {

@@ -146,12 +146,20 @@ export async function startSandboxAgent(opts: StartSandboxAgentOptions): Promise
 
   for (let attempt = 1; ; attempt++) {
     const port = await findFreePort(host);
-    await launcher.prepare(port);
-    // After prepare: a confined launcher has made these, owned by the sandbox's uid; these calls then
-    // change nothing (made here first, they would be root's and the sandbox could not write them).
-    await fsp.mkdir(opts.home, { recursive: true });
-    await fsp.mkdir(opts.logDir, { recursive: true });
-    const result = await spawnAndWaitHealthy(binary, host, port, opts, env, launcher);
+    let result: StartAttempt;
+    try {
+      await launcher.prepare(port);
+      // After prepare: a confined launcher has made these, owned by the sandbox's uid; these calls then
+      // change nothing (made here first, they would be root's and the sandbox could not write them).
+      await fsp.mkdir(opts.home, { recursive: true });
+      await fsp.mkdir(opts.logDir, { recursive: true });
+      result = await spawnAndWaitHealthy(binary, host, port, opts, env, launcher);
+    } catch (err) {
+      // A start that broke half-way (e.g. a kill removed the sandbox's files meanwhile) leaves nothing
+      // of what prepare made: no pasta, forwarder, namespace or group outlives it.
+      await launcher.abort().catch(() => undefined);
+      throw err;
+    }
     if (result.ok) return { pid: result.pid, port, ...result.target };
     if (result.exitCode === 1 && attempt < PORT_ATTEMPTS) continue;
     throw new Error(`sandbox-agent did not start on ${host}:${port}: ${result.reason} (logs in ${opts.logDir})`);
