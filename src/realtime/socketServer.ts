@@ -81,15 +81,18 @@ export function createSocketServer(httpServer: HttpServer, deps: { prisma: Prism
             await socket.join(room);
             return reply({ ok: true, task: toTaskRecord(await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } })) });
           }
+          let snapshot: Awaited<ReturnType<typeof deps.prisma.task.findUniqueOrThrow>> | null = null;
           const replayed = await catchUp(socket, taskId, afterSeq, async (after) => {
             await socket.join(room); // joined before the first read: live events meanwhile are held back, not lost
-            const [rows, current] = await Promise.all([
-              deps.prisma.taskEvent.findMany({ where: { taskId, seq: { gt: after } }, orderBy: { seq: 'asc' }, take: 500 }),
-              deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } }),
-            ]);
+            // The record first, then the events: a task's events commit with its row, so the events read
+            // cover the record's lastEventSeq and the ack (the client's snapshot) never claims an event
+            // it was not sent. Events committed after the record come live, through the room.
+            const current = await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
+            const rows = await deps.prisma.taskEvent.findMany({ where: { taskId, seq: { gt: after } }, orderBy: { seq: 'asc' }, take: 500 });
+            snapshot = current;
             return rows.map((e) => ({ task: toTaskRecord(current), event: toTaskEventRecord(e) }));
           });
-          const current = await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
+          const current = snapshot ?? (await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } }));
           return reply({ ok: true, task: toTaskRecord(current), replayed });
         }
         if (parsed.data.workspaceId !== socket.data.workspaceId) {
