@@ -36,6 +36,7 @@ import { createRealtimeClient, createTaskServiceClient, type TaskRecord, type Wa
 import type { AgentId } from '../src/domain/agents';
 import { pinPostgres, pinTree, postgresProcesses } from './bench/pinning';
 import { killLocalTasks } from './bench/cleanup';
+import { childPids, ms, percentile, sleep } from './bench/measure';
 import { localProvisioning, provisioningAgainstFloor, workerCpu, type ProvisioningBenchContext } from './bench/provisioning';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -54,25 +55,12 @@ const WORKSPACE = 'bench';
 
 // ---------------------------------------------------------------------------------------------- utils
 
-const percentile = (values: number[], p: number) => {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-};
 const median = (values: number[]) => percentile(values, 50);
-const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : 'n/a');
 const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : 'n/a');
-const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
 /** `read(pid)` summed over a process and all its descendants (tsx runs the service in a child node process). */
 function overProcessTree(pid: number, read: (pid: number) => number): number {
-  let total = read(pid);
-  try {
-    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) total += overProcessTree(Number(child), read);
-  } catch {
-    // gone, or no children
-  }
-  return total;
+  return childPids(pid).reduce((total, child) => total + overProcessTree(child, read), read(pid));
 }
 
 /** RSS in MiB of a process and its children. */

@@ -7,15 +7,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { childPids } from './measure';
 
 function descendants(pid: number): number[] {
-  let kids: number[] = [];
-  try {
-    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-  return kids.flatMap((k) => [k, ...descendants(k)]);
+  return childPids(pid).flatMap((k) => [k, ...descendants(k)]);
 }
 
 /** Every thread of `pid` and of its descendants onto `cpus` (a taskset list, e.g. `0` or `0-1`). */

@@ -12,17 +12,12 @@
  * and history events per run.
  */
 import { readFileSync } from 'node:fs';
+import { childPids, ms, percentile, sleep } from './measure';
 import type { Client } from '@temporalio/client';
 import type { AgentId } from '../../src/domain/agents';
 import { PROVISIONING_FLOOR_WORKFLOW_TYPE } from '../../src/workflows/provisioningFloor';
 
-const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
-const percentile = (values: number[], p: number) => {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-};
-const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(0)} ms` : 'n/a');
+const ms0 = (v: number) => ms(v, 0);
 
 /** /proc/<pid>/stat fields: own and reaped-children CPU in ms, and the command name. */
 function stat(pid: number): { own: number; reaped: number; comm: string } | null {
@@ -33,14 +28,6 @@ function stat(pid: number): { own: number; reaped: number; comm: string } | null
     return { own: (Number(f[11]) + Number(f[12])) * 10, reaped: (Number(f[13]) + Number(f[14])) * 10, comm };
   } catch {
     return null;
-  }
-}
-
-function children(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
   }
 }
 
@@ -64,7 +51,7 @@ export function workerCpu(rootPid: number): { own: number; children: number; san
       // sandbox's own workload, counted apart.
       total.sandboxes += s.own + s.reaped;
     }
-    for (const c of children(pid)) visit(c, isNode);
+    for (const c of childPids(pid)) visit(c, isNode);
   };
   visit(rootPid, true);
   return total;
@@ -178,7 +165,7 @@ function table(rows: Measured[]): string[] {
     `| --- | --- | --- | --- | --- | ${CPU_ORDER.map(() => '---').join(' | ')} | --- |`,
     ...rows.map(
       (m) =>
-        `| ${m.label} (${m.runs}) | ${ms(m.wallMs)} | ${(m.runs / (m.wallMs / 1000)).toFixed(1)} | ${ms(percentile(m.sequential, 50))} / ${ms(percentile(m.sequential, 99))} | ${Math.min(...m.eventsPerRun)}–${Math.max(...m.eventsPerRun)} | ${CPU_ORDER.map((k) => perRun(m, k).toFixed(0)).join(' | ')} | ${allPerRun(m).toFixed(0)} |`,
+        `| ${m.label} (${m.runs}) | ${ms0(m.wallMs)} | ${(m.runs / (m.wallMs / 1000)).toFixed(1)} | ${ms0(percentile(m.sequential, 50))} / ${ms0(percentile(m.sequential, 99))} | ${Math.min(...m.eventsPerRun)}–${Math.max(...m.eventsPerRun)} | ${CPU_ORDER.map((k) => perRun(m, k).toFixed(0)).join(' | ')} | ${allPerRun(m).toFixed(0)} |`,
     ),
   ];
 }
@@ -186,9 +173,9 @@ function table(rows: Measured[]): string[] {
 /** Scenario 7: the floor workflow against provisionTask with the instant provider. */
 export async function provisioningAgainstFloor(ctx: ProvisioningBenchContext): Promise<{ lines: string[]; floor: Measured; instant: Measured }> {
   const floor = await floorRuns(ctx, 'floor workflow', 50);
-  ctx.log(`scenario 7: floor burst of 50 in ${ms(floor.wallMs)}`);
+  ctx.log(`scenario 7: floor burst of 50 in ${ms0(floor.wallMs)}`);
   const instant = await taskRuns(ctx, 'provisionTask, instant provider', 'instant', 50, 20);
-  ctx.log(`scenario 7: instant burst of 50 in ${ms(instant.wallMs)}`);
+  ctx.log(`scenario 7: instant burst of 50 in ${ms0(instant.wallMs)}`);
   const cpuAll = (m: Measured) => Object.values(m.cpu).reduce((a, b) => a + b, 0) / m.runs;
   const serverCpu = (m: Measured) => (m.cpu.temporal ?? 0) / m.runs;
   return {
@@ -209,7 +196,7 @@ export async function provisioningAgainstFloor(ctx: ProvisioningBenchContext): P
 export async function localProvisioning(ctx: ProvisioningBenchContext): Promise<{ lines: string[]; local: Measured }> {
   // The offline agent (no model): what is measured is provisioning, not a model agent's own start-up.
   const local = await taskRuns(ctx, 'provisionTask, local provider, offline agent', 'local', 50, 10, 'offline');
-  ctx.log(`scenario 8: local burst of 50 in ${ms(local.wallMs)}`);
+  ctx.log(`scenario 8: local burst of 50 in ${ms0(local.wallMs)}`);
   const workerPerTask = ((local.cpu.worker ?? 0) + (local.cpu.workerChildren ?? 0)) / local.runs;
   return {
     local,
@@ -218,7 +205,7 @@ export async function localProvisioning(ctx: ProvisioningBenchContext): Promise<
       '',
       ...table([local]),
       '',
-      `Targets: the burst of 50 all \`running\` within 10 s — measured ${ms(local.wallMs)}: ${local.wallMs <= 10_000 ? 'met' : 'missed'}; the worker's own CPU plus its children's at most 150 ms per task — measured ${workerPerTask.toFixed(0)} ms: ${workerPerTask <= 150 ? 'met' : 'missed'}.`,
+      `Targets: the burst of 50 all \`running\` within 10 s — measured ${ms0(local.wallMs)}: ${local.wallMs <= 10_000 ? 'met' : 'missed'}; the worker's own CPU plus its children's at most 150 ms per task — measured ${workerPerTask.toFixed(0)} ms: ${workerPerTask <= 150 ? 'met' : 'missed'}.`,
       '',
     ],
   };

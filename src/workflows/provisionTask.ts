@@ -254,7 +254,6 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
 
   const session = await step('init_create_session', (o) => onHost(o).createSession({ taskId, sandboxId: sandbox.sandboxId }));
   state.currentStep = null;
-  const ready = { kind: 'ready', sandboxId: sandbox.sandboxId } as const;
   await transition(
     'running',
     'session ready',
@@ -267,7 +266,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     // session just opened), and the sandbox's lifecycle run started (./sandboxLifecycle.ts).
     await handOverProvisioning({ transitions: takeUnwritten(), taskId, sandboxId: sandbox.sandboxId });
   } else {
-    await releaseWaitingTabs(taskId, ready, lean);
+    await releaseWaitingTabs(taskId, { kind: 'ready', sandboxId: sandbox.sandboxId }, lean);
     if (patched(SANDBOX_LIFECYCLE_PATCH)) await startSandboxLifecycle({ taskId, sandboxId: sandbox.sandboxId });
   }
   return { status: 'running', sandboxId: sandbox.sandboxId, sessionId: session.sessionId };
