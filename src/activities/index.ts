@@ -10,6 +10,8 @@ import type { KillActivities } from '../workflows/killTask.contract';
 import type { WorkbenchActivities } from '../workflows/workbenchSession.contract';
 import type { SandboxLifecycleActivities } from '../workflows/sandboxLifecycle.contract';
 import type { SandboxPlacementActivities } from '../workflows/sandboxHosts.contract';
+import type { SandboxPoolActivities } from '../workflows/sandboxPool.contract';
+import { createSandboxPoolActivities } from './sandboxPool.activities';
 import { createSandboxLifecycleActivities, type LifecycleActivityDeps } from './sandboxLifecycle.activities';
 import { createProvisionActivities, type ActivityDeps } from './provisionTask.activities';
 import { createKillActivities, type KillActivityDeps } from './killTask.activities';
@@ -25,8 +27,8 @@ import { createWorkbenchActivities, type SessionActivityDeps } from './workbench
  */
 export interface WorkerActivityDeps extends Omit<ActivityDeps, 'progress'>, SessionActivityDeps, KillActivityDeps, LifecycleActivityDeps {}
 
-/** All activities of the four workflows and of placement. */
-export type AllActivities = ProvisionActivities & WorkbenchActivities & KillActivities & SandboxLifecycleActivities & SandboxPlacementActivities;
+/** All activities of the five workflows and of placement. */
+export type AllActivities = ProvisionActivities & WorkbenchActivities & KillActivities & SandboxLifecycleActivities & SandboxPlacementActivities & SandboxPoolActivities;
 
 /** The activities that act on a sandbox: scheduled on the task queue of the host that holds it. */
 export const SANDBOX_HOST_ACTIVITY_NAMES = [
@@ -39,6 +41,8 @@ export const SANDBOX_HOST_ACTIVITY_NAMES = [
   'stopSandbox',
   'resumeSandbox',
   'destroySandbox',
+  'warmSandbox',
+  'destroyWarmSandbox',
 ] as const satisfies ReadonlyArray<keyof AllActivities>;
 
 type HostActivityName = (typeof SANDBOX_HOST_ACTIVITY_NAMES)[number];
@@ -56,7 +60,8 @@ function createAllActivities(deps: WorkerActivityDeps): AllActivities {
     ...workbench,
     ...createHandOverActivities({ ...provision, ...workbench, ...lifecycle }),
     ...createKillActivities(deps),
-    ...createSandboxPlacementActivities({ prisma: deps.prisma, progress }),
+    ...createSandboxPlacementActivities({ prisma: deps.prisma, progress, temporal: deps.temporal, logger: deps.logger }),
+    ...createSandboxPoolActivities(deps),
   };
 }
 

@@ -19,6 +19,7 @@ import { INITIAL_SESSION_KEY, type ProviderRegistry, type SandboxHandle, type Sa
 import type { TaskEventNotifier } from '../db/notifier';
 import type { ProvisionActivities, TransitionInput } from '../workflows/provisionTask.contract';
 import type { StepProgressReport, StepTiming } from '../domain/records';
+import { wasClaimed } from '../pools/claim';
 import { asActivityErrors } from './errors';
 import { withKeepAliveHeartbeat, type StepProgressReporter } from './progress';
 import { assertOnThisHost, loadSandbox, providerFor } from './sandboxAccess';
@@ -116,12 +117,18 @@ export function createProvisionActivities(deps: ActivityDeps): Omit<ProvisionAct
           row = existing ?? (await prisma.sandbox.create({ data: { id: randomUUID(), taskId, providerId: provider.id, state: 'creating', hostId: deps.hostId } }));
           await prisma.task.update({ where: { id: taskId }, data: { sandboxState: row.state } });
         }
-        const handle = await withKeepAliveHeartbeat(() => provider.createSandbox({ sandboxKey: row.id, repository: task.repository, branchName }, report));
+        // A warm pool member claimed by placement (src/pools/claim.ts) has its clone and agent: its branch is fetched and checked out inside it.
+        const claimed = wasClaimed(row.details);
+        const handle = await withKeepAliveHeartbeat(() => provider.createSandbox({ sandboxKey: row.id, repository: task.repository, branchName, claimed }, report));
         await unlessKilled(row.id, provider, handle);
         await prisma.sandbox.update({
           where: { id: row.id },
           // `ready` only once its agent runs (ensureAgent): reconcile checks the agent of every ready sandbox.
-          data: { providerSandboxId: handle.providerSandboxId, directory: handle.directory, details: handle.details as Prisma.InputJsonValue },
+          data: {
+            providerSandboxId: handle.providerSandboxId,
+            directory: handle.directory,
+            details: { ...(claimed ? (row.details as object) : {}), ...handle.details } as Prisma.InputJsonValue,
+          },
         });
         return { sandboxId: row.id, directory: handle.directory, provider: provider.id };
       });

@@ -4,9 +4,12 @@
  * task queue and touch only Postgres: the queue they run on names the deployment whose hosts count.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
+import type { Logger } from '../logger';
+import { refillSandboxPool } from '../temporal/client';
 import { isReleased } from '../domain/status';
-import { isPlaced, placeSandbox } from '../hosts/placement';
+import { isPlaced, placeSandbox, type Placement, type PlacementRequest } from '../hosts/placement';
 import type { SandboxPlacementActivities } from '../workflows/sandboxHosts.contract';
 import { asActivityErrors } from './errors';
 import type { StepProgressReporter } from './progress';
@@ -14,6 +17,9 @@ import type { StepProgressReporter } from './progress';
 export interface PlacementActivityDeps {
   prisma: PrismaClient;
   progress: StepProgressReporter;
+  /** Wakes a warm pool's run after a claim (src/pools); without it the run refills at its next look. */
+  temporal?: Client;
+  logger?: Logger;
 }
 
 /** How often a placement waiting for room looks again, ms. */
@@ -23,31 +29,39 @@ const PLACEMENT_MARGIN_MS = 5_000;
 
 export function createSandboxPlacementActivities(deps: PlacementActivityDeps): SandboxPlacementActivities {
   const { prisma } = deps;
-  /** The task, unless it was killed or archived before placement ran (then nothing is made, for good). */
-  const placeableTask = async (taskId: string) => {
-    const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId }, select: { providerId: true, status: true } });
+  /** What the task's placement asks for, unless it was killed or archived before placement ran (then nothing is made, for good). */
+  const placementOf = async (taskId: string): Promise<PlacementRequest> => {
+    const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId }, select: { providerId: true, status: true, workspaceId: true, repository: true } });
     if (isReleased(task.status)) throw ApplicationFailure.nonRetryable(`the task was ${task.status} before this step ran; nothing was made`, 'TaskKilled');
-    return task;
+    return { taskId, providerId: task.providerId, workspaceId: task.workspaceId, repository: task.repository, orchestrationQueue: Context.current().info.taskQueue };
+  };
+  /** The placement, after waking the pool a member was claimed from (a failed signal only delays its refill to its next look). */
+  const afterClaim = async (placed: Placement): Promise<Placement> => {
+    if (placed.claimedFromPool && deps.temporal) {
+      await refillSandboxPool(deps.temporal, { taskQueue: Context.current().info.taskQueue, poolId: placed.claimedFromPool }).catch((err: unknown) => {
+        deps.logger?.warn({ err, poolId: placed.claimedFromPool }, 'could not wake the warm pool after a claim; it refills at its next look');
+      });
+    }
+    const { claimedFromPool: _claimed, ...location } = placed;
+    return location;
   };
   return {
     async tryPlaceSandbox({ taskId }) {
       return asActivityErrors(async () => {
-        const ctx = Context.current();
-        const task = await placeableTask(taskId);
-        const placed = await placeSandbox(prisma, { taskId, providerId: task.providerId, orchestrationQueue: ctx.info.taskQueue });
-        return isPlaced(placed) ? placed : null;
+        const placed = await placeSandbox(prisma, await placementOf(taskId));
+        return isPlaced(placed) ? afterClaim(placed) : null;
       });
     },
 
     async placeSandbox({ taskId }) {
       return asActivityErrors(async () => {
         const ctx = Context.current();
-        const task = await placeableTask(taskId);
+        const request = await placementOf(taskId);
         const giveUpAt = Date.now() + ctx.info.startToCloseTimeoutMs - PLACEMENT_MARGIN_MS;
         let waitingSince: number | null = null;
         for (;;) {
-          const placed = await placeSandbox(prisma, { taskId, providerId: task.providerId, orchestrationQueue: ctx.info.taskQueue });
-          if (isPlaced(placed)) return placed;
+          const placed = await placeSandbox(prisma, request);
+          if (isPlaced(placed)) return afterClaim(placed);
           const why = placed.liveHosts === 0 ? 'no sandbox host is live' : `all ${placed.liveHosts} live sandbox hosts are full`;
           if (waitingSince === null) {
             waitingSince = Date.now();

@@ -8,6 +8,7 @@ import { MODEL_PROVIDERS } from '../domain/agents';
 import { EGRESS_MODES, MAX_EGRESS_HOSTS } from '../domain/workspaceSettings';
 import { MAX_HOST_NAME_LENGTH, validHostPattern } from '../egress/hostPattern';
 import { createTaskBody } from './schemas';
+import { DEFAULT_POOL_IDLE_TIMEOUT_SECONDS, MAX_POOL_IDLE_TIMEOUT_SECONDS, MAX_POOL_SIZE, MIN_POOL_IDLE_TIMEOUT_SECONDS } from '../domain/sandboxPools';
 
 /** The workspace id syntax of the task endpoints (letters, digits, `._-`, 1..100). */
 const workspaceId = createTaskBody.shape.workspaceId;
@@ -49,5 +50,28 @@ export const putEgressPolicyBody = z
       .max(MAX_EGRESS_HOSTS)
       .default([])
       .meta({ description: `Hosts reachable in \`allowlist\` mode (at most ${MAX_EGRESS_HOSTS}); kept but unused in the other modes. Stored lower case, each once.` }),
+  })
+  .strict();
+
+/** Body of `PUT …/sandbox-pools`: one repository's warm pool (docs/ARCHITECTURE.md#warm-sandbox-pools). */
+export const putSandboxPoolBody = z
+  .object({
+    repository: createTaskBody.shape.repository,
+    provider: createTaskBody.shape.provider,
+    size: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_POOL_SIZE)
+      .meta({ description: `Ready sandboxes to keep for the repository's new tasks (0..${MAX_POOL_SIZE}); 0 turns the pool off and destroys its members.` }),
+    idleTimeoutSeconds: z
+      .number()
+      .int()
+      .min(MIN_POOL_IDLE_TIMEOUT_SECONDS)
+      .max(MAX_POOL_IDLE_TIMEOUT_SECONDS)
+      .default(DEFAULT_POOL_IDLE_TIMEOUT_SECONDS)
+      .meta({
+        description: `A member unclaimed this long after it became ready is destroyed and replaced (fresh clone), in seconds; default ${DEFAULT_POOL_IDLE_TIMEOUT_SECONDS}.`,
+      }),
   })
   .strict();

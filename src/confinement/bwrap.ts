@@ -59,6 +59,11 @@ export interface BwrapMounts {
    * (the agents' managed settings: model requests to the egress proxy).
    */
   agents?: string;
+  /**
+   * Host paths mounted read-only at the same path (a warm pool claim's fetch: the repository the task
+   * names, checked against the repository policy right before). Never a path a sandbox can write.
+   */
+  readOnly?: readonly string[];
 }
 
 /** The system toolchains, read-only: /usr and Debian's merged-/usr links. Used for sandboxes and for the host check. */
@@ -99,6 +104,7 @@ export function bwrapArgs(mounts: BwrapMounts, env: Record<string, string>, comm
          '--ro-bind-try', path.join(mounts.agents, 'etc', 'codex'), '/etc/codex',
          '--ro-bind-try', path.join(mounts.agents, 'etc', 'claude-code'), '/etc/claude-code']
       : []),
+    ...(mounts.readOnly ?? []).flatMap((p) => ['--ro-bind', p, p]),
     '--remount-ro', '/', // the sandbox's own root (a tmpfs holding the mount points) is not writable either
     '--chdir', SANDBOX_PATHS.repo,
     '--', command, ...args,

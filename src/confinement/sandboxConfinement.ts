@@ -182,14 +182,18 @@ export class SandboxConfinement {
    * sandbox: as its uid, under its limits, with its mounts, in SANDBOX_PATHS.repo, with no network,
    * ended with everything it started after `timeoutMs` or when the worker dies. This is how the host
    * works in a tree the sandbox could have touched: never with its own tools (docs/SECURITY.md#host-trust).
-   * Without isolation (UNSAFE) it runs directly in the checkout.
+   * Without isolation (UNSAFE) it runs directly in the checkout. `opts.readOnly`: host paths it also
+   * sees, read-only, at the same path (./bwrap.ts BwrapMounts.readOnly).
    */
-  async runInside(command: string, args: readonly string[], timeoutMs: number): Promise<InsideResult> {
+  async runInside(command: string, args: readonly string[], timeoutMs: number, opts: { readOnly?: readonly string[] } = {}): Promise<InsideResult> {
     let run: { argv: string[]; env: NodeJS.ProcessEnv; cwd?: string };
     if (this.isolated) {
       await this.prepareFilesystem({ withRepo: true });
       await createSandboxCgroup(this.sandboxKey, this.policy.limits);
-      run = { argv: [...cgexecPrefix(this.sandboxKey), ...this.confinedArgs(command, args, {}, { network: false, dieWithParent: true })], env: { PATH: HOST_TOOLS_PATH } };
+      run = {
+        argv: [...cgexecPrefix(this.sandboxKey), ...this.confinedArgs(command, args, {}, { network: false, dieWithParent: true, readOnly: opts.readOnly })],
+        env: { PATH: HOST_TOOLS_PATH },
+      };
     } else {
       run = { argv: [command, ...args], env: sandboxEnvironment({ HOME: this.dirs.home, PATH: HOST_TOOLS_PATH }, this.policy), cwd: this.dirs.repo };
     }
@@ -211,11 +215,20 @@ export class SandboxConfinement {
     program: string,
     args: readonly string[],
     env: Record<string, string>,
-    opts: { network?: boolean; dieWithParent?: boolean; agentBinary?: string },
+    opts: { network?: boolean; dieWithParent?: boolean; agentBinary?: string; readOnly?: readonly string[] },
   ): string[] {
     const nodeDir = path.dirname(process.execPath);
     const agents = this.policy.agentsDir && existsSync(path.join(this.policy.agentsDir, 'bin')) ? this.policy.agentsDir : undefined;
-    const mounts: BwrapMounts = { repo: this.dirs.repo, home: this.dirs.home, logs: this.dirs.logs, bin: this.dirs.bin, agentBinary: opts.agentBinary, nodeDir, agents };
+    const mounts: BwrapMounts = {
+      repo: this.dirs.repo,
+      home: this.dirs.home,
+      logs: this.dirs.logs,
+      bin: this.dirs.bin,
+      agentBinary: opts.agentBinary,
+      nodeDir,
+      agents,
+      readOnly: opts.readOnly,
+    };
     // The program's own variables, with its directories as the sandbox sees them.
     const own = { ...env, HOME: SANDBOX_PATHS.home, SANDBOX_AGENT_LOG_DIR: SANDBOX_PATHS.logs, PATH: sandboxPath(nodeDir) };
     return [...dropToHostUid(this.policy.hostUid), 'bwrap', ...bwrapArgs(mounts, sandboxEnvironment(own, this.policy), program, args, opts)];

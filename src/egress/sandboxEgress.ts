@@ -19,13 +19,16 @@ export type EgressIssuer = (sandbox: { sandboxId: string; workspaceId: string })
 
 /**
  * An issuer that makes a new token, stores its hash on the sandbox row (replacing the previous agent's,
- * which stops working at once) and answers the workspace's policy mode.
+ * which stops working at once) and answers the workspace's policy mode. A warm pool member's hash is
+ * stored on its `warm_sandboxes` row, which the proxy does not read: its agent has no model access
+ * until a claim moves the hash to the task's sandbox row (src/pools/claim.ts).
  */
 export function createEgressIssuer(prisma: PrismaClient, defaults: EgressPolicy): EgressIssuer {
   return ({ sandboxId, workspaceId }) =>
     async () => {
       const { token, hash } = issueEgressToken();
-      await prisma.sandbox.update({ where: { id: sandboxId }, data: { egressTokenHash: hash } });
+      const { count } = await prisma.sandbox.updateMany({ where: { id: sandboxId }, data: { egressTokenHash: hash } });
+      if (count === 0) await prisma.warmSandbox.update({ where: { id: sandboxId }, data: { egressTokenHash: hash } });
       const policy = await getEgressPolicy(prisma, workspaceId, defaults);
       return { token, mode: policy.mode };
     };

@@ -56,6 +56,9 @@ export async function sweepLostHosts(opts: LostHostSweepOptions): Promise<string
        AND last_seen_at < now() - make_interval(secs => ${opts.lostAfterSeconds}::int)
     RETURNING id`;
   for (const h of newlyLost) logger.warn({ hostId: h.id, lostAfterSeconds: opts.lostAfterSeconds }, 'sandbox host lost: unseen too long');
+  // Warm pool members there can no longer be claimed or destroyed: their rows go, and their pools refill elsewhere.
+  const dropped = await prisma.warmSandbox.deleteMany({ where: { host: { orchestrationQueue: opts.orchestrationQueue, lostAt: { not: null } } } });
+  if (dropped.count > 0) logger.warn({ members: dropped.count }, 'warm sandboxes of lost hosts dropped from their pools');
   const orphans = await prisma.sandbox.findMany({
     where: { state: { notIn: [...ROOMLESS_SANDBOX_STATES] }, host: { orchestrationQueue: opts.orchestrationQueue, lostAt: { not: null } } },
     include: { task: { select: { id: true, status: true, workflowId: true, activeSandboxId: true } } },

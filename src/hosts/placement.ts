@@ -12,13 +12,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '../generated/prisma/client';
-import { ROOMLESS_SANDBOX_STATES } from './registry';
+import { claimWarmSandbox } from '../pools/claim';
+import { LIVE_HOST, ROOMLESS_SANDBOX_STATES } from './registry';
 
 /** Where a task's sandbox lives: its row and its host's task queue. */
 export interface Placement {
   sandboxId: string;
   hostId: string;
   taskQueue: string;
+  /** Set when the sandbox is a warm pool member this placement claimed (src/pools/claim.ts): the pool's id. */
+  claimedFromPool?: string;
 }
 
 /** What placement saw when no host had room. */
@@ -26,16 +29,52 @@ export interface NoRoom {
   liveHosts: number;
 }
 
+/** What a new task's sandbox is placed for. */
+export interface PlacementRequest {
+  taskId: string;
+  providerId: string;
+  /** The shared task queue of the deployment whose hosts count. */
+  orchestrationQueue: string;
+  /** With both: a ready member of the workspace's warm pool for the repository is claimed first. */
+  workspaceId?: string;
+  repository?: string;
+}
+
+type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+
+/** Takes the deployment's placement lock for the rest of `tx`: one placement (or claim) at a time per orchestration queue. */
+export async function lockPlacement(tx: Tx, orchestrationQueue: string): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('sandbox-placement'), hashtext(${orchestrationQueue}))`;
+}
+
+/**
+ * The host a new sandbox goes to by the rule above, under the placement lock (./placement.ts header);
+ * its load counts its sandbox rows that hold room and its warm pool members.
+ * @returns the host, or `{ liveHosts }` when none has room.
+ */
+export async function pickHost(tx: Tx, orchestrationQueue: string): Promise<{ id: string; taskQueue: string } | NoRoom> {
+  const hosts = await tx.$queryRaw<Array<{ id: string; task_queue: string; live: number; capacity: number }>>`
+    SELECT h.id, h.task_queue, h.capacity,
+           (SELECT count(*) FROM sandboxes s WHERE s.host_id = h.id AND s.state::text NOT IN ('destroyed', 'lost'))::int
+         + (SELECT count(*) FROM warm_sandboxes w WHERE w.host_id = h.id)::int AS live
+      FROM sandbox_hosts h
+     WHERE h.orchestration_queue = ${orchestrationQueue} AND ${LIVE_HOST}`;
+  const open = hosts.filter((h) => h.live < h.capacity).sort((a, b) => a.live / a.capacity - b.live / b.capacity || a.live - b.live || (a.id < b.id ? -1 : 1));
+  const host = open[0];
+  return host ? { id: host.id, taskQueue: host.task_queue } : { liveHosts: hosts.length };
+}
+
 /**
  * The task's sandbox row with its host: the one it has (not destroyed or lost: a retry after a
- * failed step keeps its clone), or a new `creating` row on the host picked by the rule above.
+ * failed step keeps its clone); else a ready member of the workspace's warm pool for the repository,
+ * claimed (src/pools/claim.ts); else a new `creating` row on the host picked by the rule above.
  * @returns the placement, or `{ liveHosts }` when every live host is full (or there is none).
  * @throws Error when the task's existing sandbox has files but no host yet (made before hosts existed:
  *   the host holding it adopts it at its start, src/recovery/sandboxAgents.ts); retrying later works.
  */
-export async function placeSandbox(prisma: PrismaClient, opts: { taskId: string; providerId: string; orchestrationQueue: string }): Promise<Placement | NoRoom> {
+export async function placeSandbox(prisma: PrismaClient, opts: PlacementRequest): Promise<Placement | NoRoom> {
   return prisma.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('sandbox-placement'), hashtext(${opts.orchestrationQueue}))`;
+    await lockPlacement(tx, opts.orchestrationQueue);
     const existing = await tx.sandbox.findFirst({
       where: { taskId: opts.taskId, providerId: opts.providerId, state: { notIn: [...ROOMLESS_SANDBOX_STATES] } },
       orderBy: { createdAt: 'desc' },
@@ -43,22 +82,18 @@ export async function placeSandbox(prisma: PrismaClient, opts: { taskId: string;
     });
     if (existing?.hostId && existing.host) return { sandboxId: existing.id, hostId: existing.hostId, taskQueue: existing.host.taskQueue };
     if (existing?.directory) throw new Error(`sandbox ${existing.id} was made before sandbox hosts existed and no host has adopted it yet`);
-    const hosts = await tx.$queryRaw<Array<{ id: string; task_queue: string; live: number; capacity: number }>>`
-      SELECT h.id, h.task_queue, h.capacity, count(s.id)::int AS live
-        FROM sandbox_hosts h
-        LEFT JOIN sandboxes s ON s.host_id = h.id AND s.state::text NOT IN ('destroyed', 'lost')
-       WHERE h.orchestration_queue = ${opts.orchestrationQueue} AND h.stopped_at IS NULL AND h.lost_at IS NULL
-         AND h.last_seen_at > now() - make_interval(secs => h.heartbeat_seconds * 3)
-       GROUP BY h.id`;
-    const open = hosts.filter((h) => h.live < h.capacity).sort((a, b) => a.live / a.capacity - b.live / b.capacity || a.live - b.live || (a.id < b.id ? -1 : 1));
-    const host = open[0];
-    if (!host) return { liveHosts: hosts.length };
+    if (!existing && opts.workspaceId && opts.repository) {
+      const claimed = await claimWarmSandbox(tx, { ...opts, workspaceId: opts.workspaceId, repository: opts.repository });
+      if (claimed) return claimed;
+    }
+    const host = await pickHost(tx, opts.orchestrationQueue);
+    if (!('id' in host)) return host;
     // A row made by a step that failed before it had a host (none was live then) is given one.
     const row = existing
       ? await tx.sandbox.update({ where: { id: existing.id }, data: { hostId: host.id } })
       : await tx.sandbox.create({ data: { id: randomUUID(), taskId: opts.taskId, providerId: opts.providerId, state: 'creating', hostId: host.id } });
     await tx.task.update({ where: { id: opts.taskId }, data: { sandboxState: row.state } });
-    return { sandboxId: row.id, hostId: host.id, taskQueue: host.task_queue };
+    return { sandboxId: row.id, hostId: host.id, taskQueue: host.taskQueue };
   });
 }
 

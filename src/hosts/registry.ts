@@ -4,12 +4,15 @@
  * runs (last seen, live sandboxes). Placement (./placement.ts) offers only live hosts; the lost-host
  * sweep (./lostHosts.ts) acts on hosts unseen for SANDBOX_HOST_LOST_AFTER.
  */
-import type { PrismaClient } from '../generated/prisma/client';
+import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import type { Logger } from '../logger';
 import type { SandboxHostConfig } from '../config';
 
 /** Sandbox states that take a host's room: every one but these. */
 export const ROOMLESS_SANDBOX_STATES = ['destroyed', 'lost'] as const;
+
+/** SQL condition that sandbox host row `h` is live: seen within three heartbeats, not stopped, not lost. */
+export const LIVE_HOST = Prisma.sql`h.stopped_at IS NULL AND h.lost_at IS NULL AND h.last_seen_at > now() - make_interval(secs => h.heartbeat_seconds * 3)`;
 
 /**
  * The task queue of sandbox host `hostId` in the deployment whose shared queue is `orchestrationQueue`:
@@ -33,7 +36,8 @@ export interface HostRegistration extends Pick<SandboxHostConfig, 'id' | 'capaci
 export async function heartbeatHost(prisma: PrismaClient, reg: HostRegistration): Promise<Date | null> {
   const [row] = await prisma.$queryRaw<Array<{ previous: Date | null }>>`
     WITH previous AS (SELECT last_seen_at FROM sandbox_hosts WHERE id = ${reg.id}),
-         live AS (SELECT count(*)::int AS n FROM sandboxes WHERE host_id = ${reg.id} AND state::text NOT IN ('destroyed', 'lost'))
+         live AS (SELECT ((SELECT count(*) FROM sandboxes WHERE host_id = ${reg.id} AND state::text NOT IN ('destroyed', 'lost'))
+                       + (SELECT count(*) FROM warm_sandboxes WHERE host_id = ${reg.id}))::int AS n)
     INSERT INTO sandbox_hosts (id, orchestration_queue, task_queue, capacity, heartbeat_seconds, live_sandboxes, last_seen_at)
     VALUES (${reg.id}, ${reg.orchestrationQueue}, ${reg.taskQueue}, ${reg.capacity}, ${reg.heartbeatSeconds}, (SELECT n FROM live), now())
     ON CONFLICT (id) DO UPDATE SET orchestration_queue = EXCLUDED.orchestration_queue, task_queue = EXCLUDED.task_queue,

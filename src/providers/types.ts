@@ -48,7 +48,13 @@ export function handleOfStored(row: StoredSandbox): SandboxHandle | null {
 export interface CreateSandboxRequest {
   sandboxKey: string;
   repository: string;
-  branchName: string;
+  /** The task's branch; null for a warm pool member (no task yet: the repository's default branch stays checked out). */
+  branchName: string | null;
+  /**
+   * The sandbox is a claimed warm pool member (src/pools/claim.ts): its checkout exists; the
+   * repository's branches are fetched into it and the task's branch checked out, inside the sandbox.
+   */
+  claimed?: boolean;
 }
 
 export interface AgentEndpoint {

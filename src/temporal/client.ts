@@ -1,7 +1,7 @@
 /**
  * Temporal client side of the service: connecting, and starting (typed) and signalling the runs of
  * the four workflows: `provisionTask` per task, `workbenchSession` per tab, `killTask` per kill or
- * archive, `sandboxLifecycle` per sandbox.
+ * archive, `sandboxLifecycle` per sandbox, `sandboxPool` per warm sandbox pool.
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { SearchAttributeType, TypedSearchAttributes, WorkflowIdReusePolicy, defineSearchAttributeKey } from '@temporalio/common';
@@ -12,6 +12,8 @@ import type { killTask } from '../workflows/killTask';
 import type { provisionTask } from '../workflows/provisionTask';
 import type { workbenchSession } from '../workflows/workbenchSession';
 import type { sandboxLifecycle } from '../workflows/sandboxLifecycle';
+import type { sandboxPool } from '../workflows/sandboxPool';
+import { SANDBOX_POOL_WORKFLOW_TYPE, refillSandboxPoolSignal, sandboxPoolWorkflowId } from '../workflows/sandboxPool.contract';
 import {
   SANDBOX_LIFECYCLE_WORKFLOW_TYPE,
   agentExitedSignal,
@@ -160,6 +162,21 @@ export async function signalSandboxLifecycle(client: Client, opts: { taskQueue: 
   } else {
     await client.workflow.signalWithStart<typeof sandboxLifecycle, []>(SANDBOX_LIFECYCLE_WORKFLOW_TYPE, { ...common, signal: agentExitedSignal, signalArgs: [] });
   }
+}
+
+/**
+ * Wakes the `sandboxPool` run of `poolId` (signal-with-start: a pool whose run ended, or never had
+ * one, gets a new run). Returns once Temporal has accepted it.
+ * @throws what the client throws (Temporal unreachable: see ./unavailable.ts).
+ */
+export async function refillSandboxPool(client: Client, opts: { taskQueue: string; poolId: string }): Promise<void> {
+  await client.workflow.signalWithStart<typeof sandboxPool, []>(SANDBOX_POOL_WORKFLOW_TYPE, {
+    taskQueue: opts.taskQueue,
+    workflowId: sandboxPoolWorkflowId(opts.poolId),
+    args: [{ poolId: opts.poolId }],
+    signal: refillSandboxPoolSignal,
+    signalArgs: [],
+  });
 }
 
 /**

@@ -19,6 +19,7 @@ import { createProviders } from '../providers/registry';
 import { pgNotifier } from '../db/notifier';
 import { createTemporalClient } from '../temporal/client';
 import { runUnstartedTaskSweeper } from '../recovery/unstartedTasks';
+import { runSandboxPoolRecovery } from '../recovery/sandboxPools';
 import { runLostHostSweeper } from '../hosts/lostHosts';
 import { startSandboxHost, type RunningSandboxHost } from '../hosts/sandboxHost';
 import { createOrchestrationWorker } from './createWorker';
@@ -100,8 +101,11 @@ async function main(): Promise<void> {
       logger,
       intervalMs: SWEEP_INTERVAL_MS,
     });
+    // Warm sandbox pools whose run ended or never got the last settings are woken.
+    const stopPools = runSandboxPoolRecovery({ prisma, temporal: client, taskQueue: orchestrationQueue, logger, intervalMs: SWEEP_INTERVAL_MS });
     orchestrationRun = worker.run();
     stopOrchestration = async () => {
+      await stopPools();
       await stopLostHosts();
       await stopSweeper();
     };

@@ -102,3 +102,25 @@ export const LIFECYCLE_ACTIVITY_OPTIONS = {
     retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, maximumAttempts: 3 },
   },
 } satisfies Record<string, ActivityOptions>;
+
+/**
+ * Activities of `sandboxPool` (docs/ARCHITECTURE.md#warm-sandbox-pools). Planning and placement touch
+ * only Postgres: local activities retried until it answers. Warming a member clones and starts an
+ * agent like the create and agent steps together (their limits added); its failures are retried a few
+ * times, then the member is dropped and the pool tries again at its next round. A destroy is retried
+ * until it is done, so no member's processes or files outlive it.
+ */
+export const POOL_ACTIVITY_OPTIONS = {
+  plan: { startToCloseTimeout: 30_000, retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 30_000 } },
+  warm: {
+    startToCloseTimeout: STEP_ACTIVITY_OPTIONS.init_create_sandbox.startToCloseTimeout + STEP_ACTIVITY_OPTIONS.init_ensure_agent.startToCloseTimeout,
+    heartbeatTimeout: 30_000,
+    retry: { initialInterval: 2_000, backoffCoefficient: 2, maximumInterval: 30_000, maximumAttempts: 3, nonRetryableErrorTypes: FINAL_ERRORS },
+  },
+  destroy: { startToCloseTimeout: 120_000, heartbeatTimeout: 30_000, retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 60_000 } },
+} satisfies { plan: LocalActivityOptions; warm: ActivityOptions; destroy: ActivityOptions };
+
+/** A pool run waits at least this long after a round in which a member failed to warm, ms (no hot loop on a broken repository). */
+export const POOL_FAILURE_BACKOFF_MS = 30_000;
+/** A pool run continues as new after this many rounds, so its history stays short. */
+export const POOL_ROUNDS_PER_RUN = 100;

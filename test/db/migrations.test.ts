@@ -21,10 +21,12 @@ describe('migrations', () => {
       'idempotency_keys',
       'model_usage',
       'sandbox_hosts',
+      'sandbox_pools',
       'sandboxes',
       'task_events',
       'tasks',
       'transcript_entries',
+      'warm_sandboxes',
       'workbench_sessions',
       'workspace_credentials',
       'workspace_egress_policies',
@@ -53,6 +55,7 @@ describe('migrations', () => {
         '20261206100000_agents_credentials_egress',
         '20261206200000_sandbox_hosts',
         '20261206300000_step_progress',
+        '20261207000000_warm_sandbox_pools',
       ]);
       expect(await applyMigrations(fresh)).toEqual([]);
       const db = new Client({ connectionString: fresh });

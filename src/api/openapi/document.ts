@@ -42,8 +42,8 @@ import {
   taskRecord,
   type ErrorCode,
 } from './responses';
-import { credentialParams, putCredentialBody, putEgressPolicyBody, workspaceParams } from '../workspaceSchemas';
-import { credentialList, credentialRecord, egressPolicyRecord } from './workspaceResponses';
+import { credentialParams, putCredentialBody, putEgressPolicyBody, putSandboxPoolBody, workspaceParams } from '../workspaceSchemas';
+import { credentialList, credentialRecord, egressPolicyRecord, sandboxPoolList, sandboxPoolRecord } from './workspaceResponses';
 
 /** The OpenAPI document object (JSON-serialisable). */
 export type OpenApiDocument = ReturnType<typeof createDocument>;
@@ -432,6 +432,28 @@ const paths: ZodOpenApiPathsObject = {
       errors: ['workspace_forbidden'],
     }),
   },
+  '/v1/workspaces/{workspaceId}/sandbox-pools': {
+    get: v1({
+      operationId: 'listSandboxPools',
+      tag: 'workspaces',
+      summary: 'The workspace’s warm sandbox pools',
+      description: 'Each pool with its members counted now: `ready` (claimable) and `warming`.',
+      params: workspacePath,
+      responses: { '200': { description: 'The pools, oldest first.', content: json(sandboxPoolList) } },
+      errors: ['workspace_forbidden'],
+    }),
+    put: v1({
+      operationId: 'putSandboxPool',
+      tag: 'workspaces',
+      summary: 'Set one repository’s warm sandbox pool',
+      description:
+        'Keeps `size` sandboxes of the repository cloned with sandbox-agent running, confined like any sandbox; a new task of the workspace on that repository and provider claims one instead of cloning (docs/ARCHITECTURE.md#warm-sandbox-pools). Size 0 turns the pool off and destroys its members. The pool’s `sandboxPool` run fills or drains it in the background.',
+      params: workspacePath,
+      body: { schema: putSandboxPoolBody, required: true },
+      responses: { '200': { description: 'The stored pool, counted now.', content: json(sandboxPoolRecord) } },
+      errors: ['workspace_forbidden', 'unknown_provider', 'repository_not_allowed', 'workflow_start_failed'],
+    }),
+  },
   '/healthz': {
     get: open({
       operationId: 'health',
@@ -515,7 +537,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
     tags: [
       { name: 'tasks', description: 'Tasks and their provisioning.' },
       { name: 'sessions', description: 'Workbench tabs (agent sessions) of a task.' },
-      { name: 'workspaces', description: 'A workspace’s settings: model provider keys, egress policy.' },
+      { name: 'workspaces', description: 'A workspace’s settings: model provider keys, egress policy, warm sandbox pools.' },
       { name: 'health', description: 'Liveness and readiness; no token.' },
       { name: 'documentation', description: 'This document and its interactive page; no token.' },
       { name: 'workbench', description: 'The workbench web page; no token (the page asks for one).' },

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { MODEL_PROVIDERS } from '../../domain/agents';
 import { EGRESS_MODES, type CredentialRecord, type EgressPolicyRecord } from '../../domain/workspaceSettings';
+import type { SandboxPoolRecord } from '../../domain/sandboxPools';
 
 export const credentialRecord = z
   .object({
@@ -29,12 +30,30 @@ export const egressPolicyRecord = z
   })
   .meta({ id: 'EgressPolicy', description: 'What the workspace’s sandboxes may reach through the egress proxy besides their model API (docs/SECURITY.md#egress).' });
 
+export const sandboxPoolRecord = z
+  .object({
+    id: z.uuid(),
+    workspaceId: z.string(),
+    repository: z.string(),
+    provider: z.string(),
+    size: z.number().int().meta({ description: 'Ready sandboxes the pool keeps; 0 = off.' }),
+    idleTimeoutSeconds: z.number().int().meta({ description: 'An unclaimed member older than this (since ready) is replaced, in seconds.' }),
+    ready: z.number().int().meta({ description: 'Members a new task can claim now.' }),
+    warming: z.number().int().meta({ description: 'Members being made (clone, sandbox-agent start).' }),
+    lastError: z.string().nullable().meta({ description: 'Why the newest member failed to warm (one sentence); null when the last one warmed.' }),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'SandboxPool', description: 'A warm sandbox pool of one repository: sandboxes kept cloned with sandbox-agent running, claimed by the workspace’s new tasks.' });
+
+export const sandboxPoolList = z.object({ items: z.array(sandboxPoolRecord) }).meta({ id: 'SandboxPoolList', description: 'The workspace’s warm sandbox pools, oldest first.' });
+
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
 /** Type-level proof that each schema's output is exactly the type the routes answer with (true). */
 export type WorkspaceResponseSchemasMatchRecords = [
   Same<z.output<typeof credentialRecord>, CredentialRecord>,
   Same<z.output<typeof egressPolicyRecord>, EgressPolicyRecord>,
+  Same<z.output<typeof sandboxPoolRecord>, SandboxPoolRecord>,
 ] extends true[]
   ? true
   : never;

@@ -6,6 +6,8 @@
  *   DELETE /v1/workspaces/:workspaceId/credentials/:provider   remove a key
  *   GET    /v1/workspaces/:workspaceId/egress-policy           the workspace's egress policy (or the default)
  *   PUT    /v1/workspaces/:workspaceId/egress-policy           replace it
+ *   GET    /v1/workspaces/:workspaceId/sandbox-pools           its warm sandbox pools (operationId listSandboxPools)
+ *   PUT    /v1/workspaces/:workspaceId/sandbox-pools           set one repository's pool (operationId putSandboxPool)
  *
  * Each handler parses the request, checks that the workspace is the token's own (403
  * `workspace_forbidden` on `params.workspaceId` otherwise, as for listing or creating in another
@@ -19,9 +21,15 @@ import { readEgressPolicy, replaceEgressPolicy } from '../../services/egressPoli
 import { deleteCredential, listCredentials, setCredential } from '../../services/workspaceCredentials';
 import { assertOwnWorkspace } from '../auth';
 import { parse } from '../parse';
-import { credentialParams, putCredentialBody, putEgressPolicyBody, workspaceParams } from '../workspaceSchemas';
+import { credentialParams, putCredentialBody, putEgressPolicyBody, putSandboxPoolBody, workspaceParams } from '../workspaceSchemas';
+import { readSandboxPools, setSandboxPool } from '../../services/sandboxPools';
+import { checkRepository, type RepositoryPolicy } from '../../repositories/policy';
 
-export interface WorkspaceRouteDeps extends Pick<ServiceDeps, 'prisma'> {
+export interface WorkspaceRouteDeps extends Pick<ServiceDeps, 'prisma' | 'temporal' | 'taskQueue' | 'logger'> {
+  /** Provider ids the worker serves (`local`, ...). */
+  providerIds: readonly string[];
+  /** Which repositories a pool (like a task) may name (../../repositories/policy.ts). */
+  repositoryPolicy: RepositoryPolicy;
   /** Sealing key of the workspaces' model provider keys (CREDENTIALS_ENCRYPTION_KEY, 32 bytes); null: keys cannot be set (503 `credentials_unavailable`). */
   credentialsKey: Buffer | null;
   /** Egress policy of a workspace that has set none (EGRESS_DEFAULT_MODE, EGRESS_DEFAULT_HOSTS). */
@@ -77,6 +85,25 @@ export function workspaceRoutes(deps: WorkspaceRouteDeps): Router {
     const body = parse(putEgressPolicyBody, req.body ?? {}, 'body');
     assertOwnWorkspace(res, workspaceId, 'params.workspaceId');
     res.json(await replaceEgressPolicy(deps, workspaceId, body));
+  });
+
+  /** The workspace's warm sandbox pools, counted now. 200 { items: SandboxPool[] }. 403 workspace_forbidden. */
+  router.get('/:workspaceId/sandbox-pools', async (req, res) => {
+    const { workspaceId } = parse(workspaceParams, req.params, 'params');
+    assertOwnWorkspace(res, workspaceId, 'params.workspaceId');
+    res.json({ items: await readSandboxPools(deps, workspaceId) });
+  });
+
+  /**
+   * Set one repository's warm pool (OpenAPI operationId putSandboxPool). 200 SandboxPool. 400
+   * validation_failed | unknown_provider | repository_not_allowed; 403 workspace_forbidden; 503
+   * workflow_start_failed (+ Retry-After).
+   */
+  router.put('/:workspaceId/sandbox-pools', async (req, res) => {
+    const { workspaceId } = parse(workspaceParams, req.params, 'params');
+    const body = parse(putSandboxPoolBody, req.body ?? {}, 'body');
+    assertOwnWorkspace(res, workspaceId, 'params.workspaceId');
+    res.json(await setSandboxPool({ ...deps, checkRepository: (r) => checkRepository(r, deps.repositoryPolicy) }, { workspaceId, ...body }));
   });
 
   return router;

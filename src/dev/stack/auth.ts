@@ -1,7 +1,7 @@
 /**
  * Tokens in tests: `test-token.<workspaceId>` is bound to <workspaceId> (a resolver for tests only; the
  * service itself reads API_TOKENS). `authedFetch` adds the token of the workspace a request is about —
- * from its JSON body, its `workspaceId` query parameter, or the workspace of the task in its path —
+ * from its JSON body, its `workspaceId` query parameter, a `/v1/workspaces/<id>/` path, or the workspace of the task in its path —
  * unless the request carries an Authorization header of its own (tests of authentication do). A request
  * about no (valid) workspace gets the token of `ws-anonymous`, so it meets validation, not a 401.
  */
@@ -27,6 +27,8 @@ async function workspaceOfRequest(url: string, body: unknown): Promise<string | 
   const u = new URL(url);
   const fromQuery = u.searchParams.get('workspaceId');
   if (fromQuery) return fromQuery;
+  const fromPath = /^\/v1\/workspaces\/([A-Za-z0-9._-]{1,100})\//.exec(u.pathname)?.[1];
+  if (fromPath) return fromPath;
   const taskId = /\/v1\/tasks\/([0-9a-fA-F-]{36})/.exec(u.pathname)?.[1];
   if (!taskId) return null;
   prisma ??= createPrismaClient(readStack().databaseUrl);

@@ -277,6 +277,12 @@ export async function postJson(url: string, body: unknown): Promise<{ status: nu
   return { status: res.status, headers: res.headers, body: await res.json().catch(() => null) };
 }
 
+/** PUTs JSON (with the token of the workspace it is about) and returns status and parsed body. */
+export async function putJson(url: string, body: unknown): Promise<{ status: number; body: any }> {
+  const res = await authedFetch(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
 export async function getJson(url: string): Promise<{ status: number; body: any }> {
   const res = await authedFetch(url);
   return { status: res.status, body: await res.json().catch(() => null) };

@@ -123,8 +123,8 @@ export async function listRemoteBranches(repository: string, opts: GitRemoteOpti
 /**
  * Clones `repository` (a URL, or a local path the repository policy resolved) into `dir`, which must
  * not exist, and checks out `branchName` there: the repository's branch of that name when it has one, else
- * a new branch from the clone's default branch. Only for a directory no sandbox has seen; a failed clone
- * leaves no `dir` behind.
+ * a new branch from the clone's default branch; null keeps the default branch (a warm pool member, whose
+ * task is not known yet). Only for a directory no sandbox has seen; a failed clone leaves no `dir` behind.
  * @param onProgress called with `cloning` / `checking_out` before each part.
  * @throws ProviderError from cloning as {@link listRemoteBranches} does; `SandboxBroken` (retryable)
  *   when the checkout fails.
@@ -132,7 +132,7 @@ export async function listRemoteBranches(repository: string, opts: GitRemoteOpti
 export async function cloneAndCheckout(
   repository: string,
   dir: string,
-  branchName: string,
+  branchName: string | null,
   onProgress: (subStep: string, message: string) => Promise<void>,
   opts: GitRemoteOptions = {},
 ): Promise<void> {
@@ -144,6 +144,7 @@ export async function cloneAndCheckout(
     await fs.rm(dir, { recursive: true, force: true });
     throw remoteFailure(repository, err);
   }
+  if (branchName === null) return;
   await onProgress('checking_out', `checking out ${branchName}`);
   const git = hostGit(CLONE_STALL_TIMEOUT_MS, [], dir);
   try {
@@ -157,6 +158,38 @@ export async function cloneAndCheckout(
     if (!current) await git.checkout(pushed ? ['-b', branchName, '--track', `origin/${branchName}`, '--'] : ['-b', branchName, '--']);
   } catch (err) {
     throw new ProviderError('SandboxBroken', `checking out ${branchName} failed: ${firstLine(err)}`, true, { cause: err });
+  }
+}
+
+/** The commit checked out in `dir`, a checkout the host made and no sandbox has seen (a warm member's fresh clone). */
+export async function headCommit(dir: string): Promise<string> {
+  return (await hostGit(LS_REMOTE_TIMEOUT_MS, [], dir).revparse(['HEAD'])).trim();
+}
+
+/**
+ * Writes to `file` a git bundle of the branches of `repository` (a local path the repository policy
+ * resolved; host git reads it as it does for a clone) with the commits `base` does not reach: what a
+ * warm member cloned at `base` lacks. A `base` the repository no longer has (history rewritten) gives
+ * a bundle of every branch.
+ * @returns false when there is nothing new (no file is written).
+ * @throws ProviderError as {@link listRemoteBranches} does for a failure to read the repository.
+ */
+export async function bundleBranchesSince(repository: string, file: string, base: string | null, opts: GitRemoteOptions = {}): Promise<boolean> {
+  const git = hostGit(opts.timeoutMs ?? CLONE_STALL_TIMEOUT_MS, opts.extraProtocols ?? [], repository);
+  const create = (since: string | null) => git.raw(['bundle', 'create', file, '--branches', ...(since ? ['--not', since] : [])]);
+  try {
+    await create(base && /^[0-9a-f]{40,64}$/.test(base) ? base : null);
+    return true;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (message.includes('Refusing to create empty bundle')) return false;
+    if (!base || !/bad object|bad revision|unknown revision/.test(message)) throw remoteFailure(repository, err);
+  }
+  try {
+    await create(null);
+    return true;
+  } catch (err) {
+    throw remoteFailure(repository, err);
   }
 }
 
@@ -176,16 +209,42 @@ const CHECKOUT_SCRIPT = [
 ].join('\n');
 
 /**
+ * Script run inside a claimed warm pool member (see {@link checkoutInside} `bundle`): `$1` is the
+ * branch, `$2` a bundle of the repository's new commits (mounted read-only) or empty. A checkout on the
+ * branch already (a retried step) is left as it is. Otherwise the bundle's branches are fetched as
+ * `origin`'s, then the branch is checked out: tracking the repository's branch of that name when it
+ * has one (work pushed by an earlier sandbox of the task), else new from the repository's default
+ * branch as it is now.
+ */
+const CLAIM_CHECKOUT_SCRIPT = [
+  'set -e',
+  'current=$(git rev-parse --abbrev-ref HEAD 2>/dev/null || true)',
+  'if [ "$current" = "$1" ]; then exit 0; fi',
+  'if [ -n "$2" ]; then git fetch --quiet --no-tags "$2" "+refs/heads/*:refs/remotes/origin/*"; fi',
+  'if git show-ref --verify --quiet "refs/remotes/origin/$1"; then exec git checkout -b "$1" --track "origin/$1" --; fi',
+  'exec git checkout --no-track -b "$1" "$(git rev-parse --verify --quiet origin/HEAD || git rev-parse HEAD)" --',
+].join('\n');
+
+/**
  * Puts an existing checkout on `branchName`, with git run inside the sandbox through `runInside` (as
  * the sandbox's uid, under its limits, without network): the checkout may hold hooks, config or
  * files the sandbox wrote, so the host's own git never runs there.
+ * @param claim set for a claimed warm pool member's checkout: `bundle` is the path (as the sandbox sees
+ *   it; the runner mounts it) of {@link bundleBranchesSince}'s bundle, or null when there is nothing to
+ *   fetch; the branch then starts from the repository's default branch as the bundle has it.
  * @throws ProviderError `SandboxBroken` (retryable) when git fails inside.
  */
-export async function checkoutInside(runInside: InsideRunner, branchName: string, onProgress: (subStep: string, message: string) => Promise<void>): Promise<void> {
-  await onProgress('checking_out', `checking out ${branchName} inside the sandbox`);
+export async function checkoutInside(
+  runInside: InsideRunner,
+  branchName: string,
+  onProgress: (subStep: string, message: string) => Promise<void>,
+  claim?: { bundle: string | null },
+): Promise<void> {
+  await onProgress('checking_out', claim?.bundle ? `fetching and checking out ${branchName} inside the sandbox` : `checking out ${branchName} inside the sandbox`);
   let result;
   try {
-    result = await runInside('sh', ['-c', CHECKOUT_SCRIPT, 'checkout', branchName], CLONE_STALL_TIMEOUT_MS);
+    const args = claim ? ['-c', CLAIM_CHECKOUT_SCRIPT, 'checkout', branchName, claim.bundle ?? ''] : ['-c', CHECKOUT_SCRIPT, 'checkout', branchName];
+    result = await runInside('sh', args, CLONE_STALL_TIMEOUT_MS);
   } catch (err) {
     throw new ProviderError('SandboxBroken', `checking out ${branchName} failed: ${firstLine(err)}`, true, { cause: err });
   }

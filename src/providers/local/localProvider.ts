@@ -40,7 +40,7 @@ import {
 } from '../types';
 import { AcpError, acpServerExists, closeAcpServer, createAcpSession, sendPrompt } from './acpClient';
 import { agentFetch, forgetAgentSocket, type AgentTarget } from './agentHttp';
-import { checkoutInside, cloneAndCheckout, listRemoteBranches } from './git';
+import { bundleBranchesSince, checkoutInside, cloneAndCheckout, headCommit, listRemoteBranches } from './git';
 import { SANDBOX_KEY, sandboxLayout } from './layout';
 import { checkHealth, findSandboxAgentsByHome, installOfflineAgent, isProcessAlive, resolveSandboxAgentBinary, startSandboxAgent, stopSandboxAgent } from './sandboxAgentProcess';
 import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from '../../confinement/policy';
@@ -61,6 +61,11 @@ const HEALTH_TIMEOUT_MS = 2_000;
 interface AgentRecord extends AgentTarget {
   pid: number;
   port: number;
+}
+
+/** What a warm pool member cloned (host/clone.json). */
+interface CloneRecord {
+  commit: string;
 }
 
 interface SessionRecord {
@@ -181,8 +186,9 @@ export class LocalProvider implements SandboxProvider {
   /**
    * First time: clones the repository (checked again now) into a directory of the sandbox's own
    * filesystem that no sandbox has seen, checks out the branch there, gives it to the sandbox's uid
-   * and moves it into place. A checkout that is already there (a retry) may hold whatever the sandbox
-   * wrote: its branch is checked out by git run inside the sandbox, never by the host's.
+   * and moves it into place. A checkout that is already there (a retry, or a claimed warm pool member)
+   * may hold whatever the sandbox wrote: its branch is fetched and checked out by git run inside the
+   * sandbox, never by the host's. A warm member (`branchName` null) stays on the default branch.
    */
   async createSandbox(req: CreateSandboxRequest, progress: ProgressFn): Promise<SandboxHandle> {
     const dirs = this.paths(req.sandboxKey);
@@ -190,17 +196,61 @@ export class LocalProvider implements SandboxProvider {
     await this.prepareRoot(); // the sandbox root exists, searchable, before any sandbox in it
     await confinement.prepareFilesystem();
     if (await isDirectory(dirs.repo)) {
-      await checkoutInside((command, args, timeoutMs) => confinement.runInside(command, args, timeoutMs), req.branchName, progress);
+      if (req.branchName === null) return this.handleOf(req.sandboxKey); // a warm member's retried clone: already made
+      if (req.claimed) {
+        await this.checkoutClaimed(req.sandboxKey, req.repository, req.branchName, progress);
+      } else {
+        await checkoutInside((command, args, timeoutMs) => confinement.runInside(command, args, timeoutMs), req.branchName, progress);
+      }
     } else {
       const source = this.repositoryForUse(req.repository);
       // Partial clones of attempts that died are removed first (the sandbox never saw them).
       for (const entry of await fs.readdir(dirs.disk)) if (entry.startsWith('.repo.partial-')) await fs.rm(path.join(dirs.disk, entry), { recursive: true, force: true });
       const partial = path.join(dirs.disk, `.repo.partial-${process.pid}-${Date.now()}`);
       await cloneAndCheckout(source, partial, req.branchName, progress, this.gitOptions());
+      // A warm member records what it cloned (host-only), so its claim fetches only what is newer.
+      if (req.branchName === null) await writeJson(this.cloneRecordFile(req.sandboxKey), { commit: await headCommit(partial) } satisfies CloneRecord);
       await confinement.giveToSandbox(partial);
       await fs.rename(partial, dirs.repo);
     }
-    return { sandboxKey: req.sandboxKey, providerSandboxId: req.sandboxKey, directory: dirs.repo, details: { root: dirs.root } };
+    return this.handleOf(req.sandboxKey);
+  }
+
+  /**
+   * A claimed warm member's checkout put on the task's branch: the host bundles the repository's
+   * commits newer than the member's clone (the repository checked against the policy again; host git
+   * reads only the repository) into a file in the sandbox's host-owned root, which the sandbox never
+   * sees; git inside the sandbox fetches from it, mounted read-only for that one command, and checks
+   * the branch out. A repository given by URL is not bundled (the host keeps no copy): the branch
+   * starts from the member's clone, at most the pool's idle timeout old.
+   */
+  private async checkoutClaimed(sandboxKey: string, repository: string, branchName: string, progress: ProgressFn): Promise<void> {
+    const dirs = this.paths(sandboxKey);
+    const confinement = this.confinement(sandboxKey);
+    const source = this.repositoryForUse(repository);
+    let bundle: string | null = null;
+    if (path.isAbsolute(source)) {
+      await progress('fetching', `reading what ${repository} has that the warm sandbox lacks`);
+      const cloned = await readJson<CloneRecord>(this.cloneRecordFile(sandboxKey));
+      const file = path.join(dirs.root, `.fetch-${process.pid}-${Date.now()}.bundle`);
+      if (await bundleBranchesSince(source, file, cloned?.commit ?? null, this.gitOptions())) bundle = file;
+    }
+    try {
+      const readOnly = bundle && confinement.isolated ? [bundle] : [];
+      await checkoutInside((command, args, timeoutMs) => confinement.runInside(command, args, timeoutMs, { readOnly }), branchName, progress, { bundle });
+    } finally {
+      if (bundle) await fs.rm(bundle, { force: true });
+    }
+  }
+
+  /** A warm member's record of the commit it cloned (host-only). */
+  private cloneRecordFile(sandboxKey: string): string {
+    return path.join(this.paths(sandboxKey).host, 'clone.json');
+  }
+
+  private handleOf(sandboxKey: string): SandboxHandle {
+    const dirs = this.paths(sandboxKey);
+    return { sandboxKey, providerSandboxId: sandboxKey, directory: dirs.repo, details: { root: dirs.root } };
   }
 
   async resumeSandbox(sandboxKey: string): Promise<SandboxHandle | null> {
