@@ -130,6 +130,11 @@ export default tseslint.config(
               ],
               'credentials/ is a leaf: the services and the egress proxy use it',
             ),
+            ...zone(
+              'pools',
+              ['api', 'services', 'auth', 'db', 'activities', 'providers', 'confinement', 'realtime', 'temporal', 'recovery', 'worker', 'dev', 'egress'],
+              'pools/ holds the warm pools’ rows: below the services, activities and recovery that use it',
+            ),
             ...zone('realtime', ['api', 'services', 'activities', 'workflows', 'providers', 'worker'], 'realtime/ is below the API'),
             ...zone('auth', ['api', 'services', 'realtime', 'db', 'workflows', 'activities', 'providers'], 'auth/ is shared by REST and Socket.IO, below both'),
             ...zone('services', ['api'], 'services/ are below the routes'),

@@ -425,6 +425,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workspaces/{workspaceId}/sandbox-pools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The workspace’s warm sandbox pools
+         * @description Each pool with its members counted now: `ready` (claimable) and `warming`.
+         */
+        get: operations["listSandboxPools"];
+        /**
+         * Set one repository’s warm sandbox pool
+         * @description Keeps `size` sandboxes of the repository cloned with sandbox-agent running, confined like any sandbox; a new task of the workspace on that repository and provider claims one instead of cloning (docs/ARCHITECTURE.md#warm-sandbox-pools). Size 0 turns the pool off and destroys its members. The pool’s `sandboxPool` run fills or drains it in the background.
+         */
+        put: operations["putSandboxPool"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -910,6 +934,30 @@ export interface components {
             hosts: string[];
             /** @description True when the workspace has set no policy and has the service’s default (EGRESS_DEFAULT_MODE, EGRESS_DEFAULT_HOSTS). */
             isDefault: boolean;
+        };
+        /** @description The workspace’s warm sandbox pools, oldest first. */
+        SandboxPoolList: {
+            items: components["schemas"]["SandboxPool"][];
+        };
+        /** @description A warm sandbox pool of one repository: sandboxes kept cloned with sandbox-agent running, claimed by the workspace’s new tasks. */
+        SandboxPool: {
+            /** Format: uuid */
+            id: string;
+            workspaceId: string;
+            repository: string;
+            provider: string;
+            /** @description Ready sandboxes the pool keeps; 0 = off. */
+            size: number;
+            /** @description An unclaimed member older than this (since ready) is replaced, in seconds. */
+            idleTimeoutSeconds: number;
+            /** @description Members a new task can claim now. */
+            ready: number;
+            /** @description Members being made (clone, sandbox-agent start). */
+            warming: number;
+            /** @description Why the newest member failed to warm (one sentence); null when the last one warmed. */
+            lastError: string | null;
+            /** Format: date-time */
+            updatedAt: string;
         };
         /** @description Liveness; never looks at dependencies. */
         Health: {
@@ -5607,6 +5655,403 @@ export interface operations {
                              * @enum {string}
                              */
                             code: "database_unavailable";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listSandboxPools: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace; must be the one the bearer token is bound to. */
+                workspaceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pools, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SandboxPoolList"];
+                };
+            };
+            /** @description `validation_failed`: a parameter, header or body field breaks the schema; `field` and `issues` name it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "validation_failed";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized`: no bearer token, or an unknown one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer`. */
+                    "WWW-Authenticate": "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `workspace_forbidden`: the workspace is not the token’s own */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "workspace_forbidden";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `internal`: an unexpected error (details in the log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "internal";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `database_unavailable`: Postgres is not answering; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds after which the same request may succeed. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "database_unavailable";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    putSandboxPool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace; must be the one the bearer token is bound to. */
+                workspaceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A git repository path or URL that git can read, under the configured roots; must not start with "-". */
+                    repository: string;
+                    /**
+                     * @description Sandbox provider; one the worker serves (`unknown_provider` otherwise).
+                     * @default local
+                     */
+                    provider?: string;
+                    /** @description Ready sandboxes to keep for the repository's new tasks (0..20); 0 turns the pool off and destroys its members. */
+                    size: number;
+                    /**
+                     * @description A member unclaimed this long after it became ready is destroyed and replaced (fresh clone), in seconds; default 1800.
+                     * @default 1800
+                     */
+                    idleTimeoutSeconds?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The stored pool, counted now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SandboxPool"];
+                };
+            };
+            /** @description `validation_failed`: a parameter, header or body field breaks the schema; `field` and `issues` name it; `malformed_json`: the body is not valid JSON; `unknown_provider`: `provider` is not one the worker serves; `repository_not_allowed`: the repository is not allowed: outside the configured roots, inside the service's own data, or an unsupported transport */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "validation_failed" | "malformed_json" | "unknown_provider" | "repository_not_allowed";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized`: no bearer token, or an unknown one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer`. */
+                    "WWW-Authenticate": "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `workspace_forbidden`: the workspace is not the token’s own */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "workspace_forbidden";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `payload_too_large`: the body is larger than 256 kB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "payload_too_large";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `unsupported_media_type`: the body’s charset or encoding is not supported */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unsupported_media_type";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `internal`: an unexpected error (details in the log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "internal";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `database_unavailable`: Postgres is not answering; retry after `Retry-After` seconds; `workflow_start_failed`: the workflow run could not be started; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds after which the same request may succeed. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "database_unavailable" | "workflow_start_failed";
                             /** @description One sentence for humans. */
                             message: string;
                             /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */

@@ -38,6 +38,7 @@ import { pinPostgres, pinTree, postgresProcesses } from './bench/pinning';
 import { killLocalTasks } from './bench/cleanup';
 import { childPids, ms, percentile, sleep } from './bench/measure';
 import { localProvisioning, provisioningAgainstFloor, workerCpu, type ProvisioningBenchContext } from './bench/provisioning';
+import { warmPoolProvisioning } from './bench/warmPool';
 
 const ROOT = path.resolve(__dirname, '..');
 const opts = new Command()
@@ -509,8 +510,8 @@ async function main(): Promise<void> {
       ]);
     }
 
-    // 7 and 8. Provisioning against Temporal's floor, and with the real local provider (scripts/bench/provisioning.ts).
-    if (runs(7) || runs(8)) {
+    // 7, 8 and 9. Provisioning against Temporal's floor, and with the real local provider (scripts/bench/provisioning.ts).
+    if (runs(7) || runs(8) || runs(9)) {
       recording = true;
       const ctx: ProvisioningBenchContext = {
         client,
@@ -527,6 +528,8 @@ async function main(): Promise<void> {
       };
       if (runs(7)) sections.push((await provisioningAgainstFloor(ctx)).lines);
       if (runs(8)) sections.push((await localProvisioning(ctx)).lines);
+      // 9. A warm sandbox pool (scripts/bench/warmPool.ts).
+      if (runs(9)) sections.push((await warmPoolProvisioning({ ...ctx, prisma, rest, workspaceId: WORKSPACE, repository: repo })).lines);
     }
 
     // ------------------------------------------------------------------------------ the report

@@ -346,6 +346,28 @@ const SCENARIOS: Scenario[] = [
       return { '': `sandbox-${sandboxId}` };
     },
   },
+  {
+    // A warm pool's run (src/workflows/sandboxPool.ts): filled to 1, its member claimed by a task, refilled, turned off and drained.
+    name: 'sandbox-pool',
+    async run(s, repo) {
+      const pool = await api(s, 'PUT', '/v1/workspaces/ws-replay/sandbox-pools', { repository: repo, size: 1 });
+      const members = () => s.prisma.warmSandbox.findMany({ where: { poolId: pool.id } });
+      const readyMember = async (not?: string) => {
+        for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+          const ready = (await members()).find((m) => m.state === 'ready' && m.id !== not);
+          if (ready) return ready.id;
+        }
+        throw new Error('the pool did not fill');
+      };
+      const first = await readyMember();
+      const t = await createTask(s, { repository: repo, prompt: 'Claim a warm sandbox' });
+      await done(s, t.workflowId);
+      await readyMember(first);
+      await api(s, 'PUT', '/v1/workspaces/ws-replay/sandbox-pools', { repository: repo, size: 0 });
+      await done(s, `sandbox-pool-${pool.id}`);
+      return { '': `sandbox-pool-${pool.id}` };
+    },
+  },
 ];
 
 async function main(): Promise<void> {
