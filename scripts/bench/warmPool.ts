@@ -2,7 +2,8 @@
  * Scenario 9 of `npm run bench` (docs/BENCHMARKS.md): warm sandbox pools (docs/ARCHITECTURE.md#warm-sandbox-pools)
  * with the real local provider, confined, and the offline agent.
  *
- * Method: the bench workspace's pool for the bench repository is set to {@link POOL_SIZE} through the
+ * Method: the bench workspace's pool for the bench repository is set to {@link POOL_SIZE}, for the
+ * offline agent (the tasks' agent, so each member's session is opened ahead for them), through the
  * API and the script waits until every member is ready (the fill time). Then 50 tasks one at a time
  * (each created once the previous one is `running`; the pool refills meanwhile, so a task misses only
  * when refills fall behind); then, with the pool full again, a burst of 50 created 16 at a time,
@@ -34,12 +35,16 @@ interface TaskOutcome {
   hit: boolean;
   /** The init_create_sandbox step, ms. */
   createStep: number;
+  /** Each provisioning step's duration, ms (from the task's step timings). */
+  steps: Record<string, number>;
 }
+
+const STEPS = ['init_ensure_name', 'init_create_sandbox', 'init_ensure_agent', 'init_create_session'] as const;
 
 async function setPool(ctx: WarmPoolBenchContext, size: number): Promise<void> {
   const { error, response } = await ctx.rest.PUT('/v1/workspaces/{workspaceId}/sandbox-pools', {
     params: { path: { workspaceId: ctx.workspaceId } },
-    body: { repository: ctx.repository, provider: 'local', size, idleTimeoutSeconds: 3600 },
+    body: { repository: ctx.repository, provider: 'local', agent: 'offline', size, idleTimeoutSeconds: 3600 },
   });
   if (error) throw new Error(`setting the pool answered ${response.status}: ${JSON.stringify(error)}`);
 }
@@ -56,13 +61,35 @@ async function poolReaches(ctx: WarmPoolBenchContext, ready: number): Promise<vo
 async function outcome(ctx: WarmPoolBenchContext, id: string, toRunning: number): Promise<TaskOutcome> {
   const task = await ctx.prisma.task.findUniqueOrThrow({ where: { id }, select: { activeSandboxId: true, stepTimings: true } });
   const sandbox = await ctx.prisma.sandbox.findUniqueOrThrow({ where: { id: task.activeSandboxId! }, select: { details: true } });
-  const step = (task.stepTimings as Record<string, { startedAt: string; endedAt?: string }>).init_create_sandbox;
-  return {
-    id,
-    toRunning,
-    hit: typeof (sandbox.details as { warmPoolId?: unknown }).warmPoolId === 'string',
-    createStep: step?.endedAt ? Date.parse(step.endedAt) - Date.parse(step.startedAt) : NaN,
-  };
+  const timings = task.stepTimings as Record<string, { startedAt: string; endedAt?: string }>;
+  const steps = Object.fromEntries(
+    STEPS.map((name) => {
+      const t = timings[name];
+      return [name, t?.endedAt ? Date.parse(t.endedAt) - Date.parse(t.startedAt) : NaN];
+    }),
+  );
+  return { id, toRunning, hit: typeof (sandbox.details as { warmPoolId?: unknown }).warmPoolId === 'string', createStep: steps.init_create_sandbox!, steps };
+}
+
+/**
+ * Temporal's share of a run's regular activities, from its history (ms per activity): waiting in the
+ * task queue (scheduled → started), running (started → completed), and the workflow's resumption
+ * (completed → the next workflow task completed).
+ */
+async function regularActivitySpans(ctx: WarmPoolBenchContext, taskId: string): Promise<Array<{ name: string; queue: number; run: number; resume: number }>> {
+  const events = (await ctx.client.workflow.getHandle(`provision-task-${taskId}`).fetchHistory()).events ?? [];
+  const at = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round(Number(e.eventTime?.nanos ?? 0) / 1e6);
+  const spans: Array<{ name: string; queue: number; run: number; resume: number }> = [];
+  for (const e of events) {
+    const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (!name) continue;
+    const started = events.find((x) => String(x.activityTaskStartedEventAttributes?.scheduledEventId) === String(e.eventId));
+    const completed = events.find((x) => String(x.activityTaskCompletedEventAttributes?.scheduledEventId) === String(e.eventId));
+    if (!started || !completed) continue;
+    const resumed = events.find((x) => Number(x.eventId) > Number(completed.eventId) && x.workflowTaskCompletedEventAttributes);
+    spans.push({ name, queue: at(started) - at(e), run: at(completed) - at(started), resume: resumed ? at(resumed) - at(completed) : NaN });
+  }
+  return spans;
 }
 
 /** Scenario 9: a warm pool of {@link POOL_SIZE}: fill time, 50 tasks one at a time, a burst of 50. */
@@ -100,11 +127,44 @@ export async function warmPoolProvisioning(ctx: WarmPoolBenchContext): Promise<{
   await setPool(ctx, 0);
   await poolReaches(ctx, 0);
 
+  const spans = (
+    await Promise.all(
+      sequential
+        .filter((o) => o.hit)
+        .slice(0, 20)
+        .map((o) => regularActivitySpans(ctx, o.id)),
+    )
+  ).flat();
+  const spanNames = [...new Set(spans.map((s) => s.name))];
   const hits = (os: TaskOutcome[]) => os.filter((o) => o.hit);
   const misses = (os: TaskOutcome[]) => os.filter((o) => !o.hit);
   const p = (values: number[], q: number) => (values.length ? ms0(percentile(values, q)) : '–');
   const row = (label: string, os: TaskOutcome[], wall?: number) =>
-    `| ${label} | ${os.length} | ${hits(os).length} | ${misses(os).length} | ${p(hits(os).map((o) => o.toRunning), 50)} / ${p(hits(os).map((o) => o.toRunning), 99)} | ${p(misses(os).map((o) => o.toRunning), 50)} / ${p(misses(os).map((o) => o.toRunning), 99)} | ${p(hits(os).map((o) => o.createStep), 50)} / ${p(hits(os).map((o) => o.createStep), 99)} | ${p(misses(os).map((o) => o.createStep), 50)} / ${p(misses(os).map((o) => o.createStep), 99)} | ${wall === undefined ? '–' : ms0(wall)} |`;
+    `| ${label} | ${os.length} | ${hits(os).length} | ${misses(os).length} | ${p(
+      hits(os).map((o) => o.toRunning),
+      50,
+    )} / ${p(
+      hits(os).map((o) => o.toRunning),
+      99,
+    )} | ${p(
+      misses(os).map((o) => o.toRunning),
+      50,
+    )} / ${p(
+      misses(os).map((o) => o.toRunning),
+      99,
+    )} | ${p(
+      hits(os).map((o) => o.createStep),
+      50,
+    )} / ${p(
+      hits(os).map((o) => o.createStep),
+      99,
+    )} | ${p(
+      misses(os).map((o) => o.createStep),
+      50,
+    )} / ${p(
+      misses(os).map((o) => o.createStep),
+      99,
+    )} | ${wall === undefined ? '–' : ms0(wall)} |`;
   const cpuPerTask = (k: string) => ((after[k] ?? 0) - (before[k] ?? 0)) / burst.length;
   const seqHits = hits(sequential).map((o) => o.toRunning);
   const seqAll = sequential.map((o) => o.toRunning);
@@ -118,6 +178,38 @@ export async function warmPoolProvisioning(ctx: WarmPoolBenchContext): Promise<{
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       row('one at a time', sequential),
       row('burst of 50, 16 at a time', burst, burstMs),
+      '',
+      'Where the one-at-a-time hits spend their time, p50 of each step (ms, from the tasks’ step timings; the rest is the create response, the hand-over at `running` and its delivery to the client):',
+      '',
+      `| ${STEPS.join(' | ')} | sum of the steps | create response to \`running\` |`,
+      `| ${STEPS.map(() => '---').join(' | ')} | --- | --- |`,
+      `| ${STEPS.map((name) =>
+        p(
+          hits(sequential).map((o) => o.steps[name]!),
+          50,
+        ),
+      ).join(' | ')} | ${p(
+        hits(sequential).map((o) => STEPS.reduce((a, name) => a + o.steps[name]!, 0)),
+        50,
+      )} | ${p(seqHits, 50)} |`,
+      '',
+      'Temporal’s part of those steps: each regular activity of a hit (on the sandbox host’s task queue), p50 over 20 runs’ histories (ms):',
+      '',
+      '| activity | waiting in the task queue (scheduled → started) | running (started → completed) | the run resumed (completed → next workflow task completed) |',
+      '| --- | --- | --- | --- |',
+      ...spanNames.map((name) => {
+        const of = spans.filter((s) => s.name === name);
+        return `| ${name} | ${p(
+          of.map((s) => s.queue),
+          50,
+        )} | ${p(
+          of.map((s) => s.run),
+          50,
+        )} | ${p(
+          of.map((s) => s.resume),
+          50,
+        )} |`;
+      }),
       '',
       `CPU per task during the burst (hits and misses together, refills included): worker (own) ${cpuPerTask('worker').toFixed(0)} ms, its short-lived children ${cpuPerTask('workerChildren').toFixed(0)} ms, Temporal dev server ${cpuPerTask('temporal').toFixed(0)} ms, Postgres ${cpuPerTask('postgres').toFixed(0)} ms, API ${cpuPerTask('api').toFixed(0)} ms.`,
       '',

@@ -35,10 +35,13 @@ export function createSandboxPlacementActivities(deps: PlacementActivityDeps): S
     if (isReleased(task.status)) throw ApplicationFailure.nonRetryable(`the task was ${task.status} before this step ran; nothing was made`, 'TaskKilled');
     return { taskId, providerId: task.providerId, workspaceId: task.workspaceId, repository: task.repository, orchestrationQueue: Context.current().info.taskQueue };
   };
-  /** The placement, after waking the pool a member was claimed from (a failed signal only delays its refill to its next look). */
-  const afterClaim = async (placed: Placement): Promise<Placement> => {
+  /**
+   * The placement; when a member was claimed, its pool's run is woken to refill, without waiting for
+   * Temporal's answer (not on the task's path; a lost signal only delays the refill to the run's next look).
+   */
+  const afterClaim = (placed: Placement): Placement => {
     if (placed.claimedFromPool && deps.temporal) {
-      await refillSandboxPool(deps.temporal, { taskQueue: Context.current().info.taskQueue, poolId: placed.claimedFromPool }).catch((err: unknown) => {
+      void refillSandboxPool(deps.temporal, { taskQueue: Context.current().info.taskQueue, poolId: placed.claimedFromPool }).catch((err: unknown) => {
         deps.logger?.warn({ err, poolId: placed.claimedFromPool }, 'could not wake the warm pool after a claim; it refills at its next look');
       });
     }

@@ -4,9 +4,10 @@
  * only Postgres; warming and destroying a member run on its sandbox host's queue and refuse a member
  * of another host.
  *
- * A member is made exactly like a task's sandbox (the provider's createSandbox and ensureAgent, so it
- * is confined the same way, with the workspace's egress), except that no branch is checked out: the
- * task that claims it does that inside it (src/pools/claim.ts). Every step is idempotent by the
+ * A member is made exactly like a task's sandbox (the provider's createSandbox, ensureAgent and
+ * createSession for the task's initial session key, so it is confined the same way, with the
+ * workspace's egress, and its session is open for the pool's agent), except that no branch is checked
+ * out: the task that claims it does that inside it (src/pools/claim.ts). Every step is idempotent by the
  * member's id, the provider's key of its files, so a retried or re-planned warm reuses what an earlier
  * attempt made, and a member whose row was marked `expiring` meanwhile is destroyed, never left behind.
  */
@@ -16,7 +17,7 @@ import type { Prisma, PrismaClient, WarmSandbox } from '../generated/prisma/clie
 import type { EgressIssuer } from '../egress/sandboxEgress';
 import type { Logger } from '../logger';
 import { planPool, placePoolMember } from '../pools/poolStore';
-import { ProviderError, type ProviderRegistry, type SandboxHandle } from '../providers/types';
+import { INITIAL_SESSION_KEY, ProviderError, type ProviderRegistry, type SandboxHandle } from '../providers/types';
 import { POOL_ACTIVITY_OPTIONS } from '../workflows/policies';
 import type { SandboxPoolActivities } from '../workflows/sandboxPool.contract';
 import { unexpectedErrorMessage } from './errors';
@@ -83,10 +84,19 @@ export function createSandboxPoolActivities(deps: PoolActivityDeps): SandboxPool
         });
         const egress = deps.egress?.({ sandboxId: member.id, workspaceId: member.pool.workspaceId });
         const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(handle, noProgress, { egress }));
+        // The session the claiming task's provisioning would open, opened ahead for the pool's agent.
+        const session = await withKeepAliveHeartbeat(() =>
+          provider.createSession({ ...handle, agentEndpoint: agent.endpoint }, { agent: member.pool.agent, sessionKey: INITIAL_SESSION_KEY }, noProgress),
+        );
         // Claimable from now on, unless it was marked expiring (the pool was turned off) meanwhile.
         const { count } = await prisma.warmSandbox.updateMany({
           where: { id: member.id, state: 'warming' },
-          data: { state: 'ready', readyAt: new Date(), agentEndpoint: agent.endpoint, details: { ...handle.details, ...agent.details } as Prisma.InputJsonValue },
+          data: {
+            state: 'ready',
+            readyAt: new Date(),
+            agentEndpoint: agent.endpoint,
+            details: { ...handle.details, ...agent.details, ...session.details } as Prisma.InputJsonValue,
+          },
         });
         if (count === 0) {
           // Marked expiring, or already removed, while it warmed: what this attempt made goes too.

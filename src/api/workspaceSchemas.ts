@@ -58,6 +58,10 @@ export const putSandboxPoolBody = z
   .object({
     repository: createTaskBody.shape.repository,
     provider: createTaskBody.shape.provider,
+    agent: createTaskBody.shape.agent.meta({
+      description:
+        'Agent whose session each member opens ahead, so a task of that agent finds it open; default the service’s default agent (DEFAULT_AGENT). A task of another agent claims a member too and opens its own session.',
+    }),
     size: z
       .number()
       .int()

@@ -17,7 +17,6 @@
  * With isolation `none` (UNSAFE, development only) the server runs directly, but still with the
  * environment allowlist.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { chmod, chown, lchown, lstat, mkdir, opendir } from 'node:fs/promises';
@@ -27,6 +26,7 @@ import { ensureSandboxDisk } from './disk';
 import { createSandboxNetwork, deleteSandboxNetwork, netnsExecPrefix, type SandboxNetworkFiles } from './network';
 import { HOST_TOOLS_PATH } from './hostTools';
 import { isSandboxAgentServer } from './processes';
+import { runTool } from './toolRunner';
 import { sandboxEnvironment, type ConfinementPolicy, type SandboxEgressNetwork } from './policy';
 
 /** How a sandbox-agent server is launched (implemented here; consumed by src/providers/local/sandboxAgentProcess.ts). */
@@ -180,13 +180,14 @@ export class SandboxConfinement {
   /**
    * Runs `command args` (a program on the sandbox's PATH, paths as the sandbox sees them) inside the
    * sandbox: as its uid, under its limits, with its mounts, in SANDBOX_PATHS.repo, with no network,
-   * ended with everything it started after `timeoutMs` or when the worker dies. This is how the host
+   * ended with everything it started after `timeoutMs` or when the worker dies (it is started by the
+   * host-tool runner, ./toolRunner.ts, which exits with the worker; bubblewrap dies with it). This is how the host
    * works in a tree the sandbox could have touched: never with its own tools (docs/SECURITY.md#host-trust).
    * Without isolation (UNSAFE) it runs directly in the checkout. `opts.readOnly`: host paths it also
    * sees, read-only, at the same path (./bwrap.ts BwrapMounts.readOnly).
    */
   async runInside(command: string, args: readonly string[], timeoutMs: number, opts: { readOnly?: readonly string[] } = {}): Promise<InsideResult> {
-    let run: { argv: string[]; env: NodeJS.ProcessEnv; cwd?: string };
+    let run: { argv: string[]; env: Record<string, string>; cwd?: string };
     if (this.isolated) {
       await this.prepareFilesystem({ withRepo: true });
       await createSandboxCgroup(this.sandboxKey, this.policy.limits);
@@ -198,13 +199,8 @@ export class SandboxConfinement {
       run = { argv: [command, ...args], env: sandboxEnvironment({ HOME: this.dirs.home, PATH: HOST_TOOLS_PATH }, this.policy), cwd: this.dirs.repo };
     }
     const [file, ...argv] = run.argv as [string, ...string[]];
-    return new Promise((resolve, reject) => {
-      execFile(file, argv, { env: run.env, cwd: run.cwd, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
-        const failure = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
-        if (failure && typeof failure.code === 'string') return reject(failure); // could not start at all
-        resolve({ code: failure ? (typeof failure.code === 'number' ? failure.code : null) : 0, stdout, stderr });
-      });
-    });
+    // Started by the host-tool runner (./toolRunner.ts), not forked from the worker.
+    return runTool(file, argv, run.env, timeoutMs, run.cwd);
   }
 
   /**

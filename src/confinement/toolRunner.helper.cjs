@@ -6,7 +6,9 @@
  * its CPU). Plain JavaScript on purpose: no TypeScript loader in this process.
  *
  * Messages in (IPC, JSON): {id, kind: 'exec', file, args, env, timeoutMs} runs a tool to its end and
- * answers {id, ok, stdout, stderr, message}; {id, kind: 'spawnDetached', file, args, env} starts a
+ * answers {id, ok, stdout, stderr, message}; {id, kind: 'run', file, args, env, timeoutMs, cwd} does the
+ * same but kills with SIGKILL on time and answers the exit code too ({code}: null when it was killed);
+ * {id, kind: 'spawnDetached', file, args, env} starts a
  * long-lived process in its own session with no stdio and answers {id, ok, pid, message}. The
  * process exits when the worker goes (its IPC channel closes).
  */
@@ -16,6 +18,18 @@ process.on('message', (m) => {
   if (m.kind === 'exec') {
     execFile(m.file, m.args, { timeout: m.timeoutMs, env: m.env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       process.send({ id: m.id, ok: !err, stdout: String(stdout), stderr: String(stderr), message: err ? err.message : undefined });
+    });
+  } else if (m.kind === 'run') {
+    execFile(m.file, m.args, { timeout: m.timeoutMs, env: m.env, cwd: m.cwd, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const started = !err || typeof err.code === 'number' || err.killed || err.signal;
+      process.send({
+        id: m.id,
+        ok: Boolean(started),
+        code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
+        stdout: String(stdout),
+        stderr: String(stderr),
+        message: err ? err.message : undefined,
+      });
     });
   } else if (m.kind === 'spawnDetached') {
     const child = spawn(m.file, m.args, { detached: true, stdio: 'ignore', env: m.env });

@@ -19,6 +19,7 @@ interface Answer {
   ok: boolean;
   stdout?: string;
   stderr?: string;
+  code?: number | null;
   pid?: number;
   message?: string;
 }
@@ -91,6 +92,24 @@ export async function execTool(file: string, args: readonly string[], env: Recor
   const a = await ask({ kind: 'exec', file, args, env, timeoutMs });
   if (!a.ok) throw new ToolRunError(a.message ?? 'failed', a.stderr ?? '');
   return a.stdout ?? '';
+}
+
+/** What {@link runTool} saw: the exit code (null when it was killed, e.g. on time) and the output. */
+export interface ToolResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `file args` (in `cwd` when given) to its end with environment `env`; past `timeoutMs` it is
+ * killed with SIGKILL. Unlike {@link execTool} a non-zero exit is an answer, not an error.
+ * @throws ToolRunError only when it could not be started at all.
+ */
+export async function runTool(file: string, args: readonly string[], env: Record<string, string>, timeoutMs: number, cwd?: string): Promise<ToolResult> {
+  const a = await ask({ kind: 'run', file, args, env, timeoutMs, cwd });
+  if (!a.ok) throw new ToolRunError(a.message ?? 'could not be started', a.stderr ?? '');
+  return { code: a.code ?? null, stdout: a.stdout ?? '', stderr: a.stderr ?? '' };
 }
 
 /**

@@ -17,6 +17,8 @@ export interface SandboxPoolRecord {
   workspaceId: string;
   repository: string;
   provider: string;
+  /** The agent whose session each member has open before a task claims it. */
+  agent: string;
   /** Ready members it keeps; 0 = off. */
   size: number;
   /** An unclaimed member older than this (since it became ready) is replaced, in seconds. */

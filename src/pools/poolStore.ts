@@ -22,6 +22,7 @@ async function toRecord(prisma: PrismaClient, pool: SandboxPool): Promise<Sandbo
     workspaceId: pool.workspaceId,
     repository: pool.repository,
     provider: pool.providerId,
+    agent: pool.agent,
     size: pool.size,
     idleTimeoutSeconds: pool.idleTimeoutSeconds,
     ready: count('ready'),
@@ -34,12 +35,12 @@ async function toRecord(prisma: PrismaClient, pool: SandboxPool): Promise<Sandbo
 /** Creates or updates the workspace's pool for `repository` and `providerId`. @returns it, counted. */
 export async function putSandboxPool(
   prisma: PrismaClient,
-  p: { workspaceId: string; repository: string; providerId: string; size: number; idleTimeoutSeconds: number },
+  p: { workspaceId: string; repository: string; providerId: string; agent: string; size: number; idleTimeoutSeconds: number },
 ): Promise<SandboxPoolRecord> {
   const pool = await prisma.sandboxPool.upsert({
     where: { workspaceId_repository_providerId: { workspaceId: p.workspaceId, repository: p.repository, providerId: p.providerId } },
     create: { id: randomUUID(), ...p },
-    update: { size: p.size, idleTimeoutSeconds: p.idleTimeoutSeconds },
+    update: { size: p.size, idleTimeoutSeconds: p.idleTimeoutSeconds, agent: p.agent },
   });
   return toRecord(prisma, pool);
 }

@@ -31,7 +31,7 @@ export function readSandboxPools(deps: Pick<ServiceDeps, 'prisma'>, workspaceId:
  */
 export async function setSandboxPool(
   deps: SandboxPoolDeps,
-  input: { workspaceId: string; repository: string; provider: string; size: number; idleTimeoutSeconds: number },
+  input: { workspaceId: string; repository: string; provider: string; agent: string; size: number; idleTimeoutSeconds: number },
 ): Promise<SandboxPoolRecord> {
   if (!deps.providerIds.includes(input.provider))
     throw new DomainError('invalid', 'unknown_provider', `provider must be one of: ${deps.providerIds.join(', ')}`, { field: 'provider' });
@@ -41,6 +41,7 @@ export async function setSandboxPool(
     workspaceId: input.workspaceId,
     repository: input.repository,
     providerId: input.provider,
+    agent: input.agent,
     size: input.size,
     idleTimeoutSeconds: input.idleTimeoutSeconds,
   });

@@ -53,8 +53,8 @@ export interface SandboxPoolActivities {
   /** A new `warming` member on the host placement picks (src/hosts/placement.ts), or null when no live host has room. */
   placeWarmSandbox(input: SandboxPoolInput): Promise<PoolMemberLocation | null>;
   /**
-   * On the member's host: clones the repository and starts sandbox-agent (confined like any sandbox,
-   * with the workspace's egress), then marks it `ready`. A member that failed for good, or was
+   * On the member's host: clones the repository, starts sandbox-agent (confined like any sandbox,
+   * with the workspace's egress) and opens the agent session for the pool's agent, then marks it `ready`. A member that failed for good, or was
    * marked `expiring` meanwhile, is destroyed and its row removed.
    */
   warmSandbox(input: { memberId: string }): Promise<WarmOutcome>;

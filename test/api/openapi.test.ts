@@ -341,7 +341,7 @@ describe('OpenAPI document', () => {
       expect(unknown.body.error.code).toBe('route_not_found');
     });
 
-    it('workspace settings answers match the document: model provider keys and the egress policy', async () => {
+    it('workspace settings answers match the document: model provider keys, the egress policy and warm sandbox pools', async () => {
       const credentials = `/v1/workspaces/${workspaceId}/credentials`;
       const oneCredential = '/v1/workspaces/{workspaceId}/credentials/{provider}';
       const apiKey = `sk-ant-openapi-${randomUUID()}`;
@@ -381,6 +381,19 @@ describe('OpenAPI document', () => {
       });
       expect((await checked('GET', template, '/v1/workspaces/ws-someone-else/egress-policy')).status).toBe(403);
       expect((await checked('PUT', template, '/v1/workspaces/ws-someone-else/egress-policy', { body: { mode: 'allow' } })).status).toBe(403);
+
+      // Warm sandbox pools (size 0: the pool is stored and its run ends at once, no sandbox is made).
+      const pools = `/v1/workspaces/${workspaceId}/sandbox-pools`;
+      const poolsTemplate = '/v1/workspaces/{workspaceId}/sandbox-pools';
+      const pool = await checked('PUT', poolsTemplate, pools, { body: { repository: repo, size: 0 } });
+      expect(pool.body).toMatchObject({ repository: repo, provider: 'local', size: 0, ready: 0, warming: 0, lastError: null });
+      expect((await checked('GET', poolsTemplate, pools)).body.items).toEqual([pool.body]);
+      expect((await checked('PUT', poolsTemplate, pools, { body: { repository: repo, size: 99 } })).body.error).toMatchObject({ code: 'validation_failed', field: 'body.size' });
+      expect((await checked('PUT', poolsTemplate, pools, { body: { repository: '/etc', size: 1 } })).body.error).toMatchObject({
+        code: 'repository_not_allowed',
+        field: 'body.repository',
+      });
+      expect((await checked('GET', poolsTemplate, '/v1/workspaces/ws-someone-else/sandbox-pools')).status).toBe(403);
 
       // Without a sealing key: 503 credentials_unavailable with Retry-After.
       const keyless = appForRoutes(false, undefined, { resolveToken: testTokenResolver, prisma: services.prisma }).listen(0, '127.0.0.1');

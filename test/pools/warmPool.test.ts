@@ -80,7 +80,7 @@ describe('warm sandbox pools', () => {
   it('fills the pool with confined running sandboxes; a task claims one, fetches and checks out its branch inside it, and the pool refills', async () => {
     const put = await setPool({ repository: repo, size: 2 });
     expect(put.status).toBe(200);
-    expect(put.body).toMatchObject({ repository: repo, provider: 'local', size: 2, idleTimeoutSeconds: 1800 });
+    expect(put.body).toMatchObject({ repository: repo, provider: 'local', agent: 'offline', size: 2, idleTimeoutSeconds: 1800 });
     const warm = await readyMembers(2);
     for (const m of warm) {
       // sandbox-agent runs in the member's own cgroup, and its egress token is the member's (unusable until claimed).
@@ -122,8 +122,9 @@ describe('warm sandbox pools', () => {
     expect(git(checkout, 'rev-parse', 'HEAD')).toBe(head);
     expect(existsSync(path.join(checkout, 'after-warm.txt'))).toBe(true);
     expect(readFileSync(path.join(checkout, '.git', 'checkout-uid'), 'utf8').trim()).toBe(String(SANDBOX_UID));
-    // The member's agent serves the task: the same process, no new start, and its tab answers.
+    // The member's agent serves the task: the same process, no new start, the session it opened ahead, and its tab answers.
     expect(services.local.agentProcesses(sandbox.id)).toEqual([(oldest.details as { agentPid: number }).agentPid]);
+    expect(task.activeSessionId).toBe((oldest.details as { sessionId: string }).sessionId);
     const tab = created.firstSession!.id;
     expect(await agentReply(services, tab, 1)).toBe(offlineReply('Claim a warm sandbox'));
     const again = await sendMessage(services, task.id, tab, 'still here');

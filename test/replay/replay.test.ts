@@ -12,7 +12,8 @@
  * `before-lean-history/`: the same paths from before the lean-provision-history patch, where a sandbox
  * is placed on a host and every activity on it is scheduled on that host's task queue, with every
  * patch marker, regular naming and placement activities and `stepProgress` signals;
- * `current/`: all of them recorded with today's code (a clean provisioning run in at most 35 events).
+ * `current/`: all of them recorded with today's code (a clean provisioning run in at most 35 events),
+ * and a warm sandbox pool's `sandboxPool` run.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -67,6 +68,7 @@ const queuesOf = (h: HistoryJson, name: string) =>
     return a?.activityType.name === name ? [a.taskQueue!.name!] : [];
   });
 const workflowQueue = (h: HistoryJson) => h.events[0]!.workflowExecutionStartedEventAttributes!.taskQueue!.name!;
+const workflowType = (h: HistoryJson) => (h.events[0]!.workflowExecutionStartedEventAttributes as { workflowType?: { name?: string } } | undefined)?.workflowType?.name;
 const lastType = (h: HistoryJson) => h.events[h.events.length - 1]!.eventType;
 /** The run's input (its first argument; payload data is base64 JSON). */
 const inputOf = (h: HistoryJson): any => JSON.parse(Buffer.from(h.events[0]!.workflowExecutionStartedEventAttributes!.input!.payloads[0]!.data, 'base64').toString());
@@ -101,6 +103,7 @@ describe('replay of recorded provisionTask histories', () => {
         ...['before-sandbox-hosts', 'before-lean-history', 'current'].flatMap((version) =>
           [...laterPaths, 'sandbox-woken-by-a-tab-tab', 'sandbox-woken-by-a-tab-lifecycle', 'sandbox-idle-stop'].map((n) => `${version}/${n}`),
         ),
+        'current/sandbox-pool',
       ].sort(),
     );
     const steps = ['ensureName', 'createSandbox', 'ensureAgent', 'createSession'];
@@ -162,6 +165,15 @@ describe('replay of recorded provisionTask histories', () => {
       expect(activities(load(`current/${failed}`))).toEqual([]);
       expect(lastType(load(`current/${failed}`))).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_FAILED');
     }
+    // A warm pool's run: planned, its member placed and warmed on the host's queue, refilled after the
+    // claim (woken by its signal), then drained when turned off; it ends once the pool is off and empty.
+    const pool = load('current/sandbox-pool');
+    expect(workflowType(pool)).toBe('sandboxPool');
+    expect(activities(pool)).toEqual(['warmSandbox', 'warmSandbox', 'destroyWarmSandbox']);
+    for (const onHost of ['warmSandbox', 'destroyWarmSandbox']) expect(queuesOf(pool, onHost)[0]).toMatch(new RegExp(`^${workflowQueue(pool)}-host-`));
+    expect(localActivityTypes(pool.events).filter((a) => a === 'placeWarmSandbox')).toHaveLength(2);
+    expect(signals(pool).filter((s) => s === 'refillSandboxPool').length).toBeGreaterThanOrEqual(2);
+    expect(lastType(pool)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
     const tab = load('current/tab-first-prompt-message-close-tab');
     expect(activities(tab).filter((a) => a === 'promptAgent')).toHaveLength(2); // the first prompt once, then one message
     expect(activities(tab)).toContain('endAgentSession');

@@ -10,6 +10,7 @@ CREATE TABLE "sandbox_pools" (
     "workspace_id" TEXT NOT NULL,
     "repository" TEXT NOT NULL,
     "provider_id" TEXT NOT NULL,
+    "agent" TEXT NOT NULL,
     "size" INTEGER NOT NULL,
     "idle_timeout_seconds" INTEGER NOT NULL,
     "last_error" TEXT,

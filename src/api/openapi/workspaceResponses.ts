@@ -36,6 +36,7 @@ export const sandboxPoolRecord = z
     workspaceId: z.string(),
     repository: z.string(),
     provider: z.string(),
+    agent: z.string().meta({ description: 'The agent whose session each member has open before a task claims it.' }),
     size: z.number().int().meta({ description: 'Ready sandboxes the pool keeps; 0 = off.' }),
     idleTimeoutSeconds: z.number().int().meta({ description: 'An unclaimed member older than this (since ready) is replaced, in seconds.' }),
     ready: z.number().int().meta({ description: 'Members a new task can claim now.' }),

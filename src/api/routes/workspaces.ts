@@ -15,6 +15,7 @@
  * carries a key. Errors: see ../errors.ts.
  */
 import { Router } from 'express';
+import type { AgentId } from '../../domain/agents';
 import { toCredentialRecord, type EgressPolicy } from '../../domain/workspaceSettings';
 import type { ServiceDeps } from '../../services/deps';
 import { readEgressPolicy, replaceEgressPolicy } from '../../services/egressPolicy';
@@ -30,6 +31,8 @@ export interface WorkspaceRouteDeps extends Pick<ServiceDeps, 'prisma' | 'tempor
   providerIds: readonly string[];
   /** Which repositories a pool (like a task) may name (../../repositories/policy.ts). */
   repositoryPolicy: RepositoryPolicy;
+  /** Agent of a pool that names none (DEFAULT_AGENT). */
+  defaultAgent: AgentId;
   /** Sealing key of the workspaces' model provider keys (CREDENTIALS_ENCRYPTION_KEY, 32 bytes); null: keys cannot be set (503 `credentials_unavailable`). */
   credentialsKey: Buffer | null;
   /** Egress policy of a workspace that has set none (EGRESS_DEFAULT_MODE, EGRESS_DEFAULT_HOSTS). */
@@ -103,7 +106,9 @@ export function workspaceRoutes(deps: WorkspaceRouteDeps): Router {
     const { workspaceId } = parse(workspaceParams, req.params, 'params');
     const body = parse(putSandboxPoolBody, req.body ?? {}, 'body');
     assertOwnWorkspace(res, workspaceId, 'params.workspaceId');
-    res.json(await setSandboxPool({ ...deps, checkRepository: (r) => checkRepository(r, deps.repositoryPolicy) }, { workspaceId, ...body }));
+    res.json(
+      await setSandboxPool({ ...deps, checkRepository: (r) => checkRepository(r, deps.repositoryPolicy) }, { workspaceId, ...body, agent: body.agent ?? deps.defaultAgent }),
+    );
   });
 
   return router;

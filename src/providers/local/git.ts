@@ -19,6 +19,7 @@ import { promises as fs } from 'node:fs';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { ProviderError } from '../types';
 import { classifyGitFailure } from './gitErrors';
+import { runTool } from '../../confinement/toolRunner';
 
 /** Limit of one `git ls-remote`, in ms (it prints nothing until it has the refs); below the naming step's 60 s. */
 export const LS_REMOTE_TIMEOUT_MS = 30_000;
@@ -70,10 +71,21 @@ function hardenedConfig(extraProtocols: readonly string[]): string[] {
   ];
 }
 
-/** simple-git for a host call: hardened, no prompts, a small environment, killed after `timeoutMs` without output. */
-function hostGit(timeoutMs: number, extraProtocols: readonly string[], baseDir?: string): SimpleGit {
+/** {@link hardenedConfig} as git's leading `-c` arguments, for a host git call not made through simple-git. */
+function hardenedArgs(extraProtocols: readonly string[]): string[] {
+  return hardenedConfig(extraProtocols).flatMap((c) => ['-c', c]);
+}
+
+/** The environment of a host git call: no prompts, and only {@link PASSED_ENV} of the worker's. */
+function hostGitEnvironment(): Record<string, string> {
   const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
   for (const key of PASSED_ENV) if (process.env[key] !== undefined) env[key] = process.env[key]!;
+  return env;
+}
+
+/** simple-git for a host call: hardened, no prompts, a small environment, killed after `timeoutMs` without output. */
+function hostGit(timeoutMs: number, extraProtocols: readonly string[], baseDir?: string): SimpleGit {
+  const env = hostGitEnvironment();
   return simpleGit({
     baseDir,
     timeout: { block: timeoutMs },
@@ -107,13 +119,20 @@ function remoteFailure(repository: string, err: unknown): ProviderError {
  *   (refused, reset, DNS failure, HTTP 5xx, time limit, any failure git words otherwise).
  */
 export async function listRemoteBranches(repository: string, opts: GitRemoteOptions = {}): Promise<string[]> {
-  let out: string;
+  // Every task's naming step: started by the host-tool runner, not forked from the worker.
+  let result;
   try {
-    out = await hostGit(opts.timeoutMs ?? LS_REMOTE_TIMEOUT_MS, opts.extraProtocols ?? []).listRemote(['--heads', '--', repository]);
+    result = await runTool(
+      'git',
+      [...hardenedArgs(opts.extraProtocols ?? []), 'ls-remote', '--heads', '--', repository],
+      hostGitEnvironment(),
+      opts.timeoutMs ?? LS_REMOTE_TIMEOUT_MS,
+    );
   } catch (err) {
     throw remoteFailure(repository, err);
   }
-  return out
+  if (result.code !== 0) throw remoteFailure(repository, new Error(result.code === null ? 'git ls-remote timed out' : result.stderr || `git ls-remote exited with ${result.code}`));
+  return result.stdout
     .split('\n')
     .map((line) => line.split('\t')[1])
     .filter((ref): ref is string => !!ref && ref.startsWith('refs/heads/'))
@@ -175,22 +194,23 @@ export async function headCommit(dir: string): Promise<string> {
  * @throws ProviderError as {@link listRemoteBranches} does for a failure to read the repository.
  */
 export async function bundleBranchesSince(repository: string, file: string, base: string | null, opts: GitRemoteOptions = {}): Promise<boolean> {
-  const git = hostGit(opts.timeoutMs ?? CLONE_STALL_TIMEOUT_MS, opts.extraProtocols ?? [], repository);
-  const create = (since: string | null) => git.raw(['bundle', 'create', file, '--branches', ...(since ? ['--not', since] : [])]);
-  try {
-    await create(base && /^[0-9a-f]{40,64}$/.test(base) ? base : null);
-    return true;
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    if (message.includes('Refusing to create empty bundle')) return false;
-    if (!base || !/bad object|bad revision|unknown revision/.test(message)) throw remoteFailure(repository, err);
-  }
-  try {
-    await create(null);
-    return true;
-  } catch (err) {
-    throw remoteFailure(repository, err);
-  }
+  // On a task's critical path (a claim): started by the host-tool runner, not forked from the worker;
+  // the same hardened settings and environment as every host git call.
+  const create = (since: string | null) =>
+    runTool(
+      'git',
+      [...hardenedArgs(opts.extraProtocols ?? []), 'bundle', 'create', file, '--branches', ...(since ? ['--not', since] : [])],
+      hostGitEnvironment(),
+      opts.timeoutMs ?? CLONE_STALL_TIMEOUT_MS,
+      repository,
+    );
+  const first = await create(base && /^[0-9a-f]{40,64}$/.test(base) ? base : null);
+  if (first.code === 0) return true;
+  if (first.stderr.includes('Refusing to create empty bundle')) return false;
+  if (!base || !/bad object|bad revision|unknown revision/.test(first.stderr)) throw remoteFailure(repository, new Error(first.stderr || `git bundle exited with ${first.code}`));
+  const all = await create(null);
+  if (all.code !== 0) throw remoteFailure(repository, new Error(all.stderr || `git bundle exited with ${all.code}`));
+  return true;
 }
 
 /** Runs a program inside the sandbox the checkout belongs to (its confinement's runInside). */

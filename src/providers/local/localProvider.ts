@@ -377,7 +377,8 @@ export class LocalProvider implements SandboxProvider {
     const previous = await readJson<SessionRecord>(sessionFile);
 
     try {
-      if (previous?.sessionId && (await acpServerExists({ ...target, serverId: previous.serverId, timeoutMs: HEALTH_TIMEOUT_MS }))) {
+      // Reused when open and of the agent asked for (a warm pool member's session was opened for the pool's agent).
+      if (previous?.sessionId && previous.agent === req.agent && (await acpServerExists({ ...target, serverId: previous.serverId, timeoutMs: HEALTH_TIMEOUT_MS }))) {
         await progress('reusing_session', `session ${previous.sessionId} already open`);
         return toSession(previous);
       }
