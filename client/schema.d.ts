@@ -946,6 +946,8 @@ export interface components {
             workspaceId: string;
             repository: string;
             provider: string;
+            /** @description The agent whose session each member has open before a task claims it. */
+            agent: string;
             /** @description Ready sandboxes the pool keeps; 0 = off. */
             size: number;
             /** @description An unclaimed member older than this (since ready) is replaced, in seconds. */
@@ -5853,6 +5855,11 @@ export interface operations {
                      * @default local
                      */
                     provider?: string;
+                    /**
+                     * @description Agent whose session each member opens ahead, so a task of that agent finds it open; default the service’s default agent (DEFAULT_AGENT). A task of another agent claims a member too and opens its own session.
+                     * @enum {string}
+                     */
+                    agent?: "claude" | "codex" | "opencode" | "amp" | "cursor" | "offline";
                     /** @description Ready sandboxes to keep for the repository's new tasks (0..20); 0 turns the pool off and destroys its members. */
                     size: number;
                     /**
