@@ -36,7 +36,7 @@ import { createRealtimeClient, createTaskServiceClient, type TaskRecord, type Wa
 import type { AgentId } from '../src/domain/agents';
 import { pinPostgres, pinTree, postgresProcesses } from './bench/pinning';
 import { killLocalTasks } from './bench/cleanup';
-import { childPids, ms, percentile, sleep } from './bench/measure';
+import { childPids, ms, percentile, regularActivitySpans, sleep } from './bench/measure';
 import { localProvisioning, provisioningAgainstFloor, workerCpu, type ProvisioningBenchContext } from './bench/provisioning';
 import { warmPoolProvisioning } from './bench/warmPool';
 
@@ -474,19 +474,11 @@ async function main(): Promise<void> {
       const elapsed5 = performance.now() - t5;
       const spans = new Map<string, { queue: number[]; run: number[] }>();
       for (const id of ids.slice(0, 25)) {
-        const history = await client.workflow.getHandle(`provision-task-${id}`).fetchHistory();
-        const events = history.events ?? [];
-        const time = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round(Number(e.eventTime?.nanos ?? 0) / 1e6);
-        for (const e of events) {
-          const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
-          if (!name) continue;
-          const startedEv = events.find((x) => String(x.activityTaskStartedEventAttributes?.scheduledEventId) === String(e.eventId));
-          const doneEv = events.find((x) => String(x.activityTaskCompletedEventAttributes?.scheduledEventId) === String(e.eventId));
-          if (!startedEv || !doneEv) continue;
-          const s = spans.get(name) ?? { queue: [], run: [] };
-          s.queue.push(time(startedEv) - time(e));
-          s.run.push(time(doneEv) - time(startedEv));
-          spans.set(name, s);
+        for (const span of await regularActivitySpans(client, `provision-task-${id}`)) {
+          const s = spans.get(span.name) ?? { queue: [], run: [] };
+          s.queue.push(span.queue);
+          s.run.push(span.run);
+          spans.set(span.name, s);
         }
       }
       const cpuTotal = Object.values(cpu5).reduce((a, b) => a + b, 0);

@@ -1,7 +1,8 @@
 /**
  * Small measuring helpers shared by the benchmark's modules: percentiles, how figures are printed,
- * and the process tree read from /proc.
+ * the process tree read from /proc, and regular activities' spans read from a run's history.
  */
+import type { Client } from '@temporalio/client';
 import { readFileSync } from 'node:fs';
 
 /** The `p`th percentile of `values` (nearest rank); NaN when there are none. */
@@ -23,4 +24,32 @@ export function childPids(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+/** One regular activity of a run, from its history (ms). */
+export interface ActivitySpan {
+  name: string;
+  /** Waiting in the task queue: scheduled → started. */
+  queue: number;
+  /** Running: started → completed. */
+  run: number;
+  /** The run resumed: completed → the next workflow task completed. */
+  resume: number;
+}
+
+/** Temporal's share of each completed regular activity of run `workflowId`, read from its history. */
+export async function regularActivitySpans(client: Client, workflowId: string): Promise<ActivitySpan[]> {
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const at = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round(Number(e.eventTime?.nanos ?? 0) / 1e6);
+  const spans: ActivitySpan[] = [];
+  for (const e of events) {
+    const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (!name) continue;
+    const started = events.find((x) => String(x.activityTaskStartedEventAttributes?.scheduledEventId) === String(e.eventId));
+    const completed = events.find((x) => String(x.activityTaskCompletedEventAttributes?.scheduledEventId) === String(e.eventId));
+    if (!started || !completed) continue;
+    const resumed = events.find((x) => Number(x.eventId) > Number(completed.eventId) && x.workflowTaskCompletedEventAttributes);
+    spans.push({ name, queue: at(started) - at(e), run: at(completed) - at(started), resume: resumed ? at(resumed) - at(completed) : NaN });
+  }
+  return spans;
 }

@@ -14,7 +14,7 @@
  */
 import type { PrismaClient } from '../../src/generated/prisma/client';
 import type { TaskServiceClient } from '../../client';
-import { ms, percentile, sleep } from './measure';
+import { ms, percentile, regularActivitySpans, sleep } from './measure';
 import type { ProvisioningBenchContext } from './provisioning';
 
 /** Members the pool keeps during the scenario. */
@@ -71,27 +71,6 @@ async function outcome(ctx: WarmPoolBenchContext, id: string, toRunning: number)
   return { id, toRunning, hit: typeof (sandbox.details as { warmPoolId?: unknown }).warmPoolId === 'string', createStep: steps.init_create_sandbox!, steps };
 }
 
-/**
- * Temporal's share of a run's regular activities, from its history (ms per activity): waiting in the
- * task queue (scheduled → started), running (started → completed), and the workflow's resumption
- * (completed → the next workflow task completed).
- */
-async function regularActivitySpans(ctx: WarmPoolBenchContext, taskId: string): Promise<Array<{ name: string; queue: number; run: number; resume: number }>> {
-  const events = (await ctx.client.workflow.getHandle(`provision-task-${taskId}`).fetchHistory()).events ?? [];
-  const at = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round(Number(e.eventTime?.nanos ?? 0) / 1e6);
-  const spans: Array<{ name: string; queue: number; run: number; resume: number }> = [];
-  for (const e of events) {
-    const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
-    if (!name) continue;
-    const started = events.find((x) => String(x.activityTaskStartedEventAttributes?.scheduledEventId) === String(e.eventId));
-    const completed = events.find((x) => String(x.activityTaskCompletedEventAttributes?.scheduledEventId) === String(e.eventId));
-    if (!started || !completed) continue;
-    const resumed = events.find((x) => Number(x.eventId) > Number(completed.eventId) && x.workflowTaskCompletedEventAttributes);
-    spans.push({ name, queue: at(started) - at(e), run: at(completed) - at(started), resume: resumed ? at(resumed) - at(completed) : NaN });
-  }
-  return spans;
-}
-
 /** Scenario 9: a warm pool of {@link POOL_SIZE}: fill time, 50 tasks one at a time, a burst of 50. */
 export async function warmPoolProvisioning(ctx: WarmPoolBenchContext): Promise<{ lines: string[] }> {
   const t = performance.now();
@@ -132,7 +111,7 @@ export async function warmPoolProvisioning(ctx: WarmPoolBenchContext): Promise<{
       sequential
         .filter((o) => o.hit)
         .slice(0, 20)
-        .map((o) => regularActivitySpans(ctx, o.id)),
+        .map((o) => regularActivitySpans(ctx.client, `provision-task-${o.id}`)),
     )
   ).flat();
   const spanNames = [...new Set(spans.map((s) => s.name))];
