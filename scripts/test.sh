@@ -12,4 +12,6 @@ node_modules/.bin/tsc --noEmit -p web/tsconfig.node.json
 # Layer rules, no floating promises, no I/O in workflow code (eslint.config.mjs); formatting (.prettierrc.json).
 node_modules/.bin/eslint --max-warnings 0 .
 node_modules/.bin/prettier --check --log-level warn .
+# Every repository path and docs anchor cited in the docs and comments exists (src/dev/docReferences.ts).
+node_modules/.bin/tsx scripts/check-references.ts
 exec node_modules/.bin/jest "$@"

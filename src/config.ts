@@ -72,7 +72,7 @@ const schema = z.object({
    * Fractions are allowed (0.5 = 30 s).
    */
   SANDBOX_IDLE_STOP_MINUTES: z.coerce.number().min(0).max(525_600).default(30),
-  /** Seconds between two checks of every `ready` sandbox's agent (src/sandboxes/reconcile.ts); one also runs at worker start. */
+  /** Seconds between two checks of every `ready` sandbox's agent (src/recovery/sandboxAgents.ts); one also runs at worker start. */
   SANDBOX_RECONCILE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Agent of a task that names none (src/domain/agents.ts); `offline` for development without model keys. */
   DEFAULT_AGENT: z.enum(AGENT_IDS).default(DEFAULT_AGENT),

@@ -12,7 +12,7 @@ import path from 'node:path';
 import express, { type RequestHandler } from 'express';
 import { HttpError } from './errors';
 
-/** Where `npm run build:web` writes the page (web/vite.config.ts). */
+/** Where `npm run build:web` writes the page (web/vite.config.mts). */
 export const DEFAULT_WORKBENCH_DIR = path.resolve(__dirname, '../../web/dist');
 
 /** Where the page's hashed files are served (Vite's `build.assetsDir`). */

@@ -2,7 +2,7 @@
 /**
  * The host-tool runner's own process (./toolRunner.ts starts it with child_process.fork). A bare Node
  * process with nothing loaded but node:child_process, so each tool it starts is a fork of a ~40 MB
- * process instead of the worker's ~500 MB (docs/BENCHMARKS.md#8: spawning from the worker was 41 % of
+ * process instead of the worker's ~500 MB (docs/BENCHMARKS.md, scenario 8: spawning from the worker was 41 % of
  * its CPU). Plain JavaScript on purpose: no TypeScript loader in this process.
  *
  * Messages in (IPC, JSON): {id, kind: 'exec', file, args, env, timeoutMs} runs a tool to its end and

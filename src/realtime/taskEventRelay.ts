@@ -1,5 +1,5 @@
 /**
- * API-side relay: LISTENs on Postgres for task event notices (see ./notifier.ts), reads each event and
+ * API-side relay: LISTENs on Postgres for task event notices (see ../db/notifier.ts), reads each event and
  * the task as it stands from Postgres, and emits `task.event` to the task's and the workspace's
  * Socket.IO rooms. Every API process runs one, so several API processes can serve clients of the same
  * tasks without a Socket.IO adapter.

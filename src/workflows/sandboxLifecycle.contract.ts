@@ -6,7 +6,7 @@
  * arrive as signals and run one at a time, in arrival order, so a stop and a resume never overlap.
  *
  * Started by `provisionTask` once the task is `running`; signals come with signal-with-start
- * (src/temporal/sandboxLifecycle.ts), so a sandbox provisioned before this workflow existed gets its run
+ * (src/temporal/client.ts), so a sandbox provisioned before this workflow existed gets its run
  * at its first command.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';

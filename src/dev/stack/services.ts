@@ -80,7 +80,7 @@ let runtimeInstalled = false;
 export async function startServices(
   opts: {
     wrapProvider?: (local: LocalProvider) => SandboxProvider;
-    /** Postgres URL the worker and the API use (e.g. through a fault proxy, ./tcpProxy.ts); default the stack's. */
+    /** Postgres URL the worker and the API use (e.g. through a fault proxy, test/support/tcpProxy.ts); default the stack's. */
     databaseUrl?: string;
     /** Temporal frontend (host:port) the worker and the API use (e.g. through a fault proxy); default the stack's. */
     temporalAddress?: string;
