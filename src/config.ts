@@ -27,6 +27,10 @@ const schema = z.object({
   TEMPORAL_UI_URL: z.string().url().default('http://localhost:8233'),
   /** HTTP port of the REST API and Socket.IO. */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Address the API binds (docs/DEPLOYMENT.md#api-processes-and-the-load-balancer). */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /** Seconds between two recovery sweeps of the orchestration worker: unstarted tasks older than this are started, lost hosts looked for, warm pools woken until they answer. */
+  RECOVERY_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3_600).default(30),
   /**
    * Directory under which the local provider makes one sandbox directory per task. By default outside
    * the service's checkout (docs/SECURITY.md#host-trust); it and its parents must be searchable by
@@ -166,6 +170,10 @@ export interface AppConfig {
   databaseUrl: string;
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   port: number;
+  /** Address the API binds (HOST). */
+  host: string;
+  /** The orchestration worker's recovery sweeps run every this many ms (RECOVERY_SWEEP_SECONDS). */
+  recoverySweepMs: number;
   /** Absolute path. */
   sandboxRoot: string;
   /** Which repositories a task may name (src/repositories/policy.ts). */
@@ -219,6 +227,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       uiUrl: c.TEMPORAL_UI_URL.replace(/\/$/, ''),
     },
     port: c.PORT,
+    host: c.HOST,
+    recoverySweepMs: c.RECOVERY_SWEEP_SECONDS * 1_000,
     sandboxRoot: path.resolve(c.SANDBOX_ROOT),
     apiTokens: c.API_TOKENS,
     benchmarkProviders: { enabled: c.ENABLE_BENCHMARK_PROVIDERS === '1', delayMs: c.INSTANT_PROVIDER_DELAY_MS, slowDelayMs: c.SLOW_PROVIDER_DELAY_MS },

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     logger,
   });
   if (!config.credentialsKey) logger.warn('CREDENTIALS_ENCRYPTION_KEY is not set: workspaces cannot store model provider keys (503 credentials_unavailable)');
-  const port = await server.listen(config.port, process.env.HOST ?? '127.0.0.1');
+  const port = await server.listen(config.port, config.host);
   logger.info({ port }, `API listening on http://127.0.0.1:${port}`);
   const stop = async (signal: string) => {
     logger.info({ signal }, 'stopping API');

@@ -57,10 +57,13 @@ function anchorsOf(markdown: string): Set<string> {
   return anchors;
 }
 
-/** The comment text of a source line (`//`, or a line of a block comment), or null when it has none. */
+/**
+ * The comment text of a source line (a `//` comment, or a line of a block comment that starts a line,
+ * as JSDoc does), or null when it has none.
+ */
 function commentOf(line: string, inBlock: boolean): string | null {
   const trimmed = line.trim();
-  if (inBlock || trimmed.startsWith('*') || trimmed.startsWith('/*')) return trimmed;
+  if (inBlock || trimmed.startsWith('/*')) return trimmed;
   const at = line.indexOf('// ');
   return at >= 0 && !line.slice(0, at).includes("'") && !line.slice(0, at).includes('`') ? line.slice(at) : null;
 }
@@ -110,8 +113,9 @@ export function findStaleReferences(root: string): StaleReference[] {
       .split('\n')
       .forEach((text, i) => {
         const comment = commentOf(text, inBlock);
-        if (text.includes('/*') && !text.includes('*/')) inBlock = true;
-        else if (text.includes('*/')) inBlock = false;
+        const trimmed = text.trim();
+        if (!inBlock && trimmed.startsWith('/*') && !trimmed.includes('*/')) inBlock = true;
+        else if (inBlock && trimmed.includes('*/')) inBlock = false;
         if (comment === null) return;
         for (const m of comment.matchAll(REPO_PATH)) checkPath(source, i + 1, m[1]!, root);
         for (const m of comment.matchAll(RELATIVE_PATH)) checkPath(source, i + 1, m[1]!, path.dirname(source));

@@ -1,3 +1,5 @@
+import type { FinalErrorType } from '../domain/failures';
+
 /**
  * The seam between provisioning and where sandboxes live. The workflow never sees a provider; the
  * activities call one through this interface, chosen by the task's `provider` field. The local
@@ -153,8 +155,8 @@ export interface SandboxProvider {
   prompt(handle: SandboxHandle, sessionKey: string, text: string, onChunk: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<{ stopReason: string }>;
 }
 
-/** Failure types the workflow treats as final (no retry can fix them). */
-export type NonRetryableType = 'RepositoryNotFound' | 'RepositoryNotAllowed' | 'SandboxDiskFull' | 'BranchTaken' | 'InvalidAgent' | 'SessionCreateTimeout';
+/** Failure types the workflow treats as final (no retry can fix them): the one list, src/domain/failures.ts. */
+export type NonRetryableType = FinalErrorType;
 
 /** An error a provider raises with a stable `type`; `retryable: false` ends the task's provisioning. */
 export class ProviderError extends Error {

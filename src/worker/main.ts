@@ -25,9 +25,6 @@ import { startSandboxHost, type RunningSandboxHost } from '../hosts/sandboxHost'
 import { createOrchestrationWorker } from './createWorker';
 import { createBenchmarkActivities } from '../activities/benchmark.activities';
 
-/** The recovery sweeps' cadence, ms: unstarted tasks older than this are started, and lost hosts are looked for as often. */
-const SWEEP_INTERVAL_MS = 30_000;
-
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('worker', config.logLevel);
@@ -91,7 +88,14 @@ async function main(): Promise<void> {
     });
     logger.info({ taskQueue: orchestrationQueue, address: config.temporal.address }, 'orchestration worker polling');
     // Tasks whose row committed but whose run was never started (the API died in between) get started.
-    const stopSweeper = runUnstartedTaskSweeper({ prisma, temporal: client, taskQueue: orchestrationQueue, logger, minAgeMs: SWEEP_INTERVAL_MS, intervalMs: SWEEP_INTERVAL_MS });
+    const stopSweeper = runUnstartedTaskSweeper({
+      prisma,
+      temporal: client,
+      taskQueue: orchestrationQueue,
+      logger,
+      minAgeMs: config.recoverySweepMs,
+      intervalMs: config.recoverySweepMs,
+    });
     const stopLostHosts = runLostHostSweeper({
       prisma,
       notifier: pgNotifier,
@@ -99,10 +103,10 @@ async function main(): Promise<void> {
       orchestrationQueue,
       lostAfterSeconds: config.sandboxHost.lostAfterSeconds,
       logger,
-      intervalMs: SWEEP_INTERVAL_MS,
+      intervalMs: config.recoverySweepMs,
     });
     // Warm sandbox pools whose run ended or never got the last settings are woken.
-    const stopPools = runSandboxPoolRecovery({ prisma, temporal: client, taskQueue: orchestrationQueue, logger, intervalMs: SWEEP_INTERVAL_MS });
+    const stopPools = runSandboxPoolRecovery({ prisma, temporal: client, taskQueue: orchestrationQueue, logger, intervalMs: config.recoverySweepMs });
     orchestrationRun = worker.run();
     stopOrchestration = async () => {
       await stopPools();

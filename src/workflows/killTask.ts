@@ -11,19 +11,11 @@
  */
 import { log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { KillActivities, KillTaskInput } from './killTask.contract';
-import { MIRROR_ACTIVITY_OPTIONS } from './policies';
+import { KILL_ACTIVITY_OPTIONS, KILL_HOST_DESTROY_WAIT_MS } from './policies';
 import { SANDBOX_HOSTS_PATCH } from './sandboxHosts.contract';
 import { describeActivityFailure } from './failures';
 
-const KILL_ACTIVITY_OPTIONS = { ...MIRROR_ACTIVITY_OPTIONS, startToCloseTimeout: 5 * 60_000, heartbeatTimeout: 30_000 };
 const { cancelProvisioning, closeTaskSessions, destroyTaskSandboxes, markSandboxesDestroyed, markKilled } = proxyActivities<KillActivities>(KILL_ACTIVITY_OPTIONS);
-
-/**
- * How long a kill waits for a sandbox's host to take the removal (ms): a host that is down keeps it
- * waiting that long; then the kill completes without it, and the host removes the sandbox itself
- * when it comes back (its row is `destroyed` already: src/recovery/sandboxAgents.ts).
- */
-const HOST_DESTROY_WAIT_MS = 30 * 60_000;
 
 /**
  * Removes the task's sandboxes: recorded destroyed on the shared queue, then each removed by its
@@ -34,7 +26,7 @@ async function destroySandboxes(taskId: string): Promise<{ destroyed: number }> 
   const { sandboxes } = await markSandboxesDestroyed({ taskId });
   for (const { sandboxId, taskQueue } of sandboxes) {
     if (taskQueue === null) continue; // its host was lost
-    const { destroySandbox } = proxyActivities<KillActivities>({ ...KILL_ACTIVITY_OPTIONS, taskQueue, scheduleToCloseTimeout: HOST_DESTROY_WAIT_MS });
+    const { destroySandbox } = proxyActivities<KillActivities>({ ...KILL_ACTIVITY_OPTIONS, taskQueue, scheduleToCloseTimeout: KILL_HOST_DESTROY_WAIT_MS });
     await destroySandbox({ sandboxId }).catch((err) => log.warn('sandbox left for its host to remove', { sandboxId, error: describeActivityFailure(err).message }));
   }
   return { destroyed: sandboxes.length };

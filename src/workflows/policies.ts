@@ -6,8 +6,10 @@
  */
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import type { ProvisionStep } from '../domain/status';
+import { FINAL_ERROR_TYPES } from '../domain/failures';
 
-const FINAL_ERRORS = ['RepositoryNotFound', 'BranchTaken', 'InvalidAgent'];
+/** Every step's non-retryable failure types: the one list of final errors (src/domain/failures.ts). */
+const FINAL_ERRORS: string[] = [...FINAL_ERROR_TYPES];
 
 export const STEP_ACTIVITY_OPTIONS: Record<ProvisionStep, ActivityOptions & { startToCloseTimeout: number }> = {
   init_ensure_name: {
@@ -36,16 +38,29 @@ export const STEP_ACTIVITY_OPTIONS: Record<ProvisionStep, ActivityOptions & { st
       backoffCoefficient: 2,
       maximumInterval: 10_000,
       maximumAttempts: 3,
-      nonRetryableErrorTypes: [...FINAL_ERRORS, 'SessionCreateTimeout'],
+      nonRetryableErrorTypes: FINAL_ERRORS,
     },
   },
 };
+
+/**
+ * How long a kill waits for a sandbox's host to take the removal (ms): a host that is down keeps it
+ * waiting that long; then the kill completes without it, and the host removes the sandbox itself
+ * when it comes back (its row is `destroyed` already: src/recovery/sandboxAgents.ts).
+ */
+export const KILL_HOST_DESTROY_WAIT_MS = 30 * 60_000;
 
 /** The mirror activity retries until Postgres answers: a task's history must not miss a transition. */
 export const MIRROR_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: 15_000,
   retry: { initialInterval: 500, backoffCoefficient: 2, maximumInterval: 30_000 },
 };
+
+/**
+ * Activities of `killTask` (./killTask.ts): each is retried until it is done, like a mirror write; one
+ * may take up to 5 minutes (a sandbox's processes and files removed), heartbeating.
+ */
+export const KILL_ACTIVITY_OPTIONS: ActivityOptions = { ...MIRROR_ACTIVITY_OPTIONS, startToCloseTimeout: 5 * 60_000, heartbeatTimeout: 30_000 };
 
 /** Activities of `workbenchSession`: opening a session as the provisioning session step; a turn may take minutes. */
 export const SESSION_ACTIVITY_OPTIONS = {

@@ -22,10 +22,9 @@
 import { Router } from 'express';
 import { toSessionRecord, toTaskEventRecord, toTaskRecord } from '../../domain/records';
 import { isProvisioning } from '../../domain/status';
-import { archiveTask } from '../../services/archiveTask';
 import { createTask } from '../../services/createTask';
 import type { ServiceDeps } from '../../services/deps';
-import { killTask } from '../../services/killTask';
+import { releaseTask } from '../../services/releaseTask';
 import { provisioningProgress, provisioningState } from '../../services/provisioningProgress';
 import { retryTask } from '../../services/retryTask';
 import { resumeTaskSandbox, stopTaskSandbox } from '../../services/sandboxControl';
@@ -133,7 +132,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    */
   router.post('/:id/kill', async (req, res) => {
     const task = await findOwnTask(prisma, req, res);
-    res.status(202).json(toTaskRecord(await killTask(deps, task)));
+    res.status(202).json(toTaskRecord(await releaseTask(deps, task, 'killed')));
   });
 
   /**
@@ -145,7 +144,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
    */
   router.post('/:id/archive', async (req, res) => {
     const task = await findOwnTask(prisma, req, res);
-    res.status(202).json(toTaskRecord(await archiveTask(deps, task)));
+    res.status(202).json(toTaskRecord(await releaseTask(deps, task, 'archived')));
   });
 
   /**
