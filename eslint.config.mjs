@@ -4,6 +4,7 @@
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 import prettier from 'eslint-config-prettier';
+import reactHooks from 'eslint-plugin-react-hooks';
 
 const src = (dir) => `./src/${dir}`;
 /** `from` may not import any of `targets` (folders under src/). */
@@ -135,6 +136,13 @@ export default tseslint.config(
               ['api', 'services', 'auth', 'db', 'activities', 'providers', 'confinement', 'realtime', 'temporal', 'recovery', 'worker', 'dev', 'egress'],
               'pools/ holds the warm pools’ rows: below the services, activities and recovery that use it',
             ),
+            ...zone(
+              'temporal',
+              ['api', 'services', 'auth', 'db', 'activities', 'providers', 'confinement', 'realtime', 'recovery', 'worker', 'dev', 'egress', 'pools', 'hosts'],
+              'temporal/ is the client side of Temporal: workflow contracts and types only below it',
+            ),
+            ...zone('recovery', ['api', 'services', 'auth', 'realtime', 'activities', 'worker', 'dev'], 'recovery/ sweeps sit below the worker that runs them'),
+            ...zone('worker', ['api', 'services', 'auth', 'realtime', 'dev'], 'worker/ composes activities, hosts and recovery; it is not part of the API'),
             ...zone('realtime', ['api', 'services', 'activities', 'workflows', 'providers', 'worker'], 'realtime/ is below the API'),
             ...zone('auth', ['api', 'services', 'realtime', 'db', 'workflows', 'activities', 'providers'], 'auth/ is shared by REST and Socket.IO, below both'),
             ...zone('services', ['api'], 'services/ are below the routes'),
@@ -170,6 +178,12 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // The workbench page (web/): React's rules of hooks, and effect dependencies stated in full.
+    files: ['web/src/**/*.ts', 'web/src/**/*.tsx'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: { 'react-hooks/rules-of-hooks': 'error', 'react-hooks/exhaustive-deps': 'error' },
   },
   prettier,
 );
