@@ -13,10 +13,8 @@
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ZodError } from 'zod';
-import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable';
 import type { Logger } from '../logger';
-import { DomainError, type DomainErrorField, type DomainErrorKind } from '../services/errors';
-import { TEMPORAL_RETRY_AFTER_SECONDS, isTemporalUnavailable } from '../temporal/unavailable';
+import { DomainError, asDomainError, type DomainErrorField, type DomainErrorKind } from '../services/errors';
 
 /** Retry-After (seconds) of a 503 that names no other. */
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
@@ -72,13 +70,10 @@ export const notFound: RequestHandler = (req, _res, next) => next(new HttpError(
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    if (err instanceof DomainError) err = httpErrorOf(err);
-    if (!(err instanceof HttpError) && isDatabaseUnavailable(err)) {
-      logger.warn({ err, method: req.method, path: req.path }, 'database unavailable');
-      err = new HttpError(503, 'database_unavailable', 'the database is not answering right now; try again shortly', undefined, undefined, DATABASE_RETRY_AFTER_SECONDS);
-    } else if (!(err instanceof HttpError) && isTemporalUnavailable(err)) {
-      logger.warn({ err, method: req.method, path: req.path }, 'Temporal unavailable');
-      err = new HttpError(503, 'workflow_unavailable', 'the workflow service is not answering right now; try again shortly', undefined, undefined, TEMPORAL_RETRY_AFTER_SECONDS);
+    const domain = err instanceof HttpError ? null : asDomainError(err);
+    if (domain) {
+      if (!(err instanceof DomainError)) logger.warn({ err, method: req.method, path: req.path }, domain.code.replace('_', ' '));
+      err = httpErrorOf(domain);
     }
     if (err instanceof HttpError) {
       if (err.status === 503) res.set('Retry-After', String(err.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS));

@@ -27,12 +27,13 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
-import type { PrismaClient } from '../generated/prisma/client';
+import type { PrismaClient, Task } from '../generated/prisma/client';
 import { taskRoom, toTaskEventRecord, toTaskRecord, workspaceRoom } from '../domain/records';
 import { catchUp } from './delivery';
-import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable';
 import type { Logger } from '../logger';
 import { bearerToken, type TokenResolver } from '../auth/tokens';
+import { asDomainError, type DomainError } from '../services/errors';
+import { findTaskInWorkspace, listTaskEvents } from '../services/taskReads';
 
 const subscription = z.union([
   z
@@ -48,6 +49,18 @@ const subscription = z.union([
 ]);
 
 type Ack = (response: unknown) => void;
+
+/** Events replayed per read of a catch-up. */
+const CATCH_UP_PAGE = 500;
+
+/**
+ * A failed subscribe's ack from the use case's DomainError (the mapping REST uses too, src/api/errors.ts
+ * for its statuses): code and message unchanged, the field as the subscribe payload names it, the
+ * retry delay of an unavailable dependency.
+ */
+function ackErrorOf(err: DomainError): { ok: false; error: { code: string; message: string; field?: string; retryAfterSeconds?: number } } {
+  return { ok: false, error: { code: err.code, message: err.message, field: err.field, retryAfterSeconds: err.retryAfterSeconds } };
+}
 
 export function createSocketServer(httpServer: HttpServer, deps: { prisma: PrismaClient; logger: Logger; resolveToken: TokenResolver }): Server {
   const io = new Server(httpServer, { serveClient: false });
@@ -73,26 +86,27 @@ export function createSocketServer(httpServer: HttpServer, deps: { prisma: Prism
         if ('taskId' in parsed.data) {
           const { taskId, afterSeq } = parsed.data;
           const room = taskRoom(taskId);
-          // Authorized before joining (a task's workspace never changes): another workspace's socket never enters the room.
-          const own = await deps.prisma.task.findFirst({ where: { id: taskId, workspaceId: socket.data.workspaceId }, select: { id: true } });
-          if (!own) return reply({ ok: false, error: { code: 'task_not_found', message: 'no such task', field: 'taskId' } });
+          // The same reads as REST (src/services/taskReads.ts). Authorized before joining (a task's
+          // workspace never changes): another workspace's socket never enters the room.
+          const ref = { workspaceId: socket.data.workspaceId as string, taskId };
+          await findTaskInWorkspace(deps.prisma, ref);
           if (afterSeq === undefined) {
             // Joined before the read, so no event falls between the record and the first pushed event.
             await socket.join(room);
-            return reply({ ok: true, task: toTaskRecord(await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } })) });
+            return reply({ ok: true, task: toTaskRecord(await findTaskInWorkspace(deps.prisma, ref)) });
           }
-          let snapshot: Awaited<ReturnType<typeof deps.prisma.task.findUniqueOrThrow>> | null = null;
+          let snapshot: Task | null = null;
           const replayed = await catchUp(socket, taskId, afterSeq, async (after) => {
             await socket.join(room); // joined before the first read: live events meanwhile are held back, not lost
             // The record first, then the events: a task's events commit with its row, so the events read
             // cover the record's lastEventSeq and the ack (the client's snapshot) never claims an event
             // it was not sent. Events committed after the record come live, through the room.
-            const current = await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } });
-            const rows = await deps.prisma.taskEvent.findMany({ where: { taskId, seq: { gt: after } }, orderBy: { seq: 'asc' }, take: 500 });
+            const current = await findTaskInWorkspace(deps.prisma, ref);
+            const { items } = await listTaskEvents(deps.prisma, current, { after, limit: CATCH_UP_PAGE });
             snapshot = current;
-            return rows.map((e) => ({ task: toTaskRecord(current), event: toTaskEventRecord(e) }));
+            return items.map((e) => ({ task: toTaskRecord(current), event: toTaskEventRecord(e) }));
           });
-          const current = snapshot ?? (await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } }));
+          const current = snapshot ?? (await findTaskInWorkspace(deps.prisma, ref));
           return reply({ ok: true, task: toTaskRecord(current), replayed });
         }
         if (parsed.data.workspaceId !== socket.data.workspaceId) {
@@ -101,12 +115,10 @@ export function createSocketServer(httpServer: HttpServer, deps: { prisma: Prism
         await socket.join(workspaceRoom(parsed.data.workspaceId));
         return reply({ ok: true });
       } catch (err) {
-        if (isDatabaseUnavailable(err)) {
-          deps.logger.warn({ err }, 'subscribe failed: database unavailable');
-          return reply({
-            ok: false,
-            error: { code: 'database_unavailable', message: 'the database is not answering right now; subscribe again shortly', retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS },
-          });
+        const domain = asDomainError(err);
+        if (domain) {
+          if (domain.kind === 'unavailable') deps.logger.warn({ err }, `subscribe failed: ${domain.code}`);
+          return reply(ackErrorOf(domain));
         }
         deps.logger.error({ err }, 'subscribe failed');
         return reply({ ok: false, error: { code: 'internal', message: 'subscribe failed' } });

@@ -21,6 +21,9 @@ export type DomainErrorKind = 'invalid' | 'not_found' | 'conflict' | 'mismatch' 
  */
 export type DomainErrorField = 'provider' | 'repository' | 'idempotencyKey' | 'cursor' | 'taskId' | 'sessionId';
 
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable';
+import { TEMPORAL_RETRY_AFTER_SECONDS, isTemporalUnavailable } from '../temporal/unavailable';
+
 export class DomainError extends Error {
   override readonly name = 'DomainError';
   /** The input to blame, if one is. */
@@ -44,4 +47,21 @@ export class DomainError extends Error {
     this.field = options.field;
     this.retryAfterSeconds = options.retryAfterSeconds;
   }
+}
+
+/**
+ * The DomainError of any error a use case let through, for every transport alike (REST answers and
+ * Socket.IO acks): a DomainError as it is; an unreachable database as unavailable
+ * `database_unavailable`, an unreachable Temporal as unavailable `workflow_unavailable`, each with its
+ * retry delay; null for anything else (a fault of ours: the transport answers `internal` and logs it).
+ */
+export function asDomainError(err: unknown): DomainError | null {
+  if (err instanceof DomainError) return err;
+  if (isDatabaseUnavailable(err)) {
+    return new DomainError('unavailable', 'database_unavailable', 'the database is not answering right now; try again shortly', { retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS });
+  }
+  if (isTemporalUnavailable(err)) {
+    return new DomainError('unavailable', 'workflow_unavailable', 'the workflow service is not answering right now; try again shortly', { retryAfterSeconds: TEMPORAL_RETRY_AFTER_SECONDS });
+  }
+  return null;
 }
