@@ -58,10 +58,14 @@ export class DomainError extends Error {
 export function asDomainError(err: unknown): DomainError | null {
   if (err instanceof DomainError) return err;
   if (isDatabaseUnavailable(err)) {
-    return new DomainError('unavailable', 'database_unavailable', 'the database is not answering right now; try again shortly', { retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS });
+    return new DomainError('unavailable', 'database_unavailable', 'the database is not answering right now; try again shortly', {
+      retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
+    });
   }
   if (isTemporalUnavailable(err)) {
-    return new DomainError('unavailable', 'workflow_unavailable', 'the workflow service is not answering right now; try again shortly', { retryAfterSeconds: TEMPORAL_RETRY_AFTER_SECONDS });
+    return new DomainError('unavailable', 'workflow_unavailable', 'the workflow service is not answering right now; try again shortly', {
+      retryAfterSeconds: TEMPORAL_RETRY_AFTER_SECONDS,
+    });
   }
   return null;
 }

@@ -126,7 +126,7 @@ describe('subscribing to another workspace’s task', () => {
     gate.open();
 
     // The ack follows on B's connection whatever the server sent B before it.
-    expect(await bAck).toEqual({ ok: false, error: { code: 'task_not_found', message: 'no such task', field: 'taskId' } });
+    expect(await bAck).toEqual({ ok: false, error: { code: 'task_not_found', message: `no task ${taskId}`, field: 'taskId' } });
     expect(received(b)).toEqual([]);
 
     // B is not in the room afterwards either: a later event reaches A, and B's next ack comes without it.
