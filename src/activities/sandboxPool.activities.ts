@@ -12,7 +12,6 @@
  * attempt made, and a member whose row was marked `expiring` meanwhile is destroyed, never left behind.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
 import type { Prisma, PrismaClient, WarmSandbox } from '../generated/prisma/client';
 import type { EgressIssuer } from '../egress/sandboxEgress';
 import type { Logger } from '../logger';
@@ -27,7 +26,6 @@ import { SANDBOX_MISROUTED, providerFor } from './sandboxAccess';
 export interface PoolActivityDeps {
   prisma: PrismaClient;
   providers: ProviderRegistry;
-  temporal: Client;
   logger: Logger;
   /** This sandbox host's id: warm and destroy refuse a member of another host. */
   hostId: string;
@@ -78,10 +76,6 @@ export function createSandboxPoolActivities(deps: PoolActivityDeps): SandboxPool
       const provider = providerFor(deps.providers, member.pool.providerId);
       try {
         const handle = await withKeepAliveHeartbeat(() => provider.createSandbox({ sandboxKey: member.id, repository: member.pool.repository, branchName: null }, noProgress));
-        await prisma.warmSandbox.update({
-          where: { id: member.id },
-          data: { providerSandboxId: handle.providerSandboxId, directory: handle.directory, details: handle.details as Prisma.InputJsonValue },
-        });
         const egress = deps.egress?.({ sandboxId: member.id, workspaceId: member.pool.workspaceId });
         const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(handle, noProgress, { egress }));
         // The session the claiming task's provisioning would open, opened ahead for the pool's agent.
@@ -94,6 +88,8 @@ export function createSandboxPoolActivities(deps: PoolActivityDeps): SandboxPool
           data: {
             state: 'ready',
             readyAt: new Date(),
+            providerSandboxId: handle.providerSandboxId,
+            directory: handle.directory,
             agentEndpoint: agent.endpoint,
             details: { ...handle.details, ...agent.details, ...session.details } as Prisma.InputJsonValue,
           },
@@ -103,7 +99,7 @@ export function createSandboxPoolActivities(deps: PoolActivityDeps): SandboxPool
           await destroy(member);
           return { ready: false };
         }
-        await prisma.sandboxPool.update({ where: { id: member.poolId }, data: { lastError: null } });
+        await prisma.sandboxPool.updateMany({ where: { id: member.poolId, lastError: { not: null } }, data: { lastError: null } });
         deps.logger.info({ memberId, poolId: member.poolId, endpoint: agent.endpoint }, 'warm sandbox ready');
         return { ready: true };
       } catch (err) {

@@ -11,7 +11,7 @@
  * a host's last slot.
  */
 import { randomUUID } from 'node:crypto';
-import type { PrismaClient } from '../generated/prisma/client';
+import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { claimWarmSandbox } from '../pools/claim';
 import { LIVE_HOST, ROOMLESS_SANDBOX_STATES } from './registry';
 
@@ -40,10 +40,8 @@ export interface PlacementRequest {
   repository?: string;
 }
 
-type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
-
 /** Takes the deployment's placement lock for the rest of `tx`: one placement (or claim) at a time per orchestration queue. */
-export async function lockPlacement(tx: Tx, orchestrationQueue: string): Promise<void> {
+export async function lockPlacement(tx: Prisma.TransactionClient, orchestrationQueue: string): Promise<void> {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('sandbox-placement'), hashtext(${orchestrationQueue}))`;
 }
 
@@ -52,7 +50,7 @@ export async function lockPlacement(tx: Tx, orchestrationQueue: string): Promise
  * its load counts its sandbox rows that hold room and its warm pool members.
  * @returns the host, or `{ liveHosts }` when none has room.
  */
-export async function pickHost(tx: Tx, orchestrationQueue: string): Promise<{ id: string; taskQueue: string } | NoRoom> {
+export async function pickHost(tx: Prisma.TransactionClient, orchestrationQueue: string): Promise<{ id: string; taskQueue: string } | NoRoom> {
   const hosts = await tx.$queryRaw<Array<{ id: string; task_queue: string; live: number; capacity: number }>>`
     SELECT h.id, h.task_queue, h.capacity,
            (SELECT count(*) FROM sandboxes s WHERE s.host_id = h.id AND s.state::text NOT IN ('destroyed', 'lost'))::int

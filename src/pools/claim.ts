@@ -11,11 +11,9 @@
  * neither. The task's `createSandbox` step then fetches and checks out its branch inside the sandbox
  * (src/providers/local/git.ts checkoutInside).
  */
-import type { Prisma, PrismaClient } from '../generated/prisma/client';
+import type { Prisma } from '../generated/prisma/client';
 import type { Placement } from '../hosts/placement';
 import { LIVE_HOST } from '../hosts/registry';
-
-type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
 /** `sandboxes.details` keys a claim adds: the pool the sandbox came from and when it was claimed (ISO 8601). */
 export interface ClaimedDetails {
@@ -33,7 +31,7 @@ export function wasClaimed(details: unknown): details is ClaimedDetails {
  * @returns the placement of the claimed sandbox, or null when the pool has no ready member on a live host (a miss).
  */
 export async function claimWarmSandbox(
-  tx: Tx,
+  tx: Prisma.TransactionClient,
   opts: { taskId: string; providerId: string; orchestrationQueue: string; workspaceId: string; repository: string },
 ): Promise<Placement | null> {
   const [member] = await tx.$queryRaw<

@@ -13,10 +13,14 @@ const MAX_CHECK_INTERVAL_MS = 60_000;
 /** Shortest such wait, ms. */
 const MIN_CHECK_INTERVAL_MS = 1_000;
 
-/** The pool as the API shows it, with its members counted. */
-async function toRecord(prisma: PrismaClient, pool: SandboxPool): Promise<SandboxPoolRecord> {
-  const counts = await prisma.warmSandbox.groupBy({ by: ['state'], where: { poolId: pool.id }, _count: { _all: true } });
-  const count = (state: string) => counts.find((c) => c.state === state)?._count._all ?? 0;
+/** The pools as the API shows them, their members counted in one query. */
+async function toRecords(prisma: PrismaClient, pools: SandboxPool[]): Promise<SandboxPoolRecord[]> {
+  const counts = await prisma.warmSandbox.groupBy({ by: ['poolId', 'state'], where: { poolId: { in: pools.map((p) => p.id) } }, _count: { _all: true } });
+  return pools.map((pool) => toRecord(pool, (state) => counts.find((c) => c.poolId === pool.id && c.state === state)?._count._all ?? 0));
+}
+
+/** One pool as the API shows it, `count` giving its members in a state. */
+function toRecord(pool: SandboxPool, count: (state: 'ready' | 'warming') => number): SandboxPoolRecord {
   return {
     id: pool.id,
     workspaceId: pool.workspaceId,
@@ -42,13 +46,13 @@ export async function putSandboxPool(
     create: { id: randomUUID(), ...p },
     update: { size: p.size, idleTimeoutSeconds: p.idleTimeoutSeconds, agent: p.agent },
   });
-  return toRecord(prisma, pool);
+  return (await toRecords(prisma, [pool]))[0]!;
 }
 
 /** The workspace's pools, oldest first, counted. */
 export async function listSandboxPools(prisma: PrismaClient, workspaceId: string): Promise<SandboxPoolRecord[]> {
   const pools = await prisma.sandboxPool.findMany({ where: { workspaceId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
-  return Promise.all(pools.map((p) => toRecord(prisma, p)));
+  return toRecords(prisma, pools);
 }
 
 /** Ids of the pools whose run must be going: a size above 0, or members left to destroy. */
@@ -74,27 +78,21 @@ export async function planPool(prisma: PrismaClient, poolId: string): Promise<Sa
     const now = Date.now();
     const size = pool?.size ?? 0;
     const idleMs = (pool?.idleTimeoutSeconds ?? 0) * 1_000;
-    const ready = members.filter((m) => m.state === 'ready');
-    const idle = new Set(ready.filter((m) => m.readyAt && now - m.readyAt.getTime() >= idleMs).map((m) => m.id));
-    const fresh = ready.filter((m) => !idle.has(m.id)); // oldest first
-    const beyondSize = fresh.slice(0, Math.max(0, fresh.length - size));
-    // A pool turned off also drops the members a stopped run left warming.
-    const expire = [...ready.filter((m) => idle.has(m.id)), ...beyondSize, ...(size === 0 ? members.filter((m) => m.state === 'warming') : [])];
-    if (expire.length) await tx.warmSandbox.updateMany({ where: { id: { in: expire.map((m) => m.id) }, state: { in: ['ready', 'warming'] } }, data: { state: 'expiring' } });
-    const expiring = new Set(expire.map((m) => m.id));
+    const isIdle = (m: (typeof members)[number]) => m.readyAt !== null && now - m.readyAt.getTime() >= idleMs;
+    const ready = members.filter((m) => m.state === 'ready'); // oldest first
+    const fresh = ready.filter((m) => !isIdle(m));
+    // Due now: idle members, the oldest fresh ones beyond the size, and (pool off) those a stopped run left warming.
+    const due = [...ready.filter(isIdle), ...fresh.slice(0, Math.max(0, fresh.length - size)), ...(size === 0 ? members.filter((m) => m.state === 'warming') : [])];
+    const dueIds = new Set(due.map((m) => m.id));
+    if (dueIds.size) await tx.warmSandbox.updateMany({ where: { id: { in: [...dueIds] }, state: { in: ['ready', 'warming'] } }, data: { state: 'expiring' } });
     const at = (m: (typeof members)[number]): PoolMemberLocation => ({ memberId: m.id, taskQueue: m.host.taskQueue });
-    const unfinished = members.filter((m) => m.state === 'warming' && !expiring.has(m.id));
-    const live = members.filter((m) => (m.state === 'warming' || m.state === 'ready') && !expiring.has(m.id)).length;
-    const nextExpiry = ready
-      .filter((m) => !expiring.has(m.id) && m.readyAt)
-      .map((m) => m.readyAt!.getTime() + idleMs - now)
-      .reduce((a, b) => Math.min(a, b), MAX_CHECK_INTERVAL_MS);
-    const toDestroy = members.filter((m) => m.state === 'expiring' || expiring.has(m.id));
+    const kept = members.filter((m) => m.state !== 'expiring' && !dueIds.has(m.id));
+    const nextExpiry = kept.filter((m) => m.readyAt).reduce((soonest, m) => Math.min(soonest, m.readyAt!.getTime() + idleMs - now), MAX_CHECK_INTERVAL_MS);
     return {
       retired: size === 0 && members.length === 0,
-      expiring: toDestroy.map(at),
-      unfinished: unfinished.map(at),
-      shortfall: Math.max(0, size - live),
+      expiring: members.filter((m) => m.state === 'expiring' || dueIds.has(m.id)).map(at),
+      unfinished: kept.filter((m) => m.state === 'warming').map(at),
+      shortfall: Math.max(0, size - kept.length),
       nextCheckMs: Math.max(MIN_CHECK_INTERVAL_MS, nextExpiry),
     };
   });
