@@ -213,7 +213,9 @@ describe('real agents through the egress proxy', () => {
     const socketPath = egressSocketPath(services.sandboxRoot);
 
     expect((await viaSocket(socketPath, 'POST', '/anthropic/v1/messages', { 'x-api-key': 'tps-egress-wrong' })).status).toBe(401);
-    expect((await viaSocket(socketPath, 'POST', '/anthropic/v1/messages', { 'x-api-key': `${token.slice(0, -1)}A` })).status).toBe(401);
+    // One character changed (to one it is not: a base64url token's last character is `A` one time in 16).
+    const altered = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
+    expect((await viaSocket(socketPath, 'POST', '/anthropic/v1/messages', { 'x-api-key': altered })).status).toBe(401);
     expect((await viaSocket(socketPath, 'GET', '/somewhere-else', { 'x-api-key': token })).status).toBe(403);
 
     // Allowlist: only the hosts it names (refused before any lookup, so nothing leaves the machine).
