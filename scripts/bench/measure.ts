@@ -1,6 +1,7 @@
 /**
  * Small measuring helpers shared by the benchmark's modules: percentiles, how figures are printed,
- * the process tree read from /proc, and regular activities' spans read from a run's history.
+ * the process tree and its CPU time and memory read from /proc, and regular activities' spans read
+ * from a run's history.
  */
 import type { Client } from '@temporalio/client';
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,11 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
+
+export const median = (values: number[]) => percentile(values, 50);
+
+/** `a / b` with 2 decimals, or `n/a` when `b` is not positive. */
+export const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : 'n/a');
 
 /** `v` ms with `digits` decimals, or `n/a`. */
 export const ms = (v: number, digits = 1) => (Number.isFinite(v) ? `${v.toFixed(digits)} ms` : 'n/a');
@@ -24,6 +30,54 @@ export function childPids(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+/** `read(pid)` summed over a process and all its descendants (tsx runs the service in a child node process). */
+function overProcessTree(pid: number, read: (pid: number) => number): number {
+  return childPids(pid).reduce((total, child) => total + overProcessTree(child, read), read(pid));
+}
+
+/** RSS in MiB of a process and its children. */
+export const rssMiB = (pid: number) =>
+  overProcessTree(pid, (p) => {
+    try {
+      const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1];
+      return kb ? Number(kb) / 1024 : 0;
+    } catch {
+      return 0;
+    }
+  });
+
+/**
+ * CPU time (user + system) in ms of one process, from /proc (clock ticks of 10 ms). With
+ * `reapedChildren`, plus that of its children that have exited (how the Postgres server keeps the
+ * time of backends that closed during a run: each live backend is in the list on its own).
+ */
+export function ownCpuMs(pid: number, opts: { reapedChildren?: boolean } = {}): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
+    // fields 14-17 of stat: utime, stime, cutime, cstime
+    const own = Number(fields[11]) + Number(fields[12]);
+    return (opts.reapedChildren ? own + Number(fields[13]) + Number(fields[14]) : own) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time in ms of a process and its children. */
+export const cpuMs = (pid: number) => overProcessTree(pid, ownCpuMs);
+
+/** CPU ms so far of each named process. */
+export type CpuProbe = () => Record<string, number>;
+
+/** Runs `work` and returns the CPU ms each named process used meanwhile (postgres: all its processes; bench: this process). */
+export async function cpuDuring<T>(probe: CpuProbe, work: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+  const before = probe();
+  const result = await work();
+  const after = probe();
+  return { result, cpu: Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (before[k] ?? 0)])) };
 }
 
 /** One regular activity of a run, from its history (ms). */

@@ -16,6 +16,7 @@ import { childPids, ms, percentile, sleep } from './measure';
 import type { Client } from '@temporalio/client';
 import type { AgentId } from '../../src/domain/agents';
 import { PROVISIONING_FLOOR_WORKFLOW_TYPE } from '../../src/workflows/provisioningFloor';
+import type { BenchStack } from './stack';
 
 const ms0 = (v: number) => ms(v, 0);
 
@@ -69,6 +70,27 @@ export interface ProvisioningBenchContext {
   /** When the client saw the task running. */
   waitRunning: (id: string) => Promise<{ at: number }>;
   log: (line: string) => void;
+}
+
+/**
+ * Scenarios 7-9's context on the benchmark's stack (scripts/bench/stack.ts), which records the
+ * client's view of the workspace from then on (the scenarios wait for their tasks through it).
+ */
+export function provisioningContext(stack: BenchStack): ProvisioningBenchContext {
+  stack.startRecording();
+  return {
+    client: stack.client,
+    orchestrationQueue: 'provision-task',
+    hostQueue: 'provision-task-host-bench',
+    // The worker split into its own time, its short-lived children's and its sandboxes' processes'.
+    probe: () => {
+      const { own, children, sandboxes } = workerCpu(stack.workerPid);
+      return { ...stack.probe(), worker: own, workerChildren: children, sandboxes };
+    },
+    createOne: stack.createOne,
+    waitRunning: stack.waitRunning,
+    log: (line) => process.stderr.write(`${line}\n`),
+  };
 }
 
 interface Measured {

@@ -15,7 +15,8 @@
 import type { PrismaClient } from '../../src/generated/prisma/client';
 import type { TaskServiceClient } from '../../client';
 import { ms, percentile, regularActivitySpans, sleep } from './measure';
-import type { ProvisioningBenchContext } from './provisioning';
+import { provisioningContext, type ProvisioningBenchContext } from './provisioning';
+import { WORKSPACE, type BenchStack } from './stack';
 
 /** Members the pool keeps during the scenario. */
 export const POOL_SIZE = 10;
@@ -26,6 +27,11 @@ export interface WarmPoolBenchContext extends ProvisioningBenchContext {
   rest: TaskServiceClient;
   workspaceId: string;
   repository: string;
+}
+
+/** Scenario 9's context on the benchmark's stack: scenarios 7 and 8's, and the bench workspace and repository. */
+export function warmPoolContext(stack: BenchStack): WarmPoolBenchContext {
+  return { ...provisioningContext(stack), prisma: stack.prisma, rest: stack.rest, workspaceId: WORKSPACE, repository: stack.repo };
 }
 
 interface TaskOutcome {

@@ -36,7 +36,7 @@ import { outlastOutages } from './dependencyOutage';
 import { describeActivityFailure } from './failures';
 import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, SESSION_ACTIVITY_OPTIONS } from './policies';
 import { sandboxAwakeSignal, type SandboxLifecycleActivities } from './sandboxLifecycle.contract';
-import { sandboxRouter } from './sandboxRouting';
+import { sandboxRouter, type SandboxRouter } from './sandboxRouting';
 
 const { recordSessionTransition, resolveSessionSandbox, undeliveredMessages } =
   proxyActivities<Pick<WorkbenchActivities, 'recordSessionTransition' | 'resolveSessionSandbox' | 'undeliveredMessages'>>(MIRROR_ACTIVITY_OPTIONS);
@@ -71,17 +71,63 @@ export const NON_CANCELLABLE_CLEANUP_PATCH = 'workbench-non-cancellable-cleanup'
  * @param input the tab; `continued` only from a previous run of the same tab.
  */
 export async function workbenchSession(input: WorkbenchSessionInput): Promise<void> {
-  const { sessionId, taskId, continued } = input;
-  // Dedupe keys are per run: a continued run records only transitions of its own, under its own run id.
-  const runKey = workflowInfo().runId;
-  let transitions = 0;
-  let closed = false;
-  let retryRequested = continued?.retryRequested ?? false;
-  let failedProvisioning: string | null = null;
-  /** Turns this run has finished (successfully). */
-  let turns = 0;
+  const run = registerHandlers(input);
+  if (!input.continued) await resolveSandbox(run);
   /** The next run's input, once this run hands the tab over (continue-as-new). */
   let handOver: WorkbenchSessionInput | null = null;
+  try {
+    await waitForSandbox(run);
+    while (!handOver && !run.closed && run.state.sandboxId !== null) {
+      const sandboxId: string = run.state.sandboxId;
+      if (run.resumeOpenSession) takeOverSession(run);
+      else if (!(await openSession(run, sandboxId))) continue; // failed (until retried) or closed meanwhile
+      const end = await serveTurns(run, sandboxId);
+      if (end.kind === 'handOver') handOver = end.next;
+      if (end.kind === 'turnFailed') await failTurn(run, sandboxId, end.message);
+      // 'sessionGone': the next pass opens the session again (waking the sandbox); 'closed': the loop ends.
+    }
+  } finally {
+    // A run that hands over leaves the agent session to the next run.
+    if (!handOver) await closeSession(run);
+  }
+  if (handOver) await continueAsNew<typeof workbenchSession>(handOver);
+}
+
+/** One run's memory of its tab, shared by the phases: the handlers write it, `state` is what the query answers. */
+interface TabRun {
+  readonly input: WorkbenchSessionInput;
+  readonly sessionId: string;
+  /** Dedupe keys are per run: a continued run records only transitions of its own, under its own run id. */
+  readonly runKey: string;
+  /** Transitions this run has recorded (the counter in their dedupe keys). */
+  transitions: number;
+  readonly state: WorkbenchSessionState;
+  /** `closeSession` arrived. */
+  closed: boolean;
+  /** `retrySession` arrived and was not used yet. */
+  retryRequested: boolean;
+  /** Why the task's provisioning failed, not shown on the tab yet. */
+  failedProvisioning: string | null;
+  /** Turns this run has finished (successfully). */
+  turns: number;
+  /** Where the tab's sandbox lives (src/hosts): found once per sandbox, handed on at continue-as-new. */
+  readonly router: SandboxRouter;
+  /** The answer of the sandbox's lifecycle run to this run's last resume request. */
+  readonly wake: { answer: { ok: boolean; message?: string } | null };
+  /** The agent session is open (or was being made): closing ends it. */
+  sessionOpen: boolean;
+  /** The tab's session was found gone (its sandbox slept or its agent restarted): the next opening says so. */
+  sessionRestarted: boolean;
+  /** A continued run whose agent session is open starts at its turns: no second open, no second `ready`. */
+  resumeOpenSession: boolean;
+}
+
+/** Why {@link serveTurns} stopped serving turns. */
+type TurnsEnd = { kind: 'closed' } | { kind: 'handOver'; next: WorkbenchSessionInput } | { kind: 'sessionGone' } | { kind: 'turnFailed'; message: string };
+
+/** Sets up the run's memory and registers the tab's query and signal handlers, before anything is awaited. */
+function registerHandlers(input: WorkbenchSessionInput): TabRun {
+  const { sessionId, continued } = input;
   const state: WorkbenchSessionState = {
     sessionId,
     phase: 'waiting_for_sandbox',
@@ -89,208 +135,242 @@ export async function workbenchSession(input: WorkbenchSessionInput): Promise<vo
     queuedMessages: [...(continued?.queuedMessages ?? [])],
     error: null,
   };
-
+  const run: TabRun = {
+    input,
+    sessionId,
+    runKey: workflowInfo().runId,
+    transitions: 0,
+    state,
+    closed: false,
+    retryRequested: continued?.retryRequested ?? false,
+    failedProvisioning: null,
+    turns: 0,
+    router: sandboxRouter(continued?.hostTaskQueue ? { sandboxId: continued.sandboxId, taskQueue: continued.hostTaskQueue } : null),
+    wake: { answer: null },
+    sessionOpen: false,
+    sessionRestarted: false,
+    resumeOpenSession: false,
+  };
   setHandler(workbenchSessionStateQuery, () => state);
   setHandler(sandboxReadySignal, ({ sandboxId }) => {
     state.sandboxId ??= sandboxId;
   });
   setHandler(provisioningFailedSignal, ({ message }) => {
-    failedProvisioning ??= message;
+    run.failedProvisioning ??= message;
   });
   setHandler(sendMessageSignal, ({ entryIndex }) => {
     if (!state.queuedMessages.includes(entryIndex)) state.queuedMessages.push(entryIndex);
   });
   setHandler(closeSessionSignal, () => {
-    closed = true;
+    run.closed = true;
   });
   setHandler(retrySessionSignal, () => {
-    retryRequested = true;
+    run.retryRequested = true;
   });
-  /** Where the tab's sandbox lives (src/hosts): found once per sandbox, handed on at continue-as-new. */
-  const router = sandboxRouter(continued?.hostTaskQueue ? { sandboxId: continued.sandboxId, taskQueue: continued.hostTaskQueue } : null);
-  const routed = (sandboxId: string, options: ActivityOptions) => router.route(sandboxId, options);
-  const endAgentSession = async (sandboxId: string) => onSandbox(await routed(sandboxId, MIRROR_ACTIVITY_OPTIONS)).endAgentSession({ sessionId });
-
-  /** The answer of the sandbox's lifecycle run to this run's last resume request. */
-  const wake: { answer: { ok: boolean; message?: string } | null } = { answer: null };
   setHandler(sandboxAwakeSignal, (answer) => {
-    wake.answer = answer;
+    run.wake.answer = answer;
   });
+  run.resumeOpenSession = continued?.sessionOpen === true && state.sandboxId !== null;
+  return run;
+}
 
-  /**
-   * Has the sandbox's lifecycle run resume the sandbox (./sandboxLifecycle.ts) and waits for its answer.
-   * @returns null once it is ready (or the tab was closed meanwhile), else why it could not be woken.
-   */
-  const wakeSandbox = async (sandboxId: string): Promise<string | null> => {
-    state.phase = 'waking_sandbox';
-    wake.answer = null;
-    await requestSandboxResume({ taskId, sandboxId, requester: workflowInfo().workflowId });
-    await condition(() => closed || wake.answer !== null);
-    if (closed || wake.answer!.ok) return null;
-    return wake.answer!.message ?? 'the sandbox could not be woken';
-  };
+/** A new tab (not a continued run) asks once whether the task's sandbox is ready already, or its provisioning failed. */
+async function resolveSandbox(run: TabRun): Promise<void> {
+  const found = await resolveSessionSandbox({ taskId: run.input.taskId });
+  if (found.kind === 'ready') run.state.sandboxId ??= found.sandboxId;
+  if (found.kind === 'failed') run.failedProvisioning ??= found.message;
+}
 
-  /**
-   * Opens the tab's agent session (waiting out database outages), waking the sandbox first when it is
-   * asleep. `restarted`: the tab had a session that is gone.
-   * @throws what the opening failed with; a failed wake as an Error with its reason.
-   */
-  const openSession = async (sandboxId: string, restarted: boolean): Promise<{ sandboxSessionId: string }> => {
-    for (let wakes = 0; ; wakes++) {
-      try {
-        return await outlastOutages(
-          SESSION_ACTIVITY_OPTIONS.open,
-          async (o) => onSandbox(await routed(sandboxId, o)).openAgentSession({ sessionId, sandboxId, ...(restarted ? { restarted } : {}) }),
-          { patienceMs: DEPENDENCY_PATIENCE_MS },
-        );
-      } catch (err) {
-        if (wakes >= MAX_WAKES_PER_OPENING || describeActivityFailure(err).type !== AGENT_STOPPED || !patched(SANDBOX_WAKE_PATCH)) throw err;
-        const notWoken = await wakeSandbox(sandboxId);
-        if (notWoken !== null) throw new Error(`waking the sandbox failed: ${notWoken}`);
-        if (closed) throw new Error('the tab was closed');
-        state.phase = 'creating_session';
-      }
-    }
-  };
-
-  const transition = (t: Omit<SessionTransitionInput, 'sessionId' | 'dedupeKey'>) =>
-    recordSessionTransition({ ...t, sessionId, dedupeKey: `${runKey}:${++transitions}:${t.status}` });
-
-  const fail = async (message: string) => {
+/**
+ * Waits until the tab has its sandbox (`sandboxReady`) or is closed. While the task's provisioning has
+ * failed the tab shows it, until it is closed, or until the task is retried and provisioning releases
+ * the tab with `sandboxReady` (or fails again).
+ */
+async function waitForSandbox(run: TabRun): Promise<void> {
+  const { state } = run;
+  await condition(() => run.closed || state.sandboxId !== null || run.failedProvisioning !== null);
+  while (!run.closed && state.sandboxId === null && run.failedProvisioning !== null) {
+    const reason: string = run.failedProvisioning;
+    run.failedProvisioning = null;
     state.phase = 'error';
-    state.error = message;
-    await transition({ status: 'error', errorMessage: message });
-    await condition(() => closed || retryRequested);
-    retryRequested = false;
-  };
-
-  /** Between turns: whether this run should hand the tab over to a new run now. */
-  const continueAsNewDue = () => {
-    const forcedAfter = input.continueAsNewAfterTurns;
-    return workflowInfo().continueAsNewSuggested || (forcedAfter !== undefined && forcedAfter >= 1 && turns >= forcedAfter);
-  };
-
-  if (!continued) {
-    const found = await resolveSessionSandbox({ taskId });
-    if (found.kind === 'ready') state.sandboxId ??= found.sandboxId;
-    if (found.kind === 'failed') failedProvisioning ??= found.message;
+    state.error = `the task's provisioning failed: ${reason}`;
+    await transition(run, { status: 'error', errorMessage: state.error });
+    await condition(() => run.closed || state.sandboxId !== null || run.failedProvisioning !== null);
   }
+}
 
-  let sessionOpen = false;
-  /** The tab's session was found gone (its sandbox slept or its agent restarted): the next opening says so. */
-  let sessionRestarted = false;
-  /** A continued run whose agent session is open starts at its turns: no second open, no second `ready`. */
-  let resumeOpenSession = continued?.sessionOpen === true && state.sandboxId !== null;
+/**
+ * Continued from a previous run with the session open and `ready` recorded: serves it as it is. Every
+ * message signalled since is in `queuedMessages`, so the transcript need not be read again.
+ */
+function takeOverSession(run: TabRun): void {
+  run.resumeOpenSession = false;
+  run.sessionOpen = true;
+  run.state.phase = 'ready';
+}
+
+/**
+ * Opens the tab's agent session in `sandboxId` as a new attempt (`pending_session_create`, then
+ * `ready`) and queues the tab's messages not sent yet.
+ * @returns whether the session is open for turns: false when the opening failed (the tab showed the
+ *   error until it was retried or closed) or the tab was closed meanwhile (the session is ended at close).
+ */
+async function openSession(run: TabRun, sandboxId: string): Promise<boolean> {
+  const { state } = run;
+  state.phase = 'creating_session';
+  state.error = null;
+  await transition(run, { status: 'pending_session_create', errorMessage: null, sandboxId });
   try {
-    await condition(() => closed || state.sandboxId !== null || failedProvisioning !== null);
-    while (!closed && state.sandboxId === null && failedProvisioning !== null) {
-      // The task's provisioning failed: the tab shows it until it is closed, or until the task is
-      // retried and provisioning releases the tab with `sandboxReady` (or fails again).
-      const reason: string = failedProvisioning;
-      failedProvisioning = null;
-      state.phase = 'error';
-      state.error = `the task's provisioning failed: ${reason}`;
-      await transition({ status: 'error', errorMessage: state.error });
-      await condition(() => closed || state.sandboxId !== null || failedProvisioning !== null);
+    // A database outage is waited out (./dependencyOutage.ts) instead of showing the tab in error.
+    const { sandboxSessionId } = await openWakingSandbox(run, sandboxId, run.sessionRestarted);
+    run.sessionOpen = true;
+    run.sessionRestarted = false;
+    if (run.closed) return false; // closed while the session was being created: end it at close
+    state.phase = 'ready';
+    await transition(run, { status: 'ready', sandboxSessionId });
+  } catch (err) {
+    if (run.closed && patched(SANDBOX_WAKE_PATCH)) return false; // closed while the sandbox woke: nothing failed
+    await fail(run, `opening the agent session failed: ${failureMessage(err)}`);
+    return false;
+  }
+  for (const index of await undeliveredMessages({ sessionId: run.sessionId })) {
+    if (!state.queuedMessages.includes(index)) state.queuedMessages.push(index);
+  }
+  return true;
+}
+
+/**
+ * Sends the queued messages to the open session one turn at a time, in order, until the tab is closed,
+ * the run hands the tab over (between turns), a turn finds the session gone (the message stays queued),
+ * or a turn fails.
+ */
+async function serveTurns(run: TabRun, sandboxId: string): Promise<TurnsEnd> {
+  const { state } = run;
+  while (!run.closed) {
+    // The safe point to continue as new: between turns, once every handler has finished.
+    if (continueAsNewDue(run) && patched(CONTINUE_AS_NEW_PATCH)) {
+      await condition(allHandlersFinished);
+      if (!run.closed) return { kind: 'handOver', next: nextRunInput(run, sandboxId) };
     }
-    while (!closed && state.sandboxId !== null) {
-      const sandboxId: string = state.sandboxId;
-      if (resumeOpenSession) {
-        // Continued from a previous run with the session open and `ready` recorded; every message
-        // signalled since is in `queuedMessages`, so the transcript need not be read again.
-        resumeOpenSession = false;
-        sessionOpen = true;
-        state.phase = 'ready';
-      } else {
-        state.phase = 'creating_session';
-        state.error = null;
-        await transition({ status: 'pending_session_create', errorMessage: null, sandboxId });
-        try {
-          // A database outage is waited out (./dependencyOutage.ts) instead of showing the tab in error.
-          const { sandboxSessionId } = await openSession(sandboxId, sessionRestarted);
-          sessionOpen = true;
-          sessionRestarted = false;
-          if (closed) break; // closed while the session was being created: end it below
-          state.phase = 'ready';
-          await transition({ status: 'ready', sandboxSessionId });
-        } catch (err) {
-          if (closed && patched(SANDBOX_WAKE_PATCH)) break; // closed while the sandbox woke: nothing failed
-          await fail(`opening the agent session failed: ${failureMessage(err)}`);
-          continue;
-        }
-        for (const index of await undeliveredMessages({ sessionId })) {
-          if (!state.queuedMessages.includes(index)) state.queuedMessages.push(index);
-        }
-      }
-      let turnFailed: string | null = null;
-      /** The turn found the sandbox asleep or the session gone: the session is opened again (waking the sandbox). */
-      let sessionGone = false;
-      while (!closed && turnFailed === null && !sessionGone) {
-        // The safe point to continue as new: between turns, once every handler has finished.
-        if (continueAsNewDue() && patched(CONTINUE_AS_NEW_PATCH)) {
-          await condition(allHandlersFinished);
-          if (!closed) {
-            handOver = {
-              taskId,
-              sessionId,
-              ...(input.continueAsNewAfterTurns !== undefined ? { continueAsNewAfterTurns: input.continueAsNewAfterTurns } : {}),
-              continued: {
-                sandboxId,
-                ...(router.known(sandboxId) ? { hostTaskQueue: router.known(sandboxId) } : {}),
-                sessionOpen: true,
-                queuedMessages: [...state.queuedMessages],
-                retryRequested,
-              },
-            };
-            break;
-          }
-        }
-        await condition(() => closed || state.queuedMessages.length > 0);
-        if (closed) break;
-        const entryIndex = state.queuedMessages.shift()!;
-        state.phase = 'prompting';
-        try {
-          await onSandbox(await routed(sandboxId, SESSION_ACTIVITY_OPTIONS.prompt)).promptAgent({ sessionId, entryIndex });
-          state.phase = 'ready';
-          turns++;
-        } catch (err) {
-          const { type } = describeActivityFailure(err);
-          if ((type === AGENT_STOPPED || type === SESSION_LOST) && patched(SANDBOX_WAKE_PATCH)) {
-            // Not sent (the activity refuses before it claims the message): it goes first once the session is back.
-            state.queuedMessages.unshift(entryIndex);
-            sessionGone = true;
-          } else {
-            turnFailed = failureMessage(err);
-          }
-        }
-      }
-      if (handOver) break;
-      if (sessionGone) {
-        sessionOpen = false;
-        sessionRestarted = true;
-        continue;
-      }
-      if (turnFailed !== null) {
-        await endAgentSession(sandboxId);
-        sessionOpen = false;
-        await fail(`the agent turn failed: ${turnFailed}`);
-      }
-    }
-  } finally {
-    // A run that hands over leaves the agent session to the next run.
-    if (!handOver) {
-      state.phase = 'closing';
-      // End the agent session whether it is open or was perhaps half-made by an interrupted attempt;
-      // also when the run was cancelled.
-      const sandboxId = state.sandboxId;
-      if (sessionOpen || sandboxId !== null) {
-        if (patched(NON_CANCELLABLE_CLEANUP_PATCH)) await CancellationScope.nonCancellable(() => endAgentSession(sandboxId!));
-        else await endAgentSession(sandboxId!);
-      }
-      state.phase = 'closed';
+    await condition(() => run.closed || state.queuedMessages.length > 0);
+    if (run.closed) break;
+    const entryIndex = state.queuedMessages.shift()!;
+    state.phase = 'prompting';
+    try {
+      await onSandbox(await run.router.route(sandboxId, SESSION_ACTIVITY_OPTIONS.prompt)).promptAgent({ sessionId: run.sessionId, entryIndex });
+      state.phase = 'ready';
+      run.turns++;
+    } catch (err) {
+      const { type } = describeActivityFailure(err);
+      if (!((type === AGENT_STOPPED || type === SESSION_LOST) && patched(SANDBOX_WAKE_PATCH))) return { kind: 'turnFailed', message: failureMessage(err) };
+      // Not sent (the activity refuses before it claims the message): it goes first once the session is back.
+      state.queuedMessages.unshift(entryIndex);
+      run.sessionOpen = false;
+      run.sessionRestarted = true;
+      return { kind: 'sessionGone' };
     }
   }
-  if (handOver) await continueAsNew<typeof workbenchSession>(handOver);
+  return { kind: 'closed' };
+}
+
+/** After a failed turn: ends the agent session and shows the tab in error until it is retried or closed. */
+async function failTurn(run: TabRun, sandboxId: string, message: string): Promise<void> {
+  await endAgentSession(run, sandboxId);
+  run.sessionOpen = false;
+  await fail(run, `the agent turn failed: ${message}`);
+}
+
+/**
+ * Ends the agent session whether it is open or was perhaps half-made by an interrupted attempt; also
+ * when the run was cancelled.
+ */
+async function closeSession(run: TabRun): Promise<void> {
+  run.state.phase = 'closing';
+  const sandboxId = run.state.sandboxId;
+  if (run.sessionOpen || sandboxId !== null) {
+    if (patched(NON_CANCELLABLE_CLEANUP_PATCH)) await CancellationScope.nonCancellable(() => endAgentSession(run, sandboxId!));
+    else await endAgentSession(run, sandboxId!);
+  }
+  run.state.phase = 'closed';
+}
+
+/** The next run's input when this run hands the tab over: its session open, its queue and unused retry carried. */
+function nextRunInput(run: TabRun, sandboxId: string): WorkbenchSessionInput {
+  const { input, router } = run;
+  return {
+    taskId: input.taskId,
+    sessionId: input.sessionId,
+    ...(input.continueAsNewAfterTurns !== undefined ? { continueAsNewAfterTurns: input.continueAsNewAfterTurns } : {}),
+    continued: {
+      sandboxId,
+      ...(router.known(sandboxId) ? { hostTaskQueue: router.known(sandboxId) } : {}),
+      sessionOpen: true,
+      queuedMessages: [...run.state.queuedMessages],
+      retryRequested: run.retryRequested,
+    },
+  };
+}
+
+/** Between turns: whether this run should hand the tab over to a new run now. */
+function continueAsNewDue(run: TabRun): boolean {
+  const forcedAfter = run.input.continueAsNewAfterTurns;
+  return workflowInfo().continueAsNewSuggested || (forcedAfter !== undefined && forcedAfter >= 1 && run.turns >= forcedAfter);
+}
+
+/**
+ * Opens the tab's agent session (waiting out database outages), waking the sandbox first when it is
+ * asleep. `restarted`: the tab had a session that is gone.
+ * @throws what the opening failed with; a failed wake as an Error with its reason.
+ */
+async function openWakingSandbox(run: TabRun, sandboxId: string, restarted: boolean): Promise<{ sandboxSessionId: string }> {
+  for (let wakes = 0; ; wakes++) {
+    try {
+      return await outlastOutages(
+        SESSION_ACTIVITY_OPTIONS.open,
+        async (o) => onSandbox(await run.router.route(sandboxId, o)).openAgentSession({ sessionId: run.sessionId, sandboxId, ...(restarted ? { restarted } : {}) }),
+        { patienceMs: DEPENDENCY_PATIENCE_MS },
+      );
+    } catch (err) {
+      if (wakes >= MAX_WAKES_PER_OPENING || describeActivityFailure(err).type !== AGENT_STOPPED || !patched(SANDBOX_WAKE_PATCH)) throw err;
+      const notWoken = await wakeSandbox(run, sandboxId);
+      if (notWoken !== null) throw new Error(`waking the sandbox failed: ${notWoken}`);
+      if (run.closed) throw new Error('the tab was closed');
+      run.state.phase = 'creating_session';
+    }
+  }
+}
+
+/**
+ * Has the sandbox's lifecycle run resume the sandbox (./sandboxLifecycle.ts) and waits for its answer.
+ * @returns null once it is ready (or the tab was closed meanwhile), else why it could not be woken.
+ */
+async function wakeSandbox(run: TabRun, sandboxId: string): Promise<string | null> {
+  const { wake } = run;
+  run.state.phase = 'waking_sandbox';
+  wake.answer = null;
+  await requestSandboxResume({ taskId: run.input.taskId, sandboxId, requester: workflowInfo().workflowId });
+  await condition(() => run.closed || wake.answer !== null);
+  if (run.closed || wake.answer!.ok) return null;
+  return wake.answer!.message ?? 'the sandbox could not be woken';
+}
+
+/** Ends the tab's agent session in `sandboxId`. */
+async function endAgentSession(run: TabRun, sandboxId: string): Promise<void> {
+  return onSandbox(await run.router.route(sandboxId, MIRROR_ACTIVITY_OPTIONS)).endAgentSession({ sessionId: run.sessionId });
+}
+
+/** Records a status change of the tab (Postgres row and task history), once per run and change. */
+function transition(run: TabRun, t: Omit<SessionTransitionInput, 'sessionId' | 'dedupeKey'>): Promise<void> {
+  return recordSessionTransition({ ...t, sessionId: run.sessionId, dedupeKey: `${run.runKey}:${++run.transitions}:${t.status}` });
+}
+
+/** Shows the tab in `error` with `message`, then waits until it is retried (and takes the retry) or closed. */
+async function fail(run: TabRun, message: string): Promise<void> {
+  run.state.phase = 'error';
+  run.state.error = message;
+  await transition(run, { status: 'error', errorMessage: message });
+  await condition(() => run.closed || run.retryRequested);
+  run.retryRequested = false;
 }
 
 function failureMessage(err: unknown): string {
