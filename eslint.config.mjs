@@ -141,6 +141,16 @@ export default tseslint.config(
               ['api', 'services', 'auth', 'db', 'activities', 'providers', 'confinement', 'realtime', 'recovery', 'worker', 'dev', 'egress', 'pools', 'hosts'],
               'temporal/ is the client side of Temporal: workflow contracts and types only below it',
             ),
+            ...zone(
+              'hosts',
+              ['api', 'services', 'auth', 'realtime', 'activities', 'worker', 'dev', 'pools', 'recovery', 'egress'],
+              'hosts/ (registry, placement, lost hosts) sits below the pools, activities and worker that use it; a warm pool claim is passed in',
+            ),
+            ...zone(
+              'egress',
+              ['api', 'services', 'auth', 'realtime', 'activities', 'worker', 'dev', 'pools', 'hosts', 'recovery'],
+              'egress/ is run by a sandbox host: below the worker',
+            ),
             ...zone('recovery', ['api', 'services', 'auth', 'realtime', 'activities', 'worker', 'dev'], 'recovery/ sweeps sit below the worker that runs them'),
             ...zone('worker', ['api', 'services', 'auth', 'realtime', 'dev'], 'worker/ composes activities, hosts and recovery; it is not part of the API'),
             ...zone('realtime', ['api', 'activities', 'workflows', 'providers', 'worker'], 'realtime/ is below the API; it reads through the services, as REST does'),

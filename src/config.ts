@@ -9,7 +9,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_CONFINEMENT, type ConfinementPolicy } from './confinement/policy';
 import { AGENT_IDS, DEFAULT_AGENT, type AgentId, type ModelProvider } from './domain/agents';
-import { validHostPattern } from './egress/hostPattern';
+import { validHostPattern } from './domain/hostPattern';
 import type { RepositoryPolicy } from './repositories/policy';
 
 /** The service's own checkout (this file is `<checkout>/src/config.ts`). */

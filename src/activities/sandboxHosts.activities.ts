@@ -10,6 +10,7 @@ import type { Logger } from '../logger';
 import { refillSandboxPool } from '../temporal/client';
 import { isReleased } from '../domain/status';
 import { isPlaced, placeSandbox, type Placement, type PlacementRequest } from '../hosts/placement';
+import { claimWarmSandbox } from '../pools/claim';
 import type { SandboxPlacementActivities } from '../workflows/sandboxHosts.contract';
 import { asActivityErrors } from './errors';
 import type { StepProgressReporter } from './progress';
@@ -51,7 +52,7 @@ export function createSandboxPlacementActivities(deps: PlacementActivityDeps): S
   return {
     async tryPlaceSandbox({ taskId }) {
       return asActivityErrors(async () => {
-        const placed = await placeSandbox(prisma, await placementOf(taskId));
+        const placed = await placeSandbox(prisma, await placementOf(taskId), claimWarmSandbox);
         return isPlaced(placed) ? afterClaim(placed) : null;
       });
     },
@@ -63,7 +64,7 @@ export function createSandboxPlacementActivities(deps: PlacementActivityDeps): S
         const giveUpAt = Date.now() + ctx.info.startToCloseTimeoutMs - PLACEMENT_MARGIN_MS;
         let waitingSince: number | null = null;
         for (;;) {
-          const placed = await placeSandbox(prisma, request);
+          const placed = await placeSandbox(prisma, request, claimWarmSandbox);
           if (isPlaced(placed)) return afterClaim(placed);
           const why = placed.liveHosts === 0 ? 'no sandbox host is live' : `all ${placed.liveHosts} live sandbox hosts are full`;
           if (waitingSince === null) {

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { MODEL_PROVIDERS } from '../domain/agents';
 import { EGRESS_MODES, MAX_EGRESS_HOSTS } from '../domain/workspaceSettings';
-import { MAX_HOST_NAME_LENGTH, validHostPattern } from '../egress/hostPattern';
+import { MAX_HOST_NAME_LENGTH, validHostPattern } from '../domain/hostPattern';
 import { createTaskBody } from './schemas';
 import { DEFAULT_POOL_IDLE_TIMEOUT_SECONDS, MAX_POOL_IDLE_TIMEOUT_SECONDS, MAX_POOL_SIZE, MIN_POOL_IDLE_TIMEOUT_SECONDS } from '../domain/sandboxPools';
 
@@ -33,7 +33,7 @@ export const putCredentialBody = z
   })
   .strict();
 
-/** One allowlist entry: a host name or `*.` and a host name (src/egress/hostPattern.ts), compared in lower case. */
+/** One allowlist entry: a host name or `*.` and a host name (src/domain/hostPattern.ts), compared in lower case. */
 const hostPattern = z
   .string()
   .max(MAX_HOST_NAME_LENGTH)

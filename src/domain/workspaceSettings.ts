@@ -22,7 +22,7 @@ export function toCredentialRecord(status: { provider: ModelProvider; configured
 /**
  * - `deny`: nothing but the model API;
  * - `allowlist`: the model API and the hosts the policy lists (exact names, or `*.suffix` for any
- *   subdomain of suffix: src/egress/hostPattern.ts);
+ *   subdomain of suffix: src/domain/hostPattern.ts);
  * - `allow`: any host.
  */
 export const EGRESS_MODES = ['deny', 'allowlist', 'allow'] as const;

@@ -21,7 +21,7 @@ export async function getEgressPolicy(prisma: EgressPolicyDb, workspaceId: strin
 
 /**
  * Sets the workspace's policy, replacing any earlier one. `policy.hosts` is stored as given: the
- * caller has checked each with validHostPattern (./hostPattern.ts) and lower-cased and de-duplicated
+ * caller has checked each with validHostPattern (src/domain/hostPattern.ts) and lower-cased and de-duplicated
  * the list.
  * @returns the stored policy (`isDefault: false`).
  * @throws Prisma errors.

@@ -5,6 +5,7 @@
 import type { PrismaClient } from '../generated/prisma/client';
 import type { Logger } from '../logger';
 import type { AgentEgress } from '../providers/types';
+import { egressSocketPath } from '../providers/local/layout';
 import type { EgressPolicy } from '../domain/workspaceSettings';
 import type { ModelProvider } from '../domain/agents';
 import type { TaskEventNotifier } from '../db/notifier';
@@ -66,11 +67,6 @@ export function createHostedEgressProxy(deps: HostedEgressProxyDeps): EgressProx
       await recordModelUsage(deps.prisma, deps.notifier, { taskId: sandbox.taskId, sandboxId: sandbox.sandboxId, provider, ...reading });
     },
   });
-}
-
-/** Where a sandbox host's egress proxy listens: in the sandbox root, which no sandbox sees. */
-export function egressSocketPath(sandboxRoot: string): string {
-  return `${sandboxRoot}/.egress/proxy.sock`;
 }
 
 /** A sandbox host's egress: the proxy, listening, and the issuer of its agents' tokens. */

@@ -13,7 +13,7 @@ import { promises as dns } from 'node:dns';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import ipaddr from 'ipaddr.js';
-import { hostMatches } from './hostPattern';
+import { hostMatches } from '../domain/hostPattern';
 
 /** The part of a workspace's egress policy the proxy needs. */
 export interface EgressPolicyView {

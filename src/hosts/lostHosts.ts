@@ -22,7 +22,7 @@ import { updateSession } from '../db/sessions';
 import { appendTaskEvent } from '../db/taskEvents';
 import type { TaskEventNotifier } from '../db/notifier';
 import { SANDBOX_STATES } from '../domain/sandboxLifecycle';
-import { isProvisioningOver } from '../domain/status';
+import { isProvisioningOver, type TaskStatus } from '../domain/status';
 import type { Logger } from '../logger';
 import { ROOMLESS_SANDBOX_STATES } from './registry';
 import { sandboxLifecycleWorkflowId } from '../workflows/sandboxLifecycle.contract';
@@ -75,7 +75,7 @@ export async function sweepLostHosts(opts: LostHostSweepOptions): Promise<string
     const changed = await prisma.$transaction(async (tx) => {
       const from = SANDBOX_STATES.filter((s) => !(ROOMLESS_SANDBOX_STATES as readonly string[]).includes(s));
       if ((await changeSandboxState(tx, opts.notifier, { sandboxId: sandbox.id, from, to: 'lost', reason: 'host_lost' })) === null) return false;
-      const [task] = await tx.$queryRaw<Array<{ status: string }>>`SELECT status::text AS status FROM tasks WHERE id = ${sandbox.taskId}::uuid FOR UPDATE`;
+      const [task] = await tx.$queryRaw<Array<{ status: TaskStatus }>>`SELECT status::text AS status FROM tasks WHERE id = ${sandbox.taskId}::uuid FOR UPDATE`;
       if (active && task && !isProvisioningOver(task.status)) {
         await appendTaskEvent(tx, opts.notifier, {
           taskId: sandbox.taskId,

@@ -12,7 +12,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
-import { claimWarmSandbox } from '../pools/claim';
 import { LIVE_HOST, ROOMLESS_SANDBOX_STATES } from './registry';
 
 /** Where a task's sandbox lives: its row and its host's task queue. */
@@ -23,6 +22,16 @@ export interface Placement {
   /** Set when the sandbox is a warm pool member this placement claimed (src/pools/claim.ts): the pool's id. */
   claimedFromPool?: string;
 }
+
+/**
+ * Claims a ready warm pool member for the task inside placement's transaction, under its lock (the
+ * warm pools' src/pools/claim.ts, passed in by the caller so hosts/ does not depend on pools/).
+ * @returns its placement, or null on a miss.
+ */
+export type WarmSandboxClaim = (
+  tx: Prisma.TransactionClient,
+  opts: { taskId: string; providerId: string; orchestrationQueue: string; workspaceId: string; repository: string },
+) => Promise<Placement | null>;
 
 /** What placement saw when no host had room. */
 export interface NoRoom {
@@ -64,13 +73,14 @@ export async function pickHost(tx: Prisma.TransactionClient, orchestrationQueue:
 
 /**
  * The task's sandbox row with its host: the one it has (not destroyed or lost: a retry after a
- * failed step keeps its clone); else a ready member of the workspace's warm pool for the repository,
- * claimed (src/pools/claim.ts); else a new `creating` row on the host picked by the rule above.
+ * failed step keeps its clone); else, with `claim`, a ready member of the workspace's warm pool for
+ * the repository, claimed (src/pools/claim.ts); else a new `creating` row on the host picked by the
+ * rule above.
  * @returns the placement, or `{ liveHosts }` when every live host is full (or there is none).
  * @throws Error when the task's existing sandbox has files but no host yet (made before hosts existed:
  *   the host holding it adopts it at its start, src/recovery/sandboxAgents.ts); retrying later works.
  */
-export async function placeSandbox(prisma: PrismaClient, opts: PlacementRequest): Promise<Placement | NoRoom> {
+export async function placeSandbox(prisma: PrismaClient, opts: PlacementRequest, claim?: WarmSandboxClaim): Promise<Placement | NoRoom> {
   return prisma.$transaction(async (tx) => {
     await lockPlacement(tx, opts.orchestrationQueue);
     const existing = await tx.sandbox.findFirst({
@@ -80,8 +90,8 @@ export async function placeSandbox(prisma: PrismaClient, opts: PlacementRequest)
     });
     if (existing?.hostId && existing.host) return { sandboxId: existing.id, hostId: existing.hostId, taskQueue: existing.host.taskQueue };
     if (existing?.directory) throw new Error(`sandbox ${existing.id} was made before sandbox hosts existed and no host has adopted it yet`);
-    if (!existing && opts.workspaceId && opts.repository) {
-      const claimed = await claimWarmSandbox(tx, { ...opts, workspaceId: opts.workspaceId, repository: opts.repository });
+    if (!existing && claim && opts.workspaceId && opts.repository) {
+      const claimed = await claim(tx, { ...opts, workspaceId: opts.workspaceId, repository: opts.repository });
       if (claimed) return claimed;
     }
     const host = await pickHost(tx, opts.orchestrationQueue);

@@ -12,7 +12,7 @@
  * (src/providers/local/git.ts checkoutInside).
  */
 import type { Prisma } from '../generated/prisma/client';
-import type { Placement } from '../hosts/placement';
+import type { WarmSandboxClaim } from '../hosts/placement';
 import { LIVE_HOST } from '../hosts/registry';
 
 /** `sandboxes.details` keys a claim adds: the pool the sandbox came from and when it was claimed (ISO 8601). */
@@ -30,10 +30,7 @@ export function wasClaimed(details: unknown): details is ClaimedDetails {
  * Claims a ready member for `taskId` (see the header). Must run under the placement lock.
  * @returns the placement of the claimed sandbox, or null when the pool has no ready member on a live host (a miss).
  */
-export async function claimWarmSandbox(
-  tx: Prisma.TransactionClient,
-  opts: { taskId: string; providerId: string; orchestrationQueue: string; workspaceId: string; repository: string },
-): Promise<Placement | null> {
+export const claimWarmSandbox: WarmSandboxClaim = async (tx, opts) => {
   const [member] = await tx.$queryRaw<
     Array<{
       id: string;
@@ -79,4 +76,4 @@ export async function claimWarmSandbox(
   });
   await tx.task.update({ where: { id: opts.taskId }, data: { sandboxState: 'ready' } });
   return { sandboxId: member.id, hostId: member.host_id, taskQueue: member.task_queue, claimedFromPool: member.pool_id };
-}
+};

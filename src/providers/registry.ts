@@ -4,7 +4,7 @@ import type { Logger } from '../logger';
 import { INSTANT_PROVIDER_ID, InstantProvider, SLOW_PROVIDER_ID } from './instant/instantProvider';
 import { LOCAL_PROVIDER_ID, LocalProvider } from './local/localProvider';
 import type { ProviderRegistry, SandboxProvider } from './types';
-import { egressSocketPath } from '../egress/sandboxEgress';
+import { egressSocketPath } from './local/layout';
 
 /** Provider ids the API accepts in `POST /v1/tasks` (`provider`). */
 export function providerIds(config: Pick<AppConfig, 'benchmarkProviders'>): string[] {

@@ -18,7 +18,7 @@ export function readEgressPolicy(deps: EgressPolicyDeps, workspaceId: string): P
 }
 
 /**
- * Replaces the workspace's policy. `policy.hosts` must be valid patterns (src/egress/hostPattern.ts
+ * Replaces the workspace's policy. `policy.hosts` must be valid patterns (src/domain/hostPattern.ts
  * validHostPattern; the request schema checks them); they are stored lower case, each once, in the
  * order given.
  * @returns the stored policy (`isDefault: false`).

@@ -21,7 +21,7 @@ import { createTemporalClient } from '../temporal/client';
 import { runUnstartedTaskSweeper } from '../recovery/unstartedTasks';
 import { runSandboxPoolRecovery } from '../recovery/sandboxPools';
 import { runLostHostSweeper } from '../hosts/lostHosts';
-import { startSandboxHost, type RunningSandboxHost } from '../hosts/sandboxHost';
+import { startSandboxHost, type RunningSandboxHost } from './sandboxHost';
 import { createOrchestrationWorker } from './createWorker';
 import { createBenchmarkActivities } from '../activities/benchmark.activities';
 

@@ -1,6 +1,6 @@
 /**
  * One sandbox host, running (docs/DEPLOYMENT.md#worker-roles): registered and heartbeating in
- * Postgres (./registry.ts), its leftovers from while it was away handled (adoption and clean-up,
+ * Postgres (src/hosts/registry.ts), its leftovers from while it was away handled (adoption and clean-up,
  * src/recovery/sandboxAgents.ts), its egress proxy listening (src/egress), its worker polling its
  * own task queue with the sandbox activities, and its reconciler checking its sandboxes' agents.
  * The worker process and the test services start hosts through this one function.
@@ -15,9 +15,9 @@ import { startSandboxHostEgress, type HostedEgressProxyDeps, type SandboxHostEgr
 import type { Logger } from '../logger';
 import type { ProviderRegistry } from '../providers/types';
 import { adoptAndCleanUp, runSandboxReconciler } from '../recovery/sandboxAgents';
-import { createSandboxHostWorker } from '../worker/createWorker';
+import { createSandboxHostWorker } from './createWorker';
 import type { FloorActivities } from '../workflows/provisioningFloor';
-import { runHostHeartbeat, sandboxHostTaskQueue } from './registry';
+import { runHostHeartbeat, sandboxHostTaskQueue } from '../hosts/registry';
 
 export interface SandboxHostOptions {
   prisma: PrismaClient;

@@ -17,7 +17,7 @@ import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { TaskEventClient } from '../../src/dev/stack/socketClient';
 import { runOf } from '../../src/dev/stack/runs';
 import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
-import { egressSocketPath } from '../../src/egress/sandboxEgress';
+import { egressSocketPath } from '../../src/providers/local/layout';
 import { FAKE_ANTHROPIC_TEXT, FAKE_OPENAI_TEXT, startFakeModelApi, type FakeModelApi } from '../support/fakeModelApi';
 import { sandboxOf, sh, type Sandbox } from '../support/insideSandbox';
 import { agentFetch } from '../../src/providers/local/agentHttp';

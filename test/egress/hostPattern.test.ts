@@ -1,8 +1,8 @@
 /**
- * Host patterns of an egress allowlist (src/egress/hostPattern.ts): which patterns are valid, and which
+ * Host patterns of an egress allowlist (src/domain/hostPattern.ts): which patterns are valid, and which
  * hosts a list of patterns allows.
  */
-import { hostMatches, validHostPattern } from '../../src/egress/hostPattern';
+import { hostMatches, validHostPattern } from '../../src/domain/hostPattern';
 
 describe('validHostPattern', () => {
   it.each([

@@ -1,6 +1,7 @@
 /**
  * Where a local sandbox's files are on the host (docs/SECURITY.md#host-trust):
  *
+ *   <sandboxRoot>/.egress/proxy.sock      the sandbox host's egress proxy ({@link egressSocketPath}; no sandbox sees it)
  *   <sandboxRoot>/<sandboxKey>/            root's, 0711: the sandbox's uid may pass through, nothing more
  *     host/                                root's, 0700, never mounted into the sandbox: the provider's records
  *       agent.json                         the running sandbox-agent: { pid, port, baseUrl, token, socketPath }
@@ -40,4 +41,9 @@ export function sandboxLayout(sandboxRoot: string, sandboxKey: string): SandboxD
     logs: path.join(disk, 'logs'),
     bin: path.join(root, 'bin'),
   };
+}
+
+/** Where a sandbox host's egress proxy listens: in the sandbox root, which no sandbox sees. */
+export function egressSocketPath(sandboxRoot: string): string {
+  return `${sandboxRoot}/.egress/proxy.sock`;
 }
