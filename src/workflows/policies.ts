@@ -1,6 +1,6 @@
 /**
  * Timeouts and retry policies of the provisioning activities, one per step.
- * Sources: docs/PRODUCT.md#step-limits-180-s and #session-creation-is-not-retried-on-its-own-timeout (180 s for sandbox, agent and session steps;
+ * Sources: docs/PRODUCT.md#step-limits-180-s and #agent-session-creation-is-not-retried-on-its-own-timeout (180 s for sandbox, agent and session steps;
  * session creation retried only on transient errors, never on its own timeout, because a timed-out
  * create may still complete). Pure data: imported by workflow code.
  */

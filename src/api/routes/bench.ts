@@ -1,12 +1,8 @@
 /**
- * BENCHMARK-ONLY endpoint, mounted only when ENABLE_BENCHMARK_PROVIDERS=1 (never in production):
- *
- *   POST /v1/bench/floor   the same Prisma insert of a task row that POST /v1/tasks makes (status
- *                          `archived`, so nothing ever provisions it), and nothing else (no validation,
- *                          no history event, no notification, no workflow start).
- *                          201 { id }.
- *
- * It is the floor createTask is measured against in docs/BENCHMARKS.md (scenario 1).
+ * BENCHMARK-ONLY route, mounted at /v1/bench only when ENABLE_BENCHMARK_PROVIDERS=1 (never in
+ * production), and so not in the OpenAPI document: the floor createTask is measured against in
+ * docs/BENCHMARKS.md (scenario 1). It makes the same Prisma insert of a task row as POST /v1/tasks and
+ * nothing else (no validation, history event, notification or workflow start).
  */
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
@@ -15,6 +11,7 @@ import { workspaceOf } from '../auth';
 
 export function benchRoutes(deps: { prisma: PrismaClient }): Router {
   const router = Router();
+  /** POST /v1/bench/floor — no operationId (benchmark-only, not in the OpenAPI document). */
   router.post('/floor', async (req, res) => {
     const id = randomUUID();
     const body = (req.body ?? {}) as { repository?: string; prompt?: string };

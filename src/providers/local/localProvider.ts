@@ -8,7 +8,7 @@
  * outside their view.
  *
  * The records are the provider's own durable record: a retried step reads them and reuses what an
- * earlier attempt made (one clone, one sandbox-agent process, one session).
+ * earlier attempt made (one clone, one sandbox-agent process, one agent session per session key).
  *
  * Host trust (docs/SECURITY.md#host-trust): the repository is checked against the repository policy
  * right before every git call that reads it; the host clones only into a directory no sandbox has
@@ -16,8 +16,8 @@
  * checkout runs inside the sandbox.
  *
  * Agents (src/domain/agents.ts): the installed ones (AGENTS_DIR) are mounted read-only into every
- * sandbox, on its PATH; the offline agent is registered per sandbox in sandbox-agent's `pi` slot. A
- * session for an agent sandbox-agent does not report installed fails with `InvalidAgent` naming it:
+ * sandbox, on its PATH; the offline agent is registered per sandbox in sandbox-agent's `pi` slot. An
+ * agent session for an agent sandbox-agent does not report installed fails with `InvalidAgent` naming it:
  * nothing is silently replaced. An agent started with egress (src/egress) gets the proxy as its model
  * API base URL and its sandbox's egress token as its API key, never a real key.
  */
@@ -68,7 +68,12 @@ interface CloneRecord {
   commit: string;
 }
 
-interface SessionRecord {
+/**
+ * One agent session of the sandbox, as the provider keeps it (host/sessions/<key>.json): the ACP server
+ * that holds it, its agent and attempt, and the agent session id once opened. Not a tab (SessionRecord
+ * of src/domain/records.ts).
+ */
+interface AgentSessionEntry {
   serverId: string;
   agent: string;
   attempt: number;
@@ -113,7 +118,7 @@ export class LocalProvider implements SandboxProvider {
     return new SandboxConfinement(this.policy, sandboxKey, this.paths(sandboxKey));
   }
 
-  /** The agent session records live here (host-only). */
+  /** The sandbox-agent process's record (host-only). */
   private agentRecordFile(sandboxKey: string): string {
     return path.join(this.paths(sandboxKey).host, 'agent.json');
   }
@@ -291,7 +296,7 @@ export class LocalProvider implements SandboxProvider {
     // Its recorded pid, alive and in the sandbox (a pid reused by another process is not its agent).
     if (!agent || !this.agentProcesses(handle.sandboxKey).includes(agent.pid)) return { agent: 'stopped' };
     if (sessionKey === undefined) return { agent: 'running' };
-    const record = await readJson<SessionRecord>(this.sessionFile(handle.sandboxKey, sessionKey));
+    const record = await readJson<AgentSessionEntry>(this.sessionFile(handle.sandboxKey, sessionKey));
     if (!record?.sessionId) return { agent: 'running', session: 'gone' };
     try {
       const open = await acpServerExists({ ...agent, serverId: record.serverId, timeoutMs: HEALTH_TIMEOUT_MS });
@@ -374,25 +379,25 @@ export class LocalProvider implements SandboxProvider {
     const target: AgentTarget = agentRecord;
     const sessionFile = this.sessionFile(handle.sandboxKey, req.sessionKey);
     await fs.mkdir(path.dirname(sessionFile), { recursive: true });
-    const previous = await readJson<SessionRecord>(sessionFile);
+    const previous = await readJson<AgentSessionEntry>(sessionFile);
 
     try {
-      // Reused when open and of the agent asked for (a warm pool member's session was opened for the pool's agent).
+      // Reused when open and of the agent asked for (a warm pool member's agent session was opened for the pool's agent).
       if (previous?.sessionId && previous.agent === req.agent && (await acpServerExists({ ...target, serverId: previous.serverId, timeoutMs: HEALTH_TIMEOUT_MS }))) {
         await progress('reusing_session', `session ${previous.sessionId} already open`);
         return toSession(previous);
       }
       if (previous) {
-        // An earlier attempt may have opened a session we never heard back about: end it first, so at
+        // An earlier attempt may have opened an agent session we never heard back about: end it first, so at
         // most one agent session of this sandbox is ever alive.
         await progress('closing_stale_session', `closing ACP server ${previous.serverId} of an earlier attempt`);
         await closeAcpServer({ ...target, serverId: previous.serverId, timeoutMs: 1_000 });
       }
       const agent = await this.installedAgent(target, req.agent);
       const attempt = (previous?.attempt ?? 0) + 1;
-      // The session of the agent that ran before (same agent): loaded again where the agent can.
+      // The agent session of the agent that ran before (same agent): loaded again where the agent can.
       const resumes = previous && previous.agent === agent ? (previous.sessionId ?? previous.resumes) : undefined;
-      const record: SessionRecord = { serverId: `${handle.sandboxKey}-${req.sessionKey}-${attempt}`, agent, attempt, ...(resumes ? { resumes } : {}) };
+      const record: AgentSessionEntry = { serverId: `${handle.sandboxKey}-${req.sessionKey}-${attempt}`, agent, attempt, ...(resumes ? { resumes } : {}) };
       await writeJson(sessionFile, record);
       await progress('creating_session', `${resumes ? 'loading or opening' : 'opening'} a ${agent} session in ${handle.directory}`);
       const cwd = this.confinement(handle.sandboxKey).repoPathInside; // the checkout as the sandbox sees it
@@ -424,7 +429,7 @@ export class LocalProvider implements SandboxProvider {
 
   async endSession(handle: SandboxHandle, sessionKey: string): Promise<void> {
     const file = this.sessionFile(handle.sandboxKey, sessionKey);
-    const record = await readJson<SessionRecord>(file);
+    const record = await readJson<AgentSessionEntry>(file);
     const agent = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
     if (record && agent && isProcessAlive(agent.pid)) {
       await closeAcpServer({ ...agent, serverId: record.serverId, timeoutMs: 1_000 }).catch((err) => {
@@ -435,7 +440,7 @@ export class LocalProvider implements SandboxProvider {
   }
 
   async prompt(handle: SandboxHandle, sessionKey: string, text: string, onChunk: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<{ stopReason: string }> {
-    const record = await readJson<SessionRecord>(this.sessionFile(handle.sandboxKey, sessionKey));
+    const record = await readJson<AgentSessionEntry>(this.sessionFile(handle.sandboxKey, sessionKey));
     const agent = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
     if (!record?.sessionId || !agent) throw new ProviderError('SessionNotFound', `no open agent session "${sessionKey}" in this sandbox`, false);
     try {
@@ -499,7 +504,7 @@ function egressEnvironment(egress: AgentEgress): Record<string, string> {
 }
 
 const toEndpoint = (r: AgentRecord): AgentEndpoint => ({ endpoint: r.baseUrl, details: { agentPid: r.pid, agentPort: r.port } });
-const toSession = (r: SessionRecord): AgentSession => ({
+const toSession = (r: AgentSessionEntry): AgentSession => ({
   sessionId: r.sessionId!,
   agent: r.agent,
   loaded: r.loaded === true,
