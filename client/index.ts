@@ -8,4 +8,5 @@ export * from './rest';
 export * from './realtime';
 export * from './taskView';
 export * from './types';
+export * from './realtimeContract';
 export type { paths, components, operations } from './schema';

@@ -9,16 +9,15 @@
  * covers, and reports a gap; a gap is closed from `GET /v1/tasks/:id/events?after=`.
  */
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import type { ClientToServerEvents, RealtimeError, ServerToClientEvents, SubscribeAck, SubscribeRequest, TaskEventMessage } from './realtimeContract';
 import { createTaskServiceClient, type TaskServiceClient } from './rest';
 import { createTaskView, createWorkspaceView, reduceTaskView, reduceWorkspaceView, resumePayload, type TaskView, type TaskViewInput, type WorkspaceView } from './taskView';
-import type { TaskEventMessage, TaskRecord } from './types';
 
 /** A failed `subscribe` ack's error (docs/REALTIME.md lists the codes), or `ack_timeout` / `subscribe_failed` / `history_failed` from the client itself. */
-export interface SubscribeError {
-  code: string;
-  message: string;
-  retryAfterSeconds?: number;
-}
+export type SubscribeError = Omit<RealtimeError, 'code'> & { code: RealtimeError['code'] | 'ack_timeout' | 'subscribe_failed' | 'history_failed' };
+
+/** The client's end of the Socket.IO connection, typed by the shared contract (./realtimeContract.ts). */
+export type RealtimeSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /** A live view: read it, be told when it changes, stop. */
 export interface Watch<V> {
@@ -57,7 +56,7 @@ export interface RealtimeClientOptions {
 /** The live client: one socket, any number of watches. */
 export interface RealtimeClient {
   /** The Socket.IO connection (e.g. to observe `connect_error`, whose message is `unauthorized` for a bad token). */
-  readonly socket: Socket;
+  readonly socket: RealtimeSocket;
   /** Follows one task of the token's workspace; see the module comment. */
   watchTask(taskId: string): Watch<TaskView>;
   /** Follows the task list of the token's workspace: a first page of `GET /v1/tasks` (≤ 100, newest first) as the snapshot, then every pushed record. */
@@ -69,199 +68,228 @@ export interface RealtimeClient {
 /** A watch plus what its owner needs to drive it. */
 type InternalWatch<V> = Watch<V> & { dispatch: (f: (v: V) => V) => void; fail: (e: SubscribeError | null) => void; isClosed: () => boolean };
 
-type Ack = { ok: true; task?: TaskRecord; replayed?: number } | { ok: false; error: SubscribeError };
+/** A subscribe's outcome: the server's ack, or an error the client made (timeout, send failure). */
+type SubscribeOutcome = Extract<SubscribeAck, { ok: true }> | { ok: false; error: SubscribeError };
+/** A successful ack (with `task` when a task was subscribed). */
+type OkAck = Extract<SubscribeAck, { ok: true }>;
+
+/** What every watch of one client shares. */
+interface WatchHost {
+  socket: RealtimeSocket;
+  rest: TaskServiceClient;
+  ackTimeoutMs: number;
+  watches: Set<Watch<unknown>>;
+}
+
+/** How one kind of watch subscribes and applies what arrives. */
+interface WatchSpec<V> {
+  initial: V;
+  /** The subscribe (and unsubscribe) payload, read at each subscribe. */
+  payload: () => SubscribeRequest;
+  /** Applies a successful ack (the snapshot). */
+  onAck: (ack: OkAck, dispatch: (f: (v: V) => V) => void) => void | Promise<void>;
+  /** Applies a pushed message. */
+  onMessage: (m: TaskEventMessage, dispatch: (f: (v: V) => V) => void) => void;
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Connects (asynchronously: watches subscribe once the socket is up, and again after each reconnect). */
 export function createRealtimeClient(opts: RealtimeClientOptions): RealtimeClient {
-  const rest = opts.rest ?? createTaskServiceClient({ baseUrl: opts.baseUrl, token: opts.token });
-  const socket = io(opts.baseUrl, { transports: ['websocket'], ...opts.socket, auth: { token: opts.token } });
-  const ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
-  const watches = new Set<Watch<unknown>>();
-
-  /** The machinery both watches share: view, listeners, subscribe on every connect. */
-  function makeWatch<V>(
-    initial: V,
-    payload: () => Record<string, unknown>,
-    onAck: (ack: Extract<Ack, { ok: true }>, dispatch: (f: (v: V) => V) => void) => void | Promise<void>,
-    onMessage: (m: TaskEventMessage, dispatch: (f: (v: V) => V) => void) => void,
-  ): InternalWatch<V> {
-    let view = initial;
-    let closed = false;
-    let generation = 0;
-    let error: SubscribeError | null = null;
-    const stats = { subscribes: 0, replayed: 0, historyReads: 0 };
-    const listeners = new Set<(v: V) => void>();
-    // `until` predicates: run after every view change and after every subscribe ack (they may read `stats`).
-    const checkers = new Set<() => void>();
-    const closers = new Set<(err: Error) => void>();
-    const dispatch = (f: (v: V) => V) => {
-      if (closed) return;
-      const next = f(view);
-      if (next === view) return;
-      view = next;
-      for (const l of [...listeners]) l(view);
-      for (const c of [...checkers]) c();
-    };
-    const onEvent = (m: TaskEventMessage) => {
-      if (!closed && m?.event && m.task) onMessage(m, dispatch);
-    };
-    const subscribeNow = async (): Promise<void> => {
-      const gen = ++generation;
-      for (;;) {
-        if (closed || gen !== generation || !socket.connected) return;
-        let ack: Ack;
-        try {
-          ack = (await socket.timeout(ackTimeoutMs).emitWithAck('subscribe', payload())) as Ack;
-        } catch (err) {
-          // Dropped connection: the next `connect` subscribes again, so there is nothing to report.
-          if (!socket.connected) return;
-          const timedOut = err instanceof Error && /timed out/i.test(err.message);
-          ack = timedOut
-            ? { ok: false, error: { code: 'ack_timeout', message: `no subscribe ack within ${ackTimeoutMs} ms`, retryAfterSeconds: 0 } }
-            : { ok: false, error: { code: 'subscribe_failed', message: `the subscribe could not be sent: ${err instanceof Error ? err.message : String(err)}` } };
-        }
-        if (closed || gen !== generation) return;
-        if (ack.ok) {
-          stats.subscribes++;
-          stats.replayed += ack.replayed ?? 0;
-          watch.fail(null);
-          await onAck(ack, dispatch);
-          for (const c of [...checkers]) c();
-          return;
-        }
-        watch.fail(ack.error);
-        // Only a passing condition is worth asking again for; a refusal (task_not_found, ...) stays in `error`.
-        if (ack.error.retryAfterSeconds === undefined) return;
-        await sleep(Math.max(ack.error.retryAfterSeconds, 1) * 1000);
-      }
-    };
-    const onConnect = () => void subscribeNow();
-    socket.on('task.event', onEvent);
-    socket.on('connect', onConnect);
-    const watch: InternalWatch<V> = {
-      getView: () => view,
-      subscribe(listener: (v: V) => void) {
-        listeners.add(listener);
-        return () => listeners.delete(listener);
-      },
-      until(predicate: (v: V) => boolean, timeoutMs = 60_000) {
-        if (predicate(view)) return Promise.resolve(view);
-        return new Promise<V>((resolve, reject) => {
-          const done = () => {
-            clearTimeout(timer);
-            checkers.delete(check);
-            closers.delete(onClose);
-          };
-          const check = () => {
-            if (!predicate(view)) return;
-            done();
-            resolve(view);
-          };
-          const onClose = (err: Error) => {
-            done();
-            reject(err);
-          };
-          const timer = setTimeout(() => onClose(new Error(`view did not reach the expected state within ${timeoutMs} ms`)), timeoutMs);
-          checkers.add(check);
-          closers.add(onClose);
-        });
-      },
-      get error() {
-        return error;
-      },
-      stats,
-      close() {
-        if (closed) return;
-        closed = true;
-        socket.off('task.event', onEvent);
-        socket.off('connect', onConnect);
-        if (socket.connected) socket.emit('unsubscribe', payload(), () => undefined);
-        listeners.clear();
-        for (const c of [...closers]) c(new Error('watch closed'));
-        watches.delete(watch);
-      },
-      dispatch,
-      fail(e: SubscribeError | null) {
-        const changed = e !== error;
-        error = e;
-        if (changed && e) for (const l of [...listeners]) l(view);
-      },
-      isClosed: () => closed,
-    };
-    watches.add(watch as Watch<unknown>);
-    // In a microtask: the caller's `payload` may read the watch it is still being assigned to (watchTask's
-    // resume payload), and the subscribe must not find it uninitialised.
-    if (socket.connected) queueMicrotask(() => void subscribeNow());
-    return watch;
-  }
-
-  function watchTask(taskId: string): Watch<TaskView> {
-    const id = taskId.toLowerCase();
-    let filling = false;
-    const apply = (input: TaskViewInput) => {
-      watch.dispatch((v) => reduceTaskView(v, input));
-      if (watch.getView().gap) void fillGaps();
-    };
-    // Reads the missing events over REST until no gap is left (a failed read is retried every second).
-    const fillGaps = async () => {
-      if (filling) return;
-      filling = true;
-      try {
-        while (!watch.isClosed() && watch.getView().gap) {
-          const { afterSeq } = watch.getView().gap!;
-          watch.stats.historyReads++;
-          const res = await rest
-            .GET('/v1/tasks/{id}/events', { params: { path: { id }, query: { after: afterSeq, limit: 500 } } })
-            .catch((err: unknown) => ({ data: undefined, error: err }));
-          if (res.data) {
-            watch.dispatch((v) => reduceTaskView(v, { kind: 'history', events: res.data.items }));
-            if (watch.getView().gap?.afterSeq !== afterSeq) continue;
-          } else {
-            watch.fail({ code: 'history_failed', message: `GET /v1/tasks/${id}/events failed: ${JSON.stringify(res.error)}` });
-          }
-          await sleep(1000);
-        }
-      } finally {
-        filling = false;
-      }
-    };
-    const watch: InternalWatch<TaskView> = makeWatch<TaskView>(
-      createTaskView(id),
-      () => resumePayload(watch.getView()),
-      (ack) => {
-        if (ack.task) apply({ kind: 'snapshot', task: ack.task });
-      },
-      (m) => {
-        if (m.event.taskId.toLowerCase() === id) apply({ kind: 'event', message: m });
-      },
-    );
-    return watch;
-  }
-
-  function watchWorkspace(workspaceId: string): Watch<WorkspaceView> {
-    const watch: InternalWatch<WorkspaceView> = makeWatch<WorkspaceView>(
-      createWorkspaceView(workspaceId),
-      () => ({ workspaceId }),
-      async (_ack, dispatch) => {
-        // Subscribed first, listed second: whatever changes after the list is pushed.
-        const res = await rest.GET('/v1/tasks', { params: { query: { workspaceId, limit: 100 } } }).catch((err: unknown) => ({ data: undefined, error: err }));
-        if (res.data) dispatch((v) => reduceWorkspaceView(v, { kind: 'snapshot', tasks: res.data.items }));
-        else watch.fail({ code: 'history_failed', message: `GET /v1/tasks failed: ${JSON.stringify(res.error)}` });
-      },
-      (m, dispatch) => dispatch((v) => reduceWorkspaceView(v, { kind: 'event', message: m })),
-    );
-    return watch;
-  }
-
+  const socket: RealtimeSocket = io(opts.baseUrl, { transports: ['websocket'], ...opts.socket, auth: { token: opts.token } });
+  const host: WatchHost = {
+    socket,
+    rest: opts.rest ?? createTaskServiceClient({ baseUrl: opts.baseUrl, token: opts.token }),
+    ackTimeoutMs: opts.ackTimeoutMs ?? 10_000,
+    watches: new Set(),
+  };
   return {
     socket,
-    watchTask,
-    watchWorkspace,
+    watchTask: (taskId) => watchTask(host, taskId),
+    watchWorkspace: (workspaceId) => watchWorkspace(host, workspaceId),
     close() {
-      for (const w of [...watches]) w.close();
+      for (const w of [...host.watches]) w.close();
       socket.close();
     },
   };
+}
+
+/**
+ * Sends one `subscribe` and waits up to `ackTimeoutMs` for its ack. A timeout or a failed send becomes
+ * an error outcome; null when the connection dropped meanwhile (the next `connect` subscribes again, so
+ * there is nothing to report).
+ */
+async function requestSubscribe(host: WatchHost, payload: SubscribeRequest): Promise<SubscribeOutcome | null> {
+  try {
+    return await host.socket.timeout(host.ackTimeoutMs).emitWithAck('subscribe', payload);
+  } catch (err) {
+    if (!host.socket.connected) return null;
+    const timedOut = err instanceof Error && /timed out/i.test(err.message);
+    return timedOut
+      ? { ok: false, error: { code: 'ack_timeout', message: `no subscribe ack within ${host.ackTimeoutMs} ms`, retryAfterSeconds: 0 } }
+      : { ok: false, error: { code: 'subscribe_failed', message: `the subscribe could not be sent: ${err instanceof Error ? err.message : String(err)}` } };
+  }
+}
+
+/** The machinery both watches share: view, listeners, `until`, subscribe on every connect, close. */
+function createWatch<V>(host: WatchHost, spec: WatchSpec<V>): InternalWatch<V> {
+  const { socket } = host;
+  let view = spec.initial;
+  let closed = false;
+  let generation = 0;
+  let error: SubscribeError | null = null;
+  const stats = { subscribes: 0, replayed: 0, historyReads: 0 };
+  const listeners = new Set<(v: V) => void>();
+  // `until` predicates: run after every view change and after every subscribe ack (they may read `stats`).
+  const checkers = new Set<() => void>();
+  const closers = new Set<(err: Error) => void>();
+  const dispatch = (f: (v: V) => V) => {
+    if (closed) return;
+    const next = f(view);
+    if (next === view) return;
+    view = next;
+    for (const l of [...listeners]) l(view);
+    for (const c of [...checkers]) c();
+  };
+  const onEvent = (m: TaskEventMessage) => {
+    if (!closed && m?.event && m.task) spec.onMessage(m, dispatch);
+  };
+  /** Subscribes until acked, refused for good, superseded by a newer subscribe, or disconnected. */
+  const subscribeNow = async (): Promise<void> => {
+    const gen = ++generation;
+    for (;;) {
+      if (closed || gen !== generation || !socket.connected) return;
+      const ack = await requestSubscribe(host, spec.payload());
+      if (ack === null || closed || gen !== generation) return;
+      if (ack.ok) {
+        stats.subscribes++;
+        stats.replayed += ('replayed' in ack ? ack.replayed : undefined) ?? 0;
+        watch.fail(null);
+        await spec.onAck(ack, dispatch);
+        for (const c of [...checkers]) c();
+        return;
+      }
+      watch.fail(ack.error);
+      // Only a passing condition is worth asking again for; a refusal (task_not_found, ...) stays in `error`.
+      if (ack.error.retryAfterSeconds === undefined) return;
+      await sleep(Math.max(ack.error.retryAfterSeconds, 1) * 1000);
+    }
+  };
+  const onConnect = () => void subscribeNow();
+  socket.on('task.event', onEvent);
+  socket.on('connect', onConnect);
+  const watch: InternalWatch<V> = {
+    getView: () => view,
+    subscribe(listener: (v: V) => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    until(predicate: (v: V) => boolean, timeoutMs = 60_000) {
+      if (predicate(view)) return Promise.resolve(view);
+      return new Promise<V>((resolve, reject) => {
+        const done = () => {
+          clearTimeout(timer);
+          checkers.delete(check);
+          closers.delete(onClose);
+        };
+        const check = () => {
+          if (!predicate(view)) return;
+          done();
+          resolve(view);
+        };
+        const onClose = (err: Error) => {
+          done();
+          reject(err);
+        };
+        const timer = setTimeout(() => onClose(new Error(`view did not reach the expected state within ${timeoutMs} ms`)), timeoutMs);
+        checkers.add(check);
+        closers.add(onClose);
+      });
+    },
+    get error() {
+      return error;
+    },
+    stats,
+    close() {
+      if (closed) return;
+      closed = true;
+      socket.off('task.event', onEvent);
+      socket.off('connect', onConnect);
+      if (socket.connected) socket.emit('unsubscribe', spec.payload(), () => undefined);
+      listeners.clear();
+      for (const c of [...closers]) c(new Error('watch closed'));
+      host.watches.delete(watch as Watch<unknown>);
+    },
+    dispatch,
+    fail(e: SubscribeError | null) {
+      const changed = e !== error;
+      error = e;
+      if (changed && e) for (const l of [...listeners]) l(view);
+    },
+    isClosed: () => closed,
+  };
+  host.watches.add(watch as Watch<unknown>);
+  // In a microtask: the caller's `payload` may read the watch it is still being assigned to (watchTask's
+  // resume payload), and the subscribe must not find it uninitialised.
+  if (socket.connected) queueMicrotask(() => void subscribeNow());
+  return watch;
+}
+
+/** Follows one task: resumes after the view's last seq on every subscribe, fills gaps over REST. */
+function watchTask(host: WatchHost, taskId: string): Watch<TaskView> {
+  const id = taskId.toLowerCase();
+  let filling = false;
+  const apply = (input: TaskViewInput) => {
+    watch.dispatch((v) => reduceTaskView(v, input));
+    if (watch.getView().gap) void fillGaps();
+  };
+  // Reads the missing events over REST until no gap is left (a failed read is retried every second).
+  const fillGaps = async () => {
+    if (filling) return;
+    filling = true;
+    try {
+      while (!watch.isClosed() && watch.getView().gap) {
+        const { afterSeq } = watch.getView().gap!;
+        watch.stats.historyReads++;
+        const res = await host.rest
+          .GET('/v1/tasks/{id}/events', { params: { path: { id }, query: { after: afterSeq, limit: 500 } } })
+          .catch((err: unknown) => ({ data: undefined, error: err }));
+        if (res.data) {
+          watch.dispatch((v) => reduceTaskView(v, { kind: 'history', events: res.data.items }));
+          if (watch.getView().gap?.afterSeq !== afterSeq) continue;
+        } else {
+          watch.fail({ code: 'history_failed', message: `GET /v1/tasks/${id}/events failed: ${JSON.stringify(res.error)}` });
+        }
+        await sleep(1000);
+      }
+    } finally {
+      filling = false;
+    }
+  };
+  const watch: InternalWatch<TaskView> = createWatch<TaskView>(host, {
+    initial: createTaskView(id),
+    payload: () => resumePayload(watch.getView()),
+    onAck: (ack) => {
+      if ('task' in ack) apply({ kind: 'snapshot', task: ack.task });
+    },
+    onMessage: (m) => {
+      if (m.event.taskId.toLowerCase() === id) apply({ kind: 'event', message: m });
+    },
+  });
+  return watch;
+}
+
+/** Follows a workspace's task list: subscribed first, listed second, so whatever changes after the list is pushed. */
+function watchWorkspace(host: WatchHost, workspaceId: string): Watch<WorkspaceView> {
+  const watch: InternalWatch<WorkspaceView> = createWatch<WorkspaceView>(host, {
+    initial: createWorkspaceView(workspaceId),
+    payload: () => ({ workspaceId }),
+    onAck: async (_ack, dispatch) => {
+      const res = await host.rest.GET('/v1/tasks', { params: { query: { workspaceId, limit: 100 } } }).catch((err: unknown) => ({ data: undefined, error: err }));
+      if (res.data) dispatch((v) => reduceWorkspaceView(v, { kind: 'snapshot', tasks: res.data.items }));
+      else watch.fail({ code: 'history_failed', message: `GET /v1/tasks failed: ${JSON.stringify(res.error)}` });
+    },
+    onMessage: (m, dispatch) => dispatch((v) => reduceWorkspaceView(v, { kind: 'event', message: m })),
+  });
+  return watch;
 }

@@ -573,6 +573,455 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description Ack of `subscribe`: with `task` for a task, without for a workspace, or an error. */
+        SubscribeAck: {
+            /** @constant */
+            ok: true;
+            /** @description The current record, read after the socket joined the task’s room: the snapshot. */
+            task: components["schemas"]["TaskRecord"];
+            /** @description With `afterSeq`: how many events were replayed before this ack. */
+            replayed?: number;
+        } | {
+            /** @constant */
+            ok: true;
+        } | {
+            /** @constant */
+            ok: false;
+            error: components["schemas"]["RealtimeError"];
+        };
+        /**
+         * @description Task status: `init_enqueue_provision` → `init_ensure_name` → `init_create_sandbox` → `init_ensure_agent` → `init_create_session` → `running`; `error` on a failure no retry fixes; `killed` after a kill; `archived` after an archive (hidden from the default list); `idle` is reserved.
+         * @enum {string}
+         */
+        TaskStatus: "init_enqueue_provision" | "init_ensure_name" | "init_create_sandbox" | "init_ensure_agent" | "init_create_session" | "running" | "idle" | "error" | "archived" | "killed";
+        /**
+         * @description Sandbox lifecycle (docs/PRODUCT.md#sandbox-lifecycle): `creating` until its sandbox-agent is healthy; `ready` while it runs; `stopping` → `stopped` when it sleeps (idle for SANDBOX_IDLE_STOP_MINUTES, or POST …/stop): processes ended, files kept; `resuming` → `ready` when it wakes (a message, opening or retrying a tab, or POST …/resume); `lost` when its files are gone; `destroyed` after a kill or archive; `error` only on rows older than the lifecycle.
+         * @enum {string}
+         */
+        SandboxState: "creating" | "ready" | "stopping" | "stopped" | "resuming" | "lost" | "destroyed" | "error";
+        /** @description Timing of one provisioning step as mirrored from the workflow. */
+        StepTiming: {
+            /** Format: date-time */
+            startedAt: string;
+            /** Format: date-time */
+            endedAt?: string;
+            attempt: number;
+        };
+        /** @description Model tokens as the model APIs reported them, recorded by the egress proxy (docs/SECURITY.md#egress); changes arrive as `task.usage` events. */
+        ModelUsage: {
+            inputTokens: number;
+            outputTokens: number;
+        };
+        /** @description A task as clients see it (toTaskRecord in src/domain/records.ts). */
+        TaskRecord: {
+            /** Format: uuid */
+            id: string;
+            workspaceId: string;
+            repository: string;
+            prompt: string;
+            /** @description Set by `init_ensure_name` (the first line of the prompt); null before. */
+            title: string | null;
+            branchName: string | null;
+            provider: string;
+            agent: string;
+            status: components["schemas"]["TaskStatus"];
+            /** @description One sentence; on `error` it names the failed step. */
+            statusMessage: string;
+            activeSandboxId: string | null;
+            activeSessionId: string | null;
+            /** @description State of the active sandbox; null before it exists. Changes arrive as `sandbox.state` events. */
+            sandboxState: components["schemas"]["SandboxState"] | null;
+            /** @description `provision-task-<id>`: the provisioning run in Temporal. */
+            workflowId: string;
+            /** @description Sequence number of the newest history event: a client that has seen it has seen everything. */
+            lastEventSeq: number;
+            stepTimings: {
+                [key: string]: components["schemas"]["StepTiming"];
+            };
+            usage: components["schemas"]["ModelUsage"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description How a client follows this task over Socket.IO (docs/REALTIME.md). */
+            realtime: {
+                subscribe: {
+                    /** @constant */
+                    event: "subscribe";
+                    payload: {
+                        /** Format: uuid */
+                        taskId: string;
+                    };
+                };
+                room: string;
+                /** @constant */
+                event: "task.event";
+            };
+        };
+        /** @description Why a `subscribe` failed. */
+        RealtimeError: {
+            /**
+             * @description Stable snake_case code to match on.
+             * @enum {string}
+             */
+            code: "invalid_subscription" | "task_not_found" | "workspace_forbidden" | "database_unavailable" | "internal";
+            /** @description One sentence for humans. */
+            message: string;
+            /** @description The payload key at fault. */
+            field?: string;
+            /** @description With `database_unavailable`: subscribe again after this many seconds. */
+            retryAfterSeconds?: number;
+        };
+        UnsubscribeAck: {
+            /** @description False: the payload was not a subscription. */
+            ok: boolean;
+        };
+        /** @description Payload of every `task.event` message. */
+        TaskEventMessage: {
+            /** @description The task as the relay read it: it may be newer than the event (replayed messages carry the task as it is now). */
+            task: components["schemas"]["TaskRecord"];
+            event: components["schemas"]["TaskEventRecord"];
+        };
+        /** @description One history event of a task (append-only); `type` says which, and the payload’s shape follows it. */
+        TaskEventRecord: components["schemas"]["TaskCreatedEvent"] | components["schemas"]["TaskNamedEvent"] | components["schemas"]["TaskStepEvent"] | components["schemas"]["TaskInitializedEvent"] | components["schemas"]["TaskErrorEvent"] | components["schemas"]["TaskRetryEvent"] | components["schemas"]["TaskKillEvent"] | components["schemas"]["TaskArchiveEvent"] | components["schemas"]["SessionCreatedEvent"] | components["schemas"]["SessionUpdatedEvent"] | components["schemas"]["SessionClosedEvent"] | components["schemas"]["SessionTranscriptEvent"] | components["schemas"]["SandboxStateEvent"] | components["schemas"]["TaskUsageEvent"];
+        /** @description `task.created`: The task was created (always seq 1), with what it was created with. */
+        TaskCreatedEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task.created";
+            payload: components["schemas"]["TaskCreatedPayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        TaskCreatedPayload: {
+            workspaceId: string;
+            repository: string;
+            agent: string;
+            provider: string;
+            branchName: string | null;
+        };
+        /** @description `task.named`: Step `init_ensure_name` chose the task’s title and branch. */
+        TaskNamedEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task.named";
+            payload: components["schemas"]["TaskNamedPayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        TaskNamedPayload: {
+            title: string;
+            branchName: string;
+        };
+        /** @description `task.step`: A provisioning step started or completed. */
+        TaskStepEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task.step";
+            payload: components["schemas"]["TaskStepPayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        TaskStepPayload: {
+            step: components["schemas"]["ProvisionStep"];
+            /** @enum {string} */
+            status: "started" | "completed";
+            /** @description The step’s status message. */
+            message: string;
+            /** @description On `init_create_sandbox` completed: the sandbox made. */
+            sandboxId?: string;
+            /** @description On `init_ensure_agent` completed: the sandbox-agent’s address on its sandbox host. */
+            endpoint?: string;
+        };
+        /**
+         * @description A provisioning step, in the order provisionTask runs them.
+         * @enum {string}
+         */
+        ProvisionStep: "init_ensure_name" | "init_create_sandbox" | "init_ensure_agent" | "init_create_session";
+        /** @description `task.initialized`: Provisioning is done: the task is `running`, with its sandbox and first agent session. */
+        TaskInitializedEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task.initialized";
+            payload: components["schemas"]["TaskInitializedPayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        TaskInitializedPayload: {
+            provider: string;
+            sandboxId: string;
+            sessionId: string;
+            agent: string;
+        };
+        /** @description `task.error`: Provisioning failed for good: the task is in `error`. */
+        TaskErrorEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task.error";
+            payload: components["schemas"]["TaskErrorPayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        TaskErrorPayload: {
+            /** @description The step that failed (the status the task had). */
+            step: components["schemas"]["TaskStatus"];
+            /** @description The failure’s type, e.g. `StartToCloseTimeout`, `RepositoryNotFound`, `SandboxHostLost`. */
+            type: string;
+            /** @description One sentence. */
+            detail: string;
+            /** @description With `SandboxHostLost`: the sandbox lost with its host. */
+            sandboxId?: string;
+            /** @description With `SandboxHostLost`: the lost sandbox host. */
+            hostId?: string;
+        };
+        /** @description `task.retry`: Provisioning of a task in `error` was started again. */
+        TaskRetryEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task.retry";
+            payload: components["schemas"]["TaskRetryPayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        TaskRetryPayload: {
+            previousStatusMessage: string;
+        };
+        /** @description `task.kill`: The task was killed and cleaned up: it is `killed`. */
+        TaskKillEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task.kill";
+            payload: components["schemas"]["TaskReleasedPayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** @description What a kill or an archive did. */
+        TaskReleasedPayload: {
+            /** @description The provisioning run was still going and was cancelled. */
+            provisioningCancelled: boolean;
+            tabsClosed: number;
+            sandboxesDestroyed: number;
+        };
+        /** @description `task.archive`: The task was archived (agent stopped, sandbox released, record and history kept): it is `archived`. */
+        TaskArchiveEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task.archive";
+            payload: components["schemas"]["TaskReleasedPayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** @description `session.created`: A tab was opened. */
+        SessionCreatedEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.created";
+            payload: components["schemas"]["TabPayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** @description The whole tab as it is after the change. */
+        TabPayload: {
+            session: components["schemas"]["SessionRecord"];
+        };
+        /** @description A workbench tab (toSessionRecord in src/domain/records.ts). */
+        SessionRecord: {
+            /** @description `session-<uuid>` */
+            id: string;
+            /** Format: uuid */
+            taskId: string;
+            name: string;
+            agent: string;
+            model: string | null;
+            /** @enum {string} */
+            status: "pending_provision" | "pending_session_create" | "ready" | "running" | "error";
+            /** @description What the UI shows: "Preparing environment", "Creating session", "Ready", "Agent working", "Error" or "Closed". */
+            statusLabel: string;
+            /** @description True only when a message may be sent (status `ready`, not closed). */
+            composerEnabled: boolean;
+            errorMessage: string | null;
+            sandboxSessionId: string | null;
+            unread: boolean;
+            draft: string;
+            closed: boolean;
+            thinkingSince: string | null;
+            lastEntryIndex: number;
+            usage: components["schemas"]["ModelUsage"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        /** @description `session.updated`: A tab changed (status, unread, error, usage). */
+        SessionUpdatedEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.updated";
+            payload: components["schemas"]["TabPayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** @description `session.closed`: A tab was closed. */
+        SessionClosedEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.closed";
+            payload: components["schemas"]["TabPayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** @description `session.transcript`: A transcript entry was added to a tab (one per chunk of a reply). */
+        SessionTranscriptEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.transcript";
+            payload: components["schemas"]["SessionTranscriptPayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        SessionTranscriptPayload: {
+            /** @description The tab. */
+            sessionId: string;
+            entry: components["schemas"]["TranscriptEntryRecord"];
+        };
+        /** @description One transcript entry of a tab. */
+        TranscriptEntryRecord: {
+            index: number;
+            /**
+             * @description `system`: a notice of the service, e.g. that the agent session restarted after the sandbox woke.
+             * @enum {string}
+             */
+            role: "user" | "agent" | "system";
+            text: string;
+            replyTo: number | null;
+            /** @description For a user message: pending → sending → sent. */
+            delivery: string | null;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** @description `sandbox.state`: The task’s sandbox changed lifecycle state (docs/PRODUCT.md#sandbox-lifecycle); the task record’s `sandboxState` follows its active sandbox. */
+        SandboxStateEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "sandbox.state";
+            payload: components["schemas"]["SandboxStatePayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        SandboxStatePayload: {
+            sandboxId: string;
+            state: components["schemas"]["SandboxState"];
+            previous: components["schemas"]["SandboxState"];
+            /**
+             * @description `idle` (no turn for SANDBOX_IDLE_STOP_MINUTES), `requested` (POST …/stop or …/resume), `agent_exited`, `use` (a tab needed the agent), `files_gone`, `host_lost`.
+             * @enum {string}
+             */
+            reason: "idle" | "requested" | "agent_exited" | "use" | "files_gone" | "host_lost";
+            /** @description One sentence for the page. */
+            message: string;
+        };
+        /** @description `task.usage`: A model response’s token usage was recorded by the egress proxy; the task record and the tab carry the totals. */
+        TaskUsageEvent: {
+            /** Format: uuid */
+            taskId: string;
+            /** @description Dense per task from 1. */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task.usage";
+            payload: components["schemas"]["TaskUsagePayload"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        TaskUsagePayload: {
+            /** @description The tab whose turn it was, or null. */
+            sessionId: string | null;
+            provider: string;
+            /** @description As the model API named it; null when it named none. */
+            model: string | null;
+            inputTokens: number;
+            outputTokens: number;
+        };
         /** @description Who the bearer token speaks for. */
         Identity: {
             /** @description The workspace the bearer token is bound to. */
@@ -628,108 +1077,11 @@ export interface components {
             /** @description With `openSession: true`: the first tab, opened in the same transaction. */
             firstSession?: components["schemas"]["SessionRecord"];
         };
-        /**
-         * @description Task status: `init_enqueue_provision` → `init_ensure_name` → `init_create_sandbox` → `init_ensure_agent` → `init_create_session` → `running`; `error` on a failure no retry fixes; `killed` after a kill; `archived` after an archive (hidden from the default list); `idle` is reserved.
-         * @enum {string}
-         */
-        TaskStatus: "init_enqueue_provision" | "init_ensure_name" | "init_create_sandbox" | "init_ensure_agent" | "init_create_session" | "running" | "idle" | "error" | "archived" | "killed";
-        /**
-         * @description Sandbox lifecycle (docs/PRODUCT.md#sandbox-lifecycle): `creating` until its sandbox-agent is healthy; `ready` while it runs; `stopping` → `stopped` when it sleeps (idle for SANDBOX_IDLE_STOP_MINUTES, or POST …/stop): processes ended, files kept; `resuming` → `ready` when it wakes (a message, opening or retrying a tab, or POST …/resume); `lost` when its files are gone; `destroyed` after a kill or archive; `error` only on rows older than the lifecycle.
-         * @enum {string}
-         */
-        SandboxState: "creating" | "ready" | "stopping" | "stopped" | "resuming" | "lost" | "destroyed" | "error";
-        /** @description Timing of one provisioning step as mirrored from the workflow. */
-        StepTiming: {
-            /** Format: date-time */
-            startedAt: string;
-            /** Format: date-time */
-            endedAt?: string;
-            attempt: number;
-        };
-        /** @description Model tokens as the model APIs reported them, recorded by the egress proxy (docs/SECURITY.md#egress); changes arrive as `task.usage` events. */
-        ModelUsage: {
-            inputTokens: number;
-            outputTokens: number;
-        };
-        /** @description A workbench tab (toSessionRecord in src/domain/records.ts). */
-        SessionRecord: {
-            /** @description `session-<uuid>` */
-            id: string;
-            /** Format: uuid */
-            taskId: string;
-            name: string;
-            agent: string;
-            model: string | null;
-            /** @enum {string} */
-            status: "pending_provision" | "pending_session_create" | "ready" | "running" | "error";
-            /** @description What the UI shows: "Preparing environment", "Creating session", "Ready", "Agent working", "Error" or "Closed". */
-            statusLabel: string;
-            /** @description True only when a message may be sent (status `ready`, not closed). */
-            composerEnabled: boolean;
-            errorMessage: string | null;
-            sandboxSessionId: string | null;
-            unread: boolean;
-            draft: string;
-            closed: boolean;
-            thinkingSince: string | null;
-            lastEntryIndex: number;
-            usage: components["schemas"]["ModelUsage"];
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
-        };
         /** @description A page of tasks, newest first. */
         TaskPage: {
             items: components["schemas"]["TaskRecord"][];
             /** @description Pass as `cursor` for the next page; null on the last. */
             nextCursor: string | null;
-        };
-        /** @description A task as clients see it (toTaskRecord in src/domain/records.ts). */
-        TaskRecord: {
-            /** Format: uuid */
-            id: string;
-            workspaceId: string;
-            repository: string;
-            prompt: string;
-            /** @description Set by `init_ensure_name` (the first line of the prompt); null before. */
-            title: string | null;
-            branchName: string | null;
-            provider: string;
-            agent: string;
-            status: components["schemas"]["TaskStatus"];
-            /** @description One sentence; on `error` it names the failed step. */
-            statusMessage: string;
-            activeSandboxId: string | null;
-            activeSessionId: string | null;
-            /** @description State of the active sandbox; null before it exists. Changes arrive as `sandbox.state` events. */
-            sandboxState: components["schemas"]["SandboxState"] | null;
-            /** @description `provision-task-<id>`: the provisioning run in Temporal. */
-            workflowId: string;
-            /** @description Sequence number of the newest history event: a client that has seen it has seen everything. */
-            lastEventSeq: number;
-            stepTimings: {
-                [key: string]: components["schemas"]["StepTiming"];
-            };
-            usage: components["schemas"]["ModelUsage"];
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
-            /** @description How a client follows this task over Socket.IO (docs/REALTIME.md). */
-            realtime: {
-                subscribe: {
-                    /** @constant */
-                    event: "subscribe";
-                    payload: {
-                        /** Format: uuid */
-                        taskId: string;
-                    };
-                };
-                room: string;
-                /** @constant */
-                event: "task.event";
-            };
         };
         /** @description A task record; while the task provisions, with its live `provisioning` summary. */
         TaskDetail: {
@@ -797,21 +1149,6 @@ export interface components {
             /** @description Pass as `after` for the next page; null on the last. */
             nextCursor: number | null;
         };
-        /** @description One history event of a task (append-only). */
-        TaskEventRecord: {
-            /** Format: uuid */
-            taskId: string;
-            /** @description Dense per task from 1. */
-            seq: number;
-            /** @enum {string} */
-            type: "task.created" | "task.named" | "task.step" | "task.initialized" | "task.error" | "task.retry" | "task.kill" | "task.archive" | "session.created" | "session.updated" | "session.transcript" | "session.closed" | "sandbox.state" | "task.usage";
-            /** @description By type: `task.created` {}; `task.step` {step, status: started|completed, message}; `task.named` {title, branchName}; `task.initialized` {provider, sandboxId, sessionId, agent}; `task.error` {step, type, detail}; `task.retry` {previousStatusMessage}; `task.kill` and `task.archive` {provisioningCancelled, tabsClosed, sandboxesDestroyed}; `session.created` / `session.updated` / `session.closed` {session: SessionRecord}; `session.transcript` {sessionId, entry: TranscriptEntryRecord}. */
-            payload: {
-                [key: string]: unknown;
-            };
-            /** Format: date-time */
-            createdAt: string;
-        };
         /** @description The provisioning run’s `provisionState` query. */
         ProvisionState: {
             /** Format: uuid */
@@ -830,11 +1167,6 @@ export interface components {
                 message: string;
             };
         };
-        /**
-         * @description A provisioning step, in the order provisionTask runs them.
-         * @enum {string}
-         */
-        ProvisionStep: "init_ensure_name" | "init_create_sandbox" | "init_ensure_agent" | "init_create_session";
         /** @description Live state of one provisioning step. */
         StepState: {
             /** Format: date-time */
@@ -889,21 +1221,6 @@ export interface components {
                 /** @description Pass as `after` for the next page; null on the last. */
                 nextCursor: number | null;
             };
-        };
-        /** @description One transcript entry of a tab. */
-        TranscriptEntryRecord: {
-            index: number;
-            /**
-             * @description `system`: a notice of the service, e.g. that the agent session restarted after the sandbox woke.
-             * @enum {string}
-             */
-            role: "user" | "agent" | "system";
-            text: string;
-            replyTo: number | null;
-            /** @description For a user message: pending → sending → sent. */
-            delivery: string | null;
-            /** Format: date-time */
-            createdAt: string;
         };
         /** @description The message, stored as a transcript entry. */
         MessageAccepted: {
@@ -1037,8 +1354,49 @@ export interface components {
                 }[];
             };
         };
+        /** @description Payload of a Socket.IO `subscribe` or `unsubscribe` message (docs/REALTIME.md). */
+        SubscribeRequest: {
+            /**
+             * Format: uuid
+             * @description A task of the token’s workspace (a UUID in any letter case).
+             */
+            taskId: string;
+            /** @description The last seq seen: every later event is replayed, oldest first, before the ack. */
+            afterSeq?: number;
+        } | {
+            /** @description The token’s workspace: every `task.event` of its tasks. */
+            workspaceId: string;
+        };
     };
-    responses: never;
+    responses: {
+        /** @description Socket.IO: the ack of `subscribe`. */
+        SubscribeAck: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["SubscribeAck"];
+            };
+        };
+        /** @description Socket.IO: the ack of `unsubscribe`. */
+        UnsubscribeAck: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["UnsubscribeAck"];
+            };
+        };
+        /** @description Socket.IO: a `task.event` message. */
+        TaskEventMessage: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["TaskEventMessage"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;

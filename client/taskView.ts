@@ -10,7 +10,8 @@
  * follow it. One further ahead is buffered in `pending` and reported as `gap` until the missing ones
  * arrive (pushed, replayed after a resubscribe, or read over REST).
  */
-import { PROVISION_STEPS, type ProvisionStep, type SessionRecord, type TaskEventMessage, type TaskEventRecord, type TaskRecord, type TranscriptEntryRecord } from './types';
+import type { TaskEventMessage } from './realtimeContract';
+import { PROVISION_STEPS, type ProvisionStep, type SessionRecord, type TaskEventRecord, type TaskRecord, type TranscriptEntryRecord } from './types';
 
 /** State of one provisioning step: `cancelled` when the task was killed or archived while it ran. */
 export type StepState = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -133,17 +134,15 @@ function finish(view: TaskView): TaskView {
 function applyEvent(view: TaskView, event: TaskEventRecord, task: TaskRecord | null): TaskView {
   const next: TaskView = { ...view, lastSeq: event.seq, events: [...view.events, event] };
   if (task && (!view.task || task.lastEventSeq >= view.task.lastEventSeq)) next.task = task;
-  const payload = event.payload as Record<string, unknown>;
   if (event.type === 'session.created' || event.type === 'session.updated' || event.type === 'session.closed') {
-    const session = payload.session as SessionRecord | undefined;
-    if (!session) return next;
+    const { session } = event.payload;
     const at = view.tabs.findIndex((t) => t.session.id === session.id);
     next.tabs = at < 0 ? [...view.tabs, { session, transcript: [] }] : view.tabs.map((t, i) => (i === at ? { ...t, session } : t));
   } else if (event.type === 'session.transcript') {
-    const entry = payload.entry as TranscriptEntryRecord | undefined;
-    const at = view.tabs.findIndex((t) => t.session.id === payload.sessionId);
+    const { sessionId, entry } = event.payload;
+    const at = view.tabs.findIndex((t) => t.session.id === sessionId);
     // A transcript entry of a tab opened before what this view has seen is not shown (the tab is unknown).
-    if (!entry || at < 0 || view.tabs[at].transcript.some((e) => e.index === entry.index)) return next;
+    if (at < 0 || view.tabs[at].transcript.some((e) => e.index === entry.index)) return next;
     const transcript = [...view.tabs[at].transcript, entry].sort((a, b) => a.index - b.index);
     next.tabs = view.tabs.map((t, i) => (i === at ? { ...t, transcript } : t));
   }
@@ -156,16 +155,16 @@ function deriveSteps(view: TaskView): StepView[] {
   const completed = new Map<string, string>();
   const errors = new Map<string, string>();
   for (const e of view.events) {
-    const p = e.payload as Record<string, unknown>;
-    if (e.type === 'task.step' && typeof p.step === 'string') {
-      if (typeof p.message === 'string') messages.set(p.step, p.message);
-      if (p.status === 'started') {
-        started.set(p.step, e.createdAt);
-        completed.delete(p.step);
-        errors.delete(p.step);
-      } else if (p.status === 'completed') completed.set(p.step, e.createdAt);
-    } else if (e.type === 'task.error' && typeof p.step === 'string') {
-      errors.set(p.step, typeof p.detail === 'string' ? p.detail : String(p.type ?? 'error'));
+    if (e.type === 'task.step') {
+      const { step, status, message } = e.payload;
+      messages.set(step, message);
+      if (status === 'started') {
+        started.set(step, e.createdAt);
+        completed.delete(step);
+        errors.delete(step);
+      } else completed.set(step, e.createdAt);
+    } else if (e.type === 'task.error') {
+      errors.set(e.payload.step, e.payload.detail);
     } else if (e.type === 'task.retry') {
       errors.clear();
       completed.clear();

@@ -28,11 +28,10 @@ export type EgressPolicy = Schemas['EgressPolicy'];
 /** The `{ error: { code, message, ... } }` body of every failed REST call. */
 export type ErrorBody = Schemas['ErrorBody'];
 
-/** Payload of a Socket.IO `task.event` message: the task as the relay read it (maybe newer than the event), and the event. */
-export interface TaskEventMessage {
-  task: TaskRecord;
-  event: TaskEventRecord;
-}
+/** The history event of type `K`, e.g. `TaskEventOf<'task.step'>`: its `payload` is that type's. */
+export type TaskEventOf<K extends TaskEventRecord['type']> = Extract<TaskEventRecord, { type: K }>;
+/** The payload of history events of type `K`. */
+export type TaskEventPayload<K extends TaskEventRecord['type']> = TaskEventOf<K>['payload'];
 
 /** Provisioning steps in the order the service runs them. */
 export const PROVISION_STEPS = ['init_ensure_name', 'init_create_sandbox', 'init_ensure_agent', 'init_create_session'] as const satisfies readonly ProvisionStep[];

@@ -14,7 +14,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { InstantProvider } from '../../src/providers/instant/instantProvider';
-import type { TaskEventMessage } from '../../src/domain/records';
+import type { TaskEventMessage } from '../../src/domain/events';
 import { authedFetch } from '../../src/dev/stack/auth';
 import globalSetup from '../../src/dev/stack/globalSetup';
 import globalTeardown from '../../src/dev/stack/globalTeardown';

@@ -36,7 +36,7 @@ import { createScratchSandboxRoot } from '../../src/dev/scratchSandboxRoot';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { spawnService, waitForHealth } from '../../src/dev/serviceProcess';
 import { ownDevServerSettings, startTemporalDevServer, type RunningTemporalDevServer } from '../../src/dev/temporalDevServer';
-import type { TaskEventMessage } from '../../src/domain/records';
+import type { TaskEventMessage } from '../../src/domain/events';
 import { findFreePort } from '../../src/net/freePort';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import { LocalProvider } from '../../src/providers/local/localProvider';

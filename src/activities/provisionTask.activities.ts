@@ -187,9 +187,7 @@ async function writeTransitions(tx: Prisma.TransactionClient, notifier: TaskEven
   for (const t of transitions) {
     last = await appendTaskEvent(tx, notifier, {
       taskId,
-      type: t.event.type,
-      payload: t.event.payload,
-      dedupeKey: t.event.dedupeKey,
+      ...t.event,
       patch: { status: t.status, statusMessage: t.statusMessage, stepTimings: withReportedAttempt(t.stepTimings, report) as unknown as Prisma.InputJsonValue, ...t.fields },
     });
   }

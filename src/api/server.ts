@@ -4,7 +4,7 @@
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Server as IoServer } from 'socket.io';
+import type { RealtimeServer } from '../realtime/contract';
 import { startTaskEventRelay, type TaskEventRelay } from '../realtime/taskEventRelay';
 import { createSocketServer } from '../realtime/socketServer';
 import { createApp } from './app';
@@ -16,7 +16,7 @@ import { createProvisionStarter, type ProvisionStarter } from '../temporal/provi
 
 export interface ApiServer {
   http: HttpServer;
-  io: IoServer;
+  io: RealtimeServer;
   relay: TaskEventRelay;
   /** Starts the provisioning runs of created tasks after their requests have answered. */
   provisionStarter: ProvisionStarter;

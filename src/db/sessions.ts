@@ -4,7 +4,7 @@
  * per-tab index.
  */
 import type { Prisma, Task, TranscriptEntry, WorkbenchSession } from '../generated/prisma/client';
-import { toSessionRecord, toTranscriptEntryRecord, type TaskEventType } from '../domain/records';
+import { toSessionRecord, toTranscriptEntryRecord } from '../domain/records';
 import { isSandboxReady } from '../domain/status';
 import type { TaskEventNotifier } from './notifier';
 import { appendTaskEvent } from './taskEvents';
@@ -16,7 +16,7 @@ import { appendTaskEvent } from './taskEvents';
 export async function updateSession(
   tx: Prisma.TransactionClient,
   notifier: TaskEventNotifier,
-  input: { sessionId: string; patch: Prisma.WorkbenchSessionUpdateInput; type: Extract<TaskEventType, `session.${string}`>; dedupeKey: string },
+  input: { sessionId: string; patch: Prisma.WorkbenchSessionUpdateInput; type: 'session.updated' | 'session.closed'; dedupeKey: string },
 ): Promise<void> {
   const current = await tx.workbenchSession.findUniqueOrThrow({ where: { id: input.sessionId }, select: { taskId: true } });
   const done = await tx.taskEvent.findUnique({ where: { taskId_dedupeKey: { taskId: current.taskId, dedupeKey: input.dedupeKey } }, select: { seq: true } });
@@ -63,7 +63,7 @@ export function readySandboxOf(task: Task): string | null {
  * otherwise, a `session.created` event, and `firstMessage` (if given) as the first transcript entry, to
  * be sent once the tab is ready. The task's first tab with the task's own agent and no model of its own shares the session
  * provisioning opened (its key is `initialSessionKey`), so no second session is made
- * (docs/PRODUCT.md#the-first-tab-shares-the-provisioned-session); every other tab's session key is its id.
+ * (docs/PRODUCT.md#the-first-tab-shares-the-provisioned-agent-session); every other tab's session key is its id.
  * @returns the tab row (read back when a first message was added).
  */
 export async function insertSession(

@@ -5,13 +5,12 @@
  * task's first event (task.created) is written with the task itself by insertTaskWithCreatedEvent below.
  */
 import { Prisma, type Task } from '../generated/prisma/client';
-import type { TaskEventType } from '../domain/records';
+import type { NewTaskEvent, TaskEventPayloads } from '../domain/events';
 import { TASK_EVENTS_CHANNEL, type TaskEventNotifier } from './notifier';
 
-export interface AppendTaskEventInput {
+/** One event to append (its type and that type's payload, src/domain/events.ts) and where. */
+export type AppendTaskEventInput = NewTaskEvent & {
   taskId: string;
-  type: TaskEventType;
-  payload: Record<string, unknown>;
   /**
    * Deterministic key of the transition (e.g. `step:init_create_sandbox:started`). A second call with
    * the same key (a retried or replayed activity) changes nothing and returns the first event's seq.
@@ -19,7 +18,7 @@ export interface AppendTaskEventInput {
   dedupeKey: string;
   /** Task columns to update together with the event. */
   patch?: Prisma.TaskUpdateInput;
-}
+};
 
 /**
  * Appends one history event (and applies `patch`) inside the caller's transaction.
@@ -65,8 +64,8 @@ export interface NewTask {
 }
 
 /**
- * Inserts a task in `init_enqueue_provision` together with its first history event (seq 1, dedupe key
- * `created`) and the event's notification, in ONE SQL statement (two inserts in a CTE plus
+ * Inserts a task in `init_enqueue_provision` together with its first history event (`task.created`,
+ * seq 1, dedupe key `created`, its payload taken from the task) and the event's notification, in ONE SQL statement (two inserts in a CTE plus
  * `pg_notify`): one round trip to Postgres instead of the eight of task.create + appendTaskEvent +
  * a read-back. A new task has no earlier event, so the sequence number is known (1) and no lock or
  * dedupe lookup is needed. Outside a transaction the statement commits on its own; inside one
@@ -75,7 +74,14 @@ export interface NewTask {
  * @returns the task row as Prisma returns it.
  * @throws Prisma's P2010 (raw query failed) wrapping a unique violation if `id`/`workflowId` exist.
  */
-export async function insertTaskWithCreatedEvent(client: Prisma.TransactionClient, task: NewTask, createdPayload: Record<string, unknown>): Promise<Task> {
+export async function insertTaskWithCreatedEvent(client: Prisma.TransactionClient, task: NewTask): Promise<Task> {
+  const created: TaskEventPayloads['task.created'] = {
+    workspaceId: task.workspaceId,
+    repository: task.repository,
+    agent: task.agentType,
+    provider: task.providerId,
+    branchName: task.requestedBranch,
+  };
   const notice = Prisma.sql`json_build_object('taskId', t.id, 'workspaceId', t.workspace_id, 'seq', 1)::text`;
   const rows = await client.$queryRaw<Array<{ createdAt: Date; updatedAt: Date }>>`
     WITH t AS (
@@ -85,7 +91,7 @@ export async function insertTaskWithCreatedEvent(client: Prisma.TransactionClien
       RETURNING id, workspace_id, created_at, updated_at
     ), e AS (
       INSERT INTO task_events (task_id, seq, type, payload, dedupe_key)
-      SELECT id, 1, 'task.created', ${JSON.stringify(createdPayload)}::jsonb, 'created' FROM t
+      SELECT id, 1, 'task.created', ${JSON.stringify(created)}::jsonb, 'created' FROM t
       RETURNING seq
     )
     SELECT t.created_at AS "createdAt", t.updated_at AS "updatedAt", pg_notify(${TASK_EVENTS_CHANNEL}, ${notice})::text IS NOT NULL AS "notified"

@@ -1,43 +1,10 @@
 /**
- * Client-facing shapes of a task and of a history event, shared by the REST API and the Socket.IO
- * relay so both always send the same thing.
+ * Client-facing shapes of a task, a tab and a transcript entry, shared by the REST API and the
+ * Socket.IO relay so both always send the same thing. History events are in ./events.ts.
  */
-import type { Task, TaskEvent, TranscriptEntry, WorkbenchSession } from '../generated/prisma/client';
+import type { Task, TranscriptEntry, WorkbenchSession } from '../generated/prisma/client';
 import type { SandboxState } from './sandboxLifecycle';
 import type { ProvisionStep, TaskStatus } from './status';
-
-/** History event types (docs/PRODUCT.md#history-events). */
-export type TaskEventType =
-  | 'task.created'
-  | 'task.named'
-  | 'task.step'
-  | 'task.initialized'
-  | 'task.error'
-  /** Provisioning of a task in `error` was started again: payload { previousStatusMessage }. */
-  | 'task.retry'
-  /** The task was killed and cleaned up: payload { provisioningCancelled, tabsClosed, sandboxesDestroyed }. */
-  | 'task.kill'
-  /** The task was archived (agent stopped, sandbox released, record and history kept): payload as `task.kill`'s. */
-  | 'task.archive'
-  /** A workbench tab was opened: payload { session: SessionRecord }. */
-  | 'session.created'
-  /** A tab changed (status, unread, error): payload { session: SessionRecord }. */
-  | 'session.updated'
-  /** A transcript entry was added: payload { sessionId, entry: TranscriptEntryRecord }. */
-  | 'session.transcript'
-  /** A tab was closed: payload { session: SessionRecord }. */
-  | 'session.closed'
-  /**
-   * The task's sandbox changed lifecycle state (docs/PRODUCT.md#sandbox-lifecycle): payload
-   * { sandboxId, state, previous, reason, message }.
-   */
-  | 'sandbox.state'
-  /**
-   * A model response's token usage was recorded (docs/PRODUCT.md#agents): payload { sessionId (the tab
-   * whose turn it was, or null), provider, model, inputTokens, outputTokens }. The task record (and the
-   * tab's) carry the totals.
-   */
-  | 'task.usage';
 
 /** Per-step timing as mirrored from the workflow; times are ISO-8601 strings. */
 export interface StepTiming {
@@ -90,20 +57,6 @@ export interface TaskRecord {
   realtime: { subscribe: { event: 'subscribe'; payload: { taskId: string } }; room: string; event: 'task.event' };
 }
 
-export interface TaskEventRecord {
-  taskId: string;
-  seq: number;
-  type: TaskEventType;
-  payload: Record<string, unknown>;
-  createdAt: string;
-}
-
-/** Payload of every `task.event` Socket.IO message: the task as it is after the event, and the event. */
-export interface TaskEventMessage {
-  task: TaskRecord;
-  event: TaskEventRecord;
-}
-
 export const taskRoom = (taskId: string) => `task:${taskId}`;
 export const workspaceRoom = (workspaceId: string) => `workspace:${workspaceId}`;
 
@@ -129,16 +82,6 @@ export function toTaskRecord(t: Task): TaskRecord {
     createdAt: t.createdAt.toISOString(),
     updatedAt: t.updatedAt.toISOString(),
     realtime: { subscribe: { event: 'subscribe', payload: { taskId: t.id } }, room: taskRoom(t.id), event: 'task.event' },
-  };
-}
-
-export function toTaskEventRecord(e: TaskEvent): TaskEventRecord {
-  return {
-    taskId: e.taskId,
-    seq: e.seq,
-    type: e.type as TaskEventType,
-    payload: e.payload as Record<string, unknown>,
-    createdAt: e.createdAt.toISOString(),
   };
 }
 

@@ -15,19 +15,21 @@ export const SANDBOX_STATES = ['creating', 'ready', 'stopping', 'stopped', 'resu
 export type SandboxState = (typeof SANDBOX_STATES)[number];
 
 /** Why a sandbox changed state (payload `reason` of `sandbox.state` events). */
-export type SandboxStateReason =
+export const SANDBOX_STATE_REASONS = [
   /** No turn for SANDBOX_IDLE_STOP_MINUTES. */
-  | 'idle'
+  'idle',
   /** POST /v1/tasks/:id/stop or /resume. */
-  | 'requested'
+  'requested',
   /** Its sandbox-agent was found not running (crashed, killed, machine restarted). */
-  | 'agent_exited'
+  'agent_exited',
   /** A tab needed the agent (a message, opening or retrying a tab). */
-  | 'use'
+  'use',
   /** Its files are gone; it cannot be resumed. */
-  | 'files_gone'
+  'files_gone',
   /** Its sandbox host was unseen for SANDBOX_HOST_LOST_AFTER (src/hosts/lostHosts.ts). */
-  | 'host_lost';
+  'host_lost',
+] as const;
+export type SandboxStateReason = (typeof SANDBOX_STATE_REASONS)[number];
 
 /** One sentence per state, for the page and the `sandbox.state` event's `message`. */
 export const SANDBOX_STATE_MESSAGES: Record<SandboxState, string> = {

@@ -8,26 +8,23 @@
  * commit order, so held-back messages are in order and, after the replay, only those newer than the
  * replay are sent.
  */
-import type { Socket } from 'socket.io';
-import type { TaskEventMessage } from '../domain/records';
+import type { TaskEventMessage } from '../domain/events';
+import type { RealtimeSocket, SocketData } from './contract';
 
 export const TASK_EVENT = 'task.event';
 
-interface DeliveryState {
-  seen: Record<string, number>;
-  catchingUp: Record<string, TaskEventMessage[]>;
-}
+type DeliveryState = NonNullable<SocketData['delivery']>;
 
-function state(socket: Pick<Socket, 'data'>): DeliveryState {
-  socket.data.delivery ??= { seen: {}, catchingUp: {} } satisfies DeliveryState;
-  return socket.data.delivery as DeliveryState;
+function state(socket: Pick<RealtimeSocket, 'data'>): DeliveryState {
+  socket.data.delivery ??= { seen: {}, catchingUp: {} };
+  return socket.data.delivery;
 }
 
 /**
  * Sends `message` unless the socket has it already; holds it back while the socket catches up on that task.
  * @returns true when it was emitted now (false: already delivered, or held back).
  */
-export function deliver(socket: Pick<Socket, 'data' | 'emit'>, message: TaskEventMessage): boolean {
+export function deliver(socket: Pick<RealtimeSocket, 'data' | 'emit'>, message: TaskEventMessage): boolean {
   const s = state(socket);
   const { taskId, seq } = message.event;
   const held = s.catchingUp[taskId];
@@ -45,7 +42,7 @@ export function deliver(socket: Pick<Socket, 'data' | 'emit'>, message: TaskEven
  * The highest seq of `taskId` delivered to (or being replayed to) `socket`; undefined when the socket
  * has had no event of that task yet (e.g. it subscribed without `afterSeq` and nothing came since).
  */
-export function seenSeq(socket: Pick<Socket, 'data'>, taskId: string): number | undefined {
+export function seenSeq(socket: Pick<RealtimeSocket, 'data'>, taskId: string): number | undefined {
   return state(socket).seen[taskId];
 }
 
@@ -57,7 +54,7 @@ export function seenSeq(socket: Pick<Socket, 'data'>, taskId: string): number | 
  * @returns how many events were sent.
  */
 export async function catchUp(
-  socket: Pick<Socket, 'data' | 'emit'>,
+  socket: Pick<RealtimeSocket, 'data' | 'emit'>,
   taskId: string,
   afterSeq: number,
   readMissed: (afterSeq: number) => Promise<TaskEventMessage[]>,

@@ -13,9 +13,10 @@
  *
  * Replayed messages carry the task as it is now, as replays on subscribe do.
  */
-import type { Server } from 'socket.io';
+import type { RealtimeServer } from './contract';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
-import { taskRoom, toTaskEventRecord, toTaskRecord, workspaceRoom, type TaskEventMessage } from '../domain/records';
+import { taskRoom, toTaskRecord, workspaceRoom } from '../domain/records';
+import { toTaskEventRecord, type TaskEventMessage } from '../domain/events';
 import { deliver, seenSeq } from './delivery';
 
 const TASK_ROOM_PREFIX = taskRoom('');
@@ -35,7 +36,7 @@ export interface CatchUpResult {
  * @throws the Prisma error when reading fails; sockets may then have got part of their events, in
  *         order, and a repeated call sends the rest.
  */
-export async function catchUpSubscribers(deps: { io: Server; prisma: PrismaClient }, since: Date): Promise<CatchUpResult> {
+export async function catchUpSubscribers(deps: { io: RealtimeServer; prisma: PrismaClient }, since: Date): Promise<CatchUpResult> {
   const subscribers = (await deps.io.fetchSockets()).map((socket) => {
     const tasks = new Set<string>();
     const workspaces = new Set<string>();

@@ -14,14 +14,15 @@
  * catch-up replaces it. Catch-ups run on the same serial chain as the live notices, before any notice
  * that arrives after the outage, so the per-task order holds.
  */
-import type { Server } from 'socket.io';
+import type { RealtimeServer } from './contract';
 import type { PrismaClient } from '../generated/prisma/client';
-import { taskRoom, toTaskEventRecord, toTaskRecord, workspaceRoom, type TaskEventMessage } from '../domain/records';
+import { taskRoom, toTaskRecord, workspaceRoom } from '../domain/records';
+import { toTaskEventRecord, type TaskEventMessage } from '../domain/events';
 import type { Logger } from '../logger';
 import { retryWithBackoff, RetryAbortedError } from './backoff';
 import { deliver } from './delivery';
 import { TASK_EVENTS_CHANNEL, type TaskEventNotice } from '../db/notifier';
-import { startPgListener, type PgListenerOptions } from './pgListener';
+import { startPgListener, type ListenOutage, type ListenRecovery, type PgListener, type PgListenerOptions } from './pgListener';
 import { catchUpSubscribers, type CatchUpResult } from './relayCatchUp';
 
 /**
@@ -57,6 +58,27 @@ export interface TaskEventRelay {
   close(): Promise<void>;
 }
 
+/** What the relay's phases share: its dependencies, its serial chain, and what it may have missed. */
+interface RelayState {
+  readonly prisma: PrismaClient;
+  readonly io: RealtimeServer;
+  readonly logger: Logger;
+  /** Whether LISTEN is active now (the listener's `listening`). */
+  readonly listening: () => boolean;
+  /** Aborted by `close()`: ends every retry and its wait. */
+  readonly abort: AbortController;
+  closed: boolean;
+  /** The serial chain: each notice and catch-up runs after the one before it. */
+  chain: Promise<void>;
+  /** Earliest instant (database clock) whose events may not have been relayed; null when none. */
+  missedSince: Date | null;
+  /** Bumped by every new possible miss, so a catch-up that overlapped one does not clear it. */
+  missEpoch: number;
+  catchUpQueued: boolean;
+  /** An outage that ended and whose catch-up has not run (and been logged) yet. */
+  recovered: { downMs: number } | null;
+}
+
 /**
  * Starts the relay: connects (retrying until Postgres answers) and LISTENs on `task_events`.
  * @param deps.listener tuning of the LISTEN connection (defaults: paranoid check 10 s, timeouts 5 s,
@@ -65,130 +87,180 @@ export interface TaskEventRelay {
 export function startTaskEventRelay(deps: {
   databaseUrl: string;
   prisma: PrismaClient;
-  io: Server;
+  io: RealtimeServer;
   logger: Logger;
   listener?: Pick<PgListenerOptions, 'paranoidCheckMs' | 'timeoutMs' | 'retryBaseMs' | 'retryMaxMs'>;
 }): TaskEventRelay {
-  const { prisma, io, logger } = deps;
-  const abort = new AbortController();
-  let closed = false;
-  let chain: Promise<void> = Promise.resolve();
-
-  /** Earliest instant (database clock) whose events may not have been relayed; null when none. */
-  let missedSince: Date | null = null;
-  /** Bumped by every new possible miss, so a catch-up that overlapped one does not clear it. */
-  let missEpoch = 0;
-  let catchUpQueued = false;
-  /** An outage that ended and whose catch-up has not run (and been logged) yet. */
-  let recovered: { downMs: number } | null = null;
-
-  const enqueue = (job: () => Promise<unknown>, what: string, context: object = {}) => {
-    chain = chain.then(job).then(
-      () => undefined,
-      (err) => {
-        if (!closed && !(err instanceof RetryAbortedError)) logger.error({ err, ...context }, `${what} failed`);
-      },
-    );
-  };
-
-  const markMissed = (since: Date) => {
-    if (!missedSince || since < missedSince) missedSince = since;
-    missEpoch++;
-  };
-
-  const databaseAnswers = () =>
-    prisma.$queryRaw`SELECT 1`.then(
-      () => true,
-      () => false,
-    );
-
-  const relayLive = async (notice: TaskEventNotice) => {
-    const [task, event] = await Promise.all([
-      prisma.task.findUnique({ where: { id: notice.taskId } }),
-      prisma.taskEvent.findUnique({ where: { taskId_seq: { taskId: notice.taskId, seq: notice.seq } } }),
-    ]);
-    if (!task || !event) return;
-    const message: TaskEventMessage = { task: toTaskRecord(task), event: toTaskEventRecord(event) };
-    // Per socket rather than a room broadcast, so a socket replaying missed events gets each event once.
-    for (const socket of await io.in([taskRoom(task.id), workspaceRoom(task.workspaceId)]).fetchSockets()) deliver(socket, message);
-  };
-
-  /**
-   * Replays to the subscribed sockets what they may have missed since `missedSince`, retrying while
-   * Postgres does not answer (until it does, or close). Gives up, throwing, when Postgres answers but
-   * reading still fails (a bug: waiting would stall every live event behind it).
-   */
-  const catchUpNow = async (): Promise<CatchUpResult | null> => {
-    const since = missedSince;
-    if (!since) return null;
-    const epoch = missEpoch;
-    const listeningAtStart = listener.listening;
-    const result = await retryWithBackoff(() => catchUpSubscribers({ io, prisma }, since), {
-      signal: abort.signal,
-      onFailedAttempt: async (err, attempt) => {
-        if (attempt === 1) logger.warn({ err }, 'catching up on task events failed; retrying until Postgres answers');
-        if (attempt >= CATCH_UP_ATTEMPTS_BEFORE_PROBE && (await databaseAnswers())) throw err;
-      },
-    });
-    // Only a catch-up that ran entirely while LISTEN was active, with no new miss meanwhile, covers it.
-    if (listeningAtStart && listener.listening && missEpoch === epoch) missedSince = null;
-    if (recovered && listeningAtStart) {
-      logger.info({ downMs: recovered.downMs, caughtUpEvents: result.events, caughtUpMessages: result.messages }, 'task event LISTEN is back; missed events caught up');
-      recovered = null;
-    }
-    return result;
-  };
-
-  const queueCatchUp = () => {
-    if (catchUpQueued) return;
-    catchUpQueued = true;
-    enqueue(() => {
-      catchUpQueued = false;
-      return catchUpNow();
-    }, 'catching up on task events');
-  };
-
-  const relayNotice = async (notice: TaskEventNotice, receivedAt: number) => {
-    try {
-      await retryWithBackoff(() => relayLive(notice), { signal: abort.signal, retries: NOTICE_READ_RETRIES });
-    } catch (err) {
-      if (err instanceof RetryAbortedError) throw err;
-      logger.warn({ err, notice }, 'relaying a task event failed; catching up from Postgres instead');
-      markMissed(new Date(receivedAt - CATCH_UP_MARGIN_MS));
-      await catchUpNow(); // in place, so no later notice overtakes the missed one
-    }
-  };
-
+  // `listener` is read only from its own callbacks, which run after startPgListener has returned.
+  const state = newRelayState(deps, () => listener.listening);
   const listener = startPgListener({
     databaseUrl: deps.databaseUrl,
     channel: TASK_EVENTS_CHANNEL,
     ...deps.listener,
-    onNotification: (payload) => {
-      let notice: TaskEventNotice;
-      try {
-        notice = JSON.parse(payload) as TaskEventNotice;
-      } catch (err) {
-        logger.error({ err, payload }, 'ignoring a task event notice that is not JSON');
-        return;
-      }
-      // A notice can arrive just before the "back" signal: the catch-up still goes first.
-      if (missedSince) queueCatchUp();
-      const receivedAt = Date.now();
-      enqueue(() => relayNotice(notice, receivedAt), 'relaying task event', { notice });
-    },
-    onDown: ({ missedSince: since, error }) => {
-      markMissed(new Date(since.getTime() - CATCH_UP_MARGIN_MS));
-      logger.warn({ err: error }, 'task event LISTEN connection is down; reconnecting with backoff, events are caught up once it is back');
-    },
-    onUp: ({ missedSince: since, downMs }) => {
-      markMissed(new Date(since.getTime() - CATCH_UP_MARGIN_MS));
-      recovered = { downMs };
-      queueCatchUp();
-    },
+    ...listenerCallbacks(state),
+  });
+  return relayHandle(state, listener);
+}
+
+/** Configure: a relay with an empty chain and nothing missed yet. */
+function newRelayState(deps: { prisma: PrismaClient; io: RealtimeServer; logger: Logger }, listening: () => boolean): RelayState {
+  return {
+    prisma: deps.prisma,
+    io: deps.io,
+    logger: deps.logger,
+    listening,
+    abort: new AbortController(),
+    closed: false,
+    chain: Promise.resolve(),
+    missedSince: null,
+    missEpoch: 0,
+    catchUpQueued: false,
+    recovered: null,
+  };
+}
+
+/** Listen: what the relay does with each notice and each outage start and end of the LISTEN connection. */
+function listenerCallbacks(state: RelayState): Pick<PgListenerOptions, 'onNotification' | 'onDown' | 'onUp' | 'onFatal' | 'onDebug'> {
+  const { logger } = state;
+  return {
+    onNotification: (payload) => onNotice(state, payload),
+    onDown: (outage) => onListenDown(state, outage),
+    onUp: (recovery) => onListenUp(state, recovery),
     onFatal: (err) => logger.error({ err }, 'task event LISTEN stopped for good: no realtime events until the API restarts'),
     onDebug: (msg, err) => logger.debug({ err }, msg),
-  });
+  };
+}
 
+/** A notice arrived: parsed, then relayed on the chain (behind a catch-up, if one is owed). */
+function onNotice(state: RelayState, payload: string): void {
+  let notice: TaskEventNotice;
+  try {
+    notice = JSON.parse(payload) as TaskEventNotice;
+  } catch (err) {
+    state.logger.error({ err, payload }, 'ignoring a task event notice that is not JSON');
+    return;
+  }
+  // A notice can arrive just before the "back" signal: the catch-up still goes first.
+  if (state.missedSince) queueCatchUp(state);
+  const receivedAt = Date.now();
+  enqueue(state, () => relayNotice(state, notice, receivedAt), 'relaying task event', { notice });
+}
+
+/** Outage start: what follows may be missed; logged once per outage. */
+function onListenDown(state: RelayState, { missedSince, error }: ListenOutage): void {
+  markMissed(state, new Date(missedSince.getTime() - CATCH_UP_MARGIN_MS));
+  state.logger.warn({ err: error }, 'task event LISTEN connection is down; reconnecting with backoff, events are caught up once it is back');
+}
+
+/** Outage end: a catch-up goes on the chain, ahead of any later notice. */
+function onListenUp(state: RelayState, { missedSince, downMs }: ListenRecovery): void {
+  markMissed(state, new Date(missedSince.getTime() - CATCH_UP_MARGIN_MS));
+  state.recovered = { downMs };
+  queueCatchUp(state);
+}
+
+/** Appends `job` to the serial chain; its failure is logged (unless closed) and the chain goes on. */
+function enqueue(state: RelayState, job: () => Promise<unknown>, what: string, context: object = {}): void {
+  state.chain = state.chain.then(job).then(
+    () => undefined,
+    (err) => {
+      if (!state.closed && !(err instanceof RetryAbortedError)) state.logger.error({ err, ...context }, `${what} failed`);
+    },
+  );
+}
+
+/** Records that events since `since` may not have been relayed. */
+function markMissed(state: RelayState, since: Date): void {
+  if (!state.missedSince || since < state.missedSince) state.missedSince = since;
+  state.missEpoch++;
+}
+
+/**
+ * Deliver one notice: reads its event (retried with backoff); if that keeps failing, a catch-up
+ * replaces it, in place.
+ */
+async function relayNotice(state: RelayState, notice: TaskEventNotice, receivedAt: number): Promise<void> {
+  try {
+    await retryWithBackoff(() => relayLive(state, notice), { signal: state.abort.signal, retries: NOTICE_READ_RETRIES });
+  } catch (err) {
+    if (err instanceof RetryAbortedError) throw err;
+    state.logger.warn({ err, notice }, 'relaying a task event failed; catching up from Postgres instead');
+    markMissed(state, new Date(receivedAt - CATCH_UP_MARGIN_MS));
+    await catchUpNow(state); // in place, so no later notice overtakes the missed one
+  }
+}
+
+/** Reads the notice's event and its task and delivers them to every socket of the task's and the workspace's rooms. */
+async function relayLive({ prisma, io }: RelayState, notice: TaskEventNotice): Promise<void> {
+  const [task, event] = await Promise.all([
+    prisma.task.findUnique({ where: { id: notice.taskId } }),
+    prisma.taskEvent.findUnique({ where: { taskId_seq: { taskId: notice.taskId, seq: notice.seq } } }),
+  ]);
+  if (!task || !event) return;
+  const message: TaskEventMessage = { task: toTaskRecord(task), event: toTaskEventRecord(event) };
+  // Per socket rather than a room broadcast, so a socket replaying missed events gets each event once.
+  for (const socket of await io.in([taskRoom(task.id), workspaceRoom(task.workspaceId)]).fetchSockets()) deliver(socket, message);
+}
+
+/** Queues one catch-up on the chain, unless one is queued and has not started yet. */
+function queueCatchUp(state: RelayState): void {
+  if (state.catchUpQueued) return;
+  state.catchUpQueued = true;
+  enqueue(
+    state,
+    () => {
+      state.catchUpQueued = false;
+      return catchUpNow(state);
+    },
+    'catching up on task events',
+  );
+}
+
+/**
+ * Catch up: replays to the subscribed sockets what they may have missed since `missedSince`; clears
+ * the miss if the catch-up covered it, and logs the recovery it completes.
+ */
+async function catchUpNow(state: RelayState): Promise<CatchUpResult | null> {
+  const since = state.missedSince;
+  if (!since) return null;
+  const epoch = state.missEpoch;
+  const listeningAtStart = state.listening();
+  const result = await catchUpUntilDone(state, since);
+  // Only a catch-up that ran entirely while LISTEN was active, with no new miss meanwhile, covers it.
+  if (listeningAtStart && state.listening() && state.missEpoch === epoch) state.missedSince = null;
+  if (state.recovered && listeningAtStart) {
+    state.logger.info({ downMs: state.recovered.downMs, caughtUpEvents: result.events, caughtUpMessages: result.messages }, 'task event LISTEN is back; missed events caught up');
+    state.recovered = null;
+  }
+  return result;
+}
+
+/**
+ * Catch up with backoff: retries while Postgres does not answer (until it does, or close). Gives up,
+ * throwing, when Postgres answers but reading still fails (a bug: waiting would stall every live
+ * event behind it).
+ */
+function catchUpUntilDone(state: RelayState, since: Date): Promise<CatchUpResult> {
+  const { io, prisma, logger } = state;
+  return retryWithBackoff(() => catchUpSubscribers({ io, prisma }, since), {
+    signal: state.abort.signal,
+    onFailedAttempt: async (err, attempt) => {
+      if (attempt === 1) logger.warn({ err }, 'catching up on task events failed; retrying until Postgres answers');
+      if (attempt >= CATCH_UP_ATTEMPTS_BEFORE_PROBE && (await databaseAnswers(prisma))) throw err;
+    },
+  });
+}
+
+/** Whether Postgres answers `SELECT 1`; never rejects. */
+function databaseAnswers(prisma: PrismaClient): Promise<boolean> {
+  return prisma.$queryRaw`SELECT 1`.then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The owner's view of the relay: the listener's readiness state, and `close()`. */
+function relayHandle(state: RelayState, listener: PgListener): TaskEventRelay {
   return {
     ready: listener.ready,
     get listening() {
@@ -200,11 +272,14 @@ export function startTaskEventRelay(deps: {
     get lastError() {
       return listener.lastError;
     },
-    async close() {
-      closed = true;
-      abort.abort();
-      await listener.close();
-      await chain;
-    },
+    close: () => closeRelay(state, listener),
   };
+}
+
+/** Stop: aborts every retry and wait, closes the listener, then waits for the chain's job in progress to end. */
+async function closeRelay(state: RelayState, listener: PgListener): Promise<void> {
+  state.closed = true;
+  state.abort.abort();
+  await listener.close();
+  await state.chain;
 }

@@ -87,19 +87,18 @@ export async function createTask(deps: CreateTaskDeps, given: CreateTaskInput & 
     statusMessage: 'provision queued',
     workflowId: provisionWorkflowId(id),
   };
-  const createdPayload = { workspaceId: input.workspaceId, repository: input.repository, agent: input.agent, provider: input.provider, branchName: input.branchName ?? null };
 
   // The common case is one SQL statement (row + task.created + notify); a key to claim or a tab to
   // open needs an interactive transaction around the same statement.
   const outcome =
     !idempotencyKey && !input.openSession
-      ? { replayed: false as const, value: { task: await insertTaskWithCreatedEvent(deps.prisma, newTask, createdPayload), firstSession: null } }
+      ? { replayed: false as const, value: { task: await insertTaskWithCreatedEvent(deps.prisma, newTask), firstSession: null } }
       : await createIdempotently(deps.prisma, {
           scope: `tasks:${input.workspaceId}`,
           key: idempotencyKey,
           request,
           create: async (tx) => {
-            const created = await insertTaskWithCreatedEvent(tx, newTask, createdPayload);
+            const created = await insertTaskWithCreatedEvent(tx, newTask);
             if (!input.openSession) return { task: created, firstSession: null };
             const firstSession = await insertTab(tx, deps.notifier, { task: created, agent: input.agent, firstMessage: input.prompt });
             // Opening the tab bumped the task's event sequence: read the row back.

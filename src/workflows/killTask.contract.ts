@@ -1,4 +1,5 @@
 /** Contract of the `killTask` workflow (./killTask.ts): its type, ids, input and activities. */
+import type { TaskReleasedPayload } from '../domain/events';
 
 export const KILL_TASK_WORKFLOW_TYPE = 'killTask';
 /** Workflow id of a task's kill run. */
@@ -37,5 +38,5 @@ export interface KillActivities {
    * recorded before `outcome` existed), or `archived` with a `task.archive` event. A kill never
    * overwrites `archived`.
    */
-  markKilled(input: { taskId: string; dedupeKey: string; summary: Record<string, unknown>; outcome?: KillOutcome }): Promise<void>;
+  markKilled(input: { taskId: string; dedupeKey: string; summary: TaskReleasedPayload; outcome?: KillOutcome }): Promise<void>;
 }

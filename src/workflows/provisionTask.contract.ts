@@ -4,7 +4,8 @@
  * activities, the API and tests.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { TaskEventType, StepTiming } from '../domain/records';
+import type { StepTiming } from '../domain/records';
+import type { NewTaskEvent } from '../domain/events';
 import type { ProvisionStep, TaskStatus } from '../domain/status';
 import type { OutageWaitState } from './dependencyOutage';
 
@@ -90,7 +91,7 @@ export interface TransitionInput {
   taskId: string;
   status: TaskStatus;
   statusMessage: string;
-  event: { type: TaskEventType; payload: Record<string, unknown>; dedupeKey: string };
+  event: NewTaskEvent & { dedupeKey: string };
   stepTimings: Record<string, StepTiming>;
   /** Task columns that change with this transition. */
   fields?: { title?: string; branchName?: string; activeSandboxId?: string; activeSessionId?: string };

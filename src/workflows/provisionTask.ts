@@ -20,6 +20,7 @@
  */
 import { ApplicationFailure, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { StepTiming } from '../domain/records';
+import type { NewTaskEvent, TaskEventPayloads } from '../domain/events';
 import { STEP_MESSAGES, type ProvisionStep, type TaskStatus } from '../domain/status';
 import {
   provisionStateQuery,
@@ -92,6 +93,9 @@ export const SANDBOX_LIFECYCLE_PATCH = 'start-sandbox-lifecycle';
 
 const now = () => new Date().toISOString(); // workflow time: deterministic on replay
 
+/** The event of a transition without its dedupe key's suffix (`{ type, payload }`, in that order). */
+const eventOf = (e: NewTaskEvent & { key: string }): NewTaskEvent => ({ type: e.type, payload: e.payload }) as NewTaskEvent;
+
 /** The provider step activities (the mirror writes are proxied separately), and placement. */
 type StepActivities = Omit<ProvisionActivities, 'recordTransition' | 'recordTransitions' | 'handOverProvisioning'> &
   Pick<SandboxPlacementActivities, 'placeSandbox' | 'tryPlaceSandbox'>;
@@ -142,13 +146,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
    * Records a transition in workflow memory and mirrors it (task row, history event, notification).
    * `deferred`: in a lean run, written with the next transition instead of on its own.
    */
-  const transition = async (
-    status: TaskStatus,
-    statusMessage: string,
-    event: Omit<TransitionInput['event'], 'dedupeKey'> & { key: string },
-    fields?: TransitionInput['fields'],
-    deferred = false,
-  ) => {
+  const transition = async (status: TaskStatus, statusMessage: string, event: NewTaskEvent & { key: string }, fields?: TransitionInput['fields'], deferred = false) => {
     state.status = status;
     state.statusMessage = statusMessage;
     state.lastProgressAt = now();
@@ -156,7 +154,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
       taskId,
       status,
       statusMessage,
-      event: { type: event.type, payload: event.payload, dedupeKey: `${runKey}:${event.key}` },
+      event: { ...eventOf(event), dedupeKey: `${runKey}:${event.key}` },
       stepTimings: stepTimings(),
       fields,
     };
@@ -229,7 +227,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   };
 
   /** A step's `task.step {status: completed}` transition (in a lean run, written with the next step's start). */
-  const completed = (name: ProvisionStep, message: string, payload: Record<string, unknown>, fields?: TransitionInput['fields']) =>
+  const completed = (name: ProvisionStep, message: string, payload: Pick<TaskEventPayloads['task.step'], 'sandboxId' | 'endpoint'>, fields?: TransitionInput['fields']) =>
     transition(name, message, { type: 'task.step', payload: { step: name, status: 'completed', message, ...payload }, key: `${name}:completed` }, fields, true);
 
   const named = await step('init_ensure_name', (o) => orchestration(o, (a) => a.ensureName({ taskId })));

@@ -6,6 +6,8 @@
  *   provider) validate against it: every status is documented for its operation and every body matches
  *   the operation's schema for that status (ajv, JSON Schema 2020-12 as OpenAPI 3.1 uses), required
  *   response headers are present; every operation is exercised at least once;
+ * - every history event of a task's whole life validates against exactly the `TaskEventRecord` branch
+ *   its type names, and the Socket.IO acks and messages against their components;
  * - `GET /openapi.json` and `GET /docs` answer without a token, and the docs page loads nothing from
  *   outside this API.
  */
@@ -16,10 +18,12 @@ import addFormats from 'ajv-formats';
 import type { Express } from 'express';
 import { createApp } from '../../src/api/app';
 import { openApiDocument, type OpenApiDocument } from '../../src/api/openapi/document';
+import { eventComponentPrefix } from '../../src/api/openapi/events';
 import { testTokenResolver, tokenFor } from '../../src/dev/stack/auth';
 import { Gate, gatedProvider } from '../../src/dev/stack/gate';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { runOf } from '../../src/dev/stack/runs';
+import { TaskEventClient } from '../../src/dev/stack/socketClient';
 import { startServices, type TestServices } from '../../src/dev/stack/services';
 import { createLogger } from '../../src/logger';
 
@@ -421,6 +425,9 @@ describe('OpenAPI document', () => {
       expect(created.status).toBe(201);
       const taskId: string = created.body.id;
       expect(created.headers.get('location')).toBe(`/v1/tasks/${taskId}`);
+      // A Socket.IO client follows the task from its first event: its messages are checked at the end.
+      const socket = new TaskEventClient(services.baseUrl, workspaceId);
+      const subscribed = await socket.subscribe({ taskId, afterSeq: 0 });
       const replay = await checked('POST', '/v1/tasks', '/v1/tasks', { body, headers: { 'Idempotency-Key': key } });
       expect(replay).toMatchObject({ status: 201, body: { id: taskId } });
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
@@ -510,6 +517,43 @@ describe('OpenAPI document', () => {
         code: 'validation_failed',
         field: 'query.include',
       });
+
+      // Every history event validates against the branch of `TaskEventRecord` its type names, and
+      // against no other branch; the Socket.IO messages against their components.
+      const history = (await checked('GET', '/v1/tasks/{id}/events', `/v1/tasks/${taskId}/events?limit=500`)).body.items as Array<{ type: string; seq: number }>;
+      const branches = (doc.components!.schemas!.TaskEventRecord as { oneOf: Array<{ $ref: string }> }).oneOf.map((b) => b.$ref.split('/').pop()!);
+      const schema = (name: string) => ajv.getSchema(`openapi#/components/schemas/${name}`)!;
+      for (const event of history) {
+        const own = `${eventComponentPrefix(event.type)}Event`;
+        expect(branches).toContain(own);
+        const matching = branches.filter((b) => schema(b)(event));
+        expect({ seq: event.seq, matching }).toEqual({ seq: event.seq, matching: [own] });
+        expect(schema('TaskEventRecord')(event)).toBe(true);
+      }
+      expect([...new Set(history.map((e) => e.type))]).toEqual(
+        expect.arrayContaining([
+          'task.created',
+          'task.step',
+          'task.named',
+          'task.initialized',
+          'session.created',
+          'session.updated',
+          'session.transcript',
+          'session.closed',
+          'sandbox.state',
+          'task.kill',
+          'task.archive',
+        ]),
+      );
+      // A payload that does not fit its type fails even though it would fit another's.
+      const started = history.find((e) => e.type === 'task.step')!;
+      expect(schema('TaskEventRecord')({ ...started, type: 'task.named' })).toBe(false);
+      expect(schema('SubscribeAck')(subscribed)).toBe(true);
+      await socket.waitFor((m) => m.event.seq === history[history.length - 1]!.seq);
+      expect(socket.eventsOf(taskId).map((m) => m.event.seq)).toEqual(history.map((e) => e.seq));
+      for (const message of socket.eventsOf(taskId)) expect(schema('TaskEventMessage')(message)).toBe(true);
+      expect(schema('SubscribeAck')(await socket.subscribe({ taskId: randomUUID() }))).toBe(true);
+      socket.close();
     });
 
     it('exercised every operation of the document', () => {

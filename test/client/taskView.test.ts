@@ -1,7 +1,8 @@
 /** Unit tests of the pure task-view reducer (client/taskView.ts): no server, hand-made messages. */
 import { createTaskView, reduceTaskView, resumePayload, type TaskView, type TaskViewInput } from '../../client/taskView';
 import { createWorkspaceView, reduceWorkspaceView } from '../../client/taskView';
-import type { SessionRecord, TaskEventRecord, TaskEventMessage, TaskRecord } from '../../client/types';
+import type { SessionRecord, TaskEventPayload, TaskEventRecord, TaskRecord } from '../../client/types';
+import type { TaskEventMessage } from '../../client/realtimeContract';
 
 const TASK_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 const at = (seq: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString();
@@ -32,17 +33,12 @@ function task(lastEventSeq: number, over: Partial<TaskRecord> = {}): TaskRecord 
   };
 }
 
-const event = (
-  seq: number,
-  type: TaskEventRecord['type'] = 'task.step',
-  payload: Record<string, unknown> = { step: 'init_ensure_name', status: 'started', message: `m${seq}` },
-): TaskEventRecord => ({
-  taskId: TASK_ID,
-  seq,
-  type,
-  payload,
-  createdAt: at(seq),
-});
+/** An event of `type` with that type's payload (a `task.step` start by default). */
+function event(seq: number): TaskEventRecord;
+function event<K extends TaskEventRecord['type']>(seq: number, type: K, payload: TaskEventPayload<K>): TaskEventRecord;
+function event(seq: number, type: TaskEventRecord['type'] = 'task.step', payload: unknown = { step: 'init_ensure_name', status: 'started', message: `m${seq}` }): TaskEventRecord {
+  return { taskId: TASK_ID, seq, type, payload, createdAt: at(seq) } as TaskEventRecord;
+}
 const msg = (seq: number, e: TaskEventRecord = event(seq)): TaskViewInput => ({ kind: 'event', message: { task: task(seq), event: e } satisfies TaskEventMessage });
 const run = (inputs: TaskViewInput[], from: TaskView = createTaskView(TASK_ID)) => inputs.reduce(reduceTaskView, from);
 const seqs = (v: TaskView) => v.events.map((e) => e.seq);

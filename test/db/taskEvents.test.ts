@@ -30,7 +30,11 @@ describe('appendTaskEvent', () => {
   it('gives concurrent appends to one task consecutive numbers from 1', async () => {
     const taskId = await newTask();
     const seqs = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => prisma.$transaction((tx) => appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: { i }, dedupeKey: `k${i}` }))),
+      Array.from({ length: 12 }, (_, i) =>
+        prisma.$transaction((tx) =>
+          appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: { step: 'init_ensure_name', status: 'started', message: `event ${i}` }, dedupeKey: `k${i}` }),
+        ),
+      ),
     );
     expect(seqs.map((s) => s.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
@@ -44,7 +48,7 @@ describe('appendTaskEvent', () => {
         appendTaskEvent(tx, pgNotifier, {
           taskId,
           type: 'task.step',
-          payload: { step: 'init_ensure_name' },
+          payload: { step: 'init_ensure_name', status: 'started', message: 'naming task' },
           dedupeKey: 'run1:init_ensure_name:started',
           patch: { status: 'init_ensure_name', statusMessage: 'naming task' },
         }),
@@ -66,11 +70,11 @@ describe('appendTaskEvent', () => {
     try {
       await expect(
         prisma.$transaction(async (tx) => {
-          await appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: {}, dedupeKey: 'doomed' });
+          await appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.retry', payload: { previousStatusMessage: 'doomed' }, dedupeKey: 'doomed' });
           throw new Error('roll back');
         }),
       ).rejects.toThrow('roll back');
-      await prisma.$transaction((tx) => appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: {}, dedupeKey: 'kept' }));
+      await prisma.$transaction((tx) => appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.retry', payload: { previousStatusMessage: 'kept' }, dedupeKey: 'kept' }));
       await listener.query('SELECT 1'); // round trip: pending notifications have been delivered
       expect(notices).toEqual([{ taskId, workspaceId: 'ws-events', seq: 1 }]);
       expect(await prisma.taskEvent.findMany({ where: { taskId }, select: { seq: true, dedupeKey: true } })).toEqual([{ seq: 1, dedupeKey: 'kept' }]);
@@ -107,16 +111,20 @@ describe('appendTaskEvent', () => {
       const { listener, notices } = await listen();
       try {
         const task = input();
-        const returned = await insertTaskWithCreatedEvent(prisma, task, { repository: '/repo' });
+        const returned = await insertTaskWithCreatedEvent(prisma, task);
         await listener.query('SELECT 1');
         expect(returned).toEqual(await prisma.task.findUniqueOrThrow({ where: { id: task.id } }));
         expect(returned).toMatchObject({ status: 'init_enqueue_provision', lastEventSeq: 1, requestedBranch: 'feature/x' });
         expect(await prisma.taskEvent.findMany({ where: { taskId: task.id }, select: { seq: true, type: true, payload: true, dedupeKey: true } })).toEqual([
-          { seq: 1, type: 'task.created', payload: { repository: '/repo' }, dedupeKey: 'created' },
+          { seq: 1, type: 'task.created', payload: { workspaceId: 'ws-events', repository: '/repo', agent: 'claude', provider: 'local', branchName: 'feature/x' }, dedupeKey: 'created' },
         ]);
         expect(notices).toEqual([{ taskId: task.id, workspaceId: 'ws-events', seq: 1 }]);
         // A later event continues the sequence.
-        expect(await prisma.$transaction((tx) => appendTaskEvent(tx, pgNotifier, { taskId: task.id, type: 'task.step', payload: {}, dedupeKey: 'next' }))).toEqual({
+        expect(
+          await prisma.$transaction((tx) =>
+            appendTaskEvent(tx, pgNotifier, { taskId: task.id, type: 'task.retry', payload: { previousStatusMessage: 'next' }, dedupeKey: 'next' }),
+          ),
+        ).toEqual({
           seq: 2,
           created: true,
         });
@@ -131,13 +139,13 @@ describe('appendTaskEvent', () => {
         const task = input();
         await expect(
           prisma.$transaction(async (tx) => {
-            await insertTaskWithCreatedEvent(tx, task, {});
+            await insertTaskWithCreatedEvent(tx, task);
             throw new Error('roll back');
           }),
         ).rejects.toThrow('roll back');
         const kept = input();
-        await insertTaskWithCreatedEvent(prisma, kept, {});
-        await expect(insertTaskWithCreatedEvent(prisma, { ...input(), id: kept.id }, {})).rejects.toThrow();
+        await insertTaskWithCreatedEvent(prisma, kept);
+        await expect(insertTaskWithCreatedEvent(prisma, { ...input(), id: kept.id })).rejects.toThrow();
         await listener.query('SELECT 1');
         expect(await prisma.task.count({ where: { id: task.id } })).toBe(0);
         expect(await prisma.taskEvent.count({ where: { taskId: { in: [task.id, kept.id] } } })).toBe(1);

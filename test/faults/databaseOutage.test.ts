@@ -156,7 +156,12 @@ describe('Postgres outages', () => {
           workflowId: provisionWorkflowId(taskId),
         },
       });
-      await appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.created', payload: {}, dedupeKey: 'created' });
+      await appendTaskEvent(tx, pgNotifier, {
+        taskId,
+        type: 'task.created',
+        payload: { workspaceId: WORKSPACE, repository: repo, agent: 'claude', provider: 'local', branchName: null },
+        dedupeKey: 'created',
+      });
     });
     await startProvisionTask(services.temporal, { taskId, workspaceId: WORKSPACE, taskQueue: services.taskQueue, dependencyPatienceMs: 2_000 });
     await gates.createSandbox.entered;

@@ -211,21 +211,17 @@ describe('provisionTask on the real stack', () => {
     // The run is started after createTask answers, so a kill can land first: a queued row, killed.
     const taskId = randomUUID();
     const workflowId = provisionWorkflowId(taskId);
-    await insertTaskWithCreatedEvent(
-      services.prisma,
-      {
-        id: taskId,
-        workspaceId: 'ws-killed-queued',
-        repository: repo,
-        prompt: 'killed before it started',
-        requestedBranch: null,
-        providerId: 'local',
-        agentType: 'claude',
-        statusMessage: 'provision queued',
-        workflowId,
-      },
-      {},
-    );
+    await insertTaskWithCreatedEvent(services.prisma, {
+      id: taskId,
+      workspaceId: 'ws-killed-queued',
+      repository: repo,
+      prompt: 'killed before it started',
+      requestedBranch: null,
+      providerId: 'local',
+      agentType: 'claude',
+      statusMessage: 'provision queued',
+      workflowId,
+    });
     await services.prisma.task.update({ where: { id: taskId }, data: { status: 'killed', statusMessage: 'killed' } });
     // A late start (the API's starter or the recovery sweep) then runs provisionTask anyway.
     await startProvisionTask(services.temporal, { taskId, workspaceId: 'ws-killed-queued', taskQueue: services.taskQueue });

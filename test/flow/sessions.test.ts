@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { listAcpServers } from '../../src/providers/local/acpClient';
 import type { AgentTarget } from '../../src/providers/local/agentHttp';
-import type { TaskEventMessage } from '../../src/domain/records';
+import type { TaskEventMessage } from '../../src/domain/events';
 import { ProviderError } from '../../src/providers/types';
 import { Gate, gatedProvider } from '../../src/dev/stack/gate';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';

@@ -53,7 +53,12 @@ describe('a step that overruns its limit', () => {
           workflowId: provisionWorkflowId(id),
         },
       });
-      await appendTaskEvent(tx, pgNotifier, { taskId: id, type: 'task.created', payload: {}, dedupeKey: 'created' });
+      await appendTaskEvent(tx, pgNotifier, {
+        taskId: id,
+        type: 'task.created',
+        payload: { workspaceId: 'ws-timeouts', repository: repo, agent: 'claude', provider: 'local', branchName: null },
+        dedupeKey: 'created',
+      });
     });
     await startProvisionTask(services.temporal, { taskId: id, workspaceId: 'ws-timeouts', taskQueue: services.taskQueue, stepTimeoutsMs: { init_ensure_agent: 1_000 } });
     const created = { body: { id, workflowId: provisionWorkflowId(id) } };

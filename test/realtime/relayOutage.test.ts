@@ -90,21 +90,17 @@ describe('realtime across a database outage', () => {
   /** A task with its `task.created` event (seq 1), written straight to Postgres. */
   async function createTask(workspaceId: string): Promise<string> {
     const id = randomUUID();
-    await insertTaskWithCreatedEvent(
-      direct,
-      {
-        id,
-        workspaceId,
-        repository: '/nowhere',
-        prompt: 'outage',
-        requestedBranch: null,
-        providerId: 'local',
-        agentType: 'claude',
-        statusMessage: 'queued',
-        workflowId: `provision-task-${id}`,
-      },
-      { test: true },
-    );
+    await insertTaskWithCreatedEvent(direct, {
+      id,
+      workspaceId,
+      repository: '/nowhere',
+      prompt: 'outage',
+      requestedBranch: null,
+      providerId: 'local',
+      agentType: 'claude',
+      statusMessage: 'queued',
+      workflowId: `provision-task-${id}`,
+    });
     return id;
   }
 
@@ -113,7 +109,12 @@ describe('realtime across a database outage', () => {
     const seqs: number[] = [];
     for (let i = 0; i < count; i++) {
       const { seq } = await direct.$transaction((tx) =>
-        appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: { step: 'test', status: 'started', message: `event ${i}` }, dedupeKey: `test:${randomUUID()}` }),
+        appendTaskEvent(tx, pgNotifier, {
+          taskId,
+          type: 'task.step',
+          payload: { step: 'init_ensure_name', status: 'started', message: `event ${i}` },
+          dedupeKey: `test:${randomUUID()}`,
+        }),
       );
       seqs.push(seq);
     }

@@ -93,14 +93,14 @@ describe('subscribing to another workspace’s task', () => {
       statusMessage: 'queued',
       workflowId: `provision-task-${id}`,
     };
-    await insertTaskWithCreatedEvent(prisma, task, { test: true });
+    await insertTaskWithCreatedEvent(prisma, task);
     return id;
   }
 
   /** Appends one event to `taskId` as the service does (its notification is relayed on commit); returns its seq. */
   async function append(taskId: string): Promise<number> {
     const { seq } = await prisma.$transaction((tx) =>
-      appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: { step: 'test', status: 'started', message: 'authz' }, dedupeKey: `test:${randomUUID()}` }),
+      appendTaskEvent(tx, pgNotifier, { taskId, type: 'task.step', payload: { step: 'init_ensure_name', status: 'started', message: 'authz' }, dedupeKey: `test:${randomUUID()}` }),
     );
     return seq;
   }

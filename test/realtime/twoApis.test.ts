@@ -10,7 +10,7 @@
 import path from 'node:path';
 import type { ApiServer } from '../../src/api/server';
 import { createPrismaClient } from '../../src/db/prisma';
-import type { TaskEventMessage } from '../../src/domain/records';
+import type { TaskEventMessage } from '../../src/domain/events';
 import { Gate, gatedProvider } from '../../src/dev/stack/gate';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { runOf } from '../../src/dev/stack/runs';

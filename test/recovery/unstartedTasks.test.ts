@@ -41,7 +41,12 @@ describe('recovery of tasks whose run was never started', () => {
           createdAt: new Date(Date.now() - ageMs),
         },
       });
-      await appendTaskEvent(tx, pgNotifier, { taskId: id, type: 'task.created', payload: {}, dedupeKey: 'created' });
+      await appendTaskEvent(tx, pgNotifier, {
+        taskId: id,
+        type: 'task.created',
+        payload: { workspaceId: 'ws-recovery', repository: repo, agent: 'claude', provider: 'local', branchName: null },
+        dedupeKey: 'created',
+      });
     });
     return id;
   };

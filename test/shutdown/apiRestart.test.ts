@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
-import type { TaskEventMessage } from '../../src/domain/records';
+import type { TaskEventMessage } from '../../src/domain/events';
 import { tokenFor } from '../../src/dev/stack/auth';
 import { Gate, gatedProvider } from '../../src/dev/stack/gate';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';

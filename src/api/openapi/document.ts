@@ -37,11 +37,12 @@ import {
   sessionList,
   sessionRecord,
   taskDetail,
-  taskEventPage,
   taskPage,
   taskRecord,
   type ErrorCode,
 } from './responses';
+import { taskEventPage } from './events';
+import { REALTIME_COMPONENTS } from './realtime';
 import { credentialParams, putCredentialBody, putEgressPolicyBody, putSandboxPoolBody, workspaceParams } from '../workspaceSchemas';
 import { credentialList, credentialRecord, egressPolicyRecord, sandboxPoolList, sandboxPoolRecord } from './workspaceResponses';
 
@@ -536,7 +537,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
     },
     tags: [
       { name: 'tasks', description: 'Tasks and their provisioning.' },
-      { name: 'sessions', description: 'Workbench tabs (agent sessions) of a task.' },
+      { name: 'sessions', description: 'Workbench tabs of a task (each drives one agent session; the paths say `sessions` for compatibility, docs/PRODUCT.md#glossary).' },
       { name: 'workspaces', description: 'A workspace’s settings: model provider keys, egress policy, warm sandbox pools.' },
       { name: 'health', description: 'Liveness and readiness; no token.' },
       { name: 'documentation', description: 'This document and its interactive page; no token.' },
@@ -553,8 +554,10 @@ export function buildOpenApiDocument(): OpenApiDocument {
         },
       },
       // The response schemas become components through their `meta.id` (./responses.ts); the error
-      // body with every code is listed too (each operation has its own, limited to its codes).
-      schemas: { ErrorBody: errorBody },
+      // body with every code is listed too (each operation has its own, limited to its codes), and so
+      // are the Socket.IO messages (./realtime.ts).
+      schemas: { ErrorBody: errorBody, ...REALTIME_COMPONENTS.schemas },
+      responses: REALTIME_COMPONENTS.responses,
     },
   });
 }

@@ -1,14 +1,14 @@
 /**
  * Response shapes of the REST API as zod schemas, for the OpenAPI document (./document.ts) only (each
  * `meta.id` names its component in the document): the
- * routes build their answers with src/domain/records.ts (toTaskRecord, toTaskEventRecord,
- * toSessionRecord, toTranscriptEntryRecord), src/api/readiness.ts and src/api/errors.ts, and nothing
+ * routes build their answers with src/domain/records.ts (toTaskRecord, toSessionRecord,
+ * toTranscriptEntryRecord), src/api/readiness.ts and src/api/errors.ts, and nothing
  * parses them with these schemas at run time. Each schema mirrors its builder field by field;
  * {@link RESPONSE_SCHEMAS_MATCH_RECORDS} stops the type check when one drifts from the TypeScript type
  * it mirrors, and test/api/openapi.test.ts validates real answers against the document.
  */
 import { z } from 'zod';
-import type { SessionRecord, StepTiming, TaskEventRecord, TaskEventType, TaskRecord, TranscriptEntryRecord } from '../../domain/records';
+import type { SessionRecord, StepTiming, TaskRecord, TranscriptEntryRecord } from '../../domain/records';
 import { PROVISION_STEPS, TASK_STATUSES } from '../../domain/status';
 import { SANDBOX_STATES } from '../../domain/sandboxLifecycle';
 import type { ProvisioningProgress, provisioningState } from '../../services/provisioningProgress';
@@ -24,24 +24,6 @@ export const taskStatus = z.enum(TASK_STATUSES).meta({
 });
 
 export const provisionStep = z.enum(PROVISION_STEPS).meta({ id: 'ProvisionStep', description: 'A provisioning step, in the order provisionTask runs them.' });
-
-/** Every history event type (src/domain/records.ts TaskEventType); the type check below keeps the list complete. */
-export const TASK_EVENT_TYPES = [
-  'task.created',
-  'task.named',
-  'task.step',
-  'task.initialized',
-  'task.error',
-  'task.retry',
-  'task.kill',
-  'task.archive',
-  'session.created',
-  'session.updated',
-  'session.transcript',
-  'session.closed',
-  'sandbox.state',
-  'task.usage',
-] as const satisfies readonly TaskEventType[];
 
 /** Model tokens (ModelUsageTotals in src/domain/records.ts). */
 export const modelUsageTotals = z.object({ inputTokens: z.number().int().min(0), outputTokens: z.number().int().min(0) }).meta({
@@ -115,19 +97,6 @@ export const taskDetail = taskRecord
   })
   .meta({ id: 'TaskDetail', description: 'A task record; while the task provisions, with its live `provisioning` summary.' });
 
-export const taskEventRecord = z
-  .object({
-    taskId: z.uuid(),
-    seq: z.number().int().min(1).meta({ description: 'Dense per task from 1.' }),
-    type: z.enum(TASK_EVENT_TYPES),
-    payload: z.record(z.string(), z.unknown()).meta({
-      description:
-        'By type: `task.created` {}; `task.step` {step, status: started|completed, message}; `task.named` {title, branchName}; `task.initialized` {provider, sandboxId, sessionId, agent}; `task.error` {step, type, detail}; `task.retry` {previousStatusMessage}; `task.kill` and `task.archive` {provisioningCancelled, tabsClosed, sandboxesDestroyed}; `session.created` / `session.updated` / `session.closed` {session: SessionRecord}; `session.transcript` {sessionId, entry: TranscriptEntryRecord}.',
-    }),
-    createdAt: isoTime(),
-  })
-  .meta({ id: 'TaskEventRecord', description: 'One history event of a task (append-only).' });
-
 export const sessionRecord = z
   .object({
     id: z.string().meta({ description: '`session-<uuid>`' }),
@@ -172,10 +141,6 @@ export const createdTask = taskRecord
 export const taskPage = z
   .object({ items: z.array(taskRecord), nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last.' }) })
   .meta({ id: 'TaskPage', description: 'A page of tasks, newest first.' });
-
-export const taskEventPage = z
-  .object({ items: z.array(taskEventRecord), nextCursor: z.number().int().nullable().meta({ description: 'Pass as `after` for the next page; null on the last.' }) })
-  .meta({ id: 'TaskEventPage', description: 'A page of history events, oldest first.' });
 
 export const sessionList = z.object({ items: z.array(sessionRecord) }).meta({ id: 'SessionList', description: 'Open tabs in creation order.' });
 
@@ -333,13 +298,11 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 export type ResponseSchemasMatchRecords = [
   Same<z.output<typeof taskRecord>, TaskRecord>,
   Same<z.output<typeof stepTiming>, StepTiming>,
-  Same<z.output<typeof taskEventRecord>, TaskEventRecord>,
   Same<z.output<typeof sessionRecord>, SessionRecord>,
   Same<z.output<typeof transcriptEntryRecord>, TranscriptEntryRecord>,
   Same<z.output<typeof provisioningProgress>, ProvisioningProgress>,
   Same<z.output<typeof provisionState>, Awaited<ReturnType<typeof provisioningState>>>,
   Same<z.output<typeof readinessReport>, ReadinessReport>,
-  Same<(typeof TASK_EVENT_TYPES)[number], TaskEventType>,
   Same<(typeof SESSION_STATUSES)[number], SessionRecord['status']>,
 ] extends true[]
   ? true

@@ -1,25 +1,28 @@
 /** A real Socket.IO client that follows tasks and records what it receives. */
 import { io, type Socket } from 'socket.io-client';
-import type { TaskEventMessage, TaskRecord } from '../../domain/records';
+import type { ClientToServerEvents, RealtimeError, ServerToClientEvents, SubscribeRequest, TaskEventMessage } from '../../../client/realtimeContract';
+import type { TaskRecord } from '../../../client/types';
 import { tokenFor } from './auth';
 
+/** Every field any `SubscribeAck` variant has, each optional but `ok`. */
+export type FlatSubscribeAck = { ok: boolean; task?: TaskRecord; replayed?: number; error?: RealtimeError };
+
 export class TaskEventClient {
-  readonly socket: Socket;
+  readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   readonly messages: TaskEventMessage[] = [];
   private waiters: Array<() => void> = [];
 
   /** Connects with the test token of `workspaceId` (./auth.ts). */
   constructor(baseUrl: string, workspaceId: string) {
     this.socket = io(baseUrl, { transports: ['websocket'], reconnection: false, auth: { token: tokenFor(workspaceId) } });
-    this.socket.on('task.event', (m: TaskEventMessage) => {
+    this.socket.on('task.event', (m) => {
       this.messages.push(m);
       this.waiters.forEach((w) => w());
     });
   }
 
-  async subscribe(
-    payload: { taskId: string; afterSeq?: number } | { workspaceId: string },
-  ): Promise<{ ok: boolean; task?: TaskRecord; replayed?: number; error?: { code: string; field?: string } }> {
+  /** Sends `subscribe` and resolves with its ack (rejects after 5 s without one), its variants flattened for assertions. */
+  async subscribe(payload: SubscribeRequest): Promise<FlatSubscribeAck> {
     return this.socket.timeout(5000).emitWithAck('subscribe', payload);
   }
 

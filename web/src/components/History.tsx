@@ -2,16 +2,29 @@
 import type { TaskEventRecord } from '../../../client';
 import { clock } from '../format';
 
-/** One line of an event: its message, or what it is about. */
+/** One line of an event: its message, or what it is about (the payload's shape follows `event.type`). */
 function summary(event: TaskEventRecord): string {
-  const p = event.payload as Record<string, unknown>;
-  if (typeof p.message === 'string') return p.message;
-  if (typeof p.detail === 'string') return p.detail;
-  const session = p.session as { name?: string; statusLabel?: string } | undefined;
-  if (session) return `${session.name ?? 'tab'}: ${session.statusLabel ?? ''}`;
-  const entry = p.entry as { role?: string; text?: string } | undefined;
-  if (entry) return `${entry.role}: ${(entry.text ?? '').slice(0, 120)}`;
-  return '';
+  switch (event.type) {
+    case 'task.step':
+    case 'sandbox.state':
+      return event.payload.message;
+    case 'task.error':
+      return event.payload.detail;
+    case 'task.named':
+      return `named "${event.payload.title}" (${event.payload.branchName})`;
+    case 'task.retry':
+      return `retried after: ${event.payload.previousStatusMessage}`;
+    case 'session.created':
+    case 'session.updated':
+    case 'session.closed':
+      return `${event.payload.session.name}: ${event.payload.session.statusLabel}`;
+    case 'session.transcript':
+      return `${event.payload.entry.role}: ${event.payload.entry.text.slice(0, 120)}`;
+    case 'task.usage':
+      return `${event.payload.model ?? event.payload.provider}: ${event.payload.inputTokens} in, ${event.payload.outputTokens} out`;
+    default:
+      return '';
+  }
 }
 
 export function History(props: { events: TaskEventRecord[] }) {
