@@ -12,7 +12,7 @@
  * Either number runs both (`--only 3` reports 4 too).
  */
 import { median, ms, percentile, ratio } from './measure';
-import type { BenchStack } from './stack';
+import { oncePerStack, type BenchStack } from './stack';
 
 interface SequentialTasks {
   /** Per provider: each task's time to the create response and to `running`, ms. */
@@ -24,12 +24,7 @@ interface SequentialTasks {
 }
 
 /** The sequential tasks, made once per stack whether scenario 3 or 4 asks first. */
-const measured = new WeakMap<BenchStack, Promise<SequentialTasks>>();
-function sequentialTasks(stack: BenchStack): Promise<SequentialTasks> {
-  let tasks = measured.get(stack);
-  if (!tasks) measured.set(stack, (tasks = measureSequentialTasks(stack)));
-  return tasks;
-}
+const sequentialTasks = oncePerStack(measureSequentialTasks);
 
 /** 3 and 4. What the client waited before; time to first event and to each step (sequential tasks). */
 async function measureSequentialTasks(stack: BenchStack): Promise<SequentialTasks> {

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { insertTaskWithCreatedEvent } from '../../src/db/taskEvents';
 import type { provisionTask } from '../../src/workflows/provisionTask';
 import { cpuDuring, median, ms, percentile, ratio, rssMiB } from './measure';
-import { CPU_LABELS, WORKSPACE, type BenchStack, type LoadResult } from './stack';
+import { CPU_LABELS, WORKSPACE, oncePerStack, type BenchStack, type LoadResult } from './stack';
 
 interface LoadRuns {
   /** One per concurrency: createTask's and the floor's load runs and the CPU each process used during each. */
@@ -25,12 +25,7 @@ interface LoadRuns {
 }
 
 /** Scenario 1's load runs, made once per stack whether scenario 1 or 6 asks first. */
-const measured = new WeakMap<BenchStack, Promise<LoadRuns>>();
-function loadRuns(stack: BenchStack): Promise<LoadRuns> {
-  let runs = measured.get(stack);
-  if (!runs) measured.set(stack, (runs = measureLoadRuns(stack)));
-  return runs;
-}
+const loadRuns = oncePerStack(measureLoadRuns);
 
 /** 1. createTask latency vs the floor, at 1, 16, 64 connections (and scenario 6's peak memory at 64). */
 async function measureLoadRuns(stack: BenchStack): Promise<LoadRuns> {

@@ -341,3 +341,13 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     stop,
   };
 }
+
+/** `measure`, run at most once per stack: scenarios that report the same measurements share its promise. */
+export function oncePerStack<T>(measure: (stack: BenchStack) => Promise<T>): (stack: BenchStack) => Promise<T> {
+  const results = new WeakMap<BenchStack, Promise<T>>();
+  return (stack) => {
+    let result = results.get(stack);
+    if (!result) results.set(stack, (result = measure(stack)));
+    return result;
+  };
+}
