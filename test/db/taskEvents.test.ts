@@ -116,7 +116,12 @@ describe('appendTaskEvent', () => {
         expect(returned).toEqual(await prisma.task.findUniqueOrThrow({ where: { id: task.id } }));
         expect(returned).toMatchObject({ status: 'init_enqueue_provision', lastEventSeq: 1, requestedBranch: 'feature/x' });
         expect(await prisma.taskEvent.findMany({ where: { taskId: task.id }, select: { seq: true, type: true, payload: true, dedupeKey: true } })).toEqual([
-          { seq: 1, type: 'task.created', payload: { workspaceId: 'ws-events', repository: '/repo', agent: 'claude', provider: 'local', branchName: 'feature/x' }, dedupeKey: 'created' },
+          {
+            seq: 1,
+            type: 'task.created',
+            payload: { workspaceId: 'ws-events', repository: '/repo', agent: 'claude', provider: 'local', branchName: 'feature/x' },
+            dedupeKey: 'created',
+          },
         ]);
         expect(notices).toEqual([{ taskId: task.id, workspaceId: 'ws-events', seq: 1 }]);
         // A later event continues the sequence.
