@@ -118,7 +118,7 @@ export async function createTask(deps: CreateTaskDeps, given: CreateTaskInput & 
   const { task, firstSession } = outcome.value;
   if (firstSession) {
     await startUnlessRunning(() =>
-      startWorkbenchSession(deps.temporal, { taskId: id, sessionId: firstSession.id, workflowId: firstSession.workflowId, taskQueue: deps.taskQueue }),
+      startWorkbenchSession(deps.temporal, { task, tabName: firstSession.name, sessionId: firstSession.id, workflowId: firstSession.workflowId, taskQueue: deps.taskQueue }),
     ).catch((err) => deps.logger.warn({ err, sessionId: firstSession.id }, 'starting the first tab failed; provisioning will start it'));
   }
   return { task, firstSession, replayed: false, startProvisioning: () => deps.provisionStarter.enqueue(task) };

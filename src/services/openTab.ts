@@ -39,7 +39,9 @@ export async function openTab(deps: ServiceDeps, task: Task, input: OpenTabInput
   if (outcome.replayed) return { session: outcome.value, replayed: true };
   const session = outcome.value;
   try {
-    await startUnlessRunning(() => startWorkbenchSession(deps.temporal, { taskId: task.id, sessionId: session.id, workflowId: session.workflowId, taskQueue: deps.taskQueue }));
+    await startUnlessRunning(() =>
+      startWorkbenchSession(deps.temporal, { task, tabName: session.name, sessionId: session.id, workflowId: session.workflowId, taskQueue: deps.taskQueue }),
+    );
   } catch (err) {
     deps.logger.error({ err, sessionId: session.id }, 'starting workbenchSession failed; removing the tab');
     await deps.prisma.workbenchSession.delete({ where: { id: session.id } }).catch(() => undefined);

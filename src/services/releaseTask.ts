@@ -26,7 +26,7 @@ export async function releaseTask(deps: Pick<ServiceDeps, 'temporal' | 'taskQueu
   if (done) return task;
   const start = outcome === 'killed' ? startKillTask : startArchiveTask;
   try {
-    await startUnlessRunning(() => start(deps.temporal, { taskId: task.id, taskQueue: deps.taskQueue }));
+    await startUnlessRunning(() => start(deps.temporal, { task, taskQueue: deps.taskQueue }));
   } catch (err) {
     deps.logger.error({ err, taskId: task.id, outcome }, `starting the ${outcome === 'killed' ? 'kill' : 'archive'} run failed`);
     throw new DomainError('unavailable', 'workflow_start_failed', `the ${outcome === 'killed' ? 'kill' : 'archive'} could not be started; try again`);

@@ -34,7 +34,7 @@ export async function retryTask(deps: ServiceDeps, found: Task): Promise<Task> {
     return tx.task.findUniqueOrThrow({ where: { id: found.id } });
   });
   try {
-    await startUnlessRunning(() => startProvisionTask(deps.temporal, { taskId: task.id, workspaceId: task.workspaceId, taskQueue: deps.taskQueue, retry: true }));
+    await startUnlessRunning(() => startProvisionTask(deps.temporal, { task, taskQueue: deps.taskQueue, retry: true }));
   } catch (err) {
     deps.logger.error({ err, taskId: task.id }, 'restarting provisionTask failed');
     throw new DomainError('unavailable', 'workflow_start_failed', 'provisioning could not be restarted; the recovery sweep will start it');

@@ -4,7 +4,8 @@
  * archive, `sandboxLifecycle` per sandbox, `sandboxPool` per warm sandbox pool.
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { SearchAttributeType, TypedSearchAttributes, WorkflowIdReusePolicy, defineSearchAttributeKey } from '@temporalio/common';
+import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
+import { TASK_ID_ATTRIBUTE, taskRunMetadata, type TaskRunSubject } from './runMetadata';
 import { PROVISION_WORKFLOW_TYPE, provisionWorkflowId, type ProvisionTaskInput } from '../workflows/provisionTask.contract';
 import { KILL_TASK_WORKFLOW_TYPE, archiveWorkflowId, killWorkflowId } from '../workflows/killTask.contract';
 import { WORKBENCH_SESSION_WORKFLOW_TYPE, type WorkbenchSessionInput } from '../workflows/workbenchSession.contract';
@@ -23,9 +24,7 @@ import {
   type SandboxLifecycleInput,
 } from '../workflows/sandboxLifecycle.contract';
 
-/** Custom search attributes set on every run (registered by temporal-dev.yaml), for finding a task's run in the Web UI. */
-export const TASK_ID_ATTRIBUTE = defineSearchAttributeKey('TaskId', SearchAttributeType.KEYWORD);
-export const WORKSPACE_ID_ATTRIBUTE = defineSearchAttributeKey('WorkspaceId', SearchAttributeType.KEYWORD);
+export { TASK_ID_ATTRIBUTE, WORKSPACE_ID_ATTRIBUTE, type TaskRunSubject } from './runMetadata';
 
 /**
  * A client of the Temporal frontend at `address` (host:port). The connection is lazy: it is made on
@@ -47,25 +46,22 @@ export async function createTemporalClient(opts: { address: string; namespace: s
  */
 export async function startProvisionTask(
   client: Client,
-  opts: { taskId: string; workspaceId: string; taskQueue: string; retry?: boolean } & Pick<ProvisionTaskInput, 'stepTimeoutsMs' | 'dependencyPatienceMs'>,
+  opts: { task: TaskRunSubject; taskQueue: string; retry?: boolean } & Pick<ProvisionTaskInput, 'stepTimeoutsMs' | 'dependencyPatienceMs'>,
 ): Promise<{ workflowId: string; runId: string }> {
   const input: ProvisionTaskInput = {
-    taskId: opts.taskId,
+    taskId: opts.task.id,
     ...(opts.stepTimeoutsMs ? { stepTimeoutsMs: opts.stepTimeoutsMs } : {}),
     ...(opts.dependencyPatienceMs !== undefined ? { dependencyPatienceMs: opts.dependencyPatienceMs } : {}),
   };
   const handle = await client.workflow.start<typeof provisionTask>(PROVISION_WORKFLOW_TYPE, {
     taskQueue: opts.taskQueue,
-    workflowId: provisionWorkflowId(opts.taskId),
+    workflowId: provisionWorkflowId(opts.task.id),
     // A new run only after a failed, cancelled or terminated one: a late or duplicate start (provision
     // starter and recovery sweep racing) never provisions a task twice. A retry (decided under the
     // task's row lock, once per failure) may also follow a completed run.
     workflowIdReusePolicy: opts.retry ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
     args: [input],
-    typedSearchAttributes: new TypedSearchAttributes([
-      { key: TASK_ID_ATTRIBUTE, value: opts.taskId },
-      { key: WORKSPACE_ID_ATTRIBUTE, value: opts.workspaceId },
-    ]),
+    ...taskRunMetadata(opts.task, opts.retry ? 'Provisioning (retry)' : 'Provisioning'),
   });
   return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
 }
@@ -75,11 +71,15 @@ export async function startProvisionTask(
  * once Temporal has accepted the start.
  * @throws WorkflowExecutionAlreadyStartedError if the tab already has a run; what the client throws otherwise.
  */
-export async function startWorkbenchSession(client: Client, opts: WorkbenchSessionInput & { workflowId: string; taskQueue: string }): Promise<void> {
+export async function startWorkbenchSession(
+  client: Client,
+  opts: Omit<WorkbenchSessionInput, 'taskId'> & { task: TaskRunSubject; tabName: string; workflowId: string; taskQueue: string },
+): Promise<void> {
   await client.workflow.start<typeof workbenchSession>(WORKBENCH_SESSION_WORKFLOW_TYPE, {
     taskQueue: opts.taskQueue,
     workflowId: opts.workflowId,
-    args: [{ taskId: opts.taskId, sessionId: opts.sessionId }],
+    args: [{ taskId: opts.task.id, sessionId: opts.sessionId }],
+    ...taskRunMetadata(opts.task, `Tab "${opts.tabName}"`),
   });
 }
 
@@ -88,11 +88,12 @@ export async function startWorkbenchSession(client: Client, opts: WorkbenchSessi
  * accepted the start.
  * @throws WorkflowExecutionAlreadyStartedError if a kill of the task is running; what the client throws otherwise.
  */
-export async function startKillTask(client: Client, opts: { taskId: string; taskQueue: string }): Promise<void> {
+export async function startKillTask(client: Client, opts: { task: TaskRunSubject; taskQueue: string }): Promise<void> {
   await client.workflow.start<typeof killTask>(KILL_TASK_WORKFLOW_TYPE, {
     taskQueue: opts.taskQueue,
-    workflowId: killWorkflowId(opts.taskId),
-    args: [{ taskId: opts.taskId }],
+    workflowId: killWorkflowId(opts.task.id),
+    args: [{ taskId: opts.task.id }],
+    ...taskRunMetadata(opts.task, 'Kill'),
   });
 }
 
@@ -102,11 +103,12 @@ export async function startKillTask(client: Client, opts: { taskId: string; task
  * Temporal has accepted the start.
  * @throws WorkflowExecutionAlreadyStartedError if an archive of the task is running; what the client throws otherwise.
  */
-export async function startArchiveTask(client: Client, opts: { taskId: string; taskQueue: string }): Promise<void> {
+export async function startArchiveTask(client: Client, opts: { task: TaskRunSubject; taskQueue: string }): Promise<void> {
   await client.workflow.start<typeof killTask>(KILL_TASK_WORKFLOW_TYPE, {
     taskQueue: opts.taskQueue,
-    workflowId: archiveWorkflowId(opts.taskId),
-    args: [{ taskId: opts.taskId, outcome: 'archived' }],
+    workflowId: archiveWorkflowId(opts.task.id),
+    args: [{ taskId: opts.task.id, outcome: 'archived' }],
+    ...taskRunMetadata(opts.task, 'Archive'),
   });
 }
 

@@ -17,10 +17,11 @@ import type { Client } from '@temporalio/client';
 import pLimit from 'p-limit';
 import type { Logger } from '../logger';
 import { startProvisionTask, startUnlessRunning } from './client';
+import type { TaskRunSubject } from './runMetadata';
 
 export interface ProvisionStarter {
   /** Queues the start of `task`'s provisioning run and returns at once. */
-  enqueue(task: { id: string; workspaceId: string }): void;
+  enqueue(task: TaskRunSubject): void;
   /** Starts queued or in flight (not yet answered by Temporal). */
   readonly pending: number;
   /** Resolves once every queued start has been tried (used on shutdown). */
@@ -45,9 +46,9 @@ export function createProvisionStarter(opts: ProvisionStarterOptions): Provision
   const maxPending = opts.maxPending ?? 10_000;
   const inFlight = new Set<Promise<void>>();
 
-  const start = async (task: { id: string; workspaceId: string }) => {
+  const start = async (task: TaskRunSubject) => {
     try {
-      await startUnlessRunning(() => startProvisionTask(opts.temporal, { taskId: task.id, workspaceId: task.workspaceId, taskQueue: opts.taskQueue }));
+      await startUnlessRunning(() => startProvisionTask(opts.temporal, { task, taskQueue: opts.taskQueue }));
     } catch (err) {
       opts.logger.error({ err, taskId: task.id }, 'starting provisionTask failed; the recovery sweep will start it');
     }

@@ -163,7 +163,11 @@ describe('Postgres outages', () => {
         dedupeKey: 'created',
       });
     });
-    await startProvisionTask(services.temporal, { taskId, workspaceId: WORKSPACE, taskQueue: services.taskQueue, dependencyPatienceMs: 2_000 });
+    await startProvisionTask(services.temporal, {
+      task: await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } }),
+      taskQueue: services.taskQueue,
+      dependencyPatienceMs: 2_000,
+    });
     await gates.createSandbox.entered;
     await proxy.cut();
     gates.createSandbox.open();

@@ -224,7 +224,7 @@ describe('provisionTask on the real stack', () => {
     });
     await services.prisma.task.update({ where: { id: taskId }, data: { status: 'killed', statusMessage: 'killed' } });
     // A late start (the API's starter or the recovery sweep) then runs provisionTask anyway.
-    await startProvisionTask(services.temporal, { taskId, workspaceId: 'ws-killed-queued', taskQueue: services.taskQueue });
+    await startProvisionTask(services.temporal, { task: await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } }), taskQueue: services.taskQueue });
     await expect((await runOf(services.temporal, workflowId)).result()).rejects.toThrow();
     expect(await services.prisma.sandbox.count({ where: { taskId } })).toBe(0);
     expect(await services.prisma.task.findUniqueOrThrow({ where: { id: taskId } })).toMatchObject({ status: 'killed', branchName: null, lastEventSeq: 1 });

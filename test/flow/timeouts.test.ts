@@ -60,7 +60,11 @@ describe('a step that overruns its limit', () => {
         dedupeKey: 'created',
       });
     });
-    await startProvisionTask(services.temporal, { taskId: id, workspaceId: 'ws-timeouts', taskQueue: services.taskQueue, stepTimeoutsMs: { init_ensure_agent: 1_000 } });
+    await startProvisionTask(services.temporal, {
+      task: await services.prisma.task.findUniqueOrThrow({ where: { id } }),
+      taskQueue: services.taskQueue,
+      stepTimeoutsMs: { init_ensure_agent: 1_000 },
+    });
     const created = { body: { id, workflowId: provisionWorkflowId(id) } };
 
     // While the step is in flight the task shows the shortened limit.

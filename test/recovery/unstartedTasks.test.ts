@@ -71,7 +71,7 @@ describe('recovery of tasks whose run was never started', () => {
     const id = await commitRowOnly(120_000);
     // Its run was started on a queue no worker polls, so the task stays in init_enqueue_provision.
     const { startProvisionTask } = await import('../../src/temporal/client');
-    const { runId } = await startProvisionTask(services.temporal, { taskId: id, workspaceId: 'ws-recovery', taskQueue: `idle-${id}` });
+    const { runId } = await startProvisionTask(services.temporal, { task: await services.prisma.task.findUniqueOrThrow({ where: { id } }), taskQueue: `idle-${id}` });
     try {
       const started = await startUnstartedTasks({ prisma: services.prisma, temporal: services.temporal, taskQueue: services.taskQueue, logger, minAgeMs: 60_000 });
       expect(started).not.toContain(id);

@@ -1,0 +1,73 @@
+/**
+ * What the Temporal Web UI shows of a task's runs before their history is opened
+ * (src/temporal/runMetadata.ts), read back from the real dev server: every run of a task
+ * (provisioning, its tab, its kill) is listed by `TaskId = "<id>"` and by its `WorkspaceId`, and each
+ * carries a one-line summary naming what it is and the task, and details naming the task's repository,
+ * provider, agent and where its record is.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { createTestRepo } from '../../src/dev/stack/gitRepo';
+import { runOf } from '../../src/dev/stack/runs';
+import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
+
+describe('run metadata in the Temporal Web UI', () => {
+  let services: TestServices;
+  let repo: string;
+  const workspaceId = `ws-webui-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    services = await startServices();
+    repo = await createTestRepo(path.join(services.repoRoot, 'webui-repo'));
+  });
+  afterAll(async () => services?.stop());
+
+  const url = (p: string) => `${services.baseUrl}${p}`;
+
+  /** Workflow ids the visibility store lists for `query`, once it lists at least `atLeast` (it is eventually consistent). */
+  async function listed(query: string, atLeast: number): Promise<string[]> {
+    for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 200))) {
+      const ids: string[] = [];
+      for await (const run of services.temporal.workflow.list({ query })) ids.push(run.workflowId);
+      if (ids.length >= atLeast || Date.now() > deadline) return ids.sort();
+    }
+  }
+
+  it('lists every run of a task by TaskId and WorkspaceId, each with a summary and details', async () => {
+    const created = await postJson(url('/v1/tasks'), { workspaceId, repository: repo, prompt: 'Show me in the Web UI\nwith details.', openSession: true });
+    expect(created.status).toBe(201);
+    const taskId: string = created.body.id;
+    await (await runOf(services.temporal, created.body.workflowId)).result();
+    expect((await postJson(url(`/v1/tasks/${taskId}/kill`), {})).status).toBe(202);
+    await (await runOf(services.temporal, `kill-task-${taskId}`)).result();
+
+    const byTask = await listed(`TaskId = "${taskId}"`, 3);
+    expect(byTask).toEqual(expect.arrayContaining([`provision-task-${taskId}`, `kill-task-${taskId}`]));
+    const tabs = byTask.filter((id) => id.startsWith('workbench-session-'));
+    expect(tabs).toHaveLength(1);
+    // Sandbox lifecycle runs carry TaskId only; every other run of the task its workspace too.
+    const withWorkspace = byTask.filter((id) => !id.startsWith('sandbox-'));
+    expect(await listed(`WorkspaceId = "${workspaceId}"`, withWorkspace.length)).toEqual(withWorkspace);
+
+    const describe = async (workflowId: string) => {
+      const d = await services.temporal.workflow.getHandle(workflowId).describe();
+      return { summary: await d.staticSummary(), details: await d.staticDetails() };
+    };
+    const provisioning = await describe(`provision-task-${taskId}`);
+    expect(provisioning.summary).toBe('Provisioning: Show me in the Web UI');
+    for (const row of [
+      `| task | \`${taskId}\` |`,
+      `| workspace | ${workspaceId} |`,
+      `| repository | ${repo} |`,
+      '| provider | local |',
+      '| agent | offline |',
+      `| record | \`GET /v1/tasks/${taskId}\` |`,
+    ]) {
+      expect(provisioning.details).toContain(row);
+    }
+    // The kill starts after naming: its summary has the task's title.
+    const { title } = (await getJson(url(`/v1/tasks/${taskId}`))).body;
+    expect((await describe(`kill-task-${taskId}`)).summary).toBe(`Kill: ${title}`);
+    expect((await describe(tabs[0]!)).summary).toBe(`Tab "${created.body.firstSession.name}": Show me in the Web UI`);
+  });
+});
