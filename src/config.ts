@@ -29,6 +29,10 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Address the API binds (docs/DEPLOYMENT.md#api-processes-and-the-load-balancer). */
   HOST: z.string().min(1).default('127.0.0.1'),
+  /** The worker's `GET /metrics` port on HOST (docs/OBSERVABILITY.md); 0 = not served. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Port on HOST of the Temporal SDK's own Prometheus exporter in the worker (its runtime's metrics); 0 = off. */
+  TEMPORAL_SDK_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** Seconds between two recovery sweeps of the orchestration worker: unstarted tasks older than this are started, lost hosts looked for, warm pools woken until they answer. */
   RECOVERY_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3_600).default(30),
   /**
@@ -170,8 +174,10 @@ export interface AppConfig {
   databaseUrl: string;
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   port: number;
-  /** Address the API binds (HOST). */
+  /** Address the API binds (HOST), and the worker's metrics endpoints. */
   host: string;
+  /** The worker's scrape ports (WORKER_METRICS_PORT, TEMPORAL_SDK_METRICS_PORT); null = not served. */
+  metrics: { workerPort: number | null; temporalSdkPort: number | null };
   /** The orchestration worker's recovery sweeps run every this many ms (RECOVERY_SWEEP_SECONDS). */
   recoverySweepMs: number;
   /** Absolute path. */
@@ -228,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     port: c.PORT,
     host: c.HOST,
+    metrics: { workerPort: c.WORKER_METRICS_PORT || null, temporalSdkPort: c.TEMPORAL_SDK_METRICS_PORT || null },
     recoverySweepMs: c.RECOVERY_SWEEP_SECONDS * 1_000,
     sandboxRoot: path.resolve(c.SANDBOX_ROOT),
     apiTokens: c.API_TOKENS,

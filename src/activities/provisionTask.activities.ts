@@ -20,6 +20,7 @@ import type { TaskEventNotifier } from '../db/notifier';
 import type { ProvisionActivities, TransitionInput } from '../workflows/provisionTask.contract';
 import type { StepProgressReport, StepTiming } from '../domain/records';
 import { wasClaimed } from '../pools/claim';
+import type { ProvisioningMetrics, StepOutcome } from '../observability/metrics';
 import { asActivityErrors } from './errors';
 import { withKeepAliveHeartbeat, type StepProgressReporter } from './progress';
 import { assertOnThisHost, loadSandbox, providerFor } from './sandboxAccess';
@@ -34,6 +35,8 @@ export interface ActivityDeps {
   hostId: string;
   /** Issues an agent's egress token (src/egress/sandboxEgress.ts); without it agents start with no model access. */
   egress?: EgressIssuer;
+  /** Step durations, retries and time to `running`, observed once per transition written (src/observability/metrics.ts). */
+  metrics?: ProvisioningMetrics;
 }
 
 export function createProvisionActivities(deps: ActivityDeps): Omit<ProvisionActivities, 'handOverProvisioning'> {
@@ -62,13 +65,20 @@ export function createProvisionActivities(deps: ActivityDeps): Omit<ProvisionAct
     }
   };
 
+  /** Writes transitions in one transaction; once committed, the ones this call wrote count in the metrics. */
+  const record = async (transitions: TransitionInput[]): Promise<{ seq: number }> => {
+    const { seq, written, taskCreatedAt } = await prisma.$transaction((tx) => writeTransitions(tx, notifier, transitions));
+    if (deps.metrics) observeTransitions(deps.metrics, written, taskCreatedAt);
+    return { seq };
+  };
+
   return {
     async recordTransition(input) {
-      return prisma.$transaction((tx) => writeTransitions(tx, notifier, [input]));
+      return record([input]);
     },
 
     async recordTransitions({ transitions }) {
-      return prisma.$transaction((tx) => writeTransitions(tx, notifier, transitions));
+      return record(transitions);
     },
 
     async ensureName({ taskId }) {
@@ -175,23 +185,66 @@ export function createProvisionActivities(deps: ActivityDeps): Omit<ProvisionAct
  * cancelled run that lands late, or of a run started after the kill, is dropped. A step's attempt in
  * the timings is the running step's latest report's when that is higher (lean runs learn attempts
  * from the reports, not from signals).
- * @returns the sequence number of the task's newest event.
+ * @returns the sequence number of the task's newest event, the transitions this call wrote (a repeated
+ *   one is not) with the timings as written, and when the task was created.
  */
-async function writeTransitions(tx: Prisma.TransactionClient, notifier: TaskEventNotifier, transitions: TransitionInput[]): Promise<{ seq: number }> {
+async function writeTransitions(
+  tx: Prisma.TransactionClient,
+  notifier: TaskEventNotifier,
+  transitions: TransitionInput[],
+): Promise<{ seq: number; written: TransitionInput[]; taskCreatedAt: Date }> {
   const taskId = transitions[0]?.taskId;
   if (!taskId) throw ApplicationFailure.nonRetryable('no transition to write', 'InvalidInput');
-  const current = await tx.task.findUniqueOrThrow({ where: { id: taskId }, select: { status: true, lastEventSeq: true, stepProgress: true } });
-  if (isReleased(current.status)) return { seq: current.lastEventSeq };
+  const current = await tx.task.findUniqueOrThrow({ where: { id: taskId }, select: { status: true, lastEventSeq: true, stepProgress: true, createdAt: true } });
+  const written: TransitionInput[] = [];
+  if (isReleased(current.status)) return { seq: current.lastEventSeq, written, taskCreatedAt: current.createdAt };
   const report = current.stepProgress as StepProgressReport | null;
-  let last = { seq: current.lastEventSeq };
+  let seq = current.lastEventSeq;
   for (const t of transitions) {
-    last = await appendTaskEvent(tx, notifier, {
+    const stepTimings = withReportedAttempt(t.stepTimings, report);
+    const appended = await appendTaskEvent(tx, notifier, {
       taskId,
       ...t.event,
-      patch: { status: t.status, statusMessage: t.statusMessage, stepTimings: withReportedAttempt(t.stepTimings, report) as unknown as Prisma.InputJsonValue, ...t.fields },
+      patch: { status: t.status, statusMessage: t.statusMessage, stepTimings: stepTimings as unknown as Prisma.InputJsonValue, ...t.fields },
     });
+    seq = appended.seq;
+    if (appended.created) written.push({ ...t, stepTimings });
   }
-  return last;
+  return { seq, written, taskCreatedAt: current.createdAt };
+}
+
+/**
+ * Counts written transitions in the metrics: a step's end with its duration and attempts from the run's
+ * timings (a step completes with `task.step` completed, except naming with `task.named` and the agent
+ * session with `task.initialized`; it fails with `task.error`), and `task.initialized` as the task's
+ * time to `running`.
+ */
+function observeTransitions(metrics: ProvisioningMetrics, written: TransitionInput[], taskCreatedAt: Date): void {
+  for (const { event, stepTimings } of written) {
+    const ended = stepEndOf(event);
+    const timing = ended ? stepTimings[ended.step] : undefined;
+    if (ended && timing) {
+      const endedAt = timing.endedAt ? Date.parse(timing.endedAt) : Date.now();
+      metrics.stepEnded(ended.step, ended.outcome, Math.max(0, endedAt - Date.parse(timing.startedAt)) / 1000, timing.attempt);
+    }
+    if (event.type === 'task.initialized') metrics.taskRunning((Date.now() - taskCreatedAt.getTime()) / 1000);
+  }
+}
+
+/** The provisioning step an event ends, and how; null for an event that ends none. */
+function stepEndOf(event: TransitionInput['event']): { step: string; outcome: StepOutcome } | null {
+  switch (event.type) {
+    case 'task.step':
+      return event.payload.status === 'completed' ? { step: event.payload.step, outcome: 'completed' } : null;
+    case 'task.named':
+      return { step: 'init_ensure_name', outcome: 'completed' };
+    case 'task.initialized':
+      return { step: 'init_create_session', outcome: 'completed' };
+    case 'task.error':
+      return { step: event.payload.step, outcome: 'failed' };
+    default:
+      return null;
+  }
 }
 
 /** `timings` with the reported step's attempt raised to the report's (a report of an earlier run is older than the step's start). */

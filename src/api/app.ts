@@ -2,6 +2,9 @@
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { TokenResolver } from '../auth/tokens';
+import { httpMetrics } from '../observability/httpMetrics';
+import type { ApiMetrics } from '../observability/metrics';
+import { metricsHandler } from '../observability/metricsServer';
 import { requireBearer, workspaceOf } from './auth';
 import { errorHandler, notFound } from './errors';
 import { DOCS_ASSETS_PATH, docsAssets, docsPage } from './openapi/docsPage';
@@ -23,11 +26,13 @@ export const BODY_LIMIT = '256kb';
  * `workbenchDir`: the built page (default web/dist, ./workbenchPage.ts).
  */
 export function createApp(
-  deps: TaskRouteDeps & WorkspaceRouteDeps & { resolveToken: TokenResolver; readiness: ReadinessProbe; benchmarkEndpoints?: boolean; workbenchDir?: string },
+  deps: TaskRouteDeps & WorkspaceRouteDeps & { resolveToken: TokenResolver; readiness: ReadinessProbe; benchmarkEndpoints?: boolean; workbenchDir?: string; metrics: ApiMetrics },
 ): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' } }));
+  const document = openApiDocument(); // built here, so a broken document stops the start, not a request
+  app.use(httpMetrics(deps.metrics.httpRequestDuration, Object.keys(document.paths ?? {})));
+  app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' } }));
   app.use(express.json({ limit: BODY_LIMIT }));
   /**
    * Liveness: 200 { status: "ok", provisionStartsPending } — the second is how many created tasks
@@ -47,8 +52,9 @@ export function createApp(
     if (report.status !== 'ready') res.status(503).set('Retry-After', '5');
     res.json(report);
   });
+  /** Prometheus metrics of this process (src/observability/metrics.ts), text format. Open, like the health checks. */
+  app.get('/metrics', metricsHandler(deps.metrics.registry));
   /** The OpenAPI 3.1 document of this API (./openapi/document.ts). Open, like the health checks. */
-  const document = openApiDocument(); // built here, so a broken document stops the start, not a request
   app.get('/openapi.json', (_req, res) => {
     res.json(document);
   });

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { RealtimeServer } from '../realtime/contract';
 import { startTaskEventRelay, type TaskEventRelay } from '../realtime/taskEventRelay';
 import { createSocketServer } from '../realtime/socketServer';
+import { createApiMetrics, type ApiMetrics } from '../observability/metrics';
 import { createApp } from './app';
 import { createReadinessProbe } from './readiness';
 import type { TokenResolver } from '../auth/tokens';
@@ -18,6 +19,8 @@ export interface ApiServer {
   http: HttpServer;
   io: RealtimeServer;
   relay: TaskEventRelay;
+  /** This process's Prometheus metrics, served at `GET /metrics` (src/observability/metrics.ts). */
+  metrics: ApiMetrics;
   /** Starts the provisioning runs of created tasks after their requests have answered. */
   provisionStarter: ProvisionStarter;
   /** Listens on `port` (0 = any free port) and resolves with the port. */
@@ -32,13 +35,22 @@ export function createApiServer(
   const provisionStarter = createProvisionStarter({ temporal: deps.temporal, taskQueue: deps.taskQueue, logger: deps.logger });
   // Asked only on a request, which comes after the relay below has started.
   const readiness = createReadinessProbe({ prisma: deps.prisma, temporal: deps.temporal, realtime: () => relay });
-  const http = createServer(createApp({ ...deps, provisionStarter, readiness }));
+  // Read at scrape time, after `io` below exists.
+  const metrics = createApiMetrics({ prisma: deps.prisma, provisionStartsPending: () => provisionStarter.pending, socketConnections: () => io.engine.clientsCount });
+  const http = createServer(createApp({ ...deps, provisionStarter, readiness, metrics }));
   const io = createSocketServer(http, { prisma: deps.prisma, logger: deps.logger, resolveToken: deps.resolveToken });
-  const relay = startTaskEventRelay({ databaseUrl: deps.databaseUrl, prisma: deps.prisma, io, logger: deps.logger });
+  const relay = startTaskEventRelay({
+    databaseUrl: deps.databaseUrl,
+    prisma: deps.prisma,
+    io,
+    logger: deps.logger,
+    onLiveDelivery: (lag) => metrics.realtimeDeliveryLag.observe(lag),
+  });
   return {
     http,
     io,
     relay,
+    metrics,
     provisionStarter,
     async listen(port, host = '127.0.0.1') {
       await relay.ready;

@@ -63,6 +63,8 @@ interface RelayState {
   readonly prisma: PrismaClient;
   readonly io: RealtimeServer;
   readonly logger: Logger;
+  /** Called with each live message's delivery lag (its event's commit to its emit), seconds. */
+  readonly onLiveDelivery?: (lagSeconds: number) => void;
   /** Whether LISTEN is active now (the listener's `listening`). */
   readonly listening: () => boolean;
   /** Aborted by `close()`: ends every retry and its wait. */
@@ -90,6 +92,8 @@ export function startTaskEventRelay(deps: {
   io: RealtimeServer;
   logger: Logger;
   listener?: Pick<PgListenerOptions, 'paranoidCheckMs' | 'timeoutMs' | 'retryBaseMs' | 'retryMaxMs'>;
+  /** Called with each live message's delivery lag (its event's commit to its emit), seconds: the API's metric. */
+  onLiveDelivery?: (lagSeconds: number) => void;
 }): TaskEventRelay {
   // `listener` is read only from its own callbacks, which run after startPgListener has returned.
   const state = newRelayState(deps, () => listener.listening);
@@ -103,11 +107,12 @@ export function startTaskEventRelay(deps: {
 }
 
 /** Configure: a relay with an empty chain and nothing missed yet. */
-function newRelayState(deps: { prisma: PrismaClient; io: RealtimeServer; logger: Logger }, listening: () => boolean): RelayState {
+function newRelayState(deps: { prisma: PrismaClient; io: RealtimeServer; logger: Logger; onLiveDelivery?: (lagSeconds: number) => void }, listening: () => boolean): RelayState {
   return {
     prisma: deps.prisma,
     io: deps.io,
     logger: deps.logger,
+    onLiveDelivery: deps.onLiveDelivery,
     listening,
     abort: new AbortController(),
     closed: false,
@@ -191,7 +196,7 @@ async function relayNotice(state: RelayState, notice: TaskEventNotice, receivedA
 }
 
 /** Reads the notice's event and its task and delivers them to every socket of the task's and the workspace's rooms. */
-async function relayLive({ prisma, io }: RelayState, notice: TaskEventNotice): Promise<void> {
+async function relayLive({ prisma, io, onLiveDelivery }: RelayState, notice: TaskEventNotice): Promise<void> {
   const [task, event] = await Promise.all([
     prisma.task.findUnique({ where: { id: notice.taskId } }),
     prisma.taskEvent.findUnique({ where: { taskId_seq: { taskId: notice.taskId, seq: notice.seq } } }),
@@ -200,6 +205,7 @@ async function relayLive({ prisma, io }: RelayState, notice: TaskEventNotice): P
   const message: TaskEventMessage = { task: toTaskRecord(task), event: toTaskEventRecord(event) };
   // Per socket rather than a room broadcast, so a socket replaying missed events gets each event once.
   for (const socket of await io.in([taskRoom(task.id), workspaceRoom(task.workspaceId)]).fetchSockets()) deliver(socket, message);
+  onLiveDelivery?.((Date.now() - event.createdAt.getTime()) / 1000);
 }
 
 /** Queues one catch-up on the chain, unless one is queued and has not started yet. */

@@ -25,6 +25,8 @@ export interface SweepOptions {
   minAgeMs: number;
   /** At most this many tasks per sweep. */
   batchSize?: number;
+  /** Called for each run the sweep started (the worker's `provisioning_recovery_starts_total`). */
+  onStarted?: () => void;
 }
 
 /**
@@ -35,15 +37,15 @@ export async function startUnstartedTasks(opts: SweepOptions): Promise<string[]>
     where: { status: 'init_enqueue_provision', createdAt: { lt: new Date(Date.now() - opts.minAgeMs) } },
     orderBy: { createdAt: 'asc' },
     take: opts.batchSize ?? 100,
-    select: { id: true, workspaceId: true },
+    select: { id: true, workspaceId: true, repository: true, prompt: true, title: true, branchName: true, requestedBranch: true, providerId: true, agentType: true },
   });
   const started: string[] = [];
   for (const task of stale) {
     try {
-      const start = (retry: boolean) =>
-        startUnlessRunning(() => startProvisionTask(opts.temporal, { taskId: task.id, workspaceId: task.workspaceId, taskQueue: opts.taskQueue, retry }));
+      const start = (retry: boolean) => startUnlessRunning(() => startProvisionTask(opts.temporal, { task, taskQueue: opts.taskQueue, retry }));
       if ((await start(false)) || ((await retryNeverStarted(opts, task.id)) && (await start(true)))) {
         started.push(task.id);
+        opts.onStarted?.();
         opts.logger.warn({ taskId: task.id }, 'started provisionTask for a task whose run was never started');
       }
     } catch (err) {

@@ -9,7 +9,7 @@
  * Several worker processes may run against one Temporal namespace and one database.
  * Stops on SIGINT/SIGTERM (the Temporal runtime drains in-flight tasks first).
  */
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createWorkerActivities, type OrchestrationActivities, type SandboxHostActivities } from '../activities';
 import { loadConfig } from '../config';
 import { assertConfinementAvailable, type ConfinementUnavailableError } from '../confinement/hostCheck';
@@ -24,6 +24,8 @@ import { runLostHostSweeper } from '../hosts/lostHosts';
 import { startSandboxHost, type RunningSandboxHost } from './sandboxHost';
 import { createOrchestrationWorker } from './createWorker';
 import { createBenchmarkActivities } from '../activities/benchmark.activities';
+import { createWorkerMetrics } from '../observability/metrics';
+import { startMetricsServer } from '../observability/metricsServer';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -41,7 +43,14 @@ async function main(): Promise<void> {
     }
     if (!config.credentialsKey) logger.warn('CREDENTIALS_ENCRYPTION_KEY is not set: no workspace key can be used, so real agents get no model access');
   }
+  if (config.metrics.temporalSdkPort) {
+    // Before any connection: the runtime is made once per process, with its Prometheus exporter.
+    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: `${config.host}:${config.metrics.temporalSdkPort}` } } } });
+  }
   const prisma = createPrismaClient(config.databaseUrl);
+  const metrics = createWorkerMetrics({ prisma, hostId: roles.sandboxHost ? config.sandboxHost.id : null });
+  const metricsServer = config.metrics.workerPort ? await startMetricsServer(metrics.registry, config.metrics.workerPort, config.host) : null;
+  if (metricsServer) logger.info({ port: metricsServer.port }, `worker metrics at http://${config.host}:${metricsServer.port}/metrics`);
   const client = await createTemporalClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const providers = createProviders(config, logger);
@@ -78,8 +87,9 @@ async function main(): Promise<void> {
   if (roles.orchestration) {
     const activities: OrchestrationActivities & Partial<SandboxHostActivities> = host
       ? // Both roles: the host's activities on the shared queue too, for runs recorded before sandbox hosts.
-        { ...createWorkerActivities(host.activityDeps).orchestration, ...host.activities }
-      : createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger, idleStopMs: config.sandboxLifecycle.idleStopMs, hostId: '' }).orchestration;
+        { ...createWorkerActivities({ ...host.activityDeps, metrics }).orchestration, ...host.activities }
+      : createWorkerActivities({ prisma, providers, notifier: pgNotifier, temporal: client, logger, idleStopMs: config.sandboxLifecycle.idleStopMs, hostId: '', metrics })
+          .orchestration;
     const worker = await createOrchestrationWorker({
       connection,
       namespace: config.temporal.namespace,
@@ -95,6 +105,7 @@ async function main(): Promise<void> {
       logger,
       minAgeMs: config.recoverySweepMs,
       intervalMs: config.recoverySweepMs,
+      onStarted: () => metrics.recoveryStarted(),
     });
     const stopLostHosts = runLostHostSweeper({
       prisma,
@@ -124,6 +135,7 @@ async function main(): Promise<void> {
   } finally {
     await stopOrchestration();
     await host?.stop();
+    await metricsServer?.close();
     await connection.close();
     await client.connection.close();
     await prisma.$disconnect();

@@ -26,6 +26,7 @@ import { runOf } from '../../src/dev/stack/runs';
 import { TaskEventClient } from '../../src/dev/stack/socketClient';
 import { startServices, type TestServices } from '../../src/dev/stack/services';
 import { createLogger } from '../../src/logger';
+import { createApiMetrics } from '../../src/observability/metrics';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'] as const;
 
@@ -80,6 +81,7 @@ function appForRoutes(benchmarkEndpoints: boolean, workbenchDir?: string, overri
     temporalUi: { url: 'http://localhost:8233', namespace: 'default' },
     benchmarkEndpoints,
     workbenchDir,
+    metrics: createApiMetrics({ prisma: {} as never, provisionStartsPending: () => 0, socketConnections: () => 0 }),
     credentialsKey: null,
     egressDefaults: { mode: 'allowlist', hosts: [] },
     ...overrides,
@@ -313,6 +315,11 @@ describe('OpenAPI document', () => {
       await checked('GET', '/healthz', '/healthz', { auth: null });
       const ready = await checked('GET', '/readyz', '/readyz', { auth: null });
       expect(ready.status).toBe(200);
+      const metrics = await call('GET', '/metrics', { auth: null });
+      expect(metrics.status).toBe(200);
+      expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(metrics.text).toContain('# TYPE http_request_duration_seconds histogram');
+      validated.add('GET /metrics 200');
     });
 
     it('error answers match the document', async () => {

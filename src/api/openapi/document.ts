@@ -478,6 +478,16 @@ const paths: ZodOpenApiPathsObject = {
       },
     }),
   },
+  '/metrics': {
+    get: open({
+      operationId: 'metrics',
+      tags: ['health'],
+      summary: 'Prometheus metrics',
+      description:
+        'This API process’s metrics in the Prometheus text format (prom-client): HTTP request durations by OpenAPI route template, tasks created and by status, open Socket.IO connections, realtime delivery lag, pending provisioning starts, and the process’s own. docs/OBSERVABILITY.md lists every series and how to scrape it.',
+      responses: { '200': { description: 'The metrics.', content: { 'text/plain': { schema: z.string() } } } },
+    }),
+  },
   '/openapi.json': {
     get: open({
       operationId: 'openapi',

@@ -18,6 +18,7 @@ import { temporalUiLink } from '../../temporal/client';
 import type { ProvisionStarter } from '../../temporal/provisionStarter';
 import { checkRepository, type RepositoryPolicy } from '../../repositories/policy';
 import type { AgentId } from '../../domain/agents';
+import type { ApiMetrics } from '../../observability/metrics';
 import { assertOwnWorkspace } from '../auth';
 import { findOwnTask } from '../ownTask';
 import { idempotencyKeyOf, parse } from '../parse';
@@ -35,6 +36,8 @@ export interface TaskRouteDeps extends ServiceDeps {
   provisionStarter: ProvisionStarter;
   /** Idle stop (ms, 0 = never) of a sandbox lifecycle run a stop or resume starts (SANDBOX_IDLE_STOP_MINUTES). */
   idleStopMs: number;
+  /** This process's metrics (src/observability/metrics.ts): a create counts in `provisioning_tasks_created_total`. */
+  metrics?: Pick<ApiMetrics, 'tasksCreated'>;
 }
 
 export function taskRoutes(deps: TaskRouteDeps): Router {
@@ -50,6 +53,7 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     const idempotencyKey = idempotencyKeyOf(req, idempotencyKeyHeader);
     const created = await createTask(createDeps, { ...body, idempotencyKey });
     if (created.replayed) res.set('Idempotent-Replayed', 'true');
+    else deps.metrics?.tasksCreated.inc();
     res
       .status(201)
       .location(`/v1/tasks/${created.task.id}`)

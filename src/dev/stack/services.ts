@@ -30,6 +30,9 @@ import { createScratchSandboxRoot, removeScratchSandboxRoot } from '../scratchSa
 import { pgNotifier } from '../../db/notifier';
 import { createTemporalClient } from '../../temporal/client';
 import { createOrchestrationWorker } from '../../worker/createWorker';
+import { findFreePort } from '../../net/freePort';
+import { createWorkerMetrics } from '../../observability/metrics';
+import { startMetricsServer } from '../../observability/metricsServer';
 import { authedFetch, closeAuthLookups } from './auth';
 import { readStack, type TestStack } from './stackFile';
 import { startTestApi } from './testApi';
@@ -67,6 +70,10 @@ export interface TestServices {
   egressProxy: EgressProxy;
   /** The suite's sandbox hosts (one unless `hosts` was given). */
   hosts: TestHost[];
+  /** The orchestration worker's `GET /metrics` (src/observability/metrics.ts; the first host's sandboxes counted). */
+  workerMetricsUrl: string;
+  /** The Temporal SDK runtime's Prometheus exporter of this test process (one runtime per process, shared by its suites). */
+  temporalSdkMetricsUrl: string;
   /** Stops the workers (orchestration and every host, with their reconcilers) as a worker process that died would: the API stays up. */
   stopWorker(): Promise<void>;
   /** Starts the workers again after {@link stopWorker} (on the same task queues, reconciling at once when configured). */
@@ -75,7 +82,8 @@ export interface TestServices {
   stop(): Promise<void>;
 }
 
-let runtimeInstalled = false;
+/** Port of the runtime's Prometheus exporter, once this process installed the runtime. */
+let sdkMetricsPort: number | null = null;
 
 export async function startServices(
   opts: {
@@ -116,9 +124,13 @@ export async function startServices(
   } = {},
 ): Promise<TestServices> {
   const stack = readStack();
-  if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger((process.env.TEST_TEMPORAL_LOG_LEVEL ?? 'ERROR') as 'ERROR') });
-    runtimeInstalled = true;
+  if (sdkMetricsPort === null) {
+    const port = await findFreePort();
+    Runtime.install({
+      logger: new DefaultLogger((process.env.TEST_TEMPORAL_LOG_LEVEL ?? 'ERROR') as 'ERROR'),
+      telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}` } } },
+    });
+    sdkMetricsPort = port;
   }
   const logger = opts.logger ?? createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
   const databaseUrl = opts.databaseUrl ?? stack.databaseUrl;
@@ -172,8 +184,10 @@ export async function startServices(
   };
   for (const h of hosts) await startHost(h);
   const first = hosts[0]!;
+  const workerMetrics = createWorkerMetrics({ prisma, hostId: first.spec.id });
+  const metricsServer = await startMetricsServer(workerMetrics.registry, 0, '127.0.0.1');
   const startOrchestration = async () => {
-    const deps = first.running!.activityDeps;
+    const deps = { ...first.running!.activityDeps, metrics: workerMetrics };
     const activities: OrchestrationActivities & Partial<SandboxHostActivities> =
       hosts.length === 1 ? { ...createWorkerActivities(deps).orchestration, ...first.running!.activities } : createWorkerActivities(deps).orchestration;
     const worker: Worker = await createOrchestrationWorker({
@@ -242,6 +256,8 @@ export async function startServices(
       return testHosts[0]!.egressProxy;
     },
     hosts: testHosts,
+    workerMetricsUrl: `http://127.0.0.1:${metricsServer.port}/metrics`,
+    temporalSdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
     async stopWorker() {
       await orchestration?.stop();
       orchestration = null;
@@ -254,6 +270,7 @@ export async function startServices(
     async stop() {
       await api.close();
       await orchestration?.stop();
+      await metricsServer.close();
       for (const h of testHosts) await h.stop();
       for (const h of hosts) {
         const sandboxes = await prisma.sandbox.findMany({ where: { directory: { startsWith: h.spec.sandboxRoot } } });
@@ -272,8 +289,8 @@ export async function startServices(
 }
 
 /** POSTs JSON (with the token of the workspace it is about) and returns status, headers and parsed body. */
-export async function postJson(url: string, body: unknown): Promise<{ status: number; headers: Headers; body: any }> {
-  const res = await authedFetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await authedFetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   return { status: res.status, headers: res.headers, body: await res.json().catch(() => null) };
 }
 
