@@ -85,7 +85,7 @@ export const MIRROR_LOCAL_ACTIVITY_OPTIONS: LocalActivityOptions = {
  * heartbeats and no task queue of their own; they run on the worker of the workflow task.
  */
 export function firstAttemptOnly(options: ActivityOptions): LocalActivityOptions {
-  return { startToCloseTimeout: options.startToCloseTimeout, retry: { ...options.retry, maximumAttempts: 1 } };
+  return { startToCloseTimeout: options.startToCloseTimeout, retry: { ...options.retry, maximumAttempts: 1 }, ...(options.summary ? { summary: options.summary } : {}) };
 }
 
 /** The rest of a step after a failed first attempt (run as a regular activity): its attempts less one. */

@@ -18,7 +18,17 @@
  * outage waits); the API adds the running step's latest report (src/services/provisioningProgress.ts).
  * Runs recorded before the patch keep their path: the `stepProgress` signal handler stays for them.
  */
-import { ApplicationFailure, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  isCancellation,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { StepTiming } from '../domain/records';
 import type { NewTaskEvent, TaskEventPayloads } from '../domain/events';
 import { STEP_MESSAGES, type ProvisionStep, type TaskStatus } from '../domain/status';
@@ -31,6 +41,7 @@ import {
   type ProvisionTaskResult,
   type TransitionInput,
 } from './provisionTask.contract';
+import { currentDetailsOf } from './currentDetails';
 import { outlastOutages } from './dependencyOutage';
 import { describeActivityFailure, retryableByPolicy, timeoutName } from './failures';
 import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, MIRROR_LOCAL_ACTIVITY_OPTIONS, STEP_ACTIVITY_OPTIONS, afterFirstAttempt, firstAttemptOnly } from './policies';
@@ -58,6 +69,14 @@ export const LEAN_HISTORY_PATCH = 'lean-provision-history';
  */
 export const LOCAL_MIRROR_PATCH = 'mirror-as-local-activity';
 
+/**
+ * Patch id: every activity call of the run carries a one-line `summary` naming its step and object
+ * (`init_create_sandbox: clone the repository onto <branch>`, `mirror: init_ensure_agent started`),
+ * so the Temporal Web UI's timeline reads like the step list (docs/OBSERVABILITY.md). Costs one marker;
+ * runs recorded before it replay without summaries.
+ */
+export const ACTIVITY_SUMMARIES_PATCH = 'web-ui-activity-summaries';
+
 /** Step options of this run: the policy, with the per-attempt limit of `overrides` where given (ms). */
 function stepOptions(step: ProvisionStep, overrides: ProvisionTaskInput['stepTimeoutsMs']) {
   const limit = overrides?.[step];
@@ -78,8 +97,13 @@ const { releasePendingSessions: releasePendingSessionsLocally } = proxyLocalActi
  * Tells the task's tabs waiting in `pending_provision` how provisioning went (docs/PRODUCT.md#pending-tabs);
  * a local activity in a lean run.
  */
-async function releaseWaitingTabs(taskId: string, outcome: SandboxOutcome, lean: boolean): Promise<void> {
-  if (lean) await releasePendingSessionsLocally({ taskId, outcome });
+async function releaseWaitingTabs(taskId: string, outcome: SandboxOutcome, lean: boolean, summary?: string): Promise<void> {
+  if (lean)
+    await (
+      summary
+        ? proxyLocalActivities<Pick<WorkbenchActivities, 'releasePendingSessions'>>({ ...MIRROR_LOCAL_ACTIVITY_OPTIONS, summary }).releasePendingSessions
+        : releasePendingSessionsLocally
+    )({ taskId, outcome });
   else if (patched(RELEASE_SESSIONS_PATCH)) await releasePendingSessions({ taskId, outcome });
 }
 
@@ -105,6 +129,14 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   const options = (step: ProvisionStep) => stepOptions(step, input.stepTimeoutsMs);
   const runKey = workflowInfo().runId; // dedupe keys are per run: a later retry run writes its own events
   const lean = patched(LEAN_HISTORY_PATCH); // first, before any command
+  const summarized = lean && patched(ACTIVITY_SUMMARIES_PATCH);
+  /** `o` with a Web UI `summary` in a run that summarizes its activities; `o` unchanged otherwise. */
+  const about = <O extends ActivityOptions>(o: O, summary: string): O => (summarized ? { ...o, summary } : o);
+  /** The lean mirror writes, each with a summary of what it writes in a run that summarizes. */
+  const mirror = (summary: string) =>
+    summarized
+      ? proxyLocalActivities<Pick<ProvisionActivities, 'recordTransitions' | 'handOverProvisioning'>>({ ...MIRROR_LOCAL_ACTIVITY_OPTIONS, summary })
+      : { recordTransitions, handOverProvisioning };
   const state: ProvisionState = {
     taskId,
     status: 'init_enqueue_provision',
@@ -114,7 +146,10 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     lastProgressAt: now(),
   };
 
+  /** Shows the run's memory as the Web UI's Current Details (memory only: no command, no history event). */
+  const showDetails = () => setCurrentDetails(currentDetailsOf(state, Date.now()));
   setHandler(provisionStateQuery, () => state);
+  showDetails();
   // Runs recorded before the lean history got their activities' reports as signals.
   setHandler(stepProgressSignal, (p) => {
     const step = state.steps[p.step];
@@ -129,6 +164,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     step.lastProgressMessage = p.message;
     step.lastProgressAt = p.at;
     state.lastProgressAt = p.at;
+    showDetails();
   });
 
   const stepTimings = (): Record<string, StepTiming> =>
@@ -150,6 +186,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     state.status = status;
     state.statusMessage = statusMessage;
     state.lastProgressAt = now();
+    showDetails();
     const input: TransitionInput = {
       taskId,
       status,
@@ -160,7 +197,10 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
     };
     if (lean) {
       unwritten.push(input);
-      if (!deferred) await recordTransitions({ transitions: takeUnwritten() });
+      if (!deferred) {
+        const transitions = takeUnwritten();
+        await mirror(`mirror: ${transitions.map(transitionLabel).join(', ')}`).recordTransitions({ transitions });
+      }
       return;
     }
     await (patched(LOCAL_MIRROR_PATCH) ? recordTransitionLocally : recordTransition)(input);
@@ -211,6 +251,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
             s.waitingFor = undefined;
           }
           state.lastProgressAt = now();
+          showDetails();
         },
       });
       state.steps[name]!.endedAt = now();
@@ -221,7 +262,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
       const { type, message } = describeFailure(err, name, policy.startToCloseTimeout);
       state.error = { step: name, type, message };
       await transition('error', message, { type: 'task.error', payload: { step: name, type, detail: message }, key: `${name}:error` });
-      await releaseWaitingTabs(taskId, { kind: 'failed', message }, lean);
+      await releaseWaitingTabs(taskId, { kind: 'failed', message }, lean, summarized ? 'release waiting tabs: provisioning failed' : undefined);
       throw ApplicationFailure.create({ type, message, nonRetryable: true, cause: err instanceof Error ? err : undefined });
     }
   };
@@ -230,7 +271,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   const completed = (name: ProvisionStep, message: string, payload: Pick<TaskEventPayloads['task.step'], 'sandboxId' | 'endpoint'>, fields?: TransitionInput['fields']) =>
     transition(name, message, { type: 'task.step', payload: { step: name, status: 'completed', message, ...payload }, key: `${name}:completed` }, fields, true);
 
-  const named = await step('init_ensure_name', (o) => orchestration(o, (a) => a.ensureName({ taskId })));
+  const named = await step('init_ensure_name', (o) => orchestration(about(o, 'init_ensure_name: a title and a branch from the prompt'), (a) => a.ensureName({ taskId })));
   await transition('init_ensure_name', `named "${named.title}"`, { type: 'task.named', payload: named, key: 'named' }, named, true);
 
   /** The sandbox's host queue once placed (null: a run recorded before placement, on the shared queue). */
@@ -241,16 +282,21 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   const sandbox = await step('init_create_sandbox', async (o) => {
     if (!lean && !patched(SANDBOX_HOSTS_PATCH)) return onHost(o).createSandbox({ taskId });
     // Placed on the least-loaded live host (waiting, as a regular activity, while none has room), then made there.
-    const placed = (lean ? await orchestration(o, (a) => a.tryPlaceSandbox({ taskId })) : null) ?? (await proxyActivities<StepActivities>(o).placeSandbox({ taskId }));
+    const placing = about(o, 'init_create_sandbox: place the sandbox on a live sandbox host');
+    const placed = (lean ? await orchestration(placing, (a) => a.tryPlaceSandbox({ taskId })) : null) ?? (await proxyActivities<StepActivities>(placing).placeSandbox({ taskId }));
     hostQueue = placed.taskQueue;
-    return onHost(o).createSandbox({ taskId, sandboxId: placed.sandboxId });
+    return onHost(about(o, `init_create_sandbox: clone the repository onto ${named.branchName} on ${placed.hostId}`)).createSandbox({ taskId, sandboxId: placed.sandboxId });
   });
   await completed('init_create_sandbox', 'sandbox ready', { sandboxId: sandbox.sandboxId }, { activeSandboxId: sandbox.sandboxId });
 
-  const agent = await step('init_ensure_agent', (o) => onHost(o).ensureAgent({ taskId, sandboxId: sandbox.sandboxId }));
+  const agent = await step('init_ensure_agent', (o) =>
+    onHost(about(o, `init_ensure_agent: start sandbox-agent in ${sandbox.sandboxId}`)).ensureAgent({ taskId, sandboxId: sandbox.sandboxId }),
+  );
   await completed('init_ensure_agent', 'sandbox-agent healthy', { endpoint: agent.endpoint });
 
-  const session = await step('init_create_session', (o) => onHost(o).createSession({ taskId, sandboxId: sandbox.sandboxId }));
+  const session = await step('init_create_session', (o) =>
+    onHost(about(o, `init_create_session: open the first agent session in ${sandbox.sandboxId}`)).createSession({ taskId, sandboxId: sandbox.sandboxId }),
+  );
   state.currentStep = null;
   await transition(
     'running',
@@ -262,12 +308,21 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   if (lean) {
     // One local activity: `running` written, the tabs waiting for it released (the first shares the
     // session just opened), and the sandbox's lifecycle run started (./sandboxLifecycle.ts).
-    await handOverProvisioning({ transitions: takeUnwritten(), taskId, sandboxId: sandbox.sandboxId });
+    await mirror('hand-over: running written, waiting tabs released, sandbox lifecycle started').handOverProvisioning({
+      transitions: takeUnwritten(),
+      taskId,
+      sandboxId: sandbox.sandboxId,
+    });
   } else {
     await releaseWaitingTabs(taskId, { kind: 'ready', sandboxId: sandbox.sandboxId }, lean);
     if (patched(SANDBOX_LIFECYCLE_PATCH)) await startSandboxLifecycle({ taskId, sandboxId: sandbox.sandboxId });
   }
   return { status: 'running', sandboxId: sandbox.sandboxId, sessionId: session.sessionId };
+}
+
+/** What a transition writes, for a mirror write's summary: `init_create_sandbox started`, `task.named`. */
+function transitionLabel(t: TransitionInput): string {
+  return t.event.type === 'task.step' ? `${t.event.payload.step} ${t.event.payload.status}` : t.event.type;
 }
 
 /** A step failure as `{type, message}`; the message names the step and, for timeouts, the limit. */

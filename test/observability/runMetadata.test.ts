@@ -3,10 +3,12 @@
  * (src/temporal/runMetadata.ts), read back from the real dev server: every run of a task
  * (provisioning, its tab, its kill) is listed by `TaskId = "<id>"` and by its `WorkspaceId`, and each
  * carries a one-line summary naming what it is and the task, and details naming the task's repository,
- * provider, agent and where its record is.
+ * provider, agent and where its record is. Its provisioning run's Current Details show the step table,
+ * while a step runs and once all are done.
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { Gate, gatedProvider } from '../../src/dev/stack/gate';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { runOf } from '../../src/dev/stack/runs';
 import { getJson, postJson, startServices, type TestServices } from '../../src/dev/stack/services';
@@ -16,11 +18,20 @@ describe('run metadata in the Temporal Web UI', () => {
   let repo: string;
   const workspaceId = `ws-webui-${randomUUID().slice(0, 8)}`;
 
+  const sandboxGate = new Gate();
+
   beforeAll(async () => {
-    services = await startServices();
+    services = await startServices({ wrapProvider: (local) => gatedProvider(local, { createSandbox: sandboxGate }) });
     repo = await createTestRepo(path.join(services.repoRoot, 'webui-repo'));
   });
-  afterAll(async () => services?.stop());
+  afterAll(async () => {
+    sandboxGate.open();
+    await services?.stop();
+  });
+
+  /** The run's Current Details, as the Web UI reads them (the SDK's built-in metadata query). */
+  const currentDetails = async (workflowId: string): Promise<string> =>
+    ((await services.temporal.workflow.getHandle(workflowId).query('__temporal_workflow_metadata')) as { currentDetails?: string }).currentDetails ?? '';
 
   const url = (p: string) => `${services.baseUrl}${p}`;
 
@@ -37,7 +48,19 @@ describe('run metadata in the Temporal Web UI', () => {
     const created = await postJson(url('/v1/tasks'), { workspaceId, repository: repo, prompt: 'Show me in the Web UI\nwith details.', openSession: true });
     expect(created.status).toBe(201);
     const taskId: string = created.body.id;
+    // Held in init_create_sandbox: Current Details say what the run is doing now.
+    await sandboxGate.entered;
+    const during = await currentDetails(created.body.workflowId);
+    expect(during).toContain('**init_create_sandbox**');
+    expect(during).toMatch(/\| init_ensure_name \| completed \| 1 \| [\d.]+ s \|/);
+    expect(during).toMatch(/\| init_create_sandbox \| running \| 1 \| /);
+    expect(during).toContain('| init_ensure_agent | pending |');
+    sandboxGate.open();
     await (await runOf(services.temporal, created.body.workflowId)).result();
+    const after = await currentDetails(created.body.workflowId);
+    expect(after).toContain('**running**: session ready');
+    for (const step of ['init_ensure_name', 'init_create_sandbox', 'init_ensure_agent', 'init_create_session'])
+      expect(after).toMatch(new RegExp(`\\| ${step} \\| completed \\| 1 \\|`));
     expect((await postJson(url(`/v1/tasks/${taskId}/kill`), {})).status).toBe(202);
     await (await runOf(services.temporal, `kill-task-${taskId}`)).result();
 

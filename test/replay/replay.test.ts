@@ -12,8 +12,10 @@
  * `before-lean-history/`: the same paths from before the lean-provision-history patch, where a sandbox
  * is placed on a host and every activity on it is scheduled on that host's task queue, with every
  * patch marker, regular naming and placement activities and `stepProgress` signals;
- * `current/`: all of them recorded with today's code (a clean provisioning run in at most 35 events),
- * and a warm sandbox pool's `sandboxPool` run.
+ * `before-activity-summaries/`: the same paths from before the web-ui-activity-summaries patch (lean,
+ * one patch marker, no activity summaries);
+ * `current/`: all of them recorded with today's code (a clean provisioning run in at most 35 events,
+ * every activity with a Web UI summary), and a warm sandbox pool's `sandboxPool` run.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -54,6 +56,13 @@ const hasPatchMarker = (h: HistoryJson, patchId: string) =>
         .toString()
         .includes(`"${patchId}"`)
     );
+  });
+/** The Web UI summaries of the run's activities, scheduled or local, in history order (payload data is base64 JSON). */
+const summariesOf = (h: HistoryJson): string[] =>
+  h.events.flatMap((e) => {
+    const data = (e as { userMetadata?: { summary?: { data?: string } } }).userMetadata?.summary?.data;
+    const scheduledOrMarker = e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity';
+    return scheduledOrMarker && data ? [JSON.parse(Buffer.from(data, 'base64').toString()) as string] : [];
   });
 const activities = (h: HistoryJson) => h.events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
 const signals = (h: HistoryJson) =>
@@ -100,7 +109,7 @@ describe('replay of recorded provisionTask histories', () => {
         ...provisioning.map((n) => `before-tabs/${n}`),
         ...[...provisioning, ...tabs].map((n) => `before-local-mirror/${n}`),
         ...laterPaths.map((n) => `before-sandbox-lifecycle/${n}`),
-        ...['before-sandbox-hosts', 'before-lean-history', 'current'].flatMap((version) =>
+        ...['before-sandbox-hosts', 'before-lean-history', 'before-activity-summaries', 'current'].flatMap((version) =>
           [...laterPaths, 'sandbox-woken-by-a-tab-tab', 'sandbox-woken-by-a-tab-lifecycle', 'sandbox-idle-stop'].map((n) => `${version}/${n}`),
         ),
         'current/sandbox-pool',
@@ -138,13 +147,33 @@ describe('replay of recorded provisionTask histories', () => {
         expect(lastType(load(`${version}/${failed}`))).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_FAILED');
       }
     }
-    // Since the lean-history patch: one patch marker, naming, placement and every mirror write as local
-    // activities (a step's end written with the next one's start), the hand-over one local activity,
-    // no progress signals; only the three steps on the sandbox are scheduled, on its host's queue.
+    // Since the lean-history patch: one patch marker (two since the summaries patch), naming, placement
+    // and every mirror write as local activities (a step's end written with the next one's start), the
+    // hand-over one local activity, no progress signals; only the three steps on the sandbox are
+    // scheduled, on its host's queue.
+    const beforeSummaries = load('before-activity-summaries/running');
+    expect(beforeSummaries.events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(1);
+    expect(summariesOf(beforeSummaries)).toEqual([]);
     const lean = load('current/running');
     expect(lean.events.length).toBeLessThanOrEqual(35);
-    expect(lean.events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(1);
+    expect(lean.events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(2);
     expect(hasPatchMarker(lean, 'lean-provision-history')).toBe(true);
+    expect(hasPatchMarker(lean, 'web-ui-activity-summaries')).toBe(true);
+    // Since the summaries patch every activity, scheduled or local, names its step and object, in the
+    // order of the step list.
+    expect(summariesOf(lean).map((summary) => summary.split(':')[0])).toEqual([
+      'mirror',
+      'init_ensure_name',
+      'mirror',
+      'init_create_sandbox',
+      'init_create_sandbox',
+      'mirror',
+      'init_ensure_agent',
+      'mirror',
+      'init_create_session',
+      'hand-over',
+    ]);
+    expect(summariesOf(lean)).toContain('mirror: init_ensure_name started');
     expect(signals(lean)).toEqual([]);
     expect(activities(lean)).toEqual(['createSandbox', 'ensureAgent', 'createSession']);
     for (const onSandbox of ['createSandbox', 'ensureAgent', 'createSession']) expect(queuesOf(lean, onSandbox)[0]).toMatch(new RegExp(`^${workflowQueue(lean)}-host-`));
