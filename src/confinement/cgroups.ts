@@ -89,6 +89,16 @@ export function cgroupValue(sandboxKey: string, controller: (typeof CONTROLLERS)
 }
 
 /**
+ * Memory every sandbox of this host uses together, in bytes: `memory.usage_in_bytes` of their parent
+ * group, which counts its children's (cgroup v1 memory is hierarchical); null when there is none yet.
+ */
+export function sandboxesMemoryBytes(): number | null {
+  const mount = controllerMount('memory');
+  const file = mount ? path.join(mount, CGROUP_PARENT, 'memory.usage_in_bytes') : null;
+  return file && existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : null;
+}
+
+/**
  * Ends every process of the sandbox (SIGKILL, repeated until the group is empty: a process may fork
  * while others die) and removes its groups. No error when it does not exist.
  * @throws Error if processes remain after 10 s.

@@ -119,6 +119,8 @@ export interface WorkerMetricSources {
   prisma: PrismaClient;
   /** The sandbox host this worker is (SANDBOX_HOST_ID), or null for an orchestration-only worker. */
   hostId: string | null;
+  /** Memory this host's sandboxes use together (their cgroups), bytes; null when unknown. */
+  sandboxesMemoryBytes?: () => number | null;
 }
 
 /** The worker process's metrics. */
@@ -170,6 +172,18 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
         for (const row of rows ?? []) this.set({ state: row.state }, row._count._all);
       },
     });
+    const memory = sources.sandboxesMemoryBytes;
+    if (memory) {
+      new Gauge({
+        name: 'provisioning_sandboxes_memory_bytes',
+        help: 'Memory this host’s sandboxes (agents, their tools) use together, from their cgroups.',
+        registers: [registry],
+        collect() {
+          const bytes = memory();
+          if (bytes !== null) this.set(bytes);
+        },
+      });
+    }
   }
   return {
     registry,

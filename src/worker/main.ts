@@ -13,6 +13,7 @@ import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createWorkerActivities, type OrchestrationActivities, type SandboxHostActivities } from '../activities';
 import { loadConfig } from '../config';
 import { assertConfinementAvailable, type ConfinementUnavailableError } from '../confinement/hostCheck';
+import { sandboxesMemoryBytes } from '../confinement/cgroups';
 import { createPrismaClient } from '../db/prisma';
 import { createLogger } from '../logger';
 import { createProviders } from '../providers/registry';
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
     Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: `${config.host}:${config.metrics.temporalSdkPort}` } } } });
   }
   const prisma = createPrismaClient(config.databaseUrl);
-  const metrics = createWorkerMetrics({ prisma, hostId: roles.sandboxHost ? config.sandboxHost.id : null });
+  const metrics = createWorkerMetrics({ prisma, hostId: roles.sandboxHost ? config.sandboxHost.id : null, sandboxesMemoryBytes });
   const metricsServer = config.metrics.workerPort ? await startMetricsServer(metrics.registry, config.metrics.workerPort, config.host) : null;
   if (metricsServer) logger.info({ port: metricsServer.port }, `worker metrics at http://${config.host}:${metricsServer.port}/metrics`);
   const client = await createTemporalClient(config.temporal);

@@ -107,6 +107,8 @@ describe('Prometheus metrics', () => {
     }
     expect(delta(worker0, worker1, 'provisioning_time_to_running_seconds_count')).toBe(1);
     expect(valueOf(worker1, 'provisioning_sandboxes', { state: 'ready' })).toBeGreaterThanOrEqual(1);
+    // The running sandbox's agent is in its cgroup: the host's sandboxes use memory.
+    expect(valueOf(worker1, 'provisioning_sandboxes_memory_bytes')).toBeGreaterThan(0);
     expect(worker1.find((s) => s.name === 'process_cpu_seconds_total')?.labels.service).toBe('worker');
   });
 

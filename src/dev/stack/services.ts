@@ -32,6 +32,7 @@ import { createTemporalClient } from '../../temporal/client';
 import { createOrchestrationWorker } from '../../worker/createWorker';
 import { findFreePort } from '../../net/freePort';
 import { createWorkerMetrics } from '../../observability/metrics';
+import { sandboxesMemoryBytes } from '../../confinement/cgroups';
 import { startMetricsServer } from '../../observability/metricsServer';
 import { authedFetch, closeAuthLookups } from './auth';
 import { readStack, type TestStack } from './stackFile';
@@ -184,7 +185,7 @@ export async function startServices(
   };
   for (const h of hosts) await startHost(h);
   const first = hosts[0]!;
-  const workerMetrics = createWorkerMetrics({ prisma, hostId: first.spec.id });
+  const workerMetrics = createWorkerMetrics({ prisma, hostId: first.spec.id, sandboxesMemoryBytes });
   const metricsServer = await startMetricsServer(workerMetrics.registry, 0, '127.0.0.1');
   const startOrchestration = async () => {
     const deps = { ...first.running!.activityDeps, metrics: workerMetrics };
