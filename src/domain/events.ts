@@ -79,9 +79,6 @@ export type NewTaskEvent = { [K in TaskEventType]: { type: K; payload: TaskEvent
 /** One history event as REST and Socket.IO send it; `seq` is dense per task from 1, `createdAt` ISO-8601. */
 export type TaskEventRecord = { [K in TaskEventType]: { taskId: string; seq: number; type: K; payload: TaskEventPayloads[K]; createdAt: string } }[TaskEventType];
 
-/** The history event of type `K`. */
-export type TaskEventOf<K extends TaskEventType> = Extract<TaskEventRecord, { type: K }>;
-
 /** Payload of every `task.event` Socket.IO message: the task as it is after the event, and the event. */
 export interface TaskEventMessage {
   task: TaskRecord;

@@ -34,6 +34,14 @@ async function boundedCount<T>(query: () => Promise<T>): Promise<T | null> {
   }
 }
 
+/** A registry whose series all carry `service`, with prom-client's default process metrics. */
+function newRegistry(service: 'api' | 'worker'): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
 /** What the API's metrics read at scrape time. */
 export interface ApiMetricSources {
   prisma: PrismaClient;
@@ -56,9 +64,7 @@ export interface ApiMetrics {
 
 /** The API's registry: default process metrics, HTTP, tasks, realtime, the provision starter's queue. */
 export function createApiMetrics(sources: ApiMetricSources): ApiMetrics {
-  const registry = new Registry();
-  registry.setDefaultLabels({ service: 'api' });
-  collectDefaultMetrics({ register: registry });
+  const registry = newRegistry('api');
   const httpRequestDuration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP requests by method, OpenAPI route template and status code.',
@@ -132,9 +138,7 @@ export interface WorkerMetrics extends ProvisioningMetrics {
 
 /** The worker's registry: default process metrics, provisioning steps, recovery, its sandboxes. */
 export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics {
-  const registry = new Registry();
-  registry.setDefaultLabels({ service: 'worker' });
-  collectDefaultMetrics({ register: registry });
+  const registry = newRegistry('worker');
   const stepDuration = new Histogram({
     name: 'provisioning_step_duration_seconds',
     help: 'Provisioning steps by step and outcome, from the step’s start to its end as the run recorded them.',

@@ -9,6 +9,7 @@
 import type { WorkflowStartOptions } from '@temporalio/client';
 import { SearchAttributeType, TypedSearchAttributes, defineSearchAttributeKey } from '@temporalio/common';
 import type { Task } from '../generated/prisma/client';
+import { markdownCell as cell } from '../domain/markdown';
 
 /** Custom search attributes set on every run of a task (registered by temporal-dev.yaml), for finding its runs in the Web UI. */
 export const TASK_ID_ATTRIBUTE = defineSearchAttributeKey('TaskId', SearchAttributeType.KEYWORD);
@@ -25,9 +26,6 @@ function firstLine(text: string, max: number): string {
   const line = text.split('\n', 1)[0]!.trim();
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
-
-/** A Markdown table cell: no pipe or line break can end it early. */
-const cell = (value: string) => value.replace(/\|/g, '\\|').replace(/\s+/g, ' ');
 
 /**
  * Start options of run `kind` (e.g. `Provisioning`, `Tab "Tab 2"`, `Kill`) of `task`: summary, details

@@ -6,6 +6,7 @@
  * issues no command and adds no history event, so it needs no patch: recorded histories replay
  * unchanged (test/replay).
  */
+import { markdownCell as cell } from '../domain/markdown';
 import { PROVISION_STEPS } from '../domain/status';
 import type { ProvisionState, StepState } from './provisionTask.contract';
 
@@ -14,9 +15,6 @@ function duration(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
-
-/** A Markdown table cell: no pipe or line break can end it early. */
-const cell = (value: string) => value.replace(/\|/g, '\\|').replace(/\s+/g, ' ');
 
 /** One step's row; `now` is workflow time (ms). */
 function row(name: string, step: StepState | undefined, state: ProvisionState, now: number): string {

@@ -93,9 +93,6 @@ const EVENTS = {
   },
 } satisfies Record<TaskEventType, { description: string; payload: z.ZodType }>;
 
-/** Every history event type. */
-export const TASK_EVENT_TYPES = Object.keys(EVENTS) as TaskEventType[];
-
 /** `task.step` → `TaskStep` (the prefix of its component names). */
 export const eventComponentPrefix = (type: string) =>
   type
