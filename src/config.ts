@@ -33,6 +33,11 @@ const schema = z.object({
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** Port on HOST of the Temporal SDK's own Prometheus exporter in the worker (its runtime's metrics); 0 = off. */
   TEMPORAL_SDK_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /**
+   * Base URL of an OTLP/HTTP collector (e.g. `http://127.0.0.1:4318`): traces of the API and the worker
+   * are exported to `<url>/v1/traces` (docs/OBSERVABILITY.md#traces). Unset: no tracing at all.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   /** Seconds between two recovery sweeps of the orchestration worker: unstarted tasks older than this are started, lost hosts looked for, warm pools woken until they answer. */
   RECOVERY_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3_600).default(30),
   /**
@@ -178,6 +183,8 @@ export interface AppConfig {
   host: string;
   /** The worker's scrape ports (WORKER_METRICS_PORT, TEMPORAL_SDK_METRICS_PORT); null = not served. */
   metrics: { workerPort: number | null; temporalSdkPort: number | null };
+  /** OpenTelemetry traces (src/observability/tracing.ts): the OTLP/HTTP collector's base URL (OTEL_EXPORTER_OTLP_ENDPOINT), or null = off. */
+  tracing: { otlpEndpoint: string | null };
   /** The orchestration worker's recovery sweeps run every this many ms (RECOVERY_SWEEP_SECONDS). */
   recoverySweepMs: number;
   /** Absolute path. */
@@ -235,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: c.PORT,
     host: c.HOST,
     metrics: { workerPort: c.WORKER_METRICS_PORT || null, temporalSdkPort: c.TEMPORAL_SDK_METRICS_PORT || null },
+    tracing: { otlpEndpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/$/, '') ?? null },
     recoverySweepMs: c.RECOVERY_SWEEP_SECONDS * 1_000,
     sandboxRoot: path.resolve(c.SANDBOX_ROOT),
     apiTokens: c.API_TOKENS,

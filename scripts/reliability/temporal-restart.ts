@@ -24,13 +24,18 @@ import { Gate, gatedProvider } from '../../src/dev/stack/gate';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { postJson, startServices } from '../../src/dev/stack/services';
 import { STACK_FILE_ENV, newTestCredentialsKey, type TestStack } from '../../src/dev/stack/stackFile';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/worker/tracing';
 
 async function main(): Promise<number> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'tps-temporal-restart-'));
   const { cli, server } = await ownDevServerSettings({ dbFilename: path.join(workDir, 'temporal.sqlite') });
   let temporal: RunningTemporalDevServer = await startTemporalDevServer(cli, server);
   const databaseUrl = await createScratchDatabase('tps_restart', process.env.TEST_DATABASE_URL);
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    logger: new DefaultLogger('WARN'),
+  });
   const stack: TestStack = {
     temporalAddress: temporal.address,
     namespace: temporal.namespace,

@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { TokenResolver } from '../auth/tokens';
 import { httpMetrics } from '../observability/httpMetrics';
+import { httpSpanRoutes } from '../observability/httpTracing';
 import type { ApiMetrics } from '../observability/metrics';
 import { metricsHandler } from '../observability/metricsServer';
 import { requireBearer, workspaceOf } from './auth';
@@ -31,6 +32,7 @@ export function createApp(
   const app = express();
   app.disable('x-powered-by');
   const document = openApiDocument(); // built here, so a broken document stops the start, not a request
+  app.use(httpSpanRoutes(Object.keys(document.paths ?? {}))); // traces: the request's span named by its route template
   app.use(httpMetrics(deps.metrics.httpRequestDuration, Object.keys(document.paths ?? {})));
   app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' } }));
   app.use(express.json({ limit: BODY_LIMIT }));

@@ -2,6 +2,8 @@
  * API process: REST + Socket.IO on one port. Several API processes may run against one database;
  * each relays Postgres notifications to its own Socket.IO clients.
  */
+// First: tracing starts before anything below loads express, http or pg.
+import { tracing } from './instrument';
 import { loadConfig } from '../config';
 import { createPrismaClient } from '../db/prisma';
 import { createLogger } from '../logger';
@@ -14,6 +16,7 @@ import { createApiServer } from './server';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('api', config.logLevel);
+  if (tracing.enabled) logger.info({ otlpEndpoint: config.tracing.otlpEndpoint }, 'exporting traces over OTLP');
   const resolveToken = tokensFromConfig(config.apiTokens ?? '');
   const prisma = createPrismaClient(config.databaseUrl);
   const temporal = await createTemporalClient(config.temporal);
@@ -42,6 +45,7 @@ async function main(): Promise<void> {
     await server.close();
     await temporal.connection.close();
     await prisma.$disconnect();
+    await tracing.shutdown(); // the last spans exported
     process.exit(0);
   };
   let stopping = false;

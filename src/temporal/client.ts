@@ -5,6 +5,7 @@
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
 import { TASK_ID_ATTRIBUTE, taskRunMetadata, type TaskRunSubject } from './runMetadata';
 import { PROVISION_WORKFLOW_TYPE, provisionWorkflowId, type ProvisionTaskInput } from '../workflows/provisionTask.contract';
 import { KILL_TASK_WORKFLOW_TYPE, archiveWorkflowId, killWorkflowId } from '../workflows/killTask.contract';
@@ -30,10 +31,13 @@ export { TASK_ID_ATTRIBUTE, WORKSPACE_ID_ATTRIBUTE, type TaskRunSubject } from '
  * A client of the Temporal frontend at `address` (host:port). The connection is lazy: it is made on
  * the first call, so a process can start while Temporal is down (calls then fail, and are answered
  * 503 `workflow_unavailable` by the API). The caller closes `client.connection`.
+ * Traced (docs/OBSERVABILITY.md#traces): each start, signal and query is a span (`StartWorkflow:<type>`,
+ * …) in the active trace, whose context the run receives in its headers; without a tracer provider
+ * registered (tracing off) the spans are no-ops and the trace header the run gets is empty.
  */
 export async function createTemporalClient(opts: { address: string; namespace: string }): Promise<Client> {
   const connection = Connection.lazy({ address: opts.address });
-  return new Client({ connection, namespace: opts.namespace });
+  return new Client({ connection, namespace: opts.namespace, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } });
 }
 
 /**

@@ -13,6 +13,7 @@
  * dies with starts still queued, the row stays in `init_enqueue_provision` and the worker's recovery
  * sweep (src/recovery/unstartedTasks.ts) starts it. Starting twice is harmless (see startUnlessRunning).
  */
+import { context } from '@opentelemetry/api';
 import type { Client } from '@temporalio/client';
 import pLimit from 'p-limit';
 import type { Logger } from '../logger';
@@ -20,7 +21,10 @@ import { startProvisionTask, startUnlessRunning } from './client';
 import type { TaskRunSubject } from './runMetadata';
 
 export interface ProvisionStarter {
-  /** Queues the start of `task`'s provisioning run and returns at once. */
+  /**
+   * Queues the start of `task`'s provisioning run and returns at once. The start runs in the trace
+   * that is active now (the create request's: docs/OBSERVABILITY.md#traces), whenever its turn comes.
+   */
   enqueue(task: TaskRunSubject): void;
   /** Starts queued or in flight (not yet answered by Temporal). */
   readonly pending: number;
@@ -60,7 +64,9 @@ export function createProvisionStarter(opts: ProvisionStarterOptions): Provision
         opts.logger.warn({ taskId: task.id, pending: limit.pendingCount }, 'too many provisioning starts waiting; the recovery sweep will start this one');
         return;
       }
-      const done = limit(() => start(task));
+      // A queued start runs in whichever async context frees its slot: it is given the enqueuer's back.
+      const enqueuedIn = context.active();
+      const done = limit(() => context.with(enqueuedIn, () => start(task)));
       inFlight.add(done);
       void done.finally(() => inFlight.delete(done));
     },

@@ -9,6 +9,8 @@
  * Several worker processes may run against one Temporal namespace and one database.
  * Stops on SIGINT/SIGTERM (the Temporal runtime drains in-flight tasks first).
  */
+// First: tracing starts before anything below loads http or pg.
+import { tracing } from './instrument';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createWorkerActivities, type OrchestrationActivities, type SandboxHostActivities } from '../activities';
 import { loadConfig } from '../config';
@@ -31,6 +33,7 @@ import { startMetricsServer } from '../observability/metricsServer';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('worker', config.logLevel);
+  if (tracing.enabled) logger.info({ otlpEndpoint: config.tracing.otlpEndpoint }, 'exporting traces over OTLP');
   const roles = config.workerRoles;
   if (roles.sandboxHost) {
     if (config.confinement.isolation === 'none') {
@@ -96,6 +99,7 @@ async function main(): Promise<void> {
       namespace: config.temporal.namespace,
       taskQueue: orchestrationQueue,
       activities: { ...activities, ...benchmarkActivities },
+      tracing,
     });
     logger.info({ taskQueue: orchestrationQueue, address: config.temporal.address }, 'orchestration worker polling');
     // Tasks whose row committed but whose run was never started (the API died in between) get started.
@@ -140,6 +144,7 @@ async function main(): Promise<void> {
     await connection.close();
     await client.connection.close();
     await prisma.$disconnect();
+    await tracing.shutdown(); // the last spans exported
     logger.info('worker stopped');
   }
 }

@@ -19,9 +19,12 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Resource } from '@opentelemetry/resources';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { readStack } from '../../src/dev/stack/stackFile';
+import { workflowTracingSinks } from '../../src/worker/tracing';
 import { localActivityTypes } from '../support/histories';
 
 const DIR = path.join(__dirname, '../fixtures/histories');
@@ -83,7 +86,8 @@ const lastType = (h: HistoryJson) => h.events[h.events.length - 1]!.eventType;
 const inputOf = (h: HistoryJson): any => JSON.parse(Buffer.from(h.events[0]!.workflowExecutionStartedEventAttributes!.input!.payloads[0]!.data, 'base64').toString());
 
 describe('replay of recorded provisionTask histories', () => {
-  const options = () => ({ workflowBundle: { codePath: readStack().workflowBundlePath } });
+  // The bundle the workers run, with its workflow interceptors (tracing, src/worker/tracing.ts) and their sink.
+  const options = () => ({ workflowBundle: { codePath: readStack().workflowBundlePath }, sinks: workflowTracingSinks() });
 
   beforeAll(() => {
     try {
@@ -278,6 +282,18 @@ describe('replay of recorded provisionTask histories', () => {
     for await (const result of Worker.runReplayHistories(options(), histories)) results.push({ workflowId: result.workflowId, error: result.error });
     expect(results.map((r) => r.workflowId).sort()).toEqual(names);
     for (const r of results) expect({ workflowId: r.workflowId, error: r.error }).toEqual({ workflowId: r.workflowId, error: undefined });
+  });
+
+  it('replays with the tracing interceptors the workers run: the recorded run makes its workflow and activity spans again', async () => {
+    // A replay worker calls no sink unless it asks to be called during replay: this one does, to see the spans.
+    const exporter = new InMemorySpanExporter();
+    const { exporter: sink } = workflowTracingSinks({ spanProcessor: new SimpleSpanProcessor(exporter), resource: Resource.empty() });
+    await Worker.runReplayHistory({ ...options(), sinks: { exporter: { export: { ...sink.export, callDuringReplay: true } } } }, load('current/running'), 'traced');
+    const spans = exporter.getFinishedSpans();
+    const run = spans.filter((s) => s.name === 'RunWorkflow:provisionTask');
+    expect(run).toHaveLength(1);
+    const scheduled = spans.filter((s) => s.name.startsWith('StartActivity:') && s.parentSpanId === run[0]!.spanContext().spanId).map((s) => s.name);
+    expect(scheduled).toEqual(expect.arrayContaining(['ensureName', 'createSandbox', 'ensureAgent', 'createSession', 'recordTransitions'].map((a) => `StartActivity:${a}`)));
   });
 
   it('detects a history the code would not produce (the check has teeth)', async () => {

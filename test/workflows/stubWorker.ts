@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { readStack } from '../../src/dev/stack/stackFile';
+import { workflowTracingSinks } from '../../src/worker/tracing';
 
 /** One activity call as a stub saw it. */
 export interface StubCall {
@@ -95,6 +96,7 @@ export async function withStubWorker<T>(activities: object, body: (env: { client
       namespace: stack.namespace,
       taskQueue,
       workflowBundle: { codePath: stack.workflowBundlePath },
+      sinks: workflowTracingSinks(), // the bundle's tracing interceptors export through it (spans dropped here)
       activities: { ...sameQueuePlacement, ...activities },
       maxHeartbeatThrottleInterval: '100 ms',
     });

@@ -34,6 +34,8 @@ import { findFreePort } from '../../net/freePort';
 import { createWorkerMetrics } from '../../observability/metrics';
 import { sandboxesMemoryBytes } from '../../confinement/cgroups';
 import { startMetricsServer } from '../../observability/metricsServer';
+import { startTracing, type Tracing } from '../../observability/tracing';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { authedFetch, closeAuthLookups } from './auth';
 import { readStack, type TestStack } from './stackFile';
 import { startTestApi } from './testApi';
@@ -122,9 +124,17 @@ export async function startServices(
     lostHostSweep?: { lostAfterSeconds: number; intervalMs: number };
     /** Seconds between host heartbeats; default 10. */
     heartbeatSeconds?: number;
+    /**
+     * Traces (src/observability/tracing.ts) of the API and the workers, which run in this process, to
+     * `exporter` (e.g. an InMemorySpanExporter) until {@link TestServices.stop}; default: no tracing.
+     * One suite at a time per process: the tracer provider is the process's global one.
+     */
+    tracing?: { exporter: SpanExporter };
   } = {},
 ): Promise<TestServices> {
   const stack = readStack();
+  // Before anything of the suite runs, so the API's requests, the client's starts and the activities are traced.
+  const tracing: Tracing | undefined = opts.tracing ? startTracing({ serviceName: 'task-provisioning-test', exporter: opts.tracing.exporter }) : undefined;
   if (sdkMetricsPort === null) {
     const port = await findFreePort();
     Runtime.install({
@@ -197,6 +207,7 @@ export async function startServices(
       taskQueue,
       activities,
       workflowBundle: { codePath: stack.workflowBundlePath },
+      tracing,
     });
     const running = worker.run();
     const stopSweeper = opts.lostHostSweep
@@ -285,6 +296,7 @@ export async function startServices(
       await temporal.connection.close();
       await prisma.$disconnect();
       await closeAuthLookups();
+      await tracing?.shutdown();
     },
   };
 }
