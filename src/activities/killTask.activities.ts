@@ -1,6 +1,7 @@
 /**
  * Activities of the `killTask` workflow, built from their dependencies.
  */
+import { CancelledFailure, Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { PrismaClient, Sandbox } from '../generated/prisma/client';
 import { updateSession } from '../db/sessions';
@@ -54,8 +55,9 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
         const { status } = await handle.describe();
         if (status.name !== 'RUNNING') return { wasRunning: false };
         await handle.cancel();
-        // Closes as cancelled once in-flight activities are done.
-        await withKeepAliveHeartbeat(() => handle.result().catch(() => undefined));
+        // Closes as cancelled once in-flight activities are done. A worker shutting down cancels this
+        // wait (the run may need this very worker to close), and the kill is retried.
+        await withKeepAliveHeartbeat(() => Promise.race([handle.result().catch(() => undefined), Context.current().cancelled]));
         return { wasRunning: true };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return { wasRunning: false };
@@ -75,9 +77,10 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
           // `result()` follows the tab's runs across continue-as-new to the last one.
           await withKeepAliveHeartbeat(async () => {
             await deps.temporal.workflow.getHandle(s.workflowId).signal(closeSessionSignal);
-            await deps.temporal.workflow.getHandle(s.workflowId).result();
+            await Promise.race([deps.temporal.workflow.getHandle(s.workflowId).result(), Context.current().cancelled]);
           });
         } catch (err) {
+          if (err instanceof CancelledFailure) throw err; // this worker is shutting down: the kill is retried
           if (!(err instanceof WorkflowNotFoundError)) deps.logger.warn({ err, sessionId: s.id }, 'tab run did not close cleanly');
         }
       }
