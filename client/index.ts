@@ -7,6 +7,7 @@
 export * from './rest';
 export * from './realtime';
 export * from './taskView';
+export * from './taskLog';
 export * from './types';
 export * from './realtimeContract';
 export type { paths, components, operations } from './schema';

@@ -20,10 +20,13 @@ export type UnsubscribeAck = Schemas['UnsubscribeAck'];
 export type RealtimeError = Schemas['RealtimeError'];
 /** Payload of a `task.event` message: the task as the relay read it (maybe newer than the event), and the event. */
 export type TaskEventMessage = Schemas['TaskEventMessage'];
+/** Payload of a `task.log` message: new lines of the task's provisioning log. */
+export type TaskLogMessage = Schemas['TaskLogMessage'];
 
 /** Messages the server sends. */
 export interface ServerToClientEvents {
   'task.event': (message: TaskEventMessage) => void;
+  'task.log': (message: TaskLogMessage) => void;
 }
 
 /** Messages a client sends; each takes an ack callback. */

@@ -89,6 +89,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tasks/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A task’s provisioning log
+         * @description The provisioning steps’ own output, each line tagged with its step, attempt and source (git’s clone progress, sandbox-agent’s start-up output, the service’s sub-steps; a failed step ends with `failed: …`). Oldest first; only the newest lines of a task are kept. Query: after (seq, default 0), limit 1..1000 (500); pass `nextCursor` as `after` for the next page. New lines also arrive as Socket.IO `task.log` messages (docs/REALTIME.md).
+         */
+        get: operations["listTaskLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tasks/{id}/provisioning": {
         parameters: {
             query?: never;
@@ -823,6 +843,8 @@ export interface components {
             sandboxId?: string;
             /** @description With `SandboxHostLost`: the lost sandbox host. */
             hostId?: string;
+            /** @description The last lines (at most 20, oldest first) the failed step wrote to the task’s provisioning log, when it wrote any: why it failed, without a shell. */
+            logTail?: string[];
         };
         /** @description `task.retry`: Provisioning of a task in `error` was started again. */
         TaskRetryEvent: {
@@ -1042,6 +1064,31 @@ export interface components {
             inputTokens: number;
             outputTokens: number;
         };
+        /** @description Payload of every `task.log` message: new lines of the task’s provisioning log. */
+        TaskLogMessage: {
+            taskId: string;
+            /** @description Lines just written, by seq; may repeat lines sent before after an outage (match on seq). */
+            lines: components["schemas"]["TaskLogLine"][];
+        };
+        /** @description One line of a task’s provisioning log. */
+        TaskLogLine: {
+            taskId: string;
+            /** @description Per task, increasing from 1; a gap means older lines were dropped (a task keeps its newest lines) or are still on their way. */
+            seq: number;
+            /** @description The provisioning step that wrote the line. */
+            step: components["schemas"]["ProvisionStep"];
+            /** @description The step’s attempt (1 = first). */
+            attempt: number;
+            /**
+             * @description `service`: the service’s account of a sub-step (and `failed: …` when the step failed); `git`: host git’s output; `sandbox-agent`: what sandbox-agent wrote while it started.
+             * @enum {string}
+             */
+            source: "service" | "git" | "sandbox-agent";
+            /** @description At most 1000 characters; control characters removed; secrets (credentials in URLs, tokens, keys) replaced by `***`. */
+            line: string;
+            /** @description ISO-8601, when the line was stored. */
+            createdAt: string;
+        };
         /** @description Who the bearer token speaks for. */
         Identity: {
             /** @description The workspace the bearer token is bound to. */
@@ -1166,6 +1213,12 @@ export interface components {
         /** @description A page of history events, oldest first. */
         TaskEventPage: {
             items: components["schemas"]["TaskEventRecord"][];
+            /** @description Pass as `after` for the next page; null on the last. */
+            nextCursor: number | null;
+        };
+        /** @description A page of a task’s provisioning log, oldest first. */
+        TaskLogPage: {
+            items: components["schemas"]["TaskLogLine"][];
             /** @description Pass as `after` for the next page; null on the last. */
             nextCursor: number | null;
         };
@@ -1414,6 +1467,15 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["TaskEventMessage"];
+            };
+        };
+        /** @description Socket.IO: a `task.log` message, sent to the task’s room only. */
+        TaskLogMessage: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["TaskLogMessage"];
             };
         };
     };
@@ -2156,6 +2218,172 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TaskEventPage"];
+                };
+            };
+            /** @description `validation_failed`: a parameter, header or body field breaks the schema; `field` and `issues` name it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "validation_failed";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized`: no bearer token, or an unknown one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer`. */
+                    "WWW-Authenticate": "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `task_not_found`: no such task in the token’s workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "task_not_found";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `internal`: an unexpected error (details in the log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "internal";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description `database_unavailable`: Postgres is not answering; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds after which the same request may succeed. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable snake_case code to match on.
+                             * @enum {string}
+                             */
+                            code: "database_unavailable";
+                            /** @description One sentence for humans. */
+                            message: string;
+                            /** @description Path of the bad input, e.g. `body.prompt`, `query.cursor`, `header.idempotency-key`, `params.id`. */
+                            field?: string;
+                            /** @description Every schema issue (validation_failed only). */
+                            issues?: {
+                                field: string;
+                                code: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listTaskLogs: {
+        parameters: {
+            query?: {
+                /** @description Return lines with seq greater than this (0 = from the oldest kept). */
+                after?: number;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of log lines. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskLogPage"];
                 };
             };
             /** @description `validation_failed`: a parameter, header or body field breaks the schema; `field` and `issues` name it */

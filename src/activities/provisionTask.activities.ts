@@ -12,7 +12,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { appendTaskEvent } from '../db/taskEvents';
 import { deriveBranchName, deriveTitle, pickBranchName } from '../domain/naming';
-import { RELEASED_STATUSES, isReleased } from '../domain/status';
+import { RELEASED_STATUSES, isProvisionStep, isReleased } from '../domain/status';
+import { lastLinesOfStep } from '../db/taskLogs';
 import type { EgressIssuer } from '../egress/sandboxEgress';
 import type { Logger } from '../logger';
 import { INITIAL_SESSION_KEY, type ProviderRegistry, type SandboxHandle, type SandboxProvider } from '../providers/types';
@@ -22,7 +23,7 @@ import type { StepProgressReport, StepTiming } from '../domain/records';
 import { wasClaimed } from '../pools/claim';
 import type { ProvisioningMetrics, StepOutcome } from '../observability/metrics';
 import { asActivityErrors } from './errors';
-import { withKeepAliveHeartbeat, type StepProgressReporter } from './progress';
+import { reportingStep, withKeepAliveHeartbeat, type StepProgressReporter } from './progress';
 import { assertOnThisHost, loadSandbox, providerFor } from './sandboxAccess';
 
 export interface ActivityDeps {
@@ -86,9 +87,10 @@ export function createProvisionActivities(deps: ActivityDeps): Omit<ProvisionAct
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         refuseIfKilled(task);
         if (task.title && task.branchName) return { title: task.title, branchName: task.branchName };
-        const report = deps.progress('init_ensure_name', taskId);
-        await report('reading_branches', `reading branches of ${task.repository}`);
-        const remote = await withKeepAliveHeartbeat(() => providerOf(task.providerId).listBranches(task.repository));
+        const remote = await reportingStep(deps.progress, 'init_ensure_name', taskId, async (report) => {
+          await report('reading_branches', `reading branches of ${task.repository}`);
+          return withKeepAliveHeartbeat(() => providerOf(task.providerId).listBranches(task.repository, report));
+        });
         const title = deriveTitle(task.prompt);
         const base = task.requestedBranch ?? deriveBranchName(title);
         return prisma.$transaction(async (tx) => {
@@ -113,34 +115,38 @@ export function createProvisionActivities(deps: ActivityDeps): Omit<ProvisionAct
         const { branchName } = task;
         if (!branchName) throw ApplicationFailure.nonRetryable('task has no branch yet', 'SandboxBroken');
         const provider = providerOf(task.providerId);
-        const report = deps.progress('init_create_sandbox', taskId);
-        // The row is written before the provider acts (by placement, src/hosts/placement.ts), so whatever
-        // the provider makes is findable by its key.
-        await report('starting', sandboxId ? `preparing the sandbox on host ${deps.hostId}` : 'looking for an existing sandbox');
-        let row;
-        if (sandboxId) {
-          row = await prisma.sandbox.findUniqueOrThrow({ where: { id: sandboxId } });
-          assertOnThisHost(row, deps.hostId);
-        } else {
-          // A run started before placement existed: its sandbox goes to the host that runs this.
-          const existing = await prisma.sandbox.findFirst({ where: { taskId, providerId: provider.id, state: { notIn: ['destroyed', 'lost'] } }, orderBy: { createdAt: 'desc' } });
-          row = existing ?? (await prisma.sandbox.create({ data: { id: randomUUID(), taskId, providerId: provider.id, state: 'creating', hostId: deps.hostId } }));
-          await prisma.task.update({ where: { id: taskId }, data: { sandboxState: row.state } });
-        }
-        // A warm pool member claimed by placement (src/pools/claim.ts) has its clone and agent: its branch is fetched and checked out inside it.
-        const claimed = wasClaimed(row.details);
-        const handle = await withKeepAliveHeartbeat(() => provider.createSandbox({ sandboxKey: row.id, repository: task.repository, branchName, claimed }, report));
-        await unlessKilled(row.id, provider, handle);
-        await prisma.sandbox.update({
-          where: { id: row.id },
-          // `ready` only once its agent runs (ensureAgent): reconcile checks the agent of every ready sandbox.
-          data: {
-            providerSandboxId: handle.providerSandboxId,
-            directory: handle.directory,
-            details: { ...(claimed ? (row.details as object) : {}), ...handle.details } as Prisma.InputJsonValue,
-          },
+        return reportingStep(deps.progress, 'init_create_sandbox', taskId, async (report) => {
+          // The row is written before the provider acts (by placement, src/hosts/placement.ts), so whatever
+          // the provider makes is findable by its key.
+          await report('starting', sandboxId ? `preparing the sandbox on host ${deps.hostId}` : 'looking for an existing sandbox');
+          let row;
+          if (sandboxId) {
+            row = await prisma.sandbox.findUniqueOrThrow({ where: { id: sandboxId } });
+            assertOnThisHost(row, deps.hostId);
+          } else {
+            // A run started before placement existed: its sandbox goes to the host that runs this.
+            const existing = await prisma.sandbox.findFirst({
+              where: { taskId, providerId: provider.id, state: { notIn: ['destroyed', 'lost'] } },
+              orderBy: { createdAt: 'desc' },
+            });
+            row = existing ?? (await prisma.sandbox.create({ data: { id: randomUUID(), taskId, providerId: provider.id, state: 'creating', hostId: deps.hostId } }));
+            await prisma.task.update({ where: { id: taskId }, data: { sandboxState: row.state } });
+          }
+          // A warm pool member claimed by placement (src/pools/claim.ts) has its clone and agent: its branch is fetched and checked out inside it.
+          const claimed = wasClaimed(row.details);
+          const handle = await withKeepAliveHeartbeat(() => provider.createSandbox({ sandboxKey: row.id, repository: task.repository, branchName, claimed }, report));
+          await unlessKilled(row.id, provider, handle);
+          await prisma.sandbox.update({
+            where: { id: row.id },
+            // `ready` only once its agent runs (ensureAgent): reconcile checks the agent of every ready sandbox.
+            data: {
+              providerSandboxId: handle.providerSandboxId,
+              directory: handle.directory,
+              details: { ...(claimed ? (row.details as object) : {}), ...handle.details } as Prisma.InputJsonValue,
+            },
+          });
+          return { sandboxId: row.id, directory: handle.directory, provider: provider.id };
         });
-        return { sandboxId: row.id, directory: handle.directory, provider: provider.id };
       });
     },
 
@@ -149,7 +155,7 @@ export function createProvisionActivities(deps: ActivityDeps): Omit<ProvisionAct
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId, deps.hostId);
         const egress = deps.egress?.({ sandboxId, workspaceId: task.workspaceId });
-        const agent = await withKeepAliveHeartbeat(() => provider.ensureAgent(handle, deps.progress('init_ensure_agent', taskId), { egress }));
+        const agent = await reportingStep(deps.progress, 'init_ensure_agent', taskId, (report) => withKeepAliveHeartbeat(() => provider.ensureAgent(handle, report, { egress })));
         await unlessKilled(sandboxId, provider, handle);
         await prisma.sandbox.update({
           where: { id: sandboxId },
@@ -165,8 +171,8 @@ export function createProvisionActivities(deps: ActivityDeps): Omit<ProvisionAct
       return asActivityErrors(async () => {
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         const { row, provider, handle } = await loadSandbox(prisma, deps.providers, sandboxId, deps.hostId);
-        const session = await withKeepAliveHeartbeat(() =>
-          provider.createSession(handle, { agent: task.agentType, sessionKey: INITIAL_SESSION_KEY }, deps.progress('init_create_session', taskId)),
+        const session = await reportingStep(deps.progress, 'init_create_session', taskId, (report) =>
+          withKeepAliveHeartbeat(() => provider.createSession(handle, { agent: task.agentType, sessionKey: INITIAL_SESSION_KEY }, report)),
         );
         await unlessKilled(sandboxId, provider, handle);
         await prisma.sandbox.update({
@@ -204,13 +210,23 @@ async function writeTransitions(
     const stepTimings = withReportedAttempt(t.stepTimings, report);
     const appended = await appendTaskEvent(tx, notifier, {
       taskId,
-      ...t.event,
+      ...(await withLogTail(tx, taskId, t.event)),
       patch: { status: t.status, statusMessage: t.statusMessage, stepTimings: stepTimings as unknown as Prisma.InputJsonValue, ...t.fields },
     });
     seq = appended.seq;
     if (appended.created) written.push({ ...t, stepTimings });
   }
   return { seq, written, taskCreatedAt: current.createdAt };
+}
+
+/** Lines of a failed step's log a `task.error` event carries. */
+const ERROR_LOG_TAIL_LINES = 20;
+
+/** `event`, with the failed step's last log lines when it is a `task.error` of a provisioning step that wrote any. */
+async function withLogTail(tx: Prisma.TransactionClient, taskId: string, event: TransitionInput['event']): Promise<TransitionInput['event']> {
+  if (event.type !== 'task.error' || !isProvisionStep(event.payload.step)) return event;
+  const tail = await lastLinesOfStep(tx, taskId, event.payload.step, ERROR_LOG_TAIL_LINES);
+  return tail.length ? { ...event, payload: { ...event.payload, logTail: tail.map((l) => l.line) } } : event;
 }
 
 /**

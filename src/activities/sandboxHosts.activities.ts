@@ -69,7 +69,9 @@ export function createSandboxPlacementActivities(deps: PlacementActivityDeps): S
           const why = placed.liveHosts === 0 ? 'no sandbox host is live' : `all ${placed.liveHosts} live sandbox hosts are full`;
           if (waitingSince === null) {
             waitingSince = Date.now();
-            await deps.progress('init_create_sandbox', taskId)('waiting_for_sandbox_host', `waiting for a sandbox host: ${why}`);
+            const report = deps.progress('init_create_sandbox', taskId);
+            await report('waiting_for_sandbox_host', `waiting for a sandbox host: ${why}`);
+            await report.close();
           }
           if (Date.now() + PLACEMENT_POLL_MS > giveUpAt) {
             throw ApplicationFailure.retryable(`no sandbox host had room for ${Math.round((Date.now() - waitingSince) / 1_000)} s (${why})`, 'NoSandboxHost');

@@ -104,6 +104,13 @@ export const listEventsQuery = z
   })
   .strict();
 
+export const listLogsQuery = z
+  .object({
+    after: z.coerce.number().int().min(0).default(0).meta({ description: 'Return lines with seq greater than this (0 = from the oldest kept).' }),
+    limit: z.coerce.number().int().min(1).max(1000).default(500).meta({ description: 'Page size.' }),
+  })
+  .strict();
+
 /** A tab id: `session-<uuid>` (lower case). */
 export const sessionParams = z
   .object({

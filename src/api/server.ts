@@ -1,11 +1,12 @@
 /**
  * The API process's parts wired together: HTTP server with the Express app, Socket.IO on the same
- * port, and the relay from Postgres notifications to Socket.IO rooms.
+ * port, and the relays from Postgres notifications to Socket.IO rooms (history events, provisioning logs).
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RealtimeServer } from '../realtime/contract';
 import { startTaskEventRelay, type TaskEventRelay } from '../realtime/taskEventRelay';
+import { startTaskLogRelay, type TaskLogRelay } from '../realtime/taskLogRelay';
 import { createSocketServer } from '../realtime/socketServer';
 import { createApiMetrics, type ApiMetrics } from '../observability/metrics';
 import { createApp } from './app';
@@ -19,13 +20,15 @@ export interface ApiServer {
   http: HttpServer;
   io: RealtimeServer;
   relay: TaskEventRelay;
+  /** Relays provisioning log lines to the tasks' rooms as `task.log` (src/realtime/taskLogRelay.ts). */
+  logRelay: TaskLogRelay;
   /** This process's Prometheus metrics, served at `GET /metrics` (src/observability/metrics.ts). */
   metrics: ApiMetrics;
   /** Starts the provisioning runs of created tasks after their requests have answered. */
   provisionStarter: ProvisionStarter;
   /** Listens on `port` (0 = any free port) and resolves with the port. */
   listen(port: number, host?: string): Promise<number>;
-  /** Closes Socket.IO and the HTTP server, tries the provisioning starts still queued, closes the relay. */
+  /** Closes Socket.IO and the HTTP server, tries the provisioning starts still queued, closes the relays. */
   close(): Promise<void>;
 }
 
@@ -46,14 +49,16 @@ export function createApiServer(
     logger: deps.logger,
     onLiveDelivery: (lag) => metrics.realtimeDeliveryLag.observe(lag),
   });
+  const logRelay = startTaskLogRelay({ databaseUrl: deps.databaseUrl, prisma: deps.prisma, io, logger: deps.logger });
   return {
     http,
     io,
     relay,
+    logRelay,
     metrics,
     provisionStarter,
     async listen(port, host = '127.0.0.1') {
-      await relay.ready;
+      await Promise.all([relay.ready, logRelay.ready]);
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
         http.listen(port, host, () => resolve());
@@ -64,7 +69,7 @@ export function createApiServer(
       await new Promise<void>((resolve) => io.close(() => resolve()));
       if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
       await provisionStarter.drain();
-      await relay.close();
+      await Promise.all([relay.close(), logRelay.close()]);
     },
   };
 }

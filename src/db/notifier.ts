@@ -22,6 +22,16 @@ export interface TaskEventNotifier {
   notifyInTransaction(tx: Prisma.TransactionClient, notice: TaskEventNotice): Promise<void>;
 }
 
+/** Channel of provisioning log notices (src/db/taskLogs.ts): lines `fromSeq`..`toSeq` of a task were committed. */
+export const TASK_LOGS_CHANNEL = 'task_logs';
+
+/** A provisioning log notice: small, the relay reads the lines themselves (src/realtime/taskLogRelay.ts). */
+export interface TaskLogNotice {
+  taskId: string;
+  fromSeq: number;
+  toSeq: number;
+}
+
 /** The Postgres LISTEN/NOTIFY notifier used in production and in tests. */
 export const pgNotifier: TaskEventNotifier = {
   async notifyInTransaction(tx, notice) {

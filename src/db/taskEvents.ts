@@ -110,6 +110,7 @@ export async function insertTaskWithCreatedEvent(client: Prisma.TransactionClien
     stepTimings: {},
     stepProgress: null,
     lastEventSeq: 1,
+    lastLogSeq: 0,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

@@ -44,9 +44,10 @@ export interface TaskEventPayloads {
   /**
    * Provisioning failed for good: the task is in `error`. `step` is the step that failed (the status
    * the task had), `type` the failure's type (src/domain/failures.ts), `detail` one sentence. When the
-   * sandbox's host was lost, `sandboxId` and `hostId` name them.
+   * sandbox's host was lost, `sandboxId` and `hostId` name them. `logTail`: the last lines the failed
+   * step wrote to the task's provisioning log (src/domain/taskLogs.ts), added when the event is written.
    */
-  'task.error': { step: TaskStatus; type: string; detail: string; sandboxId?: string; hostId?: string };
+  'task.error': { step: TaskStatus; type: string; detail: string; sandboxId?: string; hostId?: string; logTail?: string[] };
   /** Provisioning of a task in `error` was started again. */
   'task.retry': { previousStatusMessage: string };
   /** The task was killed and cleaned up: it is `killed`. */

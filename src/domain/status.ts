@@ -18,6 +18,11 @@ export const STEP_MESSAGES: Record<ProvisionStep, string> = {
   init_create_session: 'opening agent session',
 };
 
+/** True for the name of a provisioning step (not `init_enqueue_provision`, not a later status). */
+export function isProvisionStep(status: string): status is ProvisionStep {
+  return (PROVISION_STEPS as readonly string[]).includes(status);
+}
+
 /** True while a task is still being provisioned (the UI's "Provisioning" pill). */
 export function isProvisioning(status: TaskStatus): boolean {
   return status.startsWith('init_');

@@ -1,4 +1,5 @@
 import type { FinalErrorType } from '../domain/failures';
+import type { TaskLogSource } from '../domain/taskLogs';
 
 /**
  * The seam between provisioning and where sandboxes live. The workflow never sees a provider; the
@@ -10,8 +11,21 @@ import type { FinalErrorType } from '../domain/failures';
  * again and must find and reuse what an earlier attempt made.
  */
 
-/** Called by long operations to report a sub-step (e.g. `cloning`); becomes a heartbeat and live progress. */
-export type ProgressFn = (subStep: string, message: string) => Promise<void>;
+/**
+ * Called by long operations to report a sub-step (e.g. `cloning`); becomes a heartbeat and live
+ * progress, and a `service` line of the task's provisioning log.
+ */
+export interface ProgressFn {
+  (subStep: string, message: string): Promise<void>;
+  /**
+   * The operation's own output as it arrives (a chunk of git's stderr, of sandbox-agent's start-up
+   * output): it becomes the task's provisioning log (src/taskLogs), cleaned and redacted there.
+   * Absent where no task reads it (warm pool members). Never throws, never waits.
+   */
+  output?: (source: TaskLogSource, text: string) => void;
+  /** Declares values secret in this operation (a token it hands to a sandbox): they never appear in its output lines. */
+  secret?: (...values: string[]) => void;
+}
 
 /** What a provider knows about one sandbox; `details` is provider-private and never shown to clients. */
 export interface SandboxHandle {
@@ -113,11 +127,11 @@ export interface AgentStatus {
 export interface SandboxProvider {
   readonly id: string;
   /**
-   * Branch names of `repository` (read with git for the local provider).
+   * Branch names of `repository` (read with git for the local provider); git's messages go to `progress.output`.
    * @throws ProviderError type `RepositoryNotFound` (not retryable) when it does not exist or access is
    *   refused; `ProviderUnavailable` (retryable) when its host cannot be reached right now.
    */
-  listBranches(repository: string): Promise<string[]>;
+  listBranches(repository: string, progress?: ProgressFn): Promise<string[]>;
   /** Creates the sandbox with `repository` checked out on `branchName`, or resumes the one `sandboxKey` already has. */
   createSandbox(req: CreateSandboxRequest, progress: ProgressFn): Promise<SandboxHandle>;
   /** Returns the live sandbox for `sandboxKey`, or null when it is gone. */

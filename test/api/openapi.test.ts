@@ -343,6 +343,7 @@ describe('OpenAPI document', () => {
       expect((await checked('GET', '/v1/tasks/{id}', '/v1/tasks/not-a-uuid')).body.error).toMatchObject({ code: 'validation_failed', field: 'params.id' });
       expect((await checked('GET', '/v1/tasks/{id}', `/v1/tasks/${randomUUID()}`)).body.error.code).toBe('task_not_found');
       expect((await checked('GET', '/v1/tasks/{id}/events', `/v1/tasks/${randomUUID()}/events`)).status).toBe(404);
+      expect((await checked('GET', '/v1/tasks/{id}/logs', `/v1/tasks/${randomUUID()}/logs`)).status).toBe(404);
 
       // An unknown route has no operation; its answer is the ErrorBody component.
       const unknown = await call('GET', '/v1/no-such-route');
@@ -455,6 +456,10 @@ describe('OpenAPI document', () => {
       const events = await checked('GET', '/v1/tasks/{id}/events', `/v1/tasks/${taskId}/events?limit=2`);
       expect(events.body.items.map((e: any) => e.seq)).toEqual([1, 2]);
       await checked('GET', '/v1/tasks/{id}/events', `/v1/tasks/${taskId}/events?after=${events.body.nextCursor}`);
+      // The provisioning log so far (the held step has written its sub-steps), a page at a time.
+      const logs = await checked('GET', '/v1/tasks/{id}/logs', `/v1/tasks/${taskId}/logs?limit=1`);
+      expect(logs.body.items).toEqual([expect.objectContaining({ seq: 1, step: 'init_ensure_name', source: 'service' })]);
+      await checked('GET', '/v1/tasks/{id}/logs', `/v1/tasks/${taskId}/logs?after=${logs.body.nextCursor}`);
 
       // A tab opened while provisioning is held.
       const opened = await checked('POST', '/v1/tasks/{id}/sessions', `/v1/tasks/${taskId}/sessions`, { body: {} });
@@ -559,6 +564,8 @@ describe('OpenAPI document', () => {
       await socket.waitFor((m) => m.event.seq === history[history.length - 1]!.seq);
       expect(socket.eventsOf(taskId).map((m) => m.event.seq)).toEqual(history.map((e) => e.seq));
       for (const message of socket.eventsOf(taskId)) expect(schema('TaskEventMessage')(message)).toBe(true);
+      expect(socket.logs.length).toBeGreaterThan(0);
+      for (const message of socket.logs) expect(schema('TaskLogMessage')(message)).toBe(true);
       expect(schema('SubscribeAck')(await socket.subscribe({ taskId: randomUUID() }))).toBe(true);
       socket.close();
     });

@@ -203,6 +203,13 @@ describe('the workbench page in Chromium', () => {
     await page.locator(`[data-testid=tab-panel][data-status=ready]`).waitFor();
     expect(await page.getByTestId('composer').isDisabled()).toBe(false);
     expect(await stepStates(page)).toEqual(STEPS.map((s) => `${s}:completed`));
+    // The provisioning log holds each step's own output, pushed and read without a reload: host git's clone, every step's sub-steps.
+    const log = page.getByTestId('provisioning-log');
+    await log.locator('summary').click(); // folded once the task runs
+    await log.locator('li[data-step=init_create_sandbox][data-source=git]').filter({ hasText: 'Cloning into' }).first().waitFor();
+    await log.locator('li[data-step=init_ensure_agent][data-source=service]').filter({ hasText: 'starting sandbox-agent' }).waitFor();
+    const logSeqs = await log.locator('li').evaluateAll((lis) => lis.map((li) => Number(li.getAttribute('data-seq'))));
+    expect(logSeqs).toEqual([...logSeqs].sort((a, b) => a - b));
 
     // The first tab got the prompt and the agent's reply while not in view: unread.
     await tabOf(page, firstTabId).and(page.locator('[data-unread=true]')).waitFor();
@@ -357,6 +364,8 @@ describe('the workbench page in Chromium', () => {
     expect(await stepStates(page)).toEqual(['init_ensure_name:completed', 'init_create_sandbox:failed', 'init_ensure_agent:pending', 'init_create_session:pending']);
     const firstTabId = (await getJson(url(`/v1/tasks/${taskId}/sessions`))).body.items[0].id as string;
     await tabOf(page, firstTabId).and(page.locator('[data-status=error]')).waitFor();
+    // The failed step's log ends with why it failed.
+    await page.getByTestId('provisioning-log').locator('li[data-step=init_create_sandbox][data-source=service]').filter({ hasText: 'failed: ' }).waitFor();
     await screenshot(page, '3-task-error');
 
     await page.getByRole('button', { name: `Close ${(await session(taskId, firstTabId)).name}` }).click();

@@ -16,6 +16,7 @@ import {
   draftBody,
   idempotencyKeyHeader,
   listEventsQuery,
+  listLogsQuery,
   listTasksQuery,
   messageBody,
   sessionParams,
@@ -42,6 +43,7 @@ import {
   type ErrorCode,
 } from './responses';
 import { taskEventPage } from './events';
+import { taskLogPage } from './taskLogs';
 import { REALTIME_COMPONENTS } from './realtime';
 import { credentialParams, putCredentialBody, putEgressPolicyBody, putSandboxPoolBody, workspaceParams } from '../workspaceSchemas';
 import { credentialList, credentialRecord, egressPolicyRecord, sandboxPoolList, sandboxPoolRecord } from './workspaceResponses';
@@ -196,6 +198,18 @@ const paths: ZodOpenApiPathsObject = {
       description: 'Oldest first. Query: after (seq, default 0), limit 1..500 (100); pass `nextCursor` as `after` for the next page.',
       params: { ...taskPath, query: listEventsQuery },
       responses: { '200': { description: 'A page of history events.', content: json(taskEventPage) } },
+      errors: ['task_not_found'],
+    }),
+  },
+  '/v1/tasks/{id}/logs': {
+    get: v1({
+      operationId: 'listTaskLogs',
+      tag: 'tasks',
+      summary: 'A task’s provisioning log',
+      description:
+        'The provisioning steps’ own output, each line tagged with its step, attempt and source (git’s clone progress, sandbox-agent’s start-up output, the service’s sub-steps; a failed step ends with `failed: …`). Oldest first; only the newest lines of a task are kept. Query: after (seq, default 0), limit 1..1000 (500); pass `nextCursor` as `after` for the next page. New lines also arrive as Socket.IO `task.log` messages (docs/REALTIME.md).',
+      params: { ...taskPath, query: listLogsQuery },
+      responses: { '200': { description: 'A page of log lines.', content: json(taskLogPage) } },
       errors: ['task_not_found'],
     }),
   },

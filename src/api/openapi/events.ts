@@ -53,6 +53,9 @@ const EVENTS = {
       detail: z.string().meta({ description: 'One sentence.' }),
       sandboxId: z.string().optional().meta({ description: 'With `SandboxHostLost`: the sandbox lost with its host.' }),
       hostId: z.string().optional().meta({ description: 'With `SandboxHostLost`: the lost sandbox host.' }),
+      logTail: z.array(z.string()).optional().meta({
+        description: 'The last lines (at most 20, oldest first) the failed step wrote to the task’s provisioning log, when it wrote any: why it failed, without a shell.',
+      }),
     }),
   },
   'task.retry': {

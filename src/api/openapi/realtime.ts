@@ -1,13 +1,14 @@
 /**
  * The Socket.IO contract's messages as OpenAPI components (docs/REALTIME.md describes the protocol;
  * these are its shapes): `SubscribeRequest` (src/realtime/subscription.ts), `SubscribeAck`,
- * `UnsubscribeAck`, `RealtimeError` and `TaskEventMessage`. They are in no path: the document lists
+ * `UnsubscribeAck`, `RealtimeError`, `TaskEventMessage` and `TaskLogMessage` (./taskLogs.ts). They are in no path: the document lists
  * them so the client's types are generated from them, and client/realtimeContract.ts types both ends
  * of the connection (socket.io's `ServerToClientEvents` / `ClientToServerEvents`) with them.
  */
 import { z } from 'zod';
 import { SUBSCRIBE_ERROR_CODES, subscribeRequest } from '../../realtime/subscription';
 import { taskEventRecord } from './events';
+import { taskLogMessage } from './taskLogs';
 import { taskRecord } from './responses';
 
 export const realtimeError = z
@@ -53,5 +54,6 @@ export const REALTIME_COMPONENTS = {
     SubscribeAck: json(subscribeAck, 'Socket.IO: the ack of `subscribe`.'),
     UnsubscribeAck: json(unsubscribeAck, 'Socket.IO: the ack of `unsubscribe`.'),
     TaskEventMessage: json(taskEventMessage, 'Socket.IO: a `task.event` message.'),
+    TaskLogMessage: json(taskLogMessage, 'Socket.IO: a `task.log` message, sent to the task’s room only.'),
   },
 };

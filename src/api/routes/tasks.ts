@@ -6,6 +6,7 @@
 import { Router } from 'express';
 import { toSessionRecord, toTaskRecord } from '../../domain/records';
 import { toTaskEventRecord } from '../../domain/events';
+import { toTaskLogRecord } from '../../domain/taskLogs';
 import { isProvisioning } from '../../domain/status';
 import { createTask } from '../../services/createTask';
 import type { ServiceDeps } from '../../services/deps';
@@ -13,7 +14,7 @@ import { releaseTask } from '../../services/releaseTask';
 import { provisioningProgress, provisioningState } from '../../services/provisioningProgress';
 import { retryTask } from '../../services/retryTask';
 import { resumeTaskSandbox, stopTaskSandbox } from '../../services/sandboxControl';
-import { activeSandboxOf, listTaskEvents, listTasks } from '../../services/taskReads';
+import { activeSandboxOf, listTaskEvents, listTaskLogs, listTasks } from '../../services/taskReads';
 import { temporalUiLink } from '../../temporal/client';
 import type { ProvisionStarter } from '../../temporal/provisionStarter';
 import { checkRepository, type RepositoryPolicy } from '../../repositories/policy';
@@ -22,7 +23,7 @@ import type { ApiMetrics } from '../../observability/metrics';
 import { assertOwnWorkspace } from '../auth';
 import { findOwnTask } from '../ownTask';
 import { idempotencyKeyOf, parse } from '../parse';
-import { createTaskBody, idempotencyKeyHeader, listEventsQuery, listTasksQuery } from '../schemas';
+import { createTaskBody, idempotencyKeyHeader, listEventsQuery, listLogsQuery, listTasksQuery } from '../schemas';
 
 export interface TaskRouteDeps extends ServiceDeps {
   /** Provider ids the worker serves (`local`, ...). */
@@ -88,6 +89,14 @@ export function taskRoutes(deps: TaskRouteDeps): Router {
     const q = parse(listEventsQuery, req.query, 'query');
     const page = await listTaskEvents(prisma, task, q);
     res.json({ items: page.items.map(toTaskEventRecord), nextCursor: page.nextCursor });
+  });
+
+  /** GET /v1/tasks/:id/logs — listTaskLogs (operationId). */
+  router.get('/:id/logs', async (req, res) => {
+    const task = await findOwnTask(prisma, req, res);
+    const q = parse(listLogsQuery, req.query, 'query');
+    const page = await listTaskLogs(prisma, task, q);
+    res.json({ items: page.items.map(toTaskLogRecord), nextCursor: page.nextCursor });
   });
 
   /** POST /v1/tasks/:id/kill — killTask (operationId). */

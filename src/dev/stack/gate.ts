@@ -28,7 +28,7 @@ type GatedMethod = 'createSandbox' | 'ensureAgent' | 'createSession';
 export function gatedProvider(inner: SandboxProvider, gates: Partial<Record<GatedMethod, Gate>>): SandboxProvider {
   return {
     id: inner.id,
-    listBranches: (repo) => inner.listBranches(repo),
+    listBranches: (repo, progress) => inner.listBranches(repo, progress),
     resumeSandbox: (key) => inner.resumeSandbox(key),
     destroySandbox: (handle) => inner.destroySandbox(handle),
     stopSandbox: (handle) => inner.stopSandbox(handle),

@@ -1,6 +1,6 @@
 /** A real Socket.IO client that follows tasks and records what it receives. */
 import { io, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, RealtimeError, ServerToClientEvents, SubscribeRequest, TaskEventMessage } from '../../../client/realtimeContract';
+import type { ClientToServerEvents, RealtimeError, ServerToClientEvents, SubscribeRequest, TaskEventMessage, TaskLogMessage } from '../../../client/realtimeContract';
 import type { TaskRecord } from '../../../client/types';
 import { tokenFor } from './auth';
 
@@ -10,6 +10,8 @@ export type FlatSubscribeAck = { ok: boolean; task?: TaskRecord; replayed?: numb
 export class TaskEventClient {
   readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   readonly messages: TaskEventMessage[] = [];
+  /** Every `task.log` message, in arrival order. */
+  readonly logs: TaskLogMessage[] = [];
   private waiters: Array<() => void> = [];
 
   /** Connects with the test token of `workspaceId` (./auth.ts). */
@@ -19,6 +21,7 @@ export class TaskEventClient {
       this.messages.push(m);
       this.waiters.forEach((w) => w());
     });
+    this.socket.on('task.log', (m) => this.logs.push(m));
   }
 
   /** Sends `subscribe` and resolves with its ack (rejects after 5 s without one), its variants flattened for assertions. */

@@ -17,7 +17,8 @@
  */
 import { promises as fs } from 'node:fs';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { ProviderError } from '../types';
+import { StringDecoder } from 'node:string_decoder';
+import { ProviderError, type ProgressFn } from '../types';
 import { classifyGitFailure } from './gitErrors';
 import { runTool } from '../../confinement/toolRunner';
 
@@ -83,10 +84,13 @@ function hostGitEnvironment(): Record<string, string> {
   return env;
 }
 
-/** simple-git for a host call: hardened, no prompts, a small environment, killed after `timeoutMs` without output. */
-function hostGit(timeoutMs: number, extraProtocols: readonly string[], baseDir?: string): SimpleGit {
+/**
+ * simple-git for a host call: hardened, no prompts, a small environment, killed after `timeoutMs`
+ * without output; with `output`, every command's stderr (git's progress) goes there as it arrives.
+ */
+function hostGit(timeoutMs: number, extraProtocols: readonly string[], baseDir?: string, output?: ProgressFn['output']): SimpleGit {
   const env = hostGitEnvironment();
-  return simpleGit({
+  const git = simpleGit({
     baseDir,
     timeout: { block: timeoutMs },
     config: hardenedConfig(extraProtocols),
@@ -94,6 +98,13 @@ function hostGit(timeoutMs: number, extraProtocols: readonly string[], baseDir?:
     // These switches let simple-git pass our own, safer values of settings it guards.
     unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true, allowUnsafeCredentialHelper: true, allowUnsafeProtocolOverride: true },
   }).env(env);
+  if (output) {
+    git.outputHandler((_command, _stdout, stderr) => {
+      const decoder = new StringDecoder('utf8'); // a chunk may end inside a character
+      stderr.on('data', (chunk: Buffer) => output('git', decoder.write(chunk)));
+    });
+  }
+  return git;
 }
 
 /**
@@ -118,7 +129,7 @@ function remoteFailure(repository: string, err: unknown): ProviderError {
  *   may not be read; `ProviderUnavailable` (retryable) when its remote cannot be reached now
  *   (refused, reset, DNS failure, HTTP 5xx, time limit, any failure git words otherwise).
  */
-export async function listRemoteBranches(repository: string, opts: GitRemoteOptions = {}): Promise<string[]> {
+export async function listRemoteBranches(repository: string, opts: GitRemoteOptions = {}, progress?: ProgressFn): Promise<string[]> {
   // Every task's naming step: started by the host-tool runner, not forked from the worker.
   let result;
   try {
@@ -131,6 +142,7 @@ export async function listRemoteBranches(repository: string, opts: GitRemoteOpti
   } catch (err) {
     throw remoteFailure(repository, err);
   }
+  if (result.stderr) progress?.output?.('git', result.stderr);
   if (result.code !== 0) throw remoteFailure(repository, new Error(result.code === null ? 'git ls-remote timed out' : result.stderr || `git ls-remote exited with ${result.code}`));
   return result.stdout
     .split('\n')
@@ -144,28 +156,23 @@ export async function listRemoteBranches(repository: string, opts: GitRemoteOpti
  * not exist, and checks out `branchName` there: the repository's branch of that name when it has one, else
  * a new branch from the clone's default branch; null keeps the default branch (a warm pool member, whose
  * task is not known yet). Only for a directory no sandbox has seen; a failed clone leaves no `dir` behind.
- * @param onProgress called with `cloning` / `checking_out` before each part.
+ * @param onProgress called with `cloning` / `checking_out` before each part; git's own output (clone
+ *   progress, checkout messages) goes to its `output` as it arrives.
  * @throws ProviderError from cloning as {@link listRemoteBranches} does; `SandboxBroken` (retryable)
  *   when the checkout fails.
  */
-export async function cloneAndCheckout(
-  repository: string,
-  dir: string,
-  branchName: string | null,
-  onProgress: (subStep: string, message: string) => Promise<void>,
-  opts: GitRemoteOptions = {},
-): Promise<void> {
+export async function cloneAndCheckout(repository: string, dir: string, branchName: string | null, onProgress: ProgressFn, opts: GitRemoteOptions = {}): Promise<void> {
   await onProgress('cloning', `cloning ${repository}`);
   try {
     // simple-git places the options before the positionals: `git clone --no-hardlinks --progress -- <repository> <dir>`.
-    await hostGit(opts.timeoutMs ?? CLONE_STALL_TIMEOUT_MS, opts.extraProtocols ?? []).clone(repository, dir, ['--no-hardlinks', '--progress', '--']);
+    await hostGit(opts.timeoutMs ?? CLONE_STALL_TIMEOUT_MS, opts.extraProtocols ?? [], undefined, onProgress.output).clone(repository, dir, ['--no-hardlinks', '--progress', '--']);
   } catch (err) {
     await fs.rm(dir, { recursive: true, force: true });
     throw remoteFailure(repository, err);
   }
   if (branchName === null) return;
   await onProgress('checking_out', `checking out ${branchName}`);
-  const git = hostGit(CLONE_STALL_TIMEOUT_MS, [], dir);
+  const git = hostGit(CLONE_STALL_TIMEOUT_MS, [], dir, onProgress.output);
   try {
     // The task's branch starts from the default branch (the naming step made sure the repository had no
     // branch of that name), unless the repository has it now: a fresh sandbox for a task whose work
@@ -254,12 +261,7 @@ const CLAIM_CHECKOUT_SCRIPT = [
  *   fetch; the branch then starts from the repository's default branch as the bundle has it.
  * @throws ProviderError `SandboxBroken` (retryable) when git fails inside.
  */
-export async function checkoutInside(
-  runInside: InsideRunner,
-  branchName: string,
-  onProgress: (subStep: string, message: string) => Promise<void>,
-  claim?: { bundle: string | null },
-): Promise<void> {
+export async function checkoutInside(runInside: InsideRunner, branchName: string, onProgress: ProgressFn, claim?: { bundle: string | null }): Promise<void> {
   await onProgress('checking_out', claim?.bundle ? `fetching and checking out ${branchName} inside the sandbox` : `checking out ${branchName} inside the sandbox`);
   let result;
   try {
@@ -268,6 +270,8 @@ export async function checkoutInside(
   } catch (err) {
     throw new ProviderError('SandboxBroken', `checking out ${branchName} failed: ${firstLine(err)}`, true, { cause: err });
   }
+  // git's messages from inside the sandbox: text the sandbox controls, cleaned like any log line.
+  onProgress.output?.('git', result.stderr);
   if (result.code !== 0) {
     const reason = result.code === null ? 'timed out' : firstLine(result.stderr || `exit code ${result.code}`);
     throw new ProviderError('SandboxBroken', `checking out ${branchName} failed: ${reason}`, true);

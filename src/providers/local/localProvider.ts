@@ -50,6 +50,7 @@ import { sandboxAgentIdOf } from '../../domain/agents';
 import { SandboxConfinement, type SandboxDirs } from '../../confinement/sandboxConfinement';
 import { releaseSandboxDisk } from '../../confinement/disk';
 import { resolveRepositoryForUse, type RepositoryPolicy } from '../../repositories/policy';
+import { SPAN_ATTRIBUTES, withSpan } from '../../observability/spans';
 
 export const LOCAL_PROVIDER_ID = 'local';
 
@@ -184,8 +185,8 @@ export class LocalProvider implements SandboxProvider {
     return { extraProtocols: this.opts.repositoryPolicy.allowGitProtocol ? ['git'] : [] };
   }
 
-  async listBranches(repository: string): Promise<string[]> {
-    return listRemoteBranches(this.repositoryForUse(repository), this.gitOptions());
+  async listBranches(repository: string, progress?: ProgressFn): Promise<string[]> {
+    return listRemoteBranches(this.repositoryForUse(repository), this.gitOptions(), progress);
   }
 
   /**
@@ -203,16 +204,18 @@ export class LocalProvider implements SandboxProvider {
     if (await isDirectory(dirs.repo)) {
       if (req.branchName === null) return this.handleOf(req.sandboxKey); // a warm member's retried clone: already made
       if (req.claimed) {
-        await this.checkoutClaimed(req.sandboxKey, req.repository, req.branchName, progress);
+        await withSpan('git checkout', spanOf(req.sandboxKey), () => this.checkoutClaimed(req.sandboxKey, req.repository, req.branchName!, progress));
       } else {
-        await checkoutInside((command, args, timeoutMs) => confinement.runInside(command, args, timeoutMs), req.branchName, progress);
+        await withSpan('git checkout', spanOf(req.sandboxKey), () =>
+          checkoutInside((command, args, timeoutMs) => confinement.runInside(command, args, timeoutMs), req.branchName!, progress),
+        );
       }
     } else {
       const source = this.repositoryForUse(req.repository);
       // Partial clones of attempts that died are removed first (the sandbox never saw them).
       for (const entry of await fs.readdir(dirs.disk)) if (entry.startsWith('.repo.partial-')) await fs.rm(path.join(dirs.disk, entry), { recursive: true, force: true });
       const partial = path.join(dirs.disk, `.repo.partial-${process.pid}-${Date.now()}`);
-      await cloneAndCheckout(source, partial, req.branchName, progress, this.gitOptions());
+      await withSpan('git clone', spanOf(req.sandboxKey), () => cloneAndCheckout(source, partial, req.branchName, progress, this.gitOptions()));
       // A warm member records what it cloned (host-only), so its claim fetches only what is newer.
       if (req.branchName === null) await writeJson(this.cloneRecordFile(req.sandboxKey), { commit: await headCommit(partial) } satisfies CloneRecord);
       await confinement.giveToSandbox(partial);
@@ -329,7 +332,12 @@ export class LocalProvider implements SandboxProvider {
     return (await fs.readdir(this.opts.sandboxRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && SANDBOX_KEY.test(d.name)).map((d) => d.name);
   }
 
+  /** Traced as `sandbox-agent start` (src/observability/spans.ts), a reused agent too. */
   async ensureAgent(handle: SandboxHandle, progress: ProgressFn, opts: EnsureAgentOptions = {}): Promise<AgentEndpoint> {
+    return withSpan('sandbox-agent start', spanOf(handle.sandboxKey), () => this.startOrReuseAgent(handle, progress, opts));
+  }
+
+  private async startOrReuseAgent(handle: SandboxHandle, progress: ProgressFn, opts: EnsureAgentOptions): Promise<AgentEndpoint> {
     const dirs = this.paths(handle.sandboxKey);
     const recordFile = this.agentRecordFile(handle.sandboxKey);
     const existing = await readJson<AgentRecord>(recordFile);
@@ -353,6 +361,7 @@ export class LocalProvider implements SandboxProvider {
     const egress = egressSocket && opts.egress && this.policy.isolation !== 'none' ? await opts.egress() : undefined;
     await progress('starting_agent', 'starting sandbox-agent and waiting for /v1/health');
     const token = randomBytes(24).toString('hex');
+    progress.secret?.(token, ...(egress ? [egress.token] : []));
     let server;
     try {
       server = await startSandboxAgent({
@@ -363,6 +372,7 @@ export class LocalProvider implements SandboxProvider {
         token,
         agentBinDir: binDir,
         env: egress ? egressEnvironment(egress) : {},
+        onOutput: progress.output && ((text) => progress.output!('sandbox-agent', text)),
         launcher: this.confinement(handle.sandboxKey).launcher(egress && egressSocket ? { mode: egress.mode, proxySocket: egressSocket } : undefined),
       });
     } catch (err) {
@@ -373,7 +383,12 @@ export class LocalProvider implements SandboxProvider {
     return toEndpoint(record);
   }
 
+  /** Traced as `ACP session open` (src/observability/spans.ts), a reused session too. */
   async createSession(handle: SandboxHandle, req: CreateSessionRequest, progress: ProgressFn): Promise<AgentSession> {
+    return withSpan('ACP session open', spanOf(handle.sandboxKey), () => this.openOrReuseSession(handle, req, progress));
+  }
+
+  private async openOrReuseSession(handle: SandboxHandle, req: CreateSessionRequest, progress: ProgressFn): Promise<AgentSession> {
     const agentRecord = await readJson<AgentRecord>(this.agentRecordFile(handle.sandboxKey));
     if (!agentRecord) throw new ProviderError('SandboxBroken', 'sandbox-agent has not been started in this sandbox', true);
     const target: AgentTarget = agentRecord;
@@ -502,6 +517,9 @@ function egressEnvironment(egress: AgentEgress): Record<string, string> {
       : {}),
   };
 }
+
+/** Attributes of a provider sub-step's span: the sandbox's id (the task's id and step come from the activity). */
+const spanOf = (sandboxKey: string) => ({ [SPAN_ATTRIBUTES.sandboxId]: sandboxKey });
 
 const toEndpoint = (r: AgentRecord): AgentEndpoint => ({ endpoint: r.baseUrl, details: { agentPid: r.pid, agentPort: r.port } });
 const toSession = (r: AgentSessionEntry): AgentSession => ({

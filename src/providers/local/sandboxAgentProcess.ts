@@ -32,7 +32,8 @@
  * get EOF on stdin when it dies (the offline agent exits on that).
  */
 import { spawn } from 'node:child_process';
-import { constants as fsConstants, existsSync, promises as fsp, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
+import { constants as fsConstants, existsSync, promises as fsp, openSync, closeSync, fstatSync, readFileSync, readSync, readdirSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { findFreePort } from '../../net/freePort';
 import path from 'node:path';
 import { directLauncher, type AgentLauncher } from '../../confinement/sandboxConfinement';
@@ -47,6 +48,8 @@ const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_HEALTH_TIMEOUT_MS = 10_000;
 const HEALTH_POLL_MS = 50;
 const PORT_ATTEMPTS = 4;
+/** At most this much of a start's output is passed to `onOutput`, bytes (its start-up log, not a flood). */
+const STARTUP_OUTPUT_MAX_BYTES = 64 * 1024;
 
 /** Absolute path of the sandbox-agent binary shipped by `@sandbox-agent/cli-linux-x64`. Throws if not installed. */
 export function resolveSandboxAgentBinary(): string {
@@ -107,6 +110,11 @@ export interface StartSandboxAgentOptions {
   requirePreinstall?: boolean;
   /** Extra environment for the server (e.g. SANDBOX_AGENT_ACP_REQUEST_TIMEOUT_MS). */
   env?: Record<string, string>;
+  /**
+   * Receives what the server (and its launcher) write while it starts, as it arrives, up to 64 KiB per
+   * attempt: text from inside the sandbox, for the task's provisioning log, which cleans it.
+   */
+  onOutput?: (text: string) => void;
   /** How long to wait for `/v1/health` per start attempt, in ms; default 10000. */
   healthTimeoutMs?: number;
   /**
@@ -178,7 +186,65 @@ async function spawnAndWaitHealthy(
 ): Promise<StartAttempt> {
   // O_NOFOLLOW: a symlink in its place is refused (ELOOP), never followed.
   const flags = fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW;
-  const out = openSync(opts.outputFile ?? path.join(opts.logDir, 'sandbox-agent.out'), flags, 0o600);
+  const outputFile = opts.outputFile ?? path.join(opts.logDir, 'sandbox-agent.out');
+  const out = openSync(outputFile, flags, 0o600);
+  let startOutput: OutputFollower | null;
+  try {
+    startOutput = opts.onOutput ? followOutput(outputFile, opts.onOutput) : null;
+  } catch (err) {
+    closeSync(out);
+    throw err;
+  }
+  try {
+    return await spawnAndWaitHealthyWithOutput(binary, host, port, opts, env, launcher, out, startOutput);
+  } finally {
+    startOutput?.close();
+  }
+}
+
+/**
+ * Passes what is appended to `file` from now on to `onOutput` at each {@link OutputFollower.read}, up
+ * to {@link STARTUP_OUTPUT_MAX_BYTES}. The file is opened without following a symlink, once, here.
+ */
+function followOutput(file: string, onOutput: (text: string) => void): OutputFollower {
+  const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  let position = fstatSync(fd).size;
+  let left = STARTUP_OUTPUT_MAX_BYTES;
+  const decoder = new StringDecoder('utf8');
+  const buffer = Buffer.alloc(8 * 1024);
+  const read = () => {
+    for (let n; left > 0 && (n = readSync(fd, buffer, 0, Math.min(buffer.length, left), position)) > 0;) {
+      position += n;
+      left -= n;
+      onOutput(decoder.write(buffer.subarray(0, n)));
+    }
+  };
+  return {
+    read,
+    close: () => {
+      read();
+      closeSync(fd);
+    },
+  };
+}
+
+interface OutputFollower {
+  /** Passes on what was appended since the last read. */
+  read(): void;
+  /** Reads once more and closes the file. */
+  close(): void;
+}
+
+async function spawnAndWaitHealthyWithOutput(
+  binary: string,
+  host: string,
+  port: number,
+  opts: StartSandboxAgentOptions,
+  env: Record<string, string>,
+  launcher: AgentLauncher,
+  out: number,
+  startOutput: OutputFollower | null,
+): Promise<StartAttempt> {
   const auth = launcher.socketPath ? ['--no-token'] : ['--token', opts.token];
   const args = ['server', ...auth, '--host', host, '--port', String(port), '--no-telemetry'];
   const launch = launcher.command(binary, args, env);
@@ -197,6 +263,7 @@ async function spawnAndWaitHealthy(
   const deadline = Date.now() + (opts.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS);
   let failure: Extract<StartAttempt, { ok: false }> = { ok: false, exitCode: null, reason: 'not healthy in time' };
   while (Date.now() < deadline) {
+    startOutput?.read();
     if (spawnError) {
       failure = { ok: false, exitCode: null, reason: spawnError.message };
       break;

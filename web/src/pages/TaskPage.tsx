@@ -2,12 +2,13 @@
  * `/tasks/:id`: one task, live (watchTask: the subscribe ack as the snapshot, pushed events ordered
  * by seq, gaps filled over REST, resumed with `afterSeq` after a reconnect). Shows the status pill,
  * the error with its step, the actions, the link to the run in the Temporal Web UI, the steps with
- * their live progress, the workbench tabs and the history. A task the token cannot see is a 404 page.
+ * their live progress, the provisioning log, the workbench tabs and the history. A task the token cannot see is a 404 page.
  */
 import { useEffect, useState } from 'react';
 import { useParams } from 'react-router';
 import { createTaskView, type TaskRecord } from '../../../client';
 import { History } from '../components/History';
+import { ProvisioningLog } from '../components/ProvisioningLog';
 import { StatusPill } from '../components/StatusPill';
 import { StepList } from '../components/StepList';
 import { SandboxState } from '../components/SandboxState';
@@ -80,6 +81,7 @@ function TaskPageOf({ taskId }: { taskId: string }) {
       <div className="task-body">
         <div className="left">
           <StepList taskId={task.id} status={task.status} steps={view.steps} />
+          <ProvisioningLog taskId={task.id} status={task.status} />
           <History events={view.events} />
         </div>
         <Workbench task={task} tabs={view.tabs} />
