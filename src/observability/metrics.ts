@@ -127,6 +127,8 @@ export interface WorkerMetricSources {
   hostId: string | null;
   /** Memory this host's sandboxes use together (their cgroups), bytes; null when unknown. */
   sandboxesMemoryBytes?: () => number | null;
+  /** What each of this host's sandboxes uses now (memory of its cgroup, used bytes of its disk), bytes, null when unknown. */
+  sandboxUsage?: () => Promise<Array<{ sandboxKey: string; memoryBytes: number | null; diskUsedBytes: number | null }>>;
 }
 
 /** The worker process's metrics. */
@@ -176,6 +178,25 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
         for (const row of rows ?? []) this.set({ state: row.state }, row._count._all);
       },
     });
+    const usage = sources.sandboxUsage;
+    if (usage) {
+      // One scrape reads the host's sandboxes once, for both gauges (label `sandbox_id`: at most the host's capacity).
+      let reading: ReturnType<typeof usage> | null = null;
+      const read = () => (reading ??= usage().finally(() => setImmediate(() => (reading = null))));
+      const perSandbox = (name: string, help: string, field: 'memoryBytes' | 'diskUsedBytes') =>
+        new Gauge({
+          name,
+          help,
+          labelNames: ['sandbox_id'] as const,
+          registers: [registry],
+          async collect() {
+            this.reset();
+            for (const s of await read()) if (s[field] !== null) this.set({ sandbox_id: s.sandboxKey }, s[field]);
+          },
+        });
+      perSandbox('provisioning_sandbox_memory_bytes', 'Memory one sandbox (its agent and every process it started) uses now, from its cgroup.', 'memoryBytes');
+      perSandbox('provisioning_sandbox_disk_used_bytes', 'Bytes used on one sandbox’s own filesystem (its checkout, HOME and whatever the agent wrote).', 'diskUsedBytes');
+    }
     const memory = sources.sandboxesMemoryBytes;
     if (memory) {
       new Gauge({

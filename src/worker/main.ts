@@ -28,6 +28,7 @@ import { startSandboxHost, type RunningSandboxHost } from './sandboxHost';
 import { createOrchestrationWorker } from './createWorker';
 import { createBenchmarkActivities } from '../activities/benchmark.activities';
 import { createWorkerMetrics } from '../observability/metrics';
+import { LocalProvider } from '../providers/local/localProvider';
 import { startMetricsServer } from '../observability/metricsServer';
 
 async function main(): Promise<void> {
@@ -52,12 +53,18 @@ async function main(): Promise<void> {
     Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: `${config.host}:${config.metrics.temporalSdkPort}` } } } });
   }
   const prisma = createPrismaClient(config.databaseUrl);
-  const metrics = createWorkerMetrics({ prisma, hostId: roles.sandboxHost ? config.sandboxHost.id : null, sandboxesMemoryBytes });
+  const providers = createProviders(config, logger);
+  const local = providers.get('local');
+  const metrics = createWorkerMetrics({
+    prisma,
+    hostId: roles.sandboxHost ? config.sandboxHost.id : null,
+    sandboxesMemoryBytes,
+    sandboxUsage: local instanceof LocalProvider ? () => local.sandboxUsage() : undefined,
+  });
   const metricsServer = config.metrics.workerPort ? await startMetricsServer(metrics.registry, config.metrics.workerPort, config.host) : null;
   if (metricsServer) logger.info({ port: metricsServer.port }, `worker metrics at http://${config.host}:${metricsServer.port}/metrics`);
   const client = await createTemporalClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const providers = createProviders(config, logger);
   const orchestrationQueue = config.temporal.taskQueue;
 
   const benchmarkActivities = config.benchmarkProviders.enabled ? createBenchmarkActivities() : undefined;

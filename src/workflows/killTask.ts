@@ -15,18 +15,28 @@ import { KILL_ACTIVITY_OPTIONS, KILL_HOST_DESTROY_WAIT_MS } from './policies';
 import { SANDBOX_HOSTS_PATCH } from './sandboxHosts.contract';
 import { describeActivityFailure } from './failures';
 
-const { cancelProvisioning, closeTaskSessions, destroyTaskSandboxes, markSandboxesDestroyed, markKilled } = proxyActivities<KillActivities>(KILL_ACTIVITY_OPTIONS);
+/**
+ * The kill's activities, each call with a one-line Web UI `summary` (what it does, to what). A
+ * summary is metadata of the scheduling command, not part of what replay compares, so it needs no patch
+ * (runs recorded before summaries replay unchanged: test/replay).
+ */
+const kill = (summary: string) => proxyActivities<KillActivities>({ ...KILL_ACTIVITY_OPTIONS, summary });
 
 /**
  * Removes the task's sandboxes: recorded destroyed on the shared queue, then each removed by its
  * own host (runs recorded before sandbox hosts: all by the worker that takes the one activity).
  */
 async function destroySandboxes(taskId: string): Promise<{ destroyed: number }> {
-  if (!patched(SANDBOX_HOSTS_PATCH)) return destroyTaskSandboxes({ taskId });
-  const { sandboxes } = await markSandboxesDestroyed({ taskId });
+  if (!patched(SANDBOX_HOSTS_PATCH)) return kill('kill: destroy the task’s sandboxes').destroyTaskSandboxes({ taskId });
+  const { sandboxes } = await kill('kill: record the task’s sandboxes destroyed').markSandboxesDestroyed({ taskId });
   for (const { sandboxId, taskQueue } of sandboxes) {
     if (taskQueue === null) continue; // its host was lost
-    const { destroySandbox } = proxyActivities<KillActivities>({ ...KILL_ACTIVITY_OPTIONS, taskQueue, scheduleToCloseTimeout: KILL_HOST_DESTROY_WAIT_MS });
+    const { destroySandbox } = proxyActivities<KillActivities>({
+      ...KILL_ACTIVITY_OPTIONS,
+      taskQueue,
+      scheduleToCloseTimeout: KILL_HOST_DESTROY_WAIT_MS,
+      summary: `kill: remove sandbox ${sandboxId} on its host (${taskQueue})`,
+    });
     await destroySandbox({ sandboxId }).catch((err) => log.warn('sandbox left for its host to remove', { sandboxId, error: describeActivityFailure(err).message }));
   }
   return { destroyed: sandboxes.length };
@@ -35,10 +45,10 @@ async function destroySandboxes(taskId: string): Promise<{ destroyed: number }> 
 /** Runs the kill (or, with `outcome: 'archived'`, the archive) of task `input.taskId`. */
 export async function killTask(input: KillTaskInput): Promise<void> {
   const { taskId, outcome = 'killed' } = input;
-  const provisioning = await cancelProvisioning({ taskId });
-  const sessions = await closeTaskSessions({ taskId });
+  const provisioning = await kill('kill: cancel the provisioning run and wait until it has closed').cancelProvisioning({ taskId });
+  const sessions = await kill('kill: close the task’s tabs').closeTaskSessions({ taskId });
   const sandboxes = await destroySandboxes(taskId);
-  await markKilled({
+  await kill(`kill: record the task ${outcome}`).markKilled({
     taskId,
     dedupeKey: `${workflowInfo().runId}:${outcome}`,
     summary: { provisioningCancelled: provisioning.wasRunning, tabsClosed: sessions.closed, sandboxesDestroyed: sandboxes.destroyed },

@@ -54,13 +54,23 @@ export async function sandboxLifecycle(input: SandboxLifecycleInput): Promise<vo
   const router = sandboxRouter(input.hostTaskQueue ? { sandboxId, taskQueue: input.hostTaskQueue } : null);
   /** Runs one lifecycle activity, waiting out database outages (./dependencyOutage.ts). */
   const stop = (args: Parameters<SandboxLifecycleActivities['stopSandbox']>[0]): Promise<StopOutcome> =>
-    outlastOutages(LIFECYCLE_ACTIVITY_OPTIONS.stop, async (o) => proxyActivities<SandboxLifecycleActivities>(await router.route(sandboxId, o)).stopSandbox(args), {
-      patienceMs: DEPENDENCY_PATIENCE_MS,
-    });
+    outlastOutages(
+      LIFECYCLE_ACTIVITY_OPTIONS.stop,
+      async (o) =>
+        proxyActivities<SandboxLifecycleActivities>({
+          ...(await router.route(sandboxId, o)),
+          summary: `lifecycle: put sandbox ${sandboxId} to sleep (${args.reason})`,
+        }).stopSandbox(args),
+      { patienceMs: DEPENDENCY_PATIENCE_MS },
+    );
   const resume = (reason: SandboxStateReason): Promise<ResumeOutcome> =>
     outlastOutages(
       LIFECYCLE_ACTIVITY_OPTIONS.resume,
-      async (o) => proxyActivities<SandboxLifecycleActivities>(await router.route(sandboxId, o)).resumeSandbox({ sandboxId, reason }),
+      async (o) =>
+        proxyActivities<SandboxLifecycleActivities>({ ...(await router.route(sandboxId, o)), summary: `lifecycle: wake sandbox ${sandboxId} (${reason})` }).resumeSandbox({
+          sandboxId,
+          reason,
+        }),
       {
         patienceMs: DEPENDENCY_PATIENCE_MS,
       },

@@ -17,10 +17,12 @@ import {
   type SandboxPoolState,
 } from './sandboxPool.contract';
 
-const { planSandboxPool, placeWarmSandbox } = proxyLocalActivities<Pick<SandboxPoolActivities, 'planSandboxPool' | 'placeWarmSandbox'>>(POOL_ACTIVITY_OPTIONS.plan);
+/** The pool's local activities with a one-line Web UI `summary` (metadata only: no patch; test/replay). */
+const planning = (summary: string) => proxyLocalActivities<Pick<SandboxPoolActivities, 'planSandboxPool' | 'placeWarmSandbox'>>({ ...POOL_ACTIVITY_OPTIONS.plan, summary });
 
 /** The host activities of a member, on its host's task queue. */
-const onHost = (options: ActivityOptions, taskQueue: string) => proxyActivities<Pick<SandboxPoolActivities, 'warmSandbox' | 'destroyWarmSandbox'>>({ ...options, taskQueue });
+const onHost = (options: ActivityOptions, taskQueue: string, summary: string) =>
+  proxyActivities<Pick<SandboxPoolActivities, 'warmSandbox' | 'destroyWarmSandbox'>>({ ...options, taskQueue, summary });
 
 export async function sandboxPool(input: SandboxPoolInput): Promise<void> {
   const state: SandboxPoolState = { poolId: input.poolId, phase: 'planning', warming: 0, rounds: 0, lastError: null };
@@ -33,23 +35,25 @@ export async function sandboxPool(input: SandboxPoolInput): Promise<void> {
   for (; state.rounds < POOL_ROUNDS_PER_RUN; state.rounds++) {
     state.phase = 'planning';
     lookAgain = false;
-    const plan = await planSandboxPool(input);
+    const plan = await planning('pool: compare the warm sandboxes with the pool’s size and age').planSandboxPool(input);
     if (plan.retired) return;
 
     state.phase = 'expiring';
-    await Promise.all(plan.expiring.map((m) => onHost(POOL_ACTIVITY_OPTIONS.destroy, m.taskQueue).destroyWarmSandbox({ memberId: m.memberId })));
+    await Promise.all(
+      plan.expiring.map((m) => onHost(POOL_ACTIVITY_OPTIONS.destroy, m.taskQueue, `pool: remove expired warm sandbox ${m.memberId}`).destroyWarmSandbox({ memberId: m.memberId })),
+    );
 
     state.phase = 'warming';
     const members: PoolMemberLocation[] = [...plan.unfinished];
     for (let i = 0; i < plan.shortfall; i++) {
-      const placed = await placeWarmSandbox(input);
+      const placed = await planning('pool: place a new warm sandbox on a live sandbox host').placeWarmSandbox(input);
       if (!placed) break; // no host has room: members never wait for it, tasks come first
       members.push(placed);
     }
     state.warming = members.length;
     const outcomes = await Promise.all(
       members.map((m) =>
-        onHost(POOL_ACTIVITY_OPTIONS.warm, m.taskQueue)
+        onHost(POOL_ACTIVITY_OPTIONS.warm, m.taskQueue, `pool: clone and start sandbox-agent in warm sandbox ${m.memberId}`)
           .warmSandbox({ memberId: m.memberId })
           .catch((err: Error) => ({ ready: false, error: err.message })),
       ),

@@ -9,7 +9,9 @@ import { patched, proxyActivities, type ActivityOptions } from '@temporalio/work
 import { MIRROR_ACTIVITY_OPTIONS } from './policies';
 import { SANDBOX_HOSTS_PATCH, type SandboxPlacementActivities } from './sandboxHosts.contract';
 
-const { locateSandbox } = proxyActivities<Pick<SandboxPlacementActivities, 'locateSandbox'>>(MIRROR_ACTIVITY_OPTIONS);
+/** `locateSandbox` with a Web UI `summary` naming the sandbox (metadata only: no patch; test/replay). */
+const locating = (sandboxId: string) =>
+  proxyActivities<Pick<SandboxPlacementActivities, 'locateSandbox'>>({ ...MIRROR_ACTIVITY_OPTIONS, summary: `find the sandbox host of ${sandboxId}` });
 
 export interface SandboxRouter {
   /**
@@ -28,7 +30,7 @@ export function sandboxRouter(found: { sandboxId: string; taskQueue: string } | 
     async route(sandboxId, options) {
       if (host?.sandboxId !== sandboxId) {
         if (!patched(SANDBOX_HOSTS_PATCH)) return options;
-        host = { sandboxId, taskQueue: (await locateSandbox({ sandboxId })).taskQueue };
+        host = { sandboxId, taskQueue: (await locating(sandboxId).locateSandbox({ sandboxId })).taskQueue };
       }
       return { ...options, taskQueue: host.taskQueue };
     },

@@ -38,11 +38,17 @@ import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, SESSION_ACTIVITY_OPTIO
 import { sandboxAwakeSignal, type SandboxLifecycleActivities } from './sandboxLifecycle.contract';
 import { sandboxRouter, type SandboxRouter } from './sandboxRouting';
 
-const { recordSessionTransition, resolveSessionSandbox, undeliveredMessages } =
-  proxyActivities<Pick<WorkbenchActivities, 'recordSessionTransition' | 'resolveSessionSandbox' | 'undeliveredMessages'>>(MIRROR_ACTIVITY_OPTIONS);
-/** The tab's activities on its sandbox, with `options` (on the sandbox host's queue when it has one). */
-const onSandbox = (options: ActivityOptions) => proxyActivities<Pick<WorkbenchActivities, 'openAgentSession' | 'promptAgent' | 'endAgentSession'>>(options);
-const { requestSandboxResume } = proxyActivities<Pick<SandboxLifecycleActivities, 'requestSandboxResume'>>(MIRROR_ACTIVITY_OPTIONS);
+/**
+ * The tab's activities, each call with a one-line Web UI `summary` (what it does, to what). A summary
+ * is metadata of the scheduling command, not part of what replay compares, so it needs no patch (runs
+ * recorded before summaries replay unchanged: test/replay).
+ */
+const mirror = (summary: string) =>
+  proxyActivities<Pick<WorkbenchActivities, 'recordSessionTransition' | 'resolveSessionSandbox' | 'undeliveredMessages'>>({ ...MIRROR_ACTIVITY_OPTIONS, summary });
+/** The tab's activities on its sandbox, with `options` (on the sandbox host's queue when it has one) and a summary. */
+const onSandbox = (options: ActivityOptions, summary: string) =>
+  proxyActivities<Pick<WorkbenchActivities, 'openAgentSession' | 'promptAgent' | 'endAgentSession'>>({ ...options, summary });
+const lifecycle = (summary: string) => proxyActivities<Pick<SandboxLifecycleActivities, 'requestSandboxResume'>>({ ...MIRROR_ACTIVITY_OPTIONS, summary });
 
 /**
  * Patch id: a tab that finds its sandbox asleep or its agent session gone has the sandbox woken and
@@ -176,7 +182,7 @@ function registerHandlers(input: WorkbenchSessionInput): TabRun {
 
 /** A new tab (not a continued run) asks once whether the task's sandbox is ready already, or its provisioning failed. */
 async function resolveSandbox(run: TabRun): Promise<void> {
-  const found = await resolveSessionSandbox({ taskId: run.input.taskId });
+  const found = await mirror('tab: find the task’s sandbox').resolveSessionSandbox({ taskId: run.input.taskId });
   if (found.kind === 'ready') run.state.sandboxId ??= found.sandboxId;
   if (found.kind === 'failed') run.failedProvisioning ??= found.message;
 }
@@ -233,7 +239,7 @@ async function openSession(run: TabRun, sandboxId: string): Promise<boolean> {
     await fail(run, `opening the agent session failed: ${failureMessage(err)}`);
     return false;
   }
-  for (const index of await undeliveredMessages({ sessionId: run.sessionId })) {
+  for (const index of await mirror('tab: read the messages sent before the tab was ready').undeliveredMessages({ sessionId: run.sessionId })) {
     if (!state.queuedMessages.includes(index)) state.queuedMessages.push(index);
   }
   return true;
@@ -257,7 +263,10 @@ async function serveTurns(run: TabRun, sandboxId: string): Promise<TurnsEnd> {
     const entryIndex = state.queuedMessages.shift()!;
     state.phase = 'prompting';
     try {
-      await onSandbox(await run.router.route(sandboxId, SESSION_ACTIVITY_OPTIONS.prompt)).promptAgent({ sessionId: run.sessionId, entryIndex });
+      await onSandbox(await run.router.route(sandboxId, SESSION_ACTIVITY_OPTIONS.prompt), `tab: send message ${entryIndex} to the agent in ${sandboxId}`).promptAgent({
+        sessionId: run.sessionId,
+        entryIndex,
+      });
       state.phase = 'ready';
       run.turns++;
     } catch (err) {
@@ -327,7 +336,12 @@ async function openWakingSandbox(run: TabRun, sandboxId: string, restarted: bool
     try {
       return await outlastOutages(
         SESSION_ACTIVITY_OPTIONS.open,
-        async (o) => onSandbox(await run.router.route(sandboxId, o)).openAgentSession({ sessionId: run.sessionId, sandboxId, ...(restarted ? { restarted } : {}) }),
+        async (o) =>
+          onSandbox(await run.router.route(sandboxId, o), `tab: open its agent session in ${sandboxId}`).openAgentSession({
+            sessionId: run.sessionId,
+            sandboxId,
+            ...(restarted ? { restarted } : {}),
+          }),
         { patienceMs: DEPENDENCY_PATIENCE_MS },
       );
     } catch (err) {
@@ -348,7 +362,7 @@ async function wakeSandbox(run: TabRun, sandboxId: string): Promise<string | nul
   const { wake } = run;
   run.state.phase = 'waking_sandbox';
   wake.answer = null;
-  await requestSandboxResume({ taskId: run.input.taskId, sandboxId, requester: workflowInfo().workflowId });
+  await lifecycle(`tab: ask sandbox ${sandboxId}’s lifecycle run to wake it`).requestSandboxResume({ taskId: run.input.taskId, sandboxId, requester: workflowInfo().workflowId });
   await condition(() => run.closed || wake.answer !== null);
   if (run.closed || wake.answer!.ok) return null;
   return wake.answer!.message ?? 'the sandbox could not be woken';
@@ -356,12 +370,12 @@ async function wakeSandbox(run: TabRun, sandboxId: string): Promise<string | nul
 
 /** Ends the tab's agent session in `sandboxId`. */
 async function endAgentSession(run: TabRun, sandboxId: string): Promise<void> {
-  return onSandbox(await run.router.route(sandboxId, MIRROR_ACTIVITY_OPTIONS)).endAgentSession({ sessionId: run.sessionId });
+  return onSandbox(await run.router.route(sandboxId, MIRROR_ACTIVITY_OPTIONS), `tab: end its agent session in ${sandboxId}`).endAgentSession({ sessionId: run.sessionId });
 }
 
 /** Records a status change of the tab (Postgres row and task history), once per run and change. */
 function transition(run: TabRun, t: Omit<SessionTransitionInput, 'sessionId' | 'dedupeKey'>): Promise<void> {
-  return recordSessionTransition({ ...t, sessionId: run.sessionId, dedupeKey: `${run.runKey}:${++run.transitions}:${t.status}` });
+  return mirror(`mirror: tab ${t.status}`).recordSessionTransition({ ...t, sessionId: run.sessionId, dedupeKey: `${run.runKey}:${++run.transitions}:${t.status}` });
 }
 
 /** Shows the tab in `error` with `message`, then waits until it is retried (and takes the retry) or closed. */

@@ -24,6 +24,7 @@ describe('migrations', () => {
       'sandbox_pools',
       'sandboxes',
       'task_events',
+      'task_logs',
       'tasks',
       'transcript_entries',
       'warm_sandboxes',
@@ -56,6 +57,7 @@ describe('migrations', () => {
         '20261206200000_sandbox_hosts',
         '20261206300000_step_progress',
         '20261207000000_warm_sandbox_pools',
+        '20261207100000_task_logs',
       ]);
       expect(await applyMigrations(fresh)).toEqual([]);
       const db = new Client({ connectionString: fresh });

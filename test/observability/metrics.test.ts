@@ -109,6 +109,10 @@ describe('Prometheus metrics', () => {
     expect(valueOf(worker1, 'provisioning_sandboxes', { state: 'ready' })).toBeGreaterThanOrEqual(1);
     // The running sandbox's agent is in its cgroup: the host's sandboxes use memory.
     expect(valueOf(worker1, 'provisioning_sandboxes_memory_bytes')).toBeGreaterThan(0);
+    // Per sandbox: the task's own sandbox, by id, uses memory (its agent) and disk (its checkout).
+    const sandboxId = (await services.prisma.task.findUniqueOrThrow({ where: { id: created.body.id } })).activeSandboxId!;
+    expect(valueOf(worker1, 'provisioning_sandbox_memory_bytes', { sandbox_id: sandboxId })).toBeGreaterThan(0);
+    expect(valueOf(worker1, 'provisioning_sandbox_disk_used_bytes', { sandbox_id: sandboxId })).toBeGreaterThan(0);
     expect(worker1.find((s) => s.name === 'process_cpu_seconds_total')?.labels.service).toBe('worker');
   });
 

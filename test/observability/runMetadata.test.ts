@@ -7,6 +7,7 @@
  * while a step runs and once all are done.
  */
 import { randomUUID } from 'node:crypto';
+import { defaultPayloadConverter } from '@temporalio/common';
 import path from 'node:path';
 import { Gate, gatedProvider } from '../../src/dev/stack/gate';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
@@ -92,5 +93,32 @@ describe('run metadata in the Temporal Web UI', () => {
     const { title } = (await getJson(url(`/v1/tasks/${taskId}`))).body;
     expect((await describe(`kill-task-${taskId}`)).summary).toBe(`Kill: ${title}`);
     expect((await describe(tabs[0]!)).summary).toBe(`Tab "${created.body.firstSession.name}": Show me in the Web UI`);
+
+    // Every activity of the tab's and the kill's runs says in the timeline what it does, to what.
+    const activitySummaries = async (workflowId: string): Promise<string[]> => {
+      const { events } = await services.temporal.workflow.getHandle(workflowId).fetchHistory();
+      return (events ?? [])
+        .filter((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+        .map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : '(none)'));
+    };
+    const { activeSandboxId } = (await getJson(url(`/v1/tasks/${taskId}`))).body;
+    const tab = await activitySummaries(tabs[0]!);
+    expect(tab).not.toContain('(none)');
+    expect(tab).toEqual(
+      expect.arrayContaining([
+        'tab: find the task’s sandbox',
+        `tab: open its agent session in ${activeSandboxId}`,
+        'mirror: tab ready',
+        `tab: end its agent session in ${activeSandboxId}`,
+      ]),
+    );
+    const kill = await activitySummaries(`kill-task-${taskId}`);
+    expect(kill).toEqual([
+      'kill: cancel the provisioning run and wait until it has closed',
+      'kill: close the task’s tabs',
+      'kill: record the task’s sandboxes destroyed',
+      expect.stringMatching(new RegExp(`^kill: remove sandbox ${activeSandboxId} on its host \\(.+\\)$`)),
+      'kill: record the task killed',
+    ]);
   });
 });

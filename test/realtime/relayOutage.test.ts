@@ -23,7 +23,8 @@ const stack = readStack();
 type LogLine = { level: number; msg: string; [k: string]: unknown };
 const WARN = 40;
 const INFO = 30;
-const DOWN_MSG = /LISTEN connection is down/;
+/** The task event relay's outage line (the provisioning log relay has its own LISTEN connection and line). */
+const DOWN_MSG = /^task event LISTEN connection is down/;
 const BACK_MSG = /LISTEN is back/;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -195,7 +195,7 @@ export async function startServices(
   };
   for (const h of hosts) await startHost(h);
   const first = hosts[0]!;
-  const workerMetrics = createWorkerMetrics({ prisma, hostId: first.spec.id, sandboxesMemoryBytes });
+  const workerMetrics = createWorkerMetrics({ prisma, hostId: first.spec.id, sandboxesMemoryBytes, sandboxUsage: () => first.local.sandboxUsage() });
   const metricsServer = await startMetricsServer(workerMetrics.registry, 0, '127.0.0.1');
   const startOrchestration = async () => {
     const deps = { ...first.running!.activityDeps, metrics: workerMetrics };

@@ -48,9 +48,17 @@ import { EGRESS_PORT_IN_SANDBOX } from '../../confinement/network';
 import { SANDBOX_PATHS } from '../../confinement/bwrap';
 import { sandboxAgentIdOf } from '../../domain/agents';
 import { SandboxConfinement, type SandboxDirs } from '../../confinement/sandboxConfinement';
-import { releaseSandboxDisk } from '../../confinement/disk';
+import { isMounted, releaseSandboxDisk } from '../../confinement/disk';
+import { cgroupValue } from '../../confinement/cgroups';
 import { resolveRepositoryForUse, type RepositoryPolicy } from '../../repositories/policy';
 import { SPAN_ATTRIBUTES, withSpan } from '../../observability/spans';
+
+/** What one sandbox uses now ({@link LocalProvider.sandboxUsage}); bytes, null when unknown. */
+export interface SandboxUsage {
+  sandboxKey: string;
+  memoryBytes: number | null;
+  diskUsedBytes: number | null;
+}
 
 export const LOCAL_PROVIDER_ID = 'local';
 
@@ -325,6 +333,24 @@ export class LocalProvider implements SandboxProvider {
   /** Unmounts the own filesystem of every sandbox under the root (after {@link stopAll}), so the root can be removed; files stay in their images. */
   async unmountAll(): Promise<void> {
     for (const key of await this.sandboxKeys()) await releaseSandboxDisk(this.paths(key).disk);
+  }
+
+  /**
+   * What each sandbox under the root uses now, for the sandbox host's metrics: memory of its cgroup
+   * (`memory.usage_in_bytes`: its agent and every process it started; null without a group, e.g. a
+   * sandbox asleep or confinement off) and the used bytes of its own filesystem (statfs of its mounted
+   * disk image; null when the image is not mounted). Reads only the host's cgroup files and the
+   * filesystem's counters, never a file inside the sandbox.
+   */
+  async sandboxUsage(): Promise<SandboxUsage[]> {
+    const usage: SandboxUsage[] = [];
+    for (const sandboxKey of await this.sandboxKeys()) {
+      const memory = cgroupValue(sandboxKey, 'memory', 'memory.usage_in_bytes');
+      const disk = this.paths(sandboxKey).disk;
+      const stats = isMounted(disk) ? await fs.statfs(disk).catch(() => null) : null;
+      usage.push({ sandboxKey, memoryBytes: memory === null ? null : Number(memory), diskUsedBytes: stats ? (stats.blocks - stats.bfree) * stats.bsize : null });
+    }
+    return usage;
   }
 
   /** Keys of the sandbox directories under the root (none when the root does not exist yet). */
