@@ -104,6 +104,11 @@ export class SandboxConfinement {
     return this.isolated ? SANDBOX_PATHS.repo : this.dirs.repo;
   }
 
+  /** sandbox-agent's log directory as the sandbox sees it (as runInside's commands see it). */
+  get logsPathInside(): string {
+    return this.isolated ? SANDBOX_PATHS.logs : this.dirs.logs;
+  }
+
   /** Whether the sandbox's files sit on a size-limited filesystem of their own. */
   private get diskLimited(): boolean {
     return this.isolated && this.policy.limits.diskMb > 0;

@@ -78,6 +78,8 @@ describe('provisioning logs', () => {
         expect.arrayContaining([expect.stringMatching(/^Cloning into '.*\.repo\.partial-/), expect.stringMatching(/^Switched to a new branch /)]),
       );
       expect(of('init_ensure_agent', 'service')).toContain('starting sandbox-agent and waiting for /v1/health');
+      // sandbox-agent's own log of this start, read inside the sandbox.
+      expect(of('init_ensure_agent', 'sandbox-agent')).toEqual(expect.arrayContaining([expect.stringMatching(/level=info .*message="server listening" addr=127\.0\.0\.1:\d+/)]));
       expect(of('init_create_session', 'service')).toEqual(expect.arrayContaining([expect.stringMatching(/^opening a \w+ session in /)]));
 
       // A page at a time gives the same lines.

@@ -53,6 +53,17 @@ import { cgroupValue } from '../../confinement/cgroups';
 import { resolveRepositoryForUse, type RepositoryPolicy } from '../../repositories/policy';
 import { SPAN_ATTRIBUTES, withSpan } from '../../observability/spans';
 
+/**
+ * Run inside a sandbox by {@link LocalProvider.agentStartLog}: `$1` is sandbox-agent's log directory.
+ * Prints its newest log file (`log-<date>`) from the last `server listening` line on, at most 64 KiB.
+ */
+const AGENT_START_LOG_SCRIPT = [
+  'f=$(ls -t "$1"/log-* 2>/dev/null | head -n 1)',
+  '[ -n "$f" ] || exit 0',
+  'n=$(grep -n \'message="server listening"\' "$f" | tail -n 1 | cut -d: -f1)',
+  'tail -n +"${n:-1}" "$f" | head -c 65536',
+].join('\n');
+
 /** What one sandbox uses now ({@link LocalProvider.sandboxUsage}); bytes, null when unknown. */
 export interface SandboxUsage {
   sandboxKey: string;
@@ -353,6 +364,19 @@ export class LocalProvider implements SandboxProvider {
     return usage;
   }
 
+  /**
+   * Passes sandbox-agent's own log of its latest start (its lines from `server listening` on, at most
+   * 64 KiB) to `progress.output`. Its logs are files of the sandbox, so they are read by a command run
+   * inside it ({@link AGENT_START_LOG_SCRIPT}), never by the host; what comes back is text. Nothing
+   * happens without `progress.output`, and a failure to read is no failure of the step.
+   */
+  private async agentStartLog(sandboxKey: string, progress: ProgressFn): Promise<void> {
+    if (!progress.output) return;
+    const confinement = this.confinement(sandboxKey);
+    const read = await confinement.runInside('sh', ['-c', AGENT_START_LOG_SCRIPT, 'agent-start-log', confinement.logsPathInside], 5_000).catch(() => null);
+    if (read?.code === 0 && read.stdout) progress.output('sandbox-agent', read.stdout);
+  }
+
   /** Keys of the sandbox directories under the root (none when the root does not exist yet). */
   private async sandboxKeys(): Promise<string[]> {
     return (await fs.readdir(this.opts.sandboxRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && SANDBOX_KEY.test(d.name)).map((d) => d.name);
@@ -402,8 +426,10 @@ export class LocalProvider implements SandboxProvider {
         launcher: this.confinement(handle.sandboxKey).launcher(egress && egressSocket ? { mode: egress.mode, proxySocket: egressSocket } : undefined),
       });
     } catch (err) {
+      await this.agentStartLog(handle.sandboxKey, progress);
       throw new ProviderError('ProviderUnavailable', `sandbox-agent did not start: ${(err as Error).message}`, true, { cause: err });
     }
+    await this.agentStartLog(handle.sandboxKey, progress);
     const record: AgentRecord = { pid: server.pid, port: server.port, baseUrl: server.baseUrl, token: server.token, socketPath: server.socketPath };
     await writeJson(recordFile, record);
     return toEndpoint(record);

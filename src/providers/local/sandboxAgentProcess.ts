@@ -196,7 +196,44 @@ async function spawnAndWaitHealthy(
     throw err;
   }
   try {
-    return await spawnAndWaitHealthyWithOutput(binary, host, port, opts, env, launcher, out, startOutput);
+    const auth = launcher.socketPath ? ['--no-token'] : ['--token', opts.token];
+    const args = ['server', ...auth, '--host', host, '--port', String(port), '--no-telemetry'];
+    const launch = launcher.command(binary, args, env);
+    let child;
+    try {
+      child = spawn(launch.file, launch.args, { detached: true, stdio: ['ignore', out, out], env: launch.env, cwd: launch.cwd ?? opts.home });
+    } finally {
+      closeSync(out);
+    }
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let spawnError: Error | undefined;
+    child.once('exit', (code, signal) => (exited = { code, signal }));
+    child.once('error', (err) => (spawnError = err));
+
+    const target: AgentTarget = { baseUrl: `http://${formatHost(host)}:${port}`, token: launcher.socketPath ? null : opts.token, socketPath: launcher.socketPath };
+    const deadline = Date.now() + (opts.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS);
+    let failure: Extract<StartAttempt, { ok: false }> = { ok: false, exitCode: null, reason: 'not healthy in time' };
+    while (Date.now() < deadline) {
+      startOutput?.read();
+      if (spawnError) {
+        failure = { ok: false, exitCode: null, reason: spawnError.message };
+        break;
+      }
+      if (exited) {
+        failure = { ok: false, exitCode: exited.code, reason: `exited early (code ${exited.code}, signal ${exited.signal})` };
+        break;
+      }
+      if (await checkHealth(target, 1_000)) {
+        child.unref();
+        const pid = launcher.serverPid(child.pid!);
+        if (pid !== null) return { ok: true, pid, target };
+        break;
+      }
+      await sleep(HEALTH_POLL_MS);
+    }
+    if (child.pid !== undefined && !exited) await terminate(child.pid, 1_000);
+    await launcher.abort();
+    return failure;
   } finally {
     startOutput?.close();
   }
@@ -233,56 +270,6 @@ interface OutputFollower {
   read(): void;
   /** Reads once more and closes the file. */
   close(): void;
-}
-
-async function spawnAndWaitHealthyWithOutput(
-  binary: string,
-  host: string,
-  port: number,
-  opts: StartSandboxAgentOptions,
-  env: Record<string, string>,
-  launcher: AgentLauncher,
-  out: number,
-  startOutput: OutputFollower | null,
-): Promise<StartAttempt> {
-  const auth = launcher.socketPath ? ['--no-token'] : ['--token', opts.token];
-  const args = ['server', ...auth, '--host', host, '--port', String(port), '--no-telemetry'];
-  const launch = launcher.command(binary, args, env);
-  let child;
-  try {
-    child = spawn(launch.file, launch.args, { detached: true, stdio: ['ignore', out, out], env: launch.env, cwd: launch.cwd ?? opts.home });
-  } finally {
-    closeSync(out);
-  }
-  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  let spawnError: Error | undefined;
-  child.once('exit', (code, signal) => (exited = { code, signal }));
-  child.once('error', (err) => (spawnError = err));
-
-  const target: AgentTarget = { baseUrl: `http://${formatHost(host)}:${port}`, token: launcher.socketPath ? null : opts.token, socketPath: launcher.socketPath };
-  const deadline = Date.now() + (opts.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS);
-  let failure: Extract<StartAttempt, { ok: false }> = { ok: false, exitCode: null, reason: 'not healthy in time' };
-  while (Date.now() < deadline) {
-    startOutput?.read();
-    if (spawnError) {
-      failure = { ok: false, exitCode: null, reason: spawnError.message };
-      break;
-    }
-    if (exited) {
-      failure = { ok: false, exitCode: exited.code, reason: `exited early (code ${exited.code}, signal ${exited.signal})` };
-      break;
-    }
-    if (await checkHealth(target, 1_000)) {
-      child.unref();
-      const pid = launcher.serverPid(child.pid!);
-      if (pid !== null) return { ok: true, pid, target };
-      break;
-    }
-    await sleep(HEALTH_POLL_MS);
-  }
-  if (child.pid !== undefined && !exited) await terminate(child.pid, 1_000);
-  await launcher.abort();
-  return failure;
 }
 
 /**
