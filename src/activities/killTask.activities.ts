@@ -2,7 +2,7 @@
  * Activities of the `killTask` workflow, built from their dependencies.
  */
 import { CancelledFailure, Context } from '@temporalio/activity';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { PrismaClient, Sandbox } from '../generated/prisma/client';
 import { updateSession } from '../db/sessions';
 import { appendTaskEvent } from '../db/taskEvents';
@@ -47,6 +47,12 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
     if (handle) await provider.destroySandbox(handle);
   };
 
+  /**
+   * Waits, heartbeating, until the run of `handle` has ended. A worker shutting down cancels the wait
+   * (that run may need this very worker to end): it throws CancelledFailure and the kill is retried.
+   */
+  const untilRunEnds = (handle: WorkflowHandle) => withKeepAliveHeartbeat(() => Promise.race([handle.result(), Context.current().cancelled]));
+
   return {
     async cancelProvisioning({ taskId }) {
       const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
@@ -55,9 +61,10 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
         const { status } = await handle.describe();
         if (status.name !== 'RUNNING') return { wasRunning: false };
         await handle.cancel();
-        // Closes as cancelled once in-flight activities are done. A worker shutting down cancels this
-        // wait (the run may need this very worker to close), and the kill is retried.
-        await withKeepAliveHeartbeat(() => Promise.race([handle.result().catch(() => undefined), Context.current().cancelled]));
+        // Closes as cancelled once in-flight activities are done.
+        await untilRunEnds(handle).catch((err: unknown) => {
+          if (err instanceof CancelledFailure) throw err;
+        });
         return { wasRunning: true };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return { wasRunning: false };
@@ -75,10 +82,9 @@ export function createKillActivities(deps: KillActivityDeps): KillActivities {
           // The run ends its agent session once a turn in progress is over (up to the prompt
           // activity's limit): heartbeat meanwhile, well inside this activity's heartbeat timeout.
           // `result()` follows the tab's runs across continue-as-new to the last one.
-          await withKeepAliveHeartbeat(async () => {
-            await deps.temporal.workflow.getHandle(s.workflowId).signal(closeSessionSignal);
-            await Promise.race([deps.temporal.workflow.getHandle(s.workflowId).result(), Context.current().cancelled]);
-          });
+          const run = deps.temporal.workflow.getHandle(s.workflowId);
+          await run.signal(closeSessionSignal);
+          await untilRunEnds(run);
         } catch (err) {
           if (err instanceof CancelledFailure) throw err; // this worker is shutting down: the kill is retried
           if (!(err instanceof WorkflowNotFoundError)) deps.logger.warn({ err, sessionId: s.id }, 'tab run did not close cleanly');

@@ -14,11 +14,18 @@ import { runTool } from './hostTools';
 
 /** True when `mountPoint` (an absolute, resolved path) is a mount point now, read from /proc/self/mountinfo. */
 export function isMounted(mountPoint: string): boolean {
-  // Field 5 is the mount point, with spaces and the like escaped as octal (\040).
-  const escaped = mountPoint.replace(/[\s\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((line) => line.split(' ')[4] === escaped);
+  return mountedPaths().has(mountPoint);
+}
+
+/** Every mount point of this process's mount namespace, read once from /proc/self/mountinfo (field 5, its octal escapes such as `\040` undone). */
+export function mountedPaths(): Set<string> {
+  return new Set(
+    readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' ')[4])
+      .filter((p): p is string => p !== undefined)
+      .map((p) => p.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))),
+  );
 }
 
 /**

@@ -2,7 +2,7 @@
  * The `task_logs` table (src/domain/taskLogs.ts): appending a batch of lines with the task's next
  * sequence numbers, bounding the task's log, and reading it back.
  */
-import { Prisma, type PrismaClient, type Task, type TaskLog } from '../generated/prisma/client';
+import { Prisma, type PrismaClient, type TaskLog } from '../generated/prisma/client';
 import type { ProvisionStep } from '../domain/status';
 import type { TaskLogSource } from '../domain/taskLogs';
 import { TASK_LOGS_CHANNEL } from './notifier';
@@ -47,20 +47,6 @@ export async function appendTaskLogLines(
     SELECT t.last_log_seq AS "toSeq", pg_notify(${TASK_LOGS_CHANNEL}, ${notice})::text IS NOT NULL AS "notified" FROM t`;
   const row = result[0];
   return row ? { fromSeq: row.toSeq - n + 1, toSeq: row.toSeq } : null;
-}
-
-/**
- * A page of `task`'s log: lines with `seq` above `after`, oldest first, at most `limit`.
- * @returns the lines and `nextCursor`: the last line's seq when the task has newer lines, else null.
- */
-export async function listTaskLogLines(
-  prisma: PrismaClient,
-  task: Pick<Task, 'id' | 'lastLogSeq'>,
-  page: { after: number; limit: number },
-): Promise<{ items: TaskLog[]; nextCursor: number | null }> {
-  const items = await prisma.taskLog.findMany({ where: { taskId: task.id, seq: { gt: page.after } }, orderBy: { seq: 'asc' }, take: page.limit });
-  const last = items[items.length - 1];
-  return { items, nextCursor: last && last.seq < task.lastLogSeq ? last.seq : null };
 }
 
 /** Lines `fromSeq`..`toSeq` of a task (those still kept), oldest first: what one notice announced. */

@@ -24,6 +24,7 @@ import { BatchSpanProcessor, NoopSpanProcessor, SimpleSpanProcessor, type SpanEx
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { IncomingMessage } from 'node:http';
+import { loadConfig } from '../config';
 
 /** `service.name` of the API process's spans. */
 export const API_SERVICE_NAME = 'task-provisioning-api';
@@ -123,6 +124,21 @@ export function startTracing(opts: TracingOptions): Tracing {
       active = false;
     },
   };
+}
+
+/**
+ * {@link startTracing} for a process's entry point (the API's and the worker's `instrument.ts`, imported
+ * first by their `main.ts`), exporting to the collector the configuration names (OTEL_EXPORTER_OTLP_ENDPOINT,
+ * src/config.ts); none while the configuration is invalid (main() then reports it and exits).
+ */
+export function startConfiguredTracing(serviceName: string): Tracing {
+  let otlpEndpoint: string | null = null;
+  try {
+    otlpEndpoint = loadConfig().tracing.otlpEndpoint;
+  } catch {
+    // invalid configuration: main() says why
+  }
+  return startTracing({ serviceName, otlpEndpoint });
 }
 
 /** The path of a request, without its query. */

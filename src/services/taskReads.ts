@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import type { Prisma, PrismaClient, Sandbox, Task, TaskEvent, TaskLog } from '../generated/prisma/client';
-import { listTaskLogLines } from '../db/taskLogs';
 import { DomainError } from './errors';
 
 /**
@@ -67,8 +66,10 @@ export async function listTaskEvents(prisma: PrismaClient, task: Task, page: { a
  * A page of `task`'s provisioning log (src/domain/taskLogs.ts): lines with seq above `page.after`,
  * oldest first, at most `page.limit`; `nextCursor` is the last line's seq while newer lines exist.
  */
-export function listTaskLogs(prisma: PrismaClient, task: Task, page: { after: number; limit: number }): Promise<{ items: TaskLog[]; nextCursor: number | null }> {
-  return listTaskLogLines(prisma, task, page);
+export async function listTaskLogs(prisma: PrismaClient, task: Task, page: { after: number; limit: number }): Promise<{ items: TaskLog[]; nextCursor: number | null }> {
+  const rows = await prisma.taskLog.findMany({ where: { taskId: task.id, seq: { gt: page.after } }, orderBy: { seq: 'asc' }, take: page.limit });
+  const last = rows[rows.length - 1];
+  return { items: rows, nextCursor: last && last.seq < task.lastLogSeq ? last.seq : null };
 }
 
 /**

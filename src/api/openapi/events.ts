@@ -145,7 +145,8 @@ export const taskEventPage = z
   .object({ items: z.array(taskEventRecord), nextCursor: z.number().int().nullable().meta({ description: 'Pass as `after` for the next page; null on the last.' }) })
   .meta({ id: 'TaskEventPage', description: 'A page of history events, oldest first.' });
 
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** `true` when A and B are the same type (each extends the other), else `false`: for the schema-to-domain checks. */
+export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
 /** Type-level proof that each event schema's output is exactly the domain's event of that type. */
 export type EventSchemasMatchDomain = [

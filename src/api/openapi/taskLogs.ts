@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { TASK_LOG_LIMITS, TASK_LOG_SOURCES, type TaskLogRecord } from '../../domain/taskLogs';
+import type { Same } from './events';
 import { provisionStep } from './responses';
 
 export const taskLogLine = z
@@ -37,8 +38,6 @@ export const taskLogPage = z
 export const taskLogMessage = z
   .object({ taskId: z.string(), lines: z.array(taskLogLine).meta({ description: 'Lines just written, by seq; may repeat lines sent before after an outage (match on seq).' }) })
   .meta({ id: 'TaskLogMessage', description: 'Payload of every `task.log` message: new lines of the task’s provisioning log.' });
-
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
 /** `true`; does not compile when the line schema's output is not exactly the domain's TaskLogRecord. */
 export const LOG_SCHEMAS_MATCH_DOMAIN: Same<z.output<typeof taskLogLine>, TaskLogRecord> = true;

@@ -48,7 +48,7 @@ import { EGRESS_PORT_IN_SANDBOX } from '../../confinement/network';
 import { SANDBOX_PATHS } from '../../confinement/bwrap';
 import { sandboxAgentIdOf } from '../../domain/agents';
 import { SandboxConfinement, type SandboxDirs } from '../../confinement/sandboxConfinement';
-import { isMounted, releaseSandboxDisk } from '../../confinement/disk';
+import { mountedPaths, releaseSandboxDisk } from '../../confinement/disk';
 import { cgroupValue } from '../../confinement/cgroups';
 import { resolveRepositoryForUse, type RepositoryPolicy } from '../../repositories/policy';
 import { SPAN_ATTRIBUTES, withSpan } from '../../observability/spans';
@@ -355,10 +355,11 @@ export class LocalProvider implements SandboxProvider {
    */
   async sandboxUsage(): Promise<SandboxUsage[]> {
     const usage: SandboxUsage[] = [];
+    const mounted = mountedPaths();
     for (const sandboxKey of await this.sandboxKeys()) {
       const memory = cgroupValue(sandboxKey, 'memory', 'memory.usage_in_bytes');
       const disk = this.paths(sandboxKey).disk;
-      const stats = isMounted(disk) ? await fs.statfs(disk).catch(() => null) : null;
+      const stats = mounted.has(disk) ? await fs.statfs(disk).catch(() => null) : null;
       usage.push({ sandboxKey, memoryBytes: memory === null ? null : Number(memory), diskUsedBytes: stats ? (stats.blocks - stats.bfree) * stats.bsize : null });
     }
     return usage;
