@@ -82,8 +82,9 @@ export function createProvisionActivities(deps: ActivityDeps): Omit<ProvisionAct
       return record(transitions);
     },
 
-    async ensureName({ taskId }) {
+    async ensureName({ taskId, started }) {
       return asActivityErrors(async () => {
+        if (started?.length) await record(started);
         const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
         refuseIfKilled(task);
         if (task.title && task.branchName) return { title: task.title, branchName: task.branchName };

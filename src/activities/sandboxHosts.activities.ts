@@ -28,10 +28,13 @@ const PLACEMENT_POLL_MS = 1_000;
 /** A waiting placement gives up this long before its attempt's limit, ms, so it fails with its own reason. */
 const PLACEMENT_MARGIN_MS = 5_000;
 
+/** A task's placement request: always for the task's workspace. */
+type TaskPlacement = PlacementRequest & { workspaceId: string };
+
 export function createSandboxPlacementActivities(deps: PlacementActivityDeps): SandboxPlacementActivities {
   const { prisma } = deps;
   /** What the task's placement asks for, unless it was killed or archived before placement ran (then nothing is made, for good). */
-  const placementOf = async (taskId: string): Promise<PlacementRequest> => {
+  const placementOf = async (taskId: string): Promise<TaskPlacement> => {
     const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId }, select: { providerId: true, status: true, workspaceId: true, repository: true } });
     if (isReleased(task.status)) throw ApplicationFailure.nonRetryable(`the task was ${task.status} before this step ran; nothing was made`, 'TaskKilled');
     return { taskId, providerId: task.providerId, workspaceId: task.workspaceId, repository: task.repository, orchestrationQueue: Context.current().info.taskQueue };
@@ -40,9 +43,11 @@ export function createSandboxPlacementActivities(deps: PlacementActivityDeps): S
    * The placement; when a member was claimed, its pool's run is woken to refill, without waiting for
    * Temporal's answer (not on the task's path; a lost signal only delays the refill to the run's next look).
    */
-  const afterClaim = (placed: Placement): Placement => {
+  const afterClaim = (placed: Placement, request: TaskPlacement): Placement => {
     if (placed.claimedFromPool && deps.temporal) {
-      void refillSandboxPool(deps.temporal, { taskQueue: Context.current().info.taskQueue, poolId: placed.claimedFromPool }).catch((err: unknown) => {
+      // A pool serves one workspace, so the claiming task's is the pool's.
+      const pool = { id: placed.claimedFromPool, workspaceId: request.workspaceId };
+      void refillSandboxPool(deps.temporal, { taskQueue: Context.current().info.taskQueue, pool }).catch((err: unknown) => {
         deps.logger?.warn({ err, poolId: placed.claimedFromPool }, 'could not wake the warm pool after a claim; it refills at its next look');
       });
     }
@@ -52,8 +57,9 @@ export function createSandboxPlacementActivities(deps: PlacementActivityDeps): S
   return {
     async tryPlaceSandbox({ taskId }) {
       return asActivityErrors(async () => {
-        const placed = await placeSandbox(prisma, await placementOf(taskId), claimWarmSandbox);
-        return isPlaced(placed) ? afterClaim(placed) : null;
+        const request = await placementOf(taskId);
+        const placed = await placeSandbox(prisma, request, claimWarmSandbox);
+        return isPlaced(placed) ? afterClaim(placed, request) : null;
       });
     },
 
@@ -65,7 +71,7 @@ export function createSandboxPlacementActivities(deps: PlacementActivityDeps): S
         let waitingSince: number | null = null;
         for (;;) {
           const placed = await placeSandbox(prisma, request, claimWarmSandbox);
-          if (isPlaced(placed)) return afterClaim(placed);
+          if (isPlaced(placed)) return afterClaim(placed, request);
           const why = placed.liveHosts === 0 ? 'no sandbox host is live' : `all ${placed.liveHosts} live sandbox hosts are full`;
           if (waitingSince === null) {
             waitingSince = Date.now();

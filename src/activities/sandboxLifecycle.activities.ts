@@ -16,7 +16,7 @@ import type { Logger } from '../logger';
 import type { ProviderRegistry } from '../providers/types';
 import { SESSION_ACTIVITY_OPTIONS } from '../workflows/policies';
 import type { SandboxLifecycleActivities, SandboxLifecycleInput } from '../workflows/sandboxLifecycle.contract';
-import { signalSandboxLifecycle, startSandboxLifecycle } from '../temporal/client';
+import { signalSandboxLifecycle, startSandboxLifecycle, type SandboxLifecycleStart } from '../temporal/client';
 import { asActivityErrors } from './errors';
 import { withKeepAliveHeartbeat } from './progress';
 import { withProvider, type LoadedSandbox } from './sandboxAccess';
@@ -61,7 +61,12 @@ export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): S
     return row && row.state !== 'destroyed' ? withProvider(deps.providers, row, deps.hostId) : null;
   };
 
-  const lifecycleInput = (taskId: string, sandboxId: string): SandboxLifecycleInput => ({ taskId, sandboxId, idleStopMs: deps.idleStopMs });
+  /** Where and how the lifecycle run of `sandboxId` is started: this queue, the idle setting, the task's workspace. */
+  const lifecycleStart = async (taskId: string, sandboxId: string): Promise<SandboxLifecycleStart> => {
+    const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId }, select: { workspaceId: true } });
+    const input: SandboxLifecycleInput = { taskId, sandboxId, idleStopMs: deps.idleStopMs };
+    return { taskQueue: Context.current().info.taskQueue, input, workspaceId: task.workspaceId };
+  };
 
   return {
     async stopSandbox({ sandboxId, reason, ifIdleForMs, ifAgentExited }) {
@@ -144,13 +149,11 @@ export function createSandboxLifecycleActivities(deps: LifecycleActivityDeps): S
     },
 
     async startSandboxLifecycle({ taskId, sandboxId }) {
-      const { taskQueue } = Context.current().info;
-      await startSandboxLifecycle(deps.temporal, { taskQueue, input: lifecycleInput(taskId, sandboxId) });
+      await startSandboxLifecycle(deps.temporal, await lifecycleStart(taskId, sandboxId));
     },
 
     async requestSandboxResume({ taskId, sandboxId, requester }) {
-      const { taskQueue } = Context.current().info;
-      await signalSandboxLifecycle(deps.temporal, { taskQueue, input: lifecycleInput(taskId, sandboxId) }, { kind: 'resume', reason: 'use', requester });
+      await signalSandboxLifecycle(deps.temporal, await lifecycleStart(taskId, sandboxId), { kind: 'resume', reason: 'use', requester });
     },
   };
 }

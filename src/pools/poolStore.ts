@@ -55,10 +55,9 @@ export async function listSandboxPools(prisma: PrismaClient, workspaceId: string
   return toRecords(prisma, pools);
 }
 
-/** Ids of the pools whose run must be going: a size above 0, or members left to destroy. */
-export async function activePoolIds(prisma: PrismaClient): Promise<string[]> {
-  const pools = await prisma.sandboxPool.findMany({ where: { OR: [{ size: { gt: 0 } }, { members: { some: {} } }] }, select: { id: true } });
-  return pools.map((p) => p.id);
+/** The pools whose run must be going (a size above 0, or members left to destroy): id and workspace. */
+export async function activePools(prisma: PrismaClient): Promise<Array<{ id: string; workspaceId: string }>> {
+  return prisma.sandboxPool.findMany({ where: { OR: [{ size: { gt: 0 } }, { members: { some: {} } }] }, select: { id: true, workspaceId: true } });
 }
 
 /**

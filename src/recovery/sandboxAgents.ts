@@ -39,7 +39,7 @@ export interface ReconcileOptions {
 export async function reconcileSandboxes(opts: ReconcileOptions & { ensureLifecycleRuns?: boolean }): Promise<string[]> {
   const rows = await opts.prisma.sandbox.findMany({
     where: { hostId: opts.hostId, state: 'ready', providerSandboxId: { not: null }, directory: { not: null }, task: { status: { in: ['running', 'idle'] } } },
-    select: { id: true, taskId: true, providerId: true, providerSandboxId: true, directory: true, agentEndpoint: true, details: true },
+    select: { id: true, taskId: true, providerId: true, providerSandboxId: true, directory: true, agentEndpoint: true, details: true, task: { select: { workspaceId: true } } },
   });
   const dead: string[] = [];
   for (const row of rows) {
@@ -47,7 +47,7 @@ export async function reconcileSandboxes(opts: ReconcileOptions & { ensureLifecy
     if (!provider) continue;
     const handle = handleOfStored(row);
     if (!handle || !provider.holds(handle)) continue;
-    const lifecycle = { taskQueue: opts.taskQueue, input: { taskId: row.taskId, sandboxId: row.id, idleStopMs: opts.idleStopMs } };
+    const lifecycle = { taskQueue: opts.taskQueue, input: { taskId: row.taskId, sandboxId: row.id, idleStopMs: opts.idleStopMs }, workspaceId: row.task.workspaceId };
     try {
       if ((await provider.agentStatus(handle)).agent === 'running') {
         if (opts.ensureLifecycleRuns && (await startSandboxLifecycle(opts.temporal, lifecycle))) {

@@ -7,7 +7,7 @@
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { Logger } from '../logger';
-import { activePoolIds } from '../pools/poolStore';
+import { activePools } from '../pools/poolStore';
 import { refillSandboxPool } from '../temporal/client';
 
 export interface PoolRecoveryOptions {
@@ -20,9 +20,9 @@ export interface PoolRecoveryOptions {
 
 /** Wakes the run of every active pool. @returns how many were woken. @throws database or Temporal errors. */
 export async function wakeSandboxPools(opts: PoolRecoveryOptions): Promise<number> {
-  const ids = await activePoolIds(opts.prisma);
-  for (const poolId of ids) await refillSandboxPool(opts.temporal, { taskQueue: opts.taskQueue, poolId });
-  return ids.length;
+  const pools = await activePools(opts.prisma);
+  for (const pool of pools) await refillSandboxPool(opts.temporal, { taskQueue: opts.taskQueue, pool });
+  return pools.length;
 }
 
 /**

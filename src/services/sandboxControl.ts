@@ -56,7 +56,11 @@ async function activeSandbox(deps: ServiceDeps, task: Task) {
 
 async function command(deps: SandboxControlDeps, task: Task, sandboxId: string, cmd: SandboxLifecycleCommand): Promise<void> {
   try {
-    await signalSandboxLifecycle(deps.temporal, { taskQueue: deps.taskQueue, input: { taskId: task.id, sandboxId, idleStopMs: deps.idleStopMs } }, cmd);
+    await signalSandboxLifecycle(
+      deps.temporal,
+      { taskQueue: deps.taskQueue, input: { taskId: task.id, sandboxId, idleStopMs: deps.idleStopMs }, workspaceId: task.workspaceId },
+      cmd,
+    );
   } catch (err) {
     deps.logger.error({ err, taskId: task.id, command: cmd.kind }, 'the sandbox lifecycle command was not accepted');
     throw new DomainError('unavailable', 'workflow_unavailable', 'the sandbox command could not be handed to Temporal; try again shortly', { retryAfterSeconds: 5 });

@@ -46,7 +46,7 @@ export async function setSandboxPool(
     idleTimeoutSeconds: input.idleTimeoutSeconds,
   });
   try {
-    await refillSandboxPool(deps.temporal, { taskQueue: deps.taskQueue, poolId: pool.id });
+    await refillSandboxPool(deps.temporal, { taskQueue: deps.taskQueue, pool });
   } catch (err) {
     deps.logger.error({ err, poolId: pool.id }, 'waking the sandbox pool run failed');
     throw new DomainError('unavailable', 'workflow_start_failed', 'the pool is saved but its run could not be woken; send the request again');

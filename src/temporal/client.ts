@@ -6,8 +6,8 @@
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
-import { TASK_ID_ATTRIBUTE, taskRunMetadata, type TaskRunSubject } from './runMetadata';
-import { PROVISION_WORKFLOW_TYPE, provisionWorkflowId, type ProvisionTaskInput } from '../workflows/provisionTask.contract';
+import { TASK_ID_ATTRIBUTE, WORKSPACE_ID_ATTRIBUTE, taskRunMetadata, type TaskRunSubject } from './runMetadata';
+import { PROVISION_START_STATUS, PROVISION_WORKFLOW_TYPE, provisionWorkflowId, type ProvisionTaskInput } from '../workflows/provisionTask.contract';
 import { KILL_TASK_WORKFLOW_TYPE, archiveWorkflowId, killWorkflowId } from '../workflows/killTask.contract';
 import { WORKBENCH_SESSION_WORKFLOW_TYPE, type WorkbenchSessionInput } from '../workflows/workbenchSession.contract';
 import type { killTask } from '../workflows/killTask';
@@ -65,7 +65,7 @@ export async function startProvisionTask(
     // task's row lock, once per failure) may also follow a completed run.
     workflowIdReusePolicy: opts.retry ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
     args: [input],
-    ...taskRunMetadata(opts.task, opts.retry ? 'Provisioning (retry)' : 'Provisioning'),
+    ...taskRunMetadata(opts.task, opts.retry ? 'Provisioning (retry)' : 'Provisioning', PROVISION_START_STATUS),
   });
   return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
 }
@@ -116,18 +116,32 @@ export async function startArchiveTask(client: Client, opts: { task: TaskRunSubj
   });
 }
 
+/** Where a sandbox's lifecycle run goes and what it is started with; `workspaceId`: the task's, for its `WorkspaceId` search attribute. */
+export interface SandboxLifecycleStart {
+  taskQueue: string;
+  input: SandboxLifecycleInput;
+  workspaceId: string;
+}
+
+/** `TaskId` and `WorkspaceId` of a sandbox's lifecycle run (set only when a call starts it). */
+const lifecycleSearchAttributes = (opts: SandboxLifecycleStart) =>
+  new TypedSearchAttributes([
+    { key: TASK_ID_ATTRIBUTE, value: opts.input.taskId },
+    { key: WORKSPACE_ID_ATTRIBUTE, value: opts.workspaceId },
+  ]);
+
 /**
  * Starts the `sandboxLifecycle` run of `input.sandboxId` unless it runs already.
  * @returns true when this call started it.
  * @throws what the client throws (Temporal unreachable: see ./unavailable.ts).
  */
-export async function startSandboxLifecycle(client: Client, opts: { taskQueue: string; input: SandboxLifecycleInput }): Promise<boolean> {
+export async function startSandboxLifecycle(client: Client, opts: SandboxLifecycleStart): Promise<boolean> {
   return startUnlessRunning(() =>
     client.workflow.start<typeof sandboxLifecycle>(SANDBOX_LIFECYCLE_WORKFLOW_TYPE, {
       taskQueue: opts.taskQueue,
       workflowId: sandboxLifecycleWorkflowId(opts.input.sandboxId),
       args: [opts.input],
-      typedSearchAttributes: new TypedSearchAttributes([{ key: TASK_ID_ATTRIBUTE, value: opts.input.taskId }]),
+      typedSearchAttributes: lifecycleSearchAttributes(opts),
     }),
   );
 }
@@ -145,12 +159,12 @@ export type SandboxLifecycleCommand =
  * once Temporal has accepted it.
  * @throws what the client throws (Temporal unreachable: see ./unavailable.ts).
  */
-export async function signalSandboxLifecycle(client: Client, opts: { taskQueue: string; input: SandboxLifecycleInput }, command: SandboxLifecycleCommand): Promise<void> {
+export async function signalSandboxLifecycle(client: Client, opts: SandboxLifecycleStart, command: SandboxLifecycleCommand): Promise<void> {
   const common = {
     taskQueue: opts.taskQueue,
     workflowId: sandboxLifecycleWorkflowId(opts.input.sandboxId),
     args: [opts.input] as [SandboxLifecycleInput],
-    typedSearchAttributes: new TypedSearchAttributes([{ key: TASK_ID_ATTRIBUTE, value: opts.input.taskId }]),
+    typedSearchAttributes: lifecycleSearchAttributes(opts),
   };
   if (command.kind === 'stop') {
     await client.workflow.signalWithStart<typeof sandboxLifecycle, [{ reason: 'requested' }]>(SANDBOX_LIFECYCLE_WORKFLOW_TYPE, {
@@ -175,13 +189,15 @@ export async function signalSandboxLifecycle(client: Client, opts: { taskQueue: 
  * one, gets a new run). Returns once Temporal has accepted it.
  * @throws what the client throws (Temporal unreachable: see ./unavailable.ts).
  */
-export async function refillSandboxPool(client: Client, opts: { taskQueue: string; poolId: string }): Promise<void> {
+export async function refillSandboxPool(client: Client, opts: { taskQueue: string; pool: { id: string; workspaceId: string } }): Promise<void> {
   await client.workflow.signalWithStart<typeof sandboxPool, []>(SANDBOX_POOL_WORKFLOW_TYPE, {
     taskQueue: opts.taskQueue,
-    workflowId: sandboxPoolWorkflowId(opts.poolId),
-    args: [{ poolId: opts.poolId }],
+    workflowId: sandboxPoolWorkflowId(opts.pool.id),
+    args: [{ poolId: opts.pool.id }],
     signal: refillSandboxPoolSignal,
     signalArgs: [],
+    // A pool serves its workspace's tasks: its run is found by `WorkspaceId`, not by any one task.
+    typedSearchAttributes: new TypedSearchAttributes([{ key: WORKSPACE_ID_ATTRIBUTE, value: opts.pool.workspaceId }]),
   });
 }
 

@@ -3,17 +3,18 @@
  * `staticSummary` (the run's kind and the task's title, or its prompt's first line until it is named)
  * and `staticDetails` (a Markdown table: task, workspace, repository, branch, provider, agent, where
  * the task's record and page are), and the `TaskId` / `WorkspaceId` search attributes, so
- * `TaskId = "<id>"` lists every run of a task (provisioning, tabs, kill, archive, sandbox lifecycle).
+ * `TaskId = "<id>"` lists every run of a task (provisioning, tabs, kill, archive, sandbox lifecycle),
+ * plus a provisioning run's first `TaskStatus` (../workflows/searchAttributes.ts).
  * Set at start only: nothing here adds a history event.
  */
 import type { WorkflowStartOptions } from '@temporalio/client';
-import { SearchAttributeType, TypedSearchAttributes, defineSearchAttributeKey } from '@temporalio/common';
+import { TypedSearchAttributes } from '@temporalio/common';
 import type { Task } from '../generated/prisma/client';
 import { markdownCell as cell } from '../domain/markdown';
+import type { TaskStatus } from '../domain/status';
+import { TASK_ID_ATTRIBUTE, TASK_STATUS_ATTRIBUTE, WORKSPACE_ID_ATTRIBUTE } from '../workflows/searchAttributes';
 
-/** Custom search attributes set on every run of a task (registered by temporal-dev.yaml), for finding its runs in the Web UI. */
-export const TASK_ID_ATTRIBUTE = defineSearchAttributeKey('TaskId', SearchAttributeType.KEYWORD);
-export const WORKSPACE_ID_ATTRIBUTE = defineSearchAttributeKey('WorkspaceId', SearchAttributeType.KEYWORD);
+export { TASK_ID_ATTRIBUTE, TASK_STATUS_ATTRIBUTE, WORKSPACE_ID_ATTRIBUTE };
 
 /** The task fields a run's metadata is made of. */
 export type TaskRunSubject = Pick<Task, 'id' | 'workspaceId' | 'repository' | 'prompt' | 'title' | 'branchName' | 'requestedBranch' | 'providerId' | 'agentType'>;
@@ -29,9 +30,10 @@ function firstLine(text: string, max: number): string {
 
 /**
  * Start options of run `kind` (e.g. `Provisioning`, `Tab "Tab 2"`, `Kill`) of `task`: summary, details
- * and search attributes.
+ * and search attributes (`TaskId`, `WorkspaceId`, and `TaskStatus` when `status` is given: the status a
+ * provisioning run starts from, ../workflows/searchAttributes.ts).
  */
-export function taskRunMetadata(task: TaskRunSubject, kind: string): Pick<WorkflowStartOptions, 'staticSummary' | 'staticDetails' | 'typedSearchAttributes'> {
+export function taskRunMetadata(task: TaskRunSubject, kind: string, status?: TaskStatus): Pick<WorkflowStartOptions, 'staticSummary' | 'staticDetails' | 'typedSearchAttributes'> {
   const branch = task.branchName ?? task.requestedBranch ?? '(named by init_ensure_name)';
   const rows: Array<[string, string]> = [
     ['task', `\`${task.id}\``],
@@ -49,6 +51,7 @@ export function taskRunMetadata(task: TaskRunSubject, kind: string): Pick<Workfl
     typedSearchAttributes: new TypedSearchAttributes([
       { key: TASK_ID_ATTRIBUTE, value: task.id },
       { key: WORKSPACE_ID_ATTRIBUTE, value: task.workspaceId },
+      ...(status ? [{ key: TASK_STATUS_ATTRIBUTE, value: status }] : []),
     ]),
   };
 }

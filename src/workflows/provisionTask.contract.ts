@@ -16,6 +16,9 @@ export function provisionWorkflowId(taskId: string): string {
   return `provision-task-${taskId}`;
 }
 
+/** The status a provisioning run starts from (the task's status until its first step starts), also its first `TaskStatus` search attribute. */
+export const PROVISION_START_STATUS = 'init_enqueue_provision' satisfies TaskStatus;
+
 export interface ProvisionTaskInput {
   taskId: string;
   /**
@@ -113,8 +116,12 @@ export interface ProvisionActivities {
    * is idempotent, so a retry repeats nothing.
    */
   handOverProvisioning(input: { transitions: TransitionInput[]; taskId: string; sandboxId: string }): Promise<void>;
-  /** Step init_ensure_name: picks and reserves the task's title and branch. */
-  ensureName(input: { taskId: string }): Promise<{ title: string; branchName: string }>;
+  /**
+   * Step init_ensure_name: picks and reserves the task's title and branch. `started`: the step's start
+   * (runs since the task-status-search-attribute patch), written first, as `recordTransitions` writes
+   * it (idempotent: a retry writes it once), so the step's first write costs no history event of its own.
+   */
+  ensureName(input: { taskId: string; started?: TransitionInput[] }): Promise<{ title: string; branchName: string }>;
   /**
    * Step init_create_sandbox, on the sandbox's host: the sandbox with the repository on the task's
    * branch. `sandboxId`: the row placement made (runs recorded before placement give none, and the

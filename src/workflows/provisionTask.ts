@@ -26,6 +26,7 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
@@ -35,6 +36,7 @@ import { STEP_MESSAGES, type ProvisionStep, type TaskStatus } from '../domain/st
 import {
   provisionStateQuery,
   stepProgressSignal,
+  PROVISION_START_STATUS,
   type ProvisionActivities,
   type ProvisionState,
   type ProvisionTaskInput,
@@ -48,6 +50,7 @@ import { DEPENDENCY_PATIENCE_MS, MIRROR_ACTIVITY_OPTIONS, MIRROR_LOCAL_ACTIVITY_
 import type { SandboxOutcome, WorkbenchActivities } from './workbenchSession.contract';
 import type { SandboxLifecycleActivities } from './sandboxLifecycle.contract';
 import { SANDBOX_HOSTS_PATCH, type SandboxPlacementActivities } from './sandboxHosts.contract';
+import { TASK_STATUS_ATTRIBUTE } from './searchAttributes';
 
 const { recordTransition } = proxyActivities<Pick<ProvisionActivities, 'recordTransition'>>(MIRROR_ACTIVITY_OPTIONS);
 const {
@@ -76,6 +79,17 @@ export const LOCAL_MIRROR_PATCH = 'mirror-as-local-activity';
  * runs recorded before it replay without summaries.
  */
 export const ACTIVITY_SUMMARIES_PATCH = 'web-ui-activity-summaries';
+
+/**
+ * Patch id: the run keeps its `TaskStatus` search attribute current (./searchAttributes.ts). It implies
+ * the lean and summaries patches, so a new run checks it alone: one marker and the SDK's own
+ * `TemporalChangeVersion` upsert instead of two of each. The status is upserted when the run may rest
+ * in it (with a mirror write of its own, before a step leaves its local first attempt, while a step
+ * waits out an outage, at the end), not for a status the same workflow task passes through: a
+ * workflow task's commands are committed together, so such an upsert would never be seen. Naming
+ * writes its own start (`ensureName`'s `started`), which keeps a clean run at 35 events with four upserts.
+ */
+export const TASK_STATUS_PATCH = 'task-status-search-attribute';
 
 /** Step options of this run: the policy, with the per-attempt limit of `overrides` where given (ms). */
 function stepOptions(step: ProvisionStep, overrides: ProvisionTaskInput['stepTimeoutsMs']) {
@@ -128,8 +142,9 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   const { taskId } = input;
   const options = (step: ProvisionStep) => stepOptions(step, input.stepTimeoutsMs);
   const runKey = workflowInfo().runId; // dedupe keys are per run: a later retry run writes its own events
-  const lean = patched(LEAN_HISTORY_PATCH); // first, before any command
-  const summarized = lean && patched(ACTIVITY_SUMMARIES_PATCH);
+  const indexed = patched(TASK_STATUS_PATCH); // first, before any command
+  const lean = indexed || patched(LEAN_HISTORY_PATCH);
+  const summarized = indexed || (lean && patched(ACTIVITY_SUMMARIES_PATCH));
   /** `o` with a Web UI `summary` in a run that summarizes its activities; `o` unchanged otherwise. */
   const about = <O extends ActivityOptions>(o: O, summary: string): O => (summarized ? { ...o, summary } : o);
   /** The lean mirror writes, each with a summary of what it writes in a run that summarizes. */
@@ -139,11 +154,20 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
       : { recordTransitions, handOverProvisioning };
   const state: ProvisionState = {
     taskId,
-    status: 'init_enqueue_provision',
+    status: PROVISION_START_STATUS,
     statusMessage: 'provision queued',
     currentStep: null,
     steps: {},
     lastProgressAt: now(),
+  };
+
+  /** The run's `TaskStatus` as last set (at start by the starter, src/temporal/client.ts, or by an upsert). */
+  let shownStatus = workflowInfo().typedSearchAttributes.get(TASK_STATUS_ATTRIBUTE);
+  /** Upserts `TaskStatus` when the run's status changed since it was last set (a run since the task-status patch). */
+  const showStatus = () => {
+    if (!indexed || shownStatus === state.status) return;
+    shownStatus = state.status;
+    upsertSearchAttributes([{ key: TASK_STATUS_ATTRIBUTE, value: state.status }]);
   };
 
   /** Shows the run's memory as the Web UI's Current Details (memory only: no command, no history event). */
@@ -200,6 +224,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
       if (!deferred) {
         const transitions = takeUnwritten();
         await mirror(`mirror: ${transitions.map(transitionLabel).join(', ')}`).recordTransitions({ transitions });
+        showStatus();
       }
       return;
     }
@@ -218,6 +243,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
       return await call(proxyLocalActivities<StepActivities>(firstAttemptOnly(o)));
     } catch (err) {
       if (!retryableByPolicy(err, o)) throw err;
+      showStatus(); // the step now waits on the task queue: its status is what the run shows
       return call(proxyActivities<StepActivities>(afterFirstAttempt(o)));
     }
   };
@@ -225,24 +251,31 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   /**
    * Runs one step: marks it started, runs its activity (waiting out database outages without spending
    * the step's attempts: ./dependencyOutage.ts), marks it ended; failures end the task in `error`.
+   * `writesOwnStart`: in a run since the task-status patch, the step's activity writes its start (handed
+   * to `run` as `started`); otherwise the start is mirrored before the activity runs and `started` is empty.
    */
-  const step = async <T>(name: ProvisionStep, run: (options: ActivityOptions) => Promise<T>): Promise<T> => {
+  const step = async <T>(name: ProvisionStep, run: (options: ActivityOptions, started: TransitionInput[]) => Promise<T>, writesOwnStart = false): Promise<T> => {
     const policy = options(name);
     state.currentStep = name;
     state.steps[name] = { startedAt: now(), attempt: 1, startToCloseTimeoutMs: policy.startToCloseTimeout };
-    await transition(name, STEP_MESSAGES[name], {
-      type: 'task.step',
-      payload: { step: name, status: 'started', message: STEP_MESSAGES[name] },
-      key: `${name}:started`,
-    });
+    const ownStart = writesOwnStart && indexed;
+    await transition(
+      name,
+      STEP_MESSAGES[name],
+      { type: 'task.step', payload: { step: name, status: 'started', message: STEP_MESSAGES[name] }, key: `${name}:started` },
+      undefined,
+      ownStart,
+    );
+    const started = ownStart ? takeUnwritten() : [];
     try {
       // Each schedule gets the step's policy with the attempts an outage left of its budget.
-      const result = await outlastOutages(policy, run, {
+      const result = await outlastOutages(policy, (o) => run(o, started), {
         patienceMs: input.dependencyPatienceMs ?? DEPENDENCY_PATIENCE_MS,
         patched: lean,
         onWait: (wait) => {
           const s = state.steps[name]!;
           if (wait) {
+            showStatus(); // the run rests in this step until the outage ends
             s.waitingFor = wait;
             s.subStep = `waiting_for_${wait.dependency}`;
             s.lastProgressMessage = `the ${wait.dependency} did not answer; waiting to try again`;
@@ -261,6 +294,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
       if (isCancellation(err)) throw err; // killed: killTask records the outcome
       const { type, message } = describeFailure(err, name, policy.startToCloseTimeout);
       state.error = { step: name, type, message };
+      unwritten.unshift(...started); // a start the step's activity may not have written goes with the error (written once)
       await transition('error', message, { type: 'task.error', payload: { step: name, type, detail: message }, key: `${name}:error` });
       await releaseWaitingTabs(taskId, { kind: 'failed', message }, lean, summarized ? 'release waiting tabs: provisioning failed' : undefined);
       throw ApplicationFailure.create({ type, message, nonRetryable: true, cause: err instanceof Error ? err : undefined });
@@ -271,7 +305,11 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
   const completed = (name: ProvisionStep, message: string, payload: Pick<TaskEventPayloads['task.step'], 'sandboxId' | 'endpoint'>, fields?: TransitionInput['fields']) =>
     transition(name, message, { type: 'task.step', payload: { step: name, status: 'completed', message, ...payload }, key: `${name}:completed` }, fields, true);
 
-  const named = await step('init_ensure_name', (o) => orchestration(about(o, 'init_ensure_name: a title and a branch from the prompt'), (a) => a.ensureName({ taskId })));
+  const named = await step(
+    'init_ensure_name',
+    (o, started) => orchestration(about(o, 'init_ensure_name: a title and a branch from the prompt'), (a) => a.ensureName(started.length ? { taskId, started } : { taskId })),
+    true,
+  );
   await transition('init_ensure_name', `named "${named.title}"`, { type: 'task.named', payload: named, key: 'named' }, named, true);
 
   /** The sandbox's host queue once placed (null: a run recorded before placement, on the shared queue). */
@@ -313,6 +351,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
       taskId,
       sandboxId: sandbox.sandboxId,
     });
+    showStatus();
   } else {
     await releaseWaitingTabs(taskId, { kind: 'ready', sandboxId: sandbox.sandboxId }, lean);
     if (patched(SANDBOX_LIFECYCLE_PATCH)) await startSandboxLifecycle({ taskId, sandboxId: sandbox.sandboxId });

@@ -4,7 +4,8 @@
  * (provisioning, its tab, its kill) is listed by `TaskId = "<id>"` and by its `WorkspaceId`, and each
  * carries a one-line summary naming what it is and the task, and details naming the task's repository,
  * provider, agent and where its record is. Its provisioning run's Current Details show the step table,
- * while a step runs and once all are done.
+ * while a step runs and once all are done, and its `TaskStatus` search attribute lists it by the step
+ * it is in, then as `running`, set once per status the run rested in.
  */
 import { randomUUID } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -56,22 +57,34 @@ describe('run metadata in the Temporal Web UI', () => {
     expect(during).toMatch(/\| init_ensure_name \| completed \| 1 \| [\d.]+ s \|/);
     expect(during).toMatch(/\| init_create_sandbox \| running \| 1 \| /);
     expect(during).toContain('| init_ensure_agent | pending |');
+    const provisionRun = `provision-task-${taskId}`;
+    expect(await listed(`TaskStatus = "init_create_sandbox" AND TaskId = "${taskId}" AND ExecutionStatus = "Running"`, 1)).toEqual([provisionRun]);
     sandboxGate.open();
     await (await runOf(services.temporal, created.body.workflowId)).result();
     const after = await currentDetails(created.body.workflowId);
     expect(after).toContain('**running**: session ready');
     for (const step of ['init_ensure_name', 'init_create_sandbox', 'init_ensure_agent', 'init_create_session'])
       expect(after).toMatch(new RegExp(`\\| ${step} \\| completed \\| 1 \\|`));
+    expect(await listed(`TaskStatus = "running" AND TaskId = "${taskId}"`, 1)).toEqual([provisionRun]);
+    // One upsert per status the run rested in, in the step list's order: init_ensure_name passed within
+    // the first workflow task (naming is a local activity), so it was never the run's visible status.
+    const { events: provisionEvents } = await services.temporal.workflow.getHandle(provisionRun).fetchHistory();
+    const statusUpserts = (provisionEvents ?? []).flatMap((e) => {
+      const field = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TaskStatus;
+      return field ? [defaultPayloadConverter.fromPayload<string>(field)] : [];
+    });
+    expect(statusUpserts).toEqual(['init_create_sandbox', 'init_ensure_agent', 'init_create_session', 'running']);
+    expect(provisionEvents!.length).toBeLessThanOrEqual(35);
     expect((await postJson(url(`/v1/tasks/${taskId}/kill`), {})).status).toBe(202);
     await (await runOf(services.temporal, `kill-task-${taskId}`)).result();
 
-    const byTask = await listed(`TaskId = "${taskId}"`, 3);
+    const byTask = await listed(`TaskId = "${taskId}"`, 4); // provisioning, tab, kill, sandbox lifecycle
     expect(byTask).toEqual(expect.arrayContaining([`provision-task-${taskId}`, `kill-task-${taskId}`]));
     const tabs = byTask.filter((id) => id.startsWith('workbench-session-'));
     expect(tabs).toHaveLength(1);
-    // Sandbox lifecycle runs carry TaskId only; every other run of the task its workspace too.
-    const withWorkspace = byTask.filter((id) => !id.startsWith('sandbox-'));
-    expect(await listed(`WorkspaceId = "${workspaceId}"`, withWorkspace.length)).toEqual(withWorkspace);
+    expect(byTask.filter((id) => id.startsWith('sandbox-'))).toHaveLength(1); // the sandbox's lifecycle run
+    // Every run of the task, its sandbox's lifecycle run included, is its workspace's too.
+    expect(await listed(`WorkspaceId = "${workspaceId}"`, byTask.length)).toEqual(byTask);
 
     const describe = async (workflowId: string) => {
       const d = await services.temporal.workflow.getHandle(workflowId).describe();

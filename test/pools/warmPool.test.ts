@@ -12,6 +12,7 @@ import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { getJson, postJson, putJson, startServices, type TestServices } from '../../src/dev/stack/services';
 import { SANDBOX_UID } from '../../src/confinement/bwrap';
 import { sandboxPoolWorkflowId } from '../../src/workflows/sandboxPool.contract';
+import { WORKSPACE_ID_ATTRIBUTE } from '../../src/workflows/searchAttributes';
 import { offlineReply, until } from '../support/polling';
 import { agentReply, sendMessage } from '../support/tabs';
 
@@ -90,8 +91,10 @@ describe('warm sandbox pools', () => {
     }
     const listed = await getJson(url(`/v1/workspaces/${WS}/sandbox-pools`));
     expect(listed.body.items).toEqual([expect.objectContaining({ id: put.body.id, size: 2, ready: 2, warming: 0, lastError: null })]);
-    // Its run is visible in Temporal, waiting.
-    expect((await services.temporal.workflow.getHandle(sandboxPoolWorkflowId(put.body.id)).describe()).status.name).toBe('RUNNING');
+    // Its run is visible in Temporal, waiting, and found by its workspace.
+    const poolRun = await services.temporal.workflow.getHandle(sandboxPoolWorkflowId(put.body.id)).describe();
+    expect(poolRun.status.name).toBe('RUNNING');
+    expect(poolRun.typedSearchAttributes.get(WORKSPACE_ID_ATTRIBUTE)).toBe(WS);
 
     // The repository moves on after the members were cloned: the claim must fetch.
     writeFileSync(path.join(repo, 'after-warm.txt'), 'pushed after the pool warmed\n');

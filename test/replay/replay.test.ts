@@ -14,8 +14,11 @@
  * patch marker, regular naming and placement activities and `stepProgress` signals;
  * `before-activity-summaries/`: the same paths from before the web-ui-activity-summaries patch (lean,
  * one patch marker, no activity summaries);
- * `current/`: all of them recorded with today's code (a clean provisioning run in at most 35 events,
- * every activity with a Web UI summary), and a warm sandbox pool's `sandboxPool` run.
+ * `before-task-status/`: the same paths from before the task-status-search-attribute patch (two patch
+ * markers, every activity with a Web UI summary, no `TaskStatus` upserts);
+ * `current/`: all of them recorded with today's code (a clean provisioning run in at most 35 events:
+ * one patch marker, every activity with a Web UI summary, `TaskStatus` upserted per status the run
+ * rested in), and a warm sandbox pool's `sandboxPool` run.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -67,6 +70,13 @@ const summariesOf = (h: HistoryJson): string[] =>
     const scheduledOrMarker = e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity';
     return scheduledOrMarker && data ? [JSON.parse(Buffer.from(data, 'base64').toString()) as string] : [];
   });
+/** The `TaskStatus` values the run upserted, in order (payload data is base64 JSON). */
+const taskStatusUpserts = (h: HistoryJson): string[] =>
+  h.events.flatMap((e) => {
+    const field = (e as { upsertWorkflowSearchAttributesEventAttributes?: { searchAttributes?: { indexedFields?: Record<string, { data: string }> } } })
+      .upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TaskStatus;
+    return field ? [JSON.parse(Buffer.from(field.data, 'base64').toString()) as string] : [];
+  });
 const activities = (h: HistoryJson) => h.events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
 const signals = (h: HistoryJson) =>
   h.events.flatMap((e) => {
@@ -113,7 +123,7 @@ describe('replay of recorded provisionTask histories', () => {
         ...provisioning.map((n) => `before-tabs/${n}`),
         ...[...provisioning, ...tabs].map((n) => `before-local-mirror/${n}`),
         ...laterPaths.map((n) => `before-sandbox-lifecycle/${n}`),
-        ...['before-sandbox-hosts', 'before-lean-history', 'before-activity-summaries', 'current'].flatMap((version) =>
+        ...['before-sandbox-hosts', 'before-lean-history', 'before-activity-summaries', 'before-task-status', 'current'].flatMap((version) =>
           [...laterPaths, 'sandbox-woken-by-a-tab-tab', 'sandbox-woken-by-a-tab-lifecycle', 'sandbox-idle-stop'].map((n) => `${version}/${n}`),
         ),
         'current/sandbox-pool',
@@ -158,15 +168,23 @@ describe('replay of recorded provisionTask histories', () => {
     const beforeSummaries = load('before-activity-summaries/running');
     expect(beforeSummaries.events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(1);
     expect(summariesOf(beforeSummaries)).toEqual([]);
+    const beforeStatus = load('before-task-status/running');
+    expect(beforeStatus.events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(2);
+    expect(hasPatchMarker(beforeStatus, 'web-ui-activity-summaries')).toBe(true);
+    expect(taskStatusUpserts(beforeStatus)).toEqual([]);
+    expect(summariesOf(beforeStatus)[0]).toBe('mirror: init_ensure_name started');
+    // Since the task-status patch: its one marker implies the lean and summaries patches; TaskStatus is
+    // upserted once per status the run rested in (naming passes within the first workflow task), and
+    // naming writes its own start, so a clean run stays within 35 events.
     const lean = load('current/running');
     expect(lean.events.length).toBeLessThanOrEqual(35);
-    expect(lean.events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(2);
-    expect(hasPatchMarker(lean, 'lean-provision-history')).toBe(true);
-    expect(hasPatchMarker(lean, 'web-ui-activity-summaries')).toBe(true);
+    expect(lean.events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(1);
+    expect(hasPatchMarker(lean, 'task-status-search-attribute')).toBe(true);
+    expect(taskStatusUpserts(lean)).toEqual(['init_create_sandbox', 'init_ensure_agent', 'init_create_session', 'running']);
+    expect(taskStatusUpserts(load('current/error-repository-not-found'))).toEqual(['error']);
     // Since the summaries patch every activity, scheduled or local, names its step and object, in the
     // order of the step list.
     expect(summariesOf(lean).map((summary) => summary.split(':')[0])).toEqual([
-      'mirror',
       'init_ensure_name',
       'mirror',
       'init_create_sandbox',
@@ -177,19 +195,11 @@ describe('replay of recorded provisionTask histories', () => {
       'init_create_session',
       'hand-over',
     ]);
-    expect(summariesOf(lean)).toContain('mirror: init_ensure_name started');
+    expect(summariesOf(lean)).toContain('mirror: task.named, init_create_sandbox started');
     expect(signals(lean)).toEqual([]);
     expect(activities(lean)).toEqual(['createSandbox', 'ensureAgent', 'createSession']);
     for (const onSandbox of ['createSandbox', 'ensureAgent', 'createSession']) expect(queuesOf(lean, onSandbox)[0]).toMatch(new RegExp(`^${workflowQueue(lean)}-host-`));
-    expect(localActivityTypes(lean.events)).toEqual([
-      'recordTransitions',
-      'ensureName',
-      'recordTransitions',
-      'tryPlaceSandbox',
-      'recordTransitions',
-      'recordTransitions',
-      'handOverProvisioning',
-    ]);
+    expect(localActivityTypes(lean.events)).toEqual(['ensureName', 'recordTransitions', 'tryPlaceSandbox', 'recordTransitions', 'recordTransitions', 'handOverProvisioning']);
     expect(lastType(lean)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
     const leanRetried = load('current/running-after-agent-retry');
     expect(leanRetried.events.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1)).toBe(true);
@@ -221,7 +231,7 @@ describe('replay of recorded provisionTask histories', () => {
     expect(queuesOf(kill, 'destroySandbox')[0]).toMatch(new RegExp(`^${workflowQueue(kill)}-host-`));
     // Two schedules of createSandbox hit a database outage; the run waited (timers) and scheduled it again.
     const outage = load('current/running-after-database-outage');
-    expect(hasPatchMarker(outage, 'lean-provision-history')).toBe(true); // implies wait-out-dependency-outages
+    expect(hasPatchMarker(outage, 'task-status-search-attribute')).toBe(true); // implies lean-provision-history, which implies wait-out-dependency-outages
     expect(activities(outage).filter((a) => a === 'createSandbox')).toHaveLength(3);
     expect(outage.events.filter((e) => e.eventType === 'EVENT_TYPE_TIMER_STARTED')).toHaveLength(2);
     expect(lastType(outage)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
