@@ -77,10 +77,11 @@ describe('provisionTask with stubbed activities', () => {
       expect((await run.describe()).status.name).toBe('CANCELLED');
       await calls.waitFor((c) => c.name === 'createSandbox:cancelled');
     });
-    // A step's end is written with the next step's start, in one local activity.
-    expect(calls.names()).toEqual(['recordTransitions', 'ensureName', 'recordTransitions', 'createSandbox', 'createSandbox:cancelled']);
-    expect(calls.of('recordTransitions').map((c) => c.input.transitions.map((t: { status: string; event: { type: string } }) => [t.status, t.event.type]))).toEqual([
-      [['init_ensure_name', 'task.step']],
+    // Naming writes its own start; a step's end is written with the next step's start, in one local activity.
+    const statusAndType = (transitions: Array<{ status: string; event: { type: string } }>) => transitions.map((t) => [t.status, t.event.type]);
+    expect(calls.names()).toEqual(['ensureName', 'recordTransitions', 'createSandbox', 'createSandbox:cancelled']);
+    expect(statusAndType(calls.of('ensureName')[0]!.input.started)).toEqual([['init_ensure_name', 'task.step']]);
+    expect(calls.of('recordTransitions').map((c) => statusAndType(c.input.transitions))).toEqual([
       [
         ['init_ensure_name', 'task.named'],
         ['init_create_sandbox', 'task.step'],
