@@ -498,7 +498,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description 200 when the database, the Temporal frontend and the realtime listener all answer, else 503 with `Retry-After: 5`; body ReadinessReport either way. `database`: a `SELECT 1`; `temporal`: the frontend answers GetSystemInfo; `realtime`: the Postgres LISTEN connection that feeds Socket.IO is active.
+         * @description 200 when the database, the Temporal frontend and the realtime listener all answer, else 503 with `Retry-After: 5`; body ReadinessReport either way. `database`: a `SELECT 1`; `temporal`: the frontend answers GetSystemInfo and the namespace has the search attributes TaskId, WorkspaceId and TaskStatus (Temporal refuses provisioning starts without them); `realtime`: the Postgres LISTEN connection that feeds Socket.IO is active.
          */
         get: operations["ready"];
         put?: never;

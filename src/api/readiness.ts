@@ -4,6 +4,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
+import { TASK_SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 
 /** How long one dependency check may take before it counts as down, in ms. */
 export const READINESS_CHECK_TIMEOUT_MS = 2_000;
@@ -17,7 +18,9 @@ export interface DependencyCheck {
 
 /**
  * `GET /readyz` body: `status` "ready" when every check is ok, else "unavailable".
- * `database`: a `SELECT 1` through the API's pool; `temporal`: the frontend answers GetSystemInfo;
+ * `database`: a `SELECT 1` through the API's pool; `temporal`: the frontend answers GetSystemInfo and
+ * the namespace has the service's custom search attributes (src/workflows/searchAttributes.ts; without
+ * them Temporal refuses every provisioning start: docs/DEPLOYMENT.md registers them);
  * `realtime`: the Postgres LISTEN connection that feeds Socket.IO is active.
  */
 export interface ReadinessReport {
@@ -30,11 +33,25 @@ export type ReadinessProbe = () => Promise<ReadinessReport>;
 /** Builds the probe from the API's dependencies; `realtime()` tells whether the relay is listening. */
 export function createReadinessProbe(deps: { prisma: PrismaClient; temporal: Client; realtime: () => { listening: boolean } }): ReadinessProbe {
   const database = () => timed(async () => void (await deps.prisma.$queryRaw`SELECT 1`), 'the database did not answer');
-  const temporal = () =>
-    timed(async () => {
-      const { connection, workflowService } = deps.temporal;
-      await connection.withDeadline(Date.now() + READINESS_CHECK_TIMEOUT_MS, () => workflowService.getSystemInfo({}));
-    }, 'the Temporal frontend did not answer');
+  const withDeadline = <T>(call: () => Promise<T>) => deps.temporal.connection.withDeadline(Date.now() + READINESS_CHECK_TIMEOUT_MS, call);
+  /** Once found registered they stay so: later probes skip the lookup. */
+  let attributesRegistered = false;
+  const temporal = async (): Promise<DependencyCheck> => {
+    const answered = await timed(async () => void (await withDeadline(() => deps.temporal.workflowService.getSystemInfo({}))), 'the Temporal frontend did not answer');
+    if (!answered.ok || attributesRegistered) return answered;
+    const { namespace } = deps.temporal.options;
+    let missing: string[] = [];
+    const listed = await timed(async () => {
+      const { customAttributes } = await withDeadline(() => deps.temporal.connection.operatorService.listSearchAttributes({ namespace }));
+      missing = TASK_SEARCH_ATTRIBUTES.map((a) => a.name).filter((name) => !customAttributes?.[name]);
+    }, 'the Temporal frontend did not list the namespace’s search attributes');
+    if (!listed.ok) return answered; // a frontend that does not list them (no operator access) is not told to be unready
+    attributesRegistered = missing.length === 0;
+    const latencyMs = answered.latencyMs + listed.latencyMs;
+    return attributesRegistered
+      ? { ok: true, latencyMs }
+      : { ok: false, latencyMs, error: `the Temporal namespace ${namespace} lacks the search attributes ${missing.join(', ')}; register them as Keyword` };
+  };
   const realtime = async (): Promise<DependencyCheck> =>
     deps.realtime().listening ? { ok: true, latencyMs: 0 } : { ok: false, latencyMs: 0, error: 'the realtime listener is reconnecting to the database' };
   return async () => {

@@ -14,3 +14,6 @@ import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/commo
 export const TASK_ID_ATTRIBUTE = defineSearchAttributeKey('TaskId', SearchAttributeType.KEYWORD);
 export const WORKSPACE_ID_ATTRIBUTE = defineSearchAttributeKey('WorkspaceId', SearchAttributeType.KEYWORD);
 export const TASK_STATUS_ATTRIBUTE = defineSearchAttributeKey('TaskStatus', SearchAttributeType.KEYWORD);
+
+/** Every custom search attribute the service sets: the namespace must have them all, or Temporal refuses the starts and upserts. */
+export const TASK_SEARCH_ATTRIBUTES = [TASK_ID_ATTRIBUTE, WORKSPACE_ID_ATTRIBUTE, TASK_STATUS_ATTRIBUTE] as const;

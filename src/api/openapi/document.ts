@@ -485,7 +485,7 @@ const paths: ZodOpenApiPathsObject = {
       tags: ['health'],
       summary: 'Readiness',
       description:
-        '200 when the database, the Temporal frontend and the realtime listener all answer, else 503 with `Retry-After: 5`; body ReadinessReport either way. `database`: a `SELECT 1`; `temporal`: the frontend answers GetSystemInfo; `realtime`: the Postgres LISTEN connection that feeds Socket.IO is active.',
+        '200 when the database, the Temporal frontend and the realtime listener all answer, else 503 with `Retry-After: 5`; body ReadinessReport either way. `database`: a `SELECT 1`; `temporal`: the frontend answers GetSystemInfo and the namespace has the search attributes TaskId, WorkspaceId and TaskStatus (Temporal refuses provisioning starts without them); `realtime`: the Postgres LISTEN connection that feeds Socket.IO is active.',
       responses: {
         '200': { description: 'Every dependency answers.', content: json(readinessReport) },
         '503': { description: 'A dependency does not answer.', headers: retryAfterHeader, content: json(readinessReport) },
