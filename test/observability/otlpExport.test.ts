@@ -11,6 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tokenFor } from '../../src/dev/stack/auth';
+import { apiProcessEnv } from '../../src/dev/stack/apiProcess';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { startServices, type TestServices } from '../../src/dev/stack/services';
 import { spawnService, waitForHealth } from '../../src/dev/serviceProcess';
@@ -77,17 +78,12 @@ describe('OTLP export from the API process', () => {
     api = spawnService(
       'api',
       {
-        env: {
-          ...process.env,
-          DATABASE_URL: services.stack.databaseUrl,
-          TEMPORAL_ADDRESS: services.stack.temporalAddress,
-          TEMPORAL_TASK_QUEUE: services.taskQueue,
-          PORT: String(port),
-          REPOSITORY_ROOTS: services.stack.workDir,
-          API_TOKENS: `${tokenFor(workspaceId)}=${workspaceId}`,
-          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
-          LOG_LEVEL: 'silent',
-        },
+        env: apiProcessEnv(services.stack, {
+          port,
+          taskQueue: services.taskQueue,
+          workspaceId,
+          extra: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}` },
+        }),
         stdio: 'ignore',
       },
       [], // node itself (tsx as its loader), so SIGTERM reaches the API directly

@@ -5,6 +5,8 @@
 import path from 'node:path';
 import { Client } from 'pg';
 import { io } from 'socket.io-client';
+import { apiProcessEnv } from '../../src/dev/stack/apiProcess';
+import { tokenFor } from '../../src/dev/stack/auth';
 import { readStack } from '../../src/dev/stack/stackFile';
 import { findFreePort } from '../../src/net/freePort';
 import { spawnService, waitForHealth } from '../../src/dev/serviceProcess';
@@ -14,22 +16,13 @@ describe('API shutdown', () => {
     const stack = readStack();
     const port = await findFreePort();
     const api = spawnService('api', {
-      env: {
-        ...process.env,
-        DATABASE_URL: stack.databaseUrl,
-        TEMPORAL_ADDRESS: stack.temporalAddress,
-        PORT: String(port),
-        TEMPORAL_TASK_QUEUE: 'drain-test-no-worker',
-        REPOSITORY_ROOTS: stack.workDir,
-        API_TOKENS: 'drain-test-token=ws-drain',
-        LOG_LEVEL: process.env.DRAIN_LOG ?? 'silent',
-      },
+      env: apiProcessEnv(stack, { port, taskQueue: 'drain-test-no-worker', workspaceId: 'ws-drain', logLevel: process.env.DRAIN_LOG }),
       stdio: process.env.DRAIN_LOG ? 'inherit' : 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => api.once('exit', (code) => resolve(code)));
     const base = `http://127.0.0.1:${port}`;
     await waitForHealth(base, 30_000);
-    const socket = io(base, { transports: ['websocket'], reconnection: false, auth: { token: 'drain-test-token' } });
+    const socket = io(base, { transports: ['websocket'], reconnection: false, auth: { token: tokenFor('ws-drain') } });
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     const disconnected = new Promise<string>((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
 
@@ -41,7 +34,7 @@ describe('API shutdown', () => {
     await locker.query('LOCK TABLE tasks IN EXCLUSIVE MODE');
     const inFlight = fetch(`${base}/v1/tasks`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer drain-test-token' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor('ws-drain')}` },
       body: JSON.stringify({ workspaceId: 'ws-drain', repository: path.join(stack.workDir, 'nothing'), prompt: 'In flight at shutdown' }),
     });
     // Wait until the request is really in flight: its insert waits on our lock.

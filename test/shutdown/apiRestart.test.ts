@@ -9,6 +9,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { TaskEventMessage } from '../../src/domain/events';
 import { tokenFor } from '../../src/dev/stack/auth';
 import { Gate, gatedProvider } from '../../src/dev/stack/gate';
+import { apiProcessEnv } from '../../src/dev/stack/apiProcess';
 import { createTestRepo } from '../../src/dev/stack/gitRepo';
 import { startServices, type TestServices } from '../../src/dev/stack/services';
 import { findFreePort } from '../../src/net/freePort';
@@ -45,16 +46,7 @@ describe('API process death', () => {
     const base = `http://127.0.0.1:${port}`;
     const startApi = async () => {
       const child = spawnService('api', {
-        env: {
-          ...process.env,
-          DATABASE_URL: services.stack.databaseUrl,
-          TEMPORAL_ADDRESS: services.stack.temporalAddress,
-          TEMPORAL_TASK_QUEUE: services.taskQueue,
-          PORT: String(port),
-          REPOSITORY_ROOTS: services.stack.workDir,
-          API_TOKENS: `${tokenFor('ws-restart')}=ws-restart`,
-          LOG_LEVEL: 'silent',
-        },
+        env: apiProcessEnv(services.stack, { port, taskQueue: services.taskQueue, workspaceId: 'ws-restart' }),
         stdio: 'ignore',
         detached: true,
       });
