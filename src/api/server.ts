@@ -5,8 +5,9 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RealtimeServer } from '../realtime/contract';
-import { startTaskEventRelay, type TaskEventRelay } from '../realtime/taskEventRelay';
-import { startTaskLogRelay, type TaskLogRelay } from '../realtime/taskLogRelay';
+import { createTaskEventRelay } from '../realtime/taskEventRelay';
+import { createTaskLogRelay } from '../realtime/taskLogRelay';
+import { startRealtimeRelays, type RealtimeRelays } from '../realtime/realtimeRelays';
 import { createSocketServer } from '../realtime/socketServer';
 import { createApiMetrics, type ApiMetrics } from '../observability/metrics';
 import { createApp } from './app';
@@ -19,9 +20,8 @@ import { createProvisionStarter, type ProvisionStarter } from '../temporal/provi
 export interface ApiServer {
   http: HttpServer;
   io: RealtimeServer;
-  relay: TaskEventRelay;
-  /** Relays provisioning log lines to the tasks' rooms as `task.log` (src/realtime/taskLogRelay.ts). */
-  logRelay: TaskLogRelay;
+  /** Relays task events (`task.event`) and provisioning log lines (`task.log`) to the rooms, on one LISTEN connection (src/realtime/realtimeRelays.ts). */
+  relay: RealtimeRelays;
   /** This process's Prometheus metrics, served at `GET /metrics` (src/observability/metrics.ts). */
   metrics: ApiMetrics;
   /** Starts the provisioning runs of created tasks after their requests have answered. */
@@ -42,23 +42,23 @@ export function createApiServer(
   const metrics = createApiMetrics({ prisma: deps.prisma, provisionStartsPending: () => provisionStarter.pending, socketConnections: () => io.engine.clientsCount });
   const http = createServer(createApp({ ...deps, provisionStarter, readiness, metrics }));
   const io = createSocketServer(http, { prisma: deps.prisma, logger: deps.logger, resolveToken: deps.resolveToken });
-  const relay = startTaskEventRelay({
+  const { prisma, logger } = deps;
+  const relay = startRealtimeRelays({
     databaseUrl: deps.databaseUrl,
-    prisma: deps.prisma,
-    io,
-    logger: deps.logger,
-    onLiveDelivery: (lag) => metrics.realtimeDeliveryLag.observe(lag),
+    logger,
+    relays: (listening) => [
+      createTaskEventRelay({ prisma, io, logger, listening, onLiveDelivery: (lag) => metrics.realtimeDeliveryLag.observe(lag) }),
+      createTaskLogRelay({ prisma, io, logger }),
+    ],
   });
-  const logRelay = startTaskLogRelay({ databaseUrl: deps.databaseUrl, prisma: deps.prisma, io, logger: deps.logger });
   return {
     http,
     io,
     relay,
-    logRelay,
     metrics,
     provisionStarter,
     async listen(port, host = '127.0.0.1') {
-      await Promise.all([relay.ready, logRelay.ready]);
+      await relay.ready;
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
         http.listen(port, host, () => resolve());
@@ -69,7 +69,7 @@ export function createApiServer(
       await new Promise<void>((resolve) => io.close(() => resolve()));
       if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
       await provisionStarter.drain();
-      await Promise.all([relay.close(), logRelay.close()]);
+      await relay.close();
     },
   };
 }

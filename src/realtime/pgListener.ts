@@ -1,5 +1,6 @@
 /**
- * A Postgres LISTEN connection that outlives any database outage, built on `pg-listen`.
+ * A Postgres LISTEN connection that outlives any database outage, built on `pg-listen`: one
+ * connection for every channel its owner names (the API LISTENs on `task_events` and `task_logs` on one).
  *
  * pg-listen keeps one connection, notices its loss (connection error or end, or a failed "paranoid"
  * check query every `paranoidCheckMs`), reconnects with our backoff for as long as it takes, LISTENs
@@ -14,7 +15,7 @@
  * - state for readiness (`listening`, `downSince`, `lastError`) and one callback per outage start and
  *   end, so the owner logs once per outage and catches up on what the outage hid.
  *
- * Notices are passed on as raw payload strings, in arrival order.
+ * Notices are passed on as raw payload strings to their channel's handler, in arrival order across channels.
  */
 import createSubscriber, { type Subscriber } from 'pg-listen';
 import { backoffMs, retryWithBackoff, RetryAbortedError } from './backoff';
@@ -41,9 +42,8 @@ export interface ListenOutage {
 
 export interface PgListenerOptions {
   databaseUrl: string;
-  channel: string;
-  /** Each notice's payload, in arrival order, only while LISTEN is active. Must not throw. */
-  onNotification: (payload: string) => void;
+  /** The channels to LISTEN on, each with the handler of its notices' payloads (in arrival order, only while LISTEN is active; must not throw). */
+  channels: Record<string, (payload: string) => void>;
   /** Once per outage, when LISTEN is first found not active (also for a first connect that fails). */
   onDown?: (outage: ListenOutage) => void;
   /** Each time LISTEN is active again after `onDown`. Not called for a first connect that succeeds at once. */
@@ -142,7 +142,7 @@ interface ListenerState {
 }
 
 /**
- * Starts listening on `channel` and keeps listening until `close()`.
+ * Starts listening on `opts.channels` and keeps listening until `close()`.
  * @returns the listener; its `ready` settles on the first LISTEN (or rejects on close before it).
  */
 export function startPgListener(opts: PgListenerOptions): PgListener {
@@ -224,7 +224,7 @@ async function connectAndListen(state: ListenerState): Promise<Attempt> {
   const attempt = newAttempt(state);
   try {
     await attempt.sub.connect();
-    await attempt.sub.listenTo(state.opts.channel);
+    for (const channel of Object.keys(state.opts.channels)) await attempt.sub.listenTo(channel);
   } catch (err) {
     await abandon(state, attempt);
     throw err;
@@ -252,9 +252,11 @@ function newAttempt(state: ListenerState): Attempt {
   attempt.sub.events.on('reconnect', (n: number) => onReconnect(state, attempt, n));
   attempt.sub.events.on('connected', () => onConnected(state, attempt));
   attempt.sub.events.on('error', (err: Error) => onGaveUp(state, attempt, err));
-  attempt.sub.notifications.on(state.opts.channel, (payload: unknown) => {
-    if (attempt === state.current && state.listening && typeof payload === 'string') state.opts.onNotification(payload);
-  });
+  for (const [channel, onNotification] of Object.entries(state.opts.channels)) {
+    attempt.sub.notifications.on(channel, (payload: unknown) => {
+      if (attempt === state.current && state.listening && typeof payload === 'string') onNotification(payload);
+    });
+  }
   return attempt;
 }
 

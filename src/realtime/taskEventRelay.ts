@@ -7,7 +7,8 @@
  * Notices are handled one at a time in arrival order (Postgres delivers them in commit order), so a
  * client sees a task's events in sequence order.
  *
- * Outages: the LISTEN connection (./pgListener.ts) comes back by itself after any outage of Postgres.
+ * Outages: the LISTEN connection (./pgListener.ts, shared with the log relay: ./realtimeRelays.ts) comes
+ * back by itself after any outage of Postgres.
  * Notices committed while it was down are lost by Postgres, so each time it is back the relay catches
  * up from Postgres (./relayCatchUp.ts): every socket subscribed at that moment gets the events it
  * missed, by seq, each once. Reading one notice's event is retried with backoff; if it still fails, a
@@ -22,7 +23,8 @@ import type { Logger } from '../logger';
 import { retryWithBackoff, RetryAbortedError } from './backoff';
 import { deliver } from './delivery';
 import { TASK_EVENTS_CHANNEL, type TaskEventNotice } from '../db/notifier';
-import { startPgListener, type ListenOutage, type ListenRecovery, type PgListener, type PgListenerOptions } from './pgListener';
+import type { ListenOutage, ListenRecovery } from './pgListener';
+import type { ChannelRelay } from './realtimeRelays';
 import { catchUpSubscribers, type CatchUpResult } from './relayCatchUp';
 
 /**
@@ -34,29 +36,6 @@ const CATCH_UP_MARGIN_MS = 5_000;
 const NOTICE_READ_RETRIES = 4;
 /** Failed catch-up attempts after which a database that answers `SELECT 1` means a bug, not an outage. */
 const CATCH_UP_ATTEMPTS_BEFORE_PROBE = 3;
-
-export interface TaskEventRelay {
-  /**
-   * Resolves once LISTEN is first active; until Postgres answers it keeps trying (with backoff), so it
-   * may take as long as an outage at start. Rejects only if `close()` comes first.
-   */
-  ready: Promise<void>;
-  /**
-   * True only while LISTEN is active on a live connection: false before the first connect and during
-   * an outage (from when it is noticed: at once for a lost connection, within about 15 s for one that
-   * died silently). For readiness checks.
-   */
-  readonly listening: boolean;
-  /** When the current LISTEN outage was noticed; null while listening. */
-  readonly downSince: Date | null;
-  /**
-   * The latest failure of the LISTEN connection (connect, LISTEN, connection lost). Kept after the
-   * connection is back (compare `listening`); null if there was none.
-   */
-  readonly lastError: Error | null;
-  /** Stops listening and every retry and timer, and waits for the notice or catch-up in progress to end. */
-  close(): Promise<void>;
-}
 
 /** What the relay's phases share: its dependencies, its serial chain, and what it may have missed. */
 interface RelayState {
@@ -82,28 +61,26 @@ interface RelayState {
 }
 
 /**
- * Starts the relay: connects (retrying until Postgres answers) and LISTENs on `task_events`.
- * @param deps.listener tuning of the LISTEN connection (defaults: paranoid check 10 s, timeouts 5 s,
- *        reconnect backoff 0.1 s doubling to 5 s).
+ * The relay of `task_events` notices, for the API's shared LISTEN connection (./realtimeRelays.ts):
+ * nothing runs until a notice or an outage reaches it.
  */
-export function startTaskEventRelay(deps: {
-  databaseUrl: string;
+export function createTaskEventRelay(deps: {
   prisma: PrismaClient;
   io: RealtimeServer;
   logger: Logger;
-  listener?: Pick<PgListenerOptions, 'paranoidCheckMs' | 'timeoutMs' | 'retryBaseMs' | 'retryMaxMs'>;
+  /** Whether the shared LISTEN connection is active now. */
+  listening: () => boolean;
   /** Called with each live message's delivery lag (its event's commit to its emit), seconds: the API's metric. */
   onLiveDelivery?: (lagSeconds: number) => void;
-}): TaskEventRelay {
-  // `listener` is read only from its own callbacks, which run after startPgListener has returned.
-  const state = newRelayState(deps, () => listener.listening);
-  const listener = startPgListener({
-    databaseUrl: deps.databaseUrl,
+}): ChannelRelay {
+  const state = newRelayState(deps, deps.listening);
+  return {
     channel: TASK_EVENTS_CHANNEL,
-    ...deps.listener,
-    ...listenerCallbacks(state),
-  });
-  return relayHandle(state, listener);
+    onNotification: (payload) => onNotice(state, payload),
+    onDown: (outage) => onListenDown(state, outage),
+    onUp: (recovery) => onListenUp(state, recovery),
+    close: () => closeRelay(state),
+  };
 }
 
 /** Configure: a relay with an empty chain and nothing missed yet. */
@@ -121,18 +98,6 @@ function newRelayState(deps: { prisma: PrismaClient; io: RealtimeServer; logger:
     missEpoch: 0,
     catchUpQueued: false,
     recovered: null,
-  };
-}
-
-/** Listen: what the relay does with each notice and each outage start and end of the LISTEN connection. */
-function listenerCallbacks(state: RelayState): Pick<PgListenerOptions, 'onNotification' | 'onDown' | 'onUp' | 'onFatal' | 'onDebug'> {
-  const { logger } = state;
-  return {
-    onNotification: (payload) => onNotice(state, payload),
-    onDown: (outage) => onListenDown(state, outage),
-    onUp: (recovery) => onListenUp(state, recovery),
-    onFatal: (err) => logger.error({ err }, 'task event LISTEN stopped for good: no realtime events until the API restarts'),
-    onDebug: (msg, err) => logger.debug({ err }, msg),
   };
 }
 
@@ -154,7 +119,7 @@ function onNotice(state: RelayState, payload: string): void {
 /** Outage start: what follows may be missed; logged once per outage. */
 function onListenDown(state: RelayState, { missedSince, error }: ListenOutage): void {
   markMissed(state, new Date(missedSince.getTime() - CATCH_UP_MARGIN_MS));
-  state.logger.warn({ err: error }, 'task event LISTEN connection is down; reconnecting with backoff, events are caught up once it is back');
+  state.logger.debug({ err: error }, 'task events may be missed until LISTEN is back');
 }
 
 /** Outage end: a catch-up goes on the chain, ahead of any later notice. */
@@ -265,27 +230,9 @@ function databaseAnswers(prisma: PrismaClient): Promise<boolean> {
   );
 }
 
-/** The owner's view of the relay: the listener's readiness state, and `close()`. */
-function relayHandle(state: RelayState, listener: PgListener): TaskEventRelay {
-  return {
-    ready: listener.ready,
-    get listening() {
-      return listener.listening;
-    },
-    get downSince() {
-      return listener.downSince;
-    },
-    get lastError() {
-      return listener.lastError;
-    },
-    close: () => closeRelay(state, listener),
-  };
-}
-
-/** Stop: aborts every retry and wait, closes the listener, then waits for the chain's job in progress to end. */
-async function closeRelay(state: RelayState, listener: PgListener): Promise<void> {
+/** Stop: aborts every retry and wait, then waits for the chain's job in progress to end. */
+async function closeRelay(state: RelayState): Promise<void> {
   state.closed = true;
   state.abort.abort();
-  await listener.close();
   await state.chain;
 }

@@ -1,5 +1,6 @@
 /**
- * API-side relay of provisioning logs (src/domain/taskLogs.ts): LISTENs on `task_logs`
+ * API-side relay of provisioning logs (src/domain/taskLogs.ts): LISTENs on `task_logs` (on the API's one
+ * LISTEN connection, ./realtimeRelays.ts)
  * (../db/notifier.ts: each committed batch of lines announces `{taskId, fromSeq, toSeq}`), reads those
  * lines and emits one `task.log` message to the task's Socket.IO room. Notices are handled one at a
  * time in arrival order (Postgres delivers them in commit order), so a room gets a task's lines by seq.
@@ -18,7 +19,7 @@ import { TASK_LOGS_CHANNEL, type TaskLogNotice } from '../db/notifier';
 import type { Logger } from '../logger';
 import type { RealtimeServer } from './contract';
 import { retryWithBackoff, RetryAbortedError } from './backoff';
-import { startPgListener, type PgListener, type PgListenerOptions } from './pgListener';
+import type { ChannelRelay } from './realtimeRelays';
 
 /** Retries of reading one notice's lines before it is skipped. */
 const NOTICE_READ_RETRIES = 4;
@@ -26,23 +27,8 @@ const NOTICE_READ_RETRIES = 4;
 const CATCH_UP_MARGIN_MS = 5_000;
 const TASK_ROOM_PREFIX = taskRoom('');
 
-export interface TaskLogRelay {
-  /** Resolves once LISTEN is first active (see ./pgListener.ts). */
-  ready: Promise<void>;
-  /** True while LISTEN is active. */
-  readonly listening: boolean;
-  /** Stops listening and waits for the notice in progress. */
-  close(): Promise<void>;
-}
-
-/** Starts the relay: connects (retrying until Postgres answers) and LISTENs on `task_logs`. */
-export function startTaskLogRelay(deps: {
-  databaseUrl: string;
-  prisma: PrismaClient;
-  io: RealtimeServer;
-  logger: Logger;
-  listener?: Pick<PgListenerOptions, 'paranoidCheckMs' | 'timeoutMs' | 'retryBaseMs' | 'retryMaxMs'>;
-}): TaskLogRelay {
+/** The relay of `task_logs` notices, for the API's shared LISTEN connection (./realtimeRelays.ts): nothing runs until a notice or an outage reaches it. */
+export function createTaskLogRelay(deps: { prisma: PrismaClient; io: RealtimeServer; logger: Logger }): ChannelRelay {
   const { prisma, io, logger } = deps;
   const abort = new AbortController();
   let chain: Promise<void> = Promise.resolve();
@@ -73,25 +59,13 @@ export function startTaskLogRelay(deps: {
       );
   };
 
-  const listener: PgListener = startPgListener({
-    databaseUrl: deps.databaseUrl,
-    channel: TASK_LOGS_CHANNEL,
-    ...deps.listener,
-    onNotification: (payload) => enqueue(() => relayNotice(payload), 'relaying provisioning log lines'),
-    onDown: ({ error }) => logger.warn({ err: error }, 'provisioning log LISTEN connection is down; reconnecting with backoff'),
-    onUp: ({ missedSince }) => enqueue(() => catchUp(new Date(missedSince.getTime() - CATCH_UP_MARGIN_MS)), 'catching up on provisioning log lines'),
-    onFatal: (err) => logger.error({ err }, 'provisioning log LISTEN stopped for good: no live log lines until the API restarts'),
-    onDebug: (msg, err) => logger.debug({ err }, msg),
-  });
-
   return {
-    ready: listener.ready,
-    get listening() {
-      return listener.listening;
-    },
+    channel: TASK_LOGS_CHANNEL,
+    onNotification: (payload) => enqueue(() => relayNotice(payload), 'relaying provisioning log lines'),
+    onDown: () => undefined, // lines written meanwhile are sent once LISTEN is back (onUp)
+    onUp: ({ missedSince }) => enqueue(() => catchUp(new Date(missedSince.getTime() - CATCH_UP_MARGIN_MS)), 'catching up on provisioning log lines'),
     async close() {
       abort.abort();
-      await listener.close();
       await chain;
     },
   };

@@ -23,8 +23,8 @@ const stack = readStack();
 type LogLine = { level: number; msg: string; [k: string]: unknown };
 const WARN = 40;
 const INFO = 30;
-/** The task event relay's outage line (the provisioning log relay has its own LISTEN connection and line). */
-const DOWN_MSG = /^task event LISTEN connection is down/;
+/** The outage line of the API's one LISTEN connection (task events and provisioning logs: src/realtime/realtimeRelays.ts). */
+const DOWN_MSG = /^realtime LISTEN connection is down/;
 const BACK_MSG = /LISTEN is back/;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
