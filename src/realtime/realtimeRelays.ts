@@ -6,7 +6,7 @@
  * each catches up on what the outage hid in its own way.
  */
 import type { Logger } from '../logger';
-import { startPgListener, type ListenOutage, type ListenRecovery, type PgListenerOptions } from './pgListener';
+import { startPgListener, type ListenOutage, type ListenRecovery, type PgListener, type PgListenerOptions } from './pgListener';
 
 /** A relay on the shared LISTEN connection: its channel, what it does with a notice, an outage's start and end, and its stop. */
 export interface ChannelRelay {
@@ -21,28 +21,8 @@ export interface ChannelRelay {
   close(): Promise<void>;
 }
 
-export interface RealtimeRelays {
-  /**
-   * Resolves once LISTEN is first active; until Postgres answers it keeps trying (with backoff), so it
-   * may take as long as an outage at start. Rejects only if `close()` comes first.
-   */
-  ready: Promise<void>;
-  /**
-   * True only while LISTEN is active on a live connection: false before the first connect and during
-   * an outage (from when it is noticed: at once for a lost connection, within about 15 s for one that
-   * died silently). For readiness checks.
-   */
-  readonly listening: boolean;
-  /** When the current LISTEN outage was noticed; null while listening. */
-  readonly downSince: Date | null;
-  /**
-   * The latest failure of the LISTEN connection (connect, LISTEN, connection lost). Kept after the
-   * connection is back (compare `listening`); null if there was none.
-   */
-  readonly lastError: Error | null;
-  /** Stops listening and every relay's retries and timers, and waits for their work in progress to end. */
-  close(): Promise<void>;
-}
+/** The shared LISTEN connection's readiness state (as ./pgListener.ts states it, for `/readyz`); its `close()` also stops every relay and waits for their work in progress. */
+export type RealtimeRelays = PgListener;
 
 /**
  * Starts the LISTEN connection for `relays` (made with the connection's `listening` state, which they
