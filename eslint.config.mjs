@@ -7,8 +7,7 @@ import prettier from 'eslint-config-prettier';
 import reactHooks from 'eslint-plugin-react-hooks';
 
 const src = (dir) => `./src/${dir}`;
-/** `from` may not import any of `targets` (folders under src/). */
-/** Every folder that sits above a leaf of the service (observability/, taskLogs/): none of them may be imported by one. */
+/** Every folder that sits above a leaf of the service (repositories/, credentials/, observability/, taskLogs/): none of them may be imported by one. */
 const ABOVE_THE_LEAVES = [
   'api',
   'services',
@@ -26,6 +25,7 @@ const ABOVE_THE_LEAVES = [
   'pools',
   'hosts',
 ];
+/** `from` may not import any of `targets` (folders under src/). */
 const zone = (from, targets, message) => targets.map((t) => ({ target: src(from), from: src(t), message }));
 
 const NODE_BUILTINS = [
@@ -123,32 +123,8 @@ export default tseslint.config(
               ['api', 'services', 'auth', 'db', 'workflows', 'activities', 'providers', 'realtime', 'temporal', 'recovery', 'worker'],
               'confinement/ is a leaf the local provider uses',
             ),
-            ...zone(
-              'repositories',
-              ['api', 'services', 'auth', 'db', 'workflows', 'activities', 'providers', 'confinement', 'realtime', 'temporal', 'recovery', 'worker', 'dev'],
-              'repositories/ is a leaf: the API and the local provider both use it',
-            ),
-            ...zone(
-              'credentials',
-              [
-                'api',
-                'services',
-                'auth',
-                'db',
-                'workflows',
-                'activities',
-                'providers',
-                'confinement',
-                'repositories',
-                'realtime',
-                'temporal',
-                'recovery',
-                'worker',
-                'dev',
-                'egress',
-              ],
-              'credentials/ is a leaf: the services and the egress proxy use it',
-            ),
+            ...zone('repositories', [...ABOVE_THE_LEAVES, 'db'], 'repositories/ is a leaf: the API and the local provider both use it'),
+            ...zone('credentials', [...ABOVE_THE_LEAVES, 'db', 'repositories'], 'credentials/ is a leaf: the services and the egress proxy use it'),
             ...zone(
               'pools',
               ['api', 'services', 'auth', 'db', 'activities', 'providers', 'confinement', 'realtime', 'temporal', 'recovery', 'worker', 'dev', 'egress'],

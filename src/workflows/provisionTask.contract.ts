@@ -118,8 +118,9 @@ export interface ProvisionActivities {
   handOverProvisioning(input: { transitions: TransitionInput[]; taskId: string; sandboxId: string }): Promise<void>;
   /**
    * Step init_ensure_name: picks and reserves the task's title and branch. `started`: the step's start
-   * (runs since the task-status-search-attribute patch), written first, as `recordTransitions` writes
-   * it (idempotent: a retry writes it once), so the step's first write costs no history event of its own.
+   * (runs since the task-status-search-attribute patch; empty or absent before), written first, as
+   * `recordTransitions` writes it (idempotent: a retry writes it once), so the step's first write costs
+   * no history event of its own.
    */
   ensureName(input: { taskId: string; started?: TransitionInput[] }): Promise<{ title: string; branchName: string }>;
   /**

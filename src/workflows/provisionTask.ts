@@ -307,7 +307,7 @@ export async function provisionTask(input: ProvisionTaskInput): Promise<Provisio
 
   const named = await step(
     'init_ensure_name',
-    (o, started) => orchestration(about(o, 'init_ensure_name: a title and a branch from the prompt'), (a) => a.ensureName(started.length ? { taskId, started } : { taskId })),
+    (o, started) => orchestration(about(o, 'init_ensure_name: a title and a branch from the prompt'), (a) => a.ensureName({ taskId, started })),
     true,
   );
   await transition('init_ensure_name', `named "${named.title}"`, { type: 'task.named', payload: named, key: 'named' }, named, true);

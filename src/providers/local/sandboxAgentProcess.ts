@@ -190,7 +190,7 @@ async function spawnAndWaitHealthy(
   const out = openSync(outputFile, flags, 0o600);
   let startOutput: OutputFollower | null;
   try {
-    startOutput = opts.onOutput ? followOutput(outputFile, opts.onOutput) : null;
+    startOutput = opts.onOutput ? followOutput(outputFile, out, opts.onOutput) : null;
   } catch (err) {
     closeSync(out);
     throw err;
@@ -241,11 +241,19 @@ async function spawnAndWaitHealthy(
 
 /**
  * Passes what is appended to `file` from now on to `onOutput` at each {@link OutputFollower.read}, up
- * to {@link STARTUP_OUTPUT_MAX_BYTES}. The file is opened without following a symlink, once, here.
+ * to {@link STARTUP_OUTPUT_MAX_BYTES}. The file is opened once, here, without following a symlink or
+ * waiting on a FIFO, and only if it is still the file `writing` (the server's output descriptor) is
+ * open on: whatever replaced the name since is refused, never read.
+ * @throws Error when the name no longer is that file.
  */
-function followOutput(file: string, onOutput: (text: string) => void): OutputFollower {
-  const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-  let position = fstatSync(fd).size;
+function followOutput(file: string, writing: number, onOutput: (text: string) => void): OutputFollower {
+  const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  const [opened, written] = [fstatSync(fd), fstatSync(writing)];
+  if (!opened.isFile() || opened.dev !== written.dev || opened.ino !== written.ino) {
+    closeSync(fd);
+    throw new Error(`${file} is no longer the sandbox-agent output file`);
+  }
+  let position = opened.size;
   let left = STARTUP_OUTPUT_MAX_BYTES;
   const decoder = new StringDecoder('utf8');
   const buffer = Buffer.alloc(8 * 1024);
